@@ -1,0 +1,1 @@
+"""One module per CLI verb; each imports the library inside the command."""

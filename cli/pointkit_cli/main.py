@@ -1,0 +1,101 @@
+"""``pointkit`` console script.
+
+Commands are imported only when they run (``LazyGroup``), so ``pointkit --help`` never imports
+torch. Exit codes: 0 success, 1 expected failure (one-line message), 2 usage error. A traceback is
+shown only with ``--debug``.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+
+import click
+
+# name -> (module:function, one-line help). Add a command here and in pointkit_cli/commands/.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "plugins": ("pointkit_cli.commands.plugins:plugins", "List the plugins the entry-point registry finds."),
+    "render-synthetic": ("pointkit_cli.commands.render:render_synthetic",
+                         "Render training views with exact depth and correspondences."),
+    "show": ("pointkit_cli.commands.render:show", "Contact sheet of a dataset object: RGB, depth, mask, matches."),
+    "match": ("pointkit_cli.commands.match:match", "Correspondences from folders of real photos."),
+    "train": ("pointkit_cli.commands.train:train", "Train LiftNet (correspondence or depth loss)."),
+    "eval": ("pointkit_cli.commands.evaluate:evaluate", "Depth metrics of a checkpoint on a dataset split."),
+    "lift": ("pointkit_cli.commands.lift:lift", "Image -> depth -> textured mesh."),
+    "view": ("pointkit_cli.commands.view:view", "Turntable preview of a mesh or depth map."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use; missing modules are not listed."""
+
+    def list_commands(self, ctx):
+        return [name for name, (target, _) in COMMANDS.items() if self._exists(target)]
+
+    @staticmethod
+    def _exists(target: str) -> bool:
+        module = target.split(":")[0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS or not self._exists(COMMANDS[name][0]):
+            return None
+        module, attr = COMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("pointkit: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # map library errors to exit 1 with one line
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            from pointkit.errors import PointkitError
+
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if not isinstance(exc, (PointkitError, OSError)):
+                message = f"{type(exc).__name__}: {message} (rerun with --debug for the traceback)"
+            raise click.ClickException(message) from None
+
+
+def _version() -> str:
+    from pointkit import __version__
+
+    return __version__
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version=_version(), prog_name="pointkit")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bars.")
+@click.pass_context
+def cli(ctx, debug, verbose, quiet):
+    """pointkit: the 3D surface of an object from a single photograph.
+
+    LiftNet learns depth from 2D point correspondences alone (Wiles & Zisserman,
+    "3D Surface Reconstruction by Pointillism").
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(debug=debug, quiet=quiet)
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="pointkit: %(message)s")
+    if quiet:
+        import os
+
+        os.environ["TQDM_DISABLE"] = "1"
+
+
+if __name__ == "__main__":
+    cli()
