@@ -1,0 +1,157 @@
+"""Local features and putative matches (OpenCV SIFT; no downloaded weights).
+
+Coordinates follow the project's pixel convention (u right, v down, origin at the top-left corner
+of the top-left pixel, pixel centres at i + 0.5). OpenCV puts pixel centres at integers, so its
+keypoints are shifted by +0.5. All coordinates returned here are in the ORIGINAL image frame,
+whatever downscaling ``max_size`` applied before detection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pointkit.errors import PointkitError
+
+FEATURE_KINDS = ("sift", "rootsift")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise PointkitError("OpenCV is missing: pip install 'pointkit[match]'") from None
+    return cv2
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read a photo as (H, W, 3) uint8 RGB (EXIF orientation applied); PointkitError if unreadable."""
+    cv2 = _cv2()
+    data = np.fromfile(str(path), dtype=np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise PointkitError(f"{path}: unreadable image (corrupt or not an image); fix or remove it")
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
+    """Read a user mask (non-zero = object) as (H, W) bool; it must have the photo's size ``shape``."""
+    cv2 = _cv2()
+    data = np.fromfile(str(path), dtype=np.uint8)
+    m = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if m is None:
+        raise PointkitError(f"{path}: unreadable mask; fix or remove it")
+    if m.shape != tuple(shape):
+        raise PointkitError(f"{path}: mask is {m.shape[1]}x{m.shape[0]} but its photo is {shape[1]}x{shape[0]}")
+    return m > 0
+
+
+def auto_mask(rgb: np.ndarray, work_size: int = 320, iterations: int = 4) -> np.ndarray:
+    """Classical foreground mask: OpenCV GrabCut initialised from the image border.
+
+    The outer 4 % frame of the image is background, the rest "probably foreground"; GrabCut
+    refines colour models of both and cuts. Run on a copy downscaled to ``work_size`` px (speed)
+    and resized back. Deterministic (OpenCV's GrabCut seeds its k-means with a fixed state).
+    Known failures: objects touching or cut by the border (the border is forced to background),
+    backgrounds with the object's colours, clutter or several objects (the whole scene is kept),
+    scenes without one object (e.g. a facade: mostly all foreground).
+
+    Args:
+        rgb: (H, W, 3) uint8.
+
+    Returns:
+        (H, W) bool, True on the object. All True when GrabCut finds no foreground.
+    """
+    cv2 = _cv2()
+    h, w = rgb.shape[:2]
+    s = min(1.0, work_size / max(h, w))
+    small = cv2.resize(rgb, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    mx, my = max(1, round(0.04 * sw)), max(1, round(0.04 * sh))
+    gc = np.zeros((sh, sw), np.uint8)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (mx, my, sw - 2 * mx, sh - 2 * my), bgd, fgd,
+                iterations, cv2.GC_INIT_WITH_RECT)
+    fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
+    if not fg.any():
+        return np.ones((h, w), bool)
+    return cv2.resize(fg, (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
+@dataclass
+class Features:
+    """Keypoints of one image.
+
+    ``uv`` (K, 2) float64 in the original frame; ``desc`` (K, 128) float32; ``scale`` (2,) the
+    per-axis factor from the original frame to the (downscaled) frame the detector saw.
+    """
+
+    uv: np.ndarray
+    desc: np.ndarray
+    scale: np.ndarray
+
+
+def detect(rgb: np.ndarray, kind: str = "sift", max_size: int = 1024, max_features: int = 4000,
+           mask: np.ndarray | None = None) -> Features:
+    """SIFT keypoints and descriptors of one photo.
+
+    Args:
+        rgb: (H, W, 3) uint8.
+        kind: "sift" (OpenCV SIFT) or "rootsift" (the same, Hellinger-normalised: L1, sqrt).
+        max_size: the photo is downscaled (area filter) so its longer side is at most this, first.
+        max_features: keep the strongest this many keypoints (0 = all).
+        mask: (H, W) bool or None; keypoints off the mask are dropped.
+    """
+    if kind not in FEATURE_KINDS:
+        raise PointkitError(f"unknown features {kind!r}; use one of {', '.join(FEATURE_KINDS)}")
+    cv2 = _cv2()
+    h, w = rgb.shape[:2]
+    s = min(1.0, max_size / max(h, w))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if s < 1.0:
+        gray = cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    sx, sy = gray.shape[1] / w, gray.shape[0] / h         # exact per-axis scale after rounding
+    kps, desc = cv2.SIFT_create(nfeatures=max_features).detectAndCompute(gray, None)
+    if desc is None or not kps:
+        return Features(np.zeros((0, 2)), np.zeros((0, 128), np.float32), np.array([sx, sy]))
+    uv = np.array([kp.pt for kp in kps], np.float64) + 0.5   # OpenCV centres at integers -> i + 0.5
+    uv /= (sx, sy)
+    if mask is not None:
+        iu = np.clip(uv[:, 0].astype(int), 0, w - 1)
+        iv = np.clip(uv[:, 1].astype(int), 0, h - 1)
+        keep = mask[iv, iu]
+        uv, desc = uv[keep], desc[keep]
+    if kind == "rootsift":
+        desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-12))
+    return Features(uv, np.ascontiguousarray(desc, np.float32), np.array([sx, sy]))
+
+
+def match_descriptors(a: np.ndarray, b: np.ndarray, ratio: float = 0.8) -> np.ndarray:
+    """Mutual nearest neighbours that also pass Lowe's ratio test (in both directions).
+
+    Args:
+        a: (Ka, D) float32 descriptors; b: (Kb, D).
+        ratio: a match is kept when its distance < ratio * the second-nearest distance.
+
+    Returns:
+        (M, 2) int64 index pairs ``(i in a, j in b)``, sorted by i.
+    """
+    if len(a) < 2 or len(b) < 2:
+        return np.zeros((0, 2), np.int64)
+    cv2 = _cv2()
+    bf = cv2.BFMatcher(cv2.NORM_L2)
+    out = []
+    for q, t in ((a, b), (b, a)):
+        knn = bf.knnMatch(q, t, k=2)
+        nn = np.full(len(q), -1, np.int64)
+        for m in knn:
+            if len(m) == 2 and m[0].distance < ratio * m[1].distance:
+                nn[m[0].queryIdx] = m[0].trainIdx
+        out.append(nn)
+    ab, ba = out
+    i = np.nonzero(ab >= 0)[0]
+    i = i[ba[ab[i]] == i]
+    return np.stack([i, ab[i]], axis=1)

@@ -1,0 +1,333 @@
+"""Folder of photo clusters -> correspondence dataset (``pointkit match``). See docs/matching.md.
+
+PHOTOS/<cluster>/<image> -> one dataset object per cluster: every unordered pair of its images is
+matched (SIFT, mutual nearest neighbours + ratio test), filtered by the affine fundamental matrix
+(seeded RANSAC + Gold Standard refit) and dropped when a 2D affine map explains it (Torr's GRIC).
+Kept pairs are stored in both directions, in the letterboxed R x R frame of the stored images.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pointkit.data.format import ObjectRecord, check_object_id, write_manifest, write_object
+from pointkit.errors import PointkitError
+from pointkit.io import write_bytes_atomic, write_json_atomic
+from pointkit.match.features import (IMAGE_SUFFIXES, Features, auto_mask, detect, match_descriptors, read_image,
+                                     read_mask)
+from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map
+
+log = logging.getLogger(__name__)
+SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
+
+
+@dataclass
+class MatchSettings:
+    """Options of ``pointkit match`` (saved in the manifest under "settings").
+
+    Pixel thresholds are in the frame the features were detected in (after ``max_size``).
+    """
+
+    resolution: int = 256          # stored images are letterboxed to resolution x resolution
+    masks: str = "none"            # "none", "auto" (GrabCut), or a folder of user masks
+    features: str = "sift"         # "sift" or "rootsift"
+    max_size: int = 1024           # longer side before detection
+    max_features: int = 4000       # strongest keypoints per image (0 = all)
+    ratio: float = 0.8             # Lowe's ratio test
+    threshold: float = 1.0         # affine-F inlier bound on the geometric error, px
+    min_matches: int = 20          # putative matches a pair needs
+    min_inliers: int = 15          # affine-F inliers a kept pair needs
+    seed: int = 0
+    workers: int = 1
+
+    def check(self) -> None:
+        if self.resolution < 16:
+            raise PointkitError(f"--resolution {self.resolution} is too small; use at least 16")
+        if self.max_size < 64:
+            raise PointkitError(f"--max-size {self.max_size} is too small; use at least 64")
+        if not 0 < self.ratio <= 1:
+            raise PointkitError(f"--ratio {self.ratio} must be in (0, 1]")
+        if self.threshold <= 0:
+            raise PointkitError(f"--threshold {self.threshold} must be positive")
+        if self.workers < 1:
+            raise PointkitError(f"--workers {self.workers} must be at least 1")
+        if self.min_inliers < 5:
+            raise PointkitError(f"--min-inliers {self.min_inliers} must be at least 5 (RANSAC needs 4 + 1)")
+
+
+@dataclass
+class PairResult:
+    """One matched pair. ``uv_src``/``uv_tgt`` (K, 2): kept correspondences, original frames."""
+
+    matches: int
+    inliers: int
+    affine_map_inliers: int
+    sigma: float | None
+    gric_f: float | None
+    gric_h: float | None
+    kept: bool
+    reason: str
+    uv_src: np.ndarray = field(repr=False)
+    uv_tgt: np.ndarray = field(repr=False)
+
+
+def match_pair(fa: Features, fb: Features, settings: MatchSettings, rng: np.random.Generator) -> PairResult:
+    """Match two images' features, fit the affine F, and decide whether the pair is kept.
+
+    Decision, in order: fewer than ``min_matches`` putative matches -> "too few matches";
+    fewer than ``min_inliers`` affine-F inliers -> "too few inliers"; GRIC of the best 2D
+    affine map <= GRIC of F_A -> "a 2D affine map explains it (GRIC)"; else kept. GRIC uses
+    every putative match and sigma = 1.4826 median(|e_F|) over the F_A inliers (floor 0.05 px).
+    """
+    empty = np.zeros((0, 2))
+    m = match_descriptors(fa.desc, fb.desc, settings.ratio)
+    if len(m) < settings.min_matches:
+        return PairResult(len(m), 0, 0, None, None, None, False,
+                          f"too few matches ({len(m)} < {settings.min_matches})", empty, empty)
+    src, tgt = fa.uv[m[:, 0]], fb.uv[m[:, 1]]
+    ws, wt = src * fa.scale, tgt * fb.scale               # the frames the detector saw
+    fit = ransac_affine_f(ws, wt, settings.threshold, rng)
+    n_in = int(fit.inliers.sum())
+    if n_in < settings.min_inliers:
+        return PairResult(len(m), n_in, 0, None, None, None, False,
+                          f"too few inliers ({n_in} < {settings.min_inliers})", empty, empty)
+    hmap = ransac_affine_map(ws, wt, settings.threshold, rng)
+    sigma = max(1.4826 * float(np.median(fit.errors[fit.inliers])), 0.05)
+    g_f = gric(fit.errors, sigma, manifold_dim=3, num_params=4)
+    g_h = gric(hmap.errors, sigma, manifold_dim=2, num_params=6)
+    kept = g_f < g_h
+    reason = "kept" if kept else "a 2D affine map explains it (GRIC)"
+    return PairResult(len(m), n_in, int(hmap.inliers.sum()), sigma, g_f, g_h, bool(kept), reason,
+                      src[fit.inliers] if kept else empty, tgt[fit.inliers] if kept else empty)
+
+
+def sanitize_id(name: str, taken: set[str]) -> str:
+    """A valid, unique object id from a cluster folder name (other characters become '_')."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", name).replace("..", "_").lstrip("._-")[:120] or "cluster"
+    object_id, k = base, 2
+    while object_id in taken:
+        object_id, k = f"{base}-{k}", k + 1
+    taken.add(check_object_id(object_id))
+    return object_id
+
+
+def split_of(cluster: str) -> str:
+    """Deterministic split from the cluster name: CRC-32 of its UTF-8 bytes, 80/10/10 percent."""
+    x = (zlib.crc32(cluster.encode()) % 1000) / 1000
+    for name, fraction in SPLITS:
+        if x < fraction:
+            return name
+        x -= fraction
+    return SPLITS[-1][0]
+
+
+def letterbox_transform(size: tuple[int, int], resolution: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Scale and offset putting a (W, H) photo centred in an R x R square, aspect kept.
+
+    Returns ``scale`` (2,), ``offset`` (2,) and the resized (w, h): stored ``uv = uv_orig * scale + offset``
+    (exact for the corner-origin pixel convention; scale is per axis after rounding w, h).
+    """
+    w, h = size
+    s = resolution / max(w, h)
+    rw, rh = max(1, round(w * s)), max(1, round(h * s))
+    ox, oy = (resolution - rw) // 2, (resolution - rh) // 2
+    return np.array([rw / w, rh / h]), np.array([float(ox), float(oy)]), (rw, rh)
+
+
+def _letterbox(rgb: np.ndarray, mask: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale, offset, (rw, rh) = letterbox_transform((w, h), resolution)
+    ox, oy = int(offset[0]), int(offset[1])
+    img = np.zeros((resolution, resolution, 3), np.uint8)
+    msk = np.zeros((resolution, resolution), bool)
+    img[oy:oy + rh, ox:ox + rw] = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA)
+    msk[oy:oy + rh, ox:ox + rw] = cv2.resize(mask.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST) > 0
+    return img, msk, {"size": [w, h], "scale": scale.tolist(), "offset": offset.tolist()}
+
+
+def list_clusters(photos: Path) -> list[tuple[str, list[Path]]]:
+    """Sorted (cluster name, sorted image paths) for each sub-folder of ``photos``."""
+    if not photos.is_dir():
+        raise PointkitError(f"{photos}: not a folder; PHOTOS must hold one sub-folder of images per object")
+    clusters = []
+    for d in sorted(p for p in photos.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        clusters.append((d.name, files))
+    if not clusters:
+        raise PointkitError(f"{photos}: no sub-folders; put each object's photos in its own sub-folder")
+    return clusters
+
+
+def _find_mask(mask_dir: Path, cluster: str, image: Path) -> Path | None:
+    for folder in (mask_dir / cluster, mask_dir):
+        hits = sorted(p for p in folder.glob(f"{image.stem}.*") if p.suffix.lower() in IMAGE_SUFFIXES) \
+            if folder.is_dir() else []
+        if hits:
+            return hits[0]
+    return None
+
+
+def _prepare_view(path: Path, cluster: str, s: MatchSettings) -> tuple[np.ndarray, np.ndarray, Features]:
+    rgb = read_image(path)
+    if s.masks == "none":
+        mask = np.ones(rgb.shape[:2], bool)
+    elif s.masks == "auto":
+        mask = auto_mask(rgb)
+    else:
+        mpath = _find_mask(Path(s.masks), cluster, path)
+        if mpath is None:
+            raise PointkitError(f"{path}: no mask named {path.stem}.* in {s.masks} (or its {cluster}/ sub-folder)")
+        mask = read_mask(mpath, rgb.shape[:2])
+    feats = detect(rgb, s.features, s.max_size, s.max_features, None if s.masks == "none" else mask)
+    return rgb, mask, feats
+
+
+def _preview(images: np.ndarray, pairs: list[tuple[int, int, PairResult]], uv: dict, title: str) -> bytes:
+    """PNG of up to 3 pairs (most inliers first) side by side, up to 40 matches drawn each."""
+    import cv2
+
+    r = images.shape[1]
+    rows = []
+    for i, j, res in sorted(pairs, key=lambda p: -p[2].inliers)[:3]:
+        canvas = np.concatenate([images[i], images[j]], axis=1)[..., ::-1].copy()
+        colour = (0, 200, 0) if res.kept else (0, 0, 230)
+        if res.kept:
+            a, b = uv[(i, j)]
+            pick = np.linspace(0, len(a) - 1, min(40, len(a))).astype(int)
+            for (u0, v0), (u1, v1) in zip(a[pick], b[pick]):
+                # cv2 draws at integer pixel centres: our (u, v) -> (u - 0.5, v - 0.5); 4 bits of subpixel.
+                p0 = (int(round((u0 - 0.5) * 16)), int(round((v0 - 0.5) * 16)))
+                p1 = (int(round((u1 - 0.5 + r) * 16)), int(round((v1 - 0.5) * 16)))
+                cv2.line(canvas, p0, p1, colour, 1, cv2.LINE_AA, shift=4)
+        label = f"{i}-{j}: {res.reason} ({res.inliers}/{res.matches})"
+        cv2.putText(canvas, label[:60], (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)
+        rows.append(canvas)
+    sheet = np.concatenate(rows, axis=0)
+    cv2.putText(sheet, title[:40], (4, sheet.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+    ok, buf = cv2.imencode(".png", sheet)
+    return buf.tobytes()
+
+
+def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSettings | None = None,
+                          progress: bool = True) -> dict[str, Any]:
+    """Match every pair inside each cluster of ``photos`` and write a dataset to ``out``.
+
+    Writes ``out/objects/<id>.npz`` (one per cluster with a kept pair), ``out/manifest.json``
+    (kind "matched"), ``out/report.json`` + ``out/report.csv`` (one row per pair) and
+    ``out/previews/<id>.png``. Unreadable images and clusters without a kept pair are listed under
+    the manifest's "failures" and skipped.
+
+    Returns:
+        Summary: ``{"out", "objects", "pairs_kept", "pairs_rejected", "failures"}``.
+    """
+    from tqdm import tqdm
+
+    s = settings or MatchSettings()
+    s.check()
+    photos, out = Path(photos), Path(out)
+    if s.masks not in ("none", "auto") and not Path(s.masks).is_dir():
+        raise PointkitError(f"--masks {s.masks}: not a folder; use none, auto, or a folder of masks")
+    clusters = list_clusters(photos)
+    total = sum(len(f) + len(f) * (len(f) - 1) // 2 for _, f in clusters)
+    objects: dict[str, Any] = {}
+    failures: list[dict[str, Any]] = []
+    report: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    bar = tqdm(total=total, desc="match", unit="step", disable=not progress)
+    with ThreadPoolExecutor(max_workers=s.workers) as pool:
+        for cluster, files in clusters:
+            object_id = sanitize_id(cluster, taken)
+            views = []
+
+            def prepare(path: Path):
+                try:
+                    return path, _prepare_view(path, cluster, s), None
+                except PointkitError as exc:
+                    return path, None, str(exc)
+
+            for path, view, error in pool.map(prepare, files):
+                bar.update(1)
+                if error is not None:
+                    log.warning("%s", error)
+                    failures.append({"cluster": cluster, "file": path.name, "reason": error})
+                else:
+                    views.append((path, *view))
+            n_pairs_listed = len(files) * (len(files) - 1) // 2
+            if len(views) < 2:
+                bar.update(n_pairs_listed)
+                failures.append({"cluster": cluster, "reason": f"fewer than 2 readable images ({len(views)}); "
+                                 "a cluster needs at least 2 photos of the object"})
+                continue
+            pair_ids = [(i, j) for i in range(len(views)) for j in range(i + 1, len(views))]
+            key = zlib.crc32(cluster.encode())
+
+            def run(ij):
+                i, j = ij
+                return ij, match_pair(views[i][3], views[j][3], s, np.random.default_rng([s.seed, key, i, j]))
+
+            results = []
+            for (i, j), res in pool.map(run, pair_ids):
+                bar.update(1)
+                results.append((i, j, res))
+            bar.update(n_pairs_listed - len(pair_ids))
+            boxed = [_letterbox(rgb, mask, s.resolution) for _, rgb, mask, _ in views]
+            images = np.stack([b[0] for b in boxed])
+            masks = np.stack([b[1] for b in boxed])
+            meta = [{"file": p.name, **b[2]} for (p, *_), b in zip(views, boxed)]
+            pairs, uv_s, uv_t, uv = [], [], [], {}
+            for i, j, res in results:
+                report.append({"cluster": cluster, "object_id": object_id, "src": views[i][0].name,
+                               "tgt": views[j][0].name, "matches": res.matches, "inliers": res.inliers,
+                               "affine_map_inliers": res.affine_map_inliers, "sigma": res.sigma,
+                               "gric_f": res.gric_f, "gric_h": res.gric_h, "kept": res.kept, "reason": res.reason})
+                if not res.kept:
+                    continue
+                a = (res.uv_src * meta[i]["scale"] + meta[i]["offset"]).astype(np.float32)
+                b = (res.uv_tgt * meta[j]["scale"] + meta[j]["offset"]).astype(np.float32)
+                uv[(i, j)] = (a, b)
+                pairs += [(i, j), (j, i)]
+                uv_s += [a, b]
+                uv_t += [b, a]
+            if results:
+                write_bytes_atomic(out / "previews" / f"{object_id}.png", _preview(images, results, uv, cluster))
+            if not pairs:
+                failures.append({"cluster": cluster, "reason": "no pair kept (see report.json for each pair's reason)"})
+                continue
+            counts = [len(x) for x in uv_s]
+            write_object(out, ObjectRecord(
+                object_id=object_id, images=images, masks=masks, pairs=np.array(pairs, np.int32),
+                pair_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                uv_src=np.concatenate(uv_s), uv_tgt=np.concatenate(uv_t)))
+            objects[object_id] = {"split": split_of(cluster), "cluster": cluster, "views": meta,
+                                  "pairs": len(pairs), "correspondences": int(sum(counts))}
+    bar.close()
+    settings_dict = asdict(s)
+    write_json_atomic(out / "report.json", report)
+    write_bytes_atomic(out / "report.csv", _csv(report))
+    write_manifest(out, {"kind": "matched", "resolution": s.resolution, "settings": settings_dict,
+                         "pairs_stored": "both directions: (s, t) and (t, s) for each kept pair",
+                         "pair_test": "gric", "objects": objects, "failures": failures})
+    kept = sum(r["kept"] for r in report)
+    return {"out": str(out), "objects": len(objects), "pairs_kept": kept, "pairs_rejected": len(report) - kept,
+            "failures": len(failures)}
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    cols = ["cluster", "object_id", "src", "tgt", "matches", "inliers", "affine_map_inliers", "sigma", "gric_f",
+            "gric_h", "kept", "reason"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode()
