@@ -31,7 +31,8 @@ class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use; missing modules are not listed."""
 
     def list_commands(self, ctx):
-        return [name for name, (target, _) in COMMANDS.items() if self._exists(target)]
+        lazy = [name for name, (target, _) in COMMANDS.items() if self._exists(target)]
+        return lazy + sorted(set(super().list_commands(ctx)) - set(lazy))
 
     @staticmethod
     def _exists(target: str) -> bool:
@@ -40,12 +41,13 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx, name):
         if name not in COMMANDS or not self._exists(COMMANDS[name][0]):
-            return None
+            return super().get_command(ctx, name)
         module, attr = COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        rows = [(name, COMMANDS[name][1] if name in COMMANDS else self.commands[name].get_short_help_str())
+                for name in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

@@ -1,0 +1,181 @@
+"""LiftNet: the pix2pix U-Net variant of the paper (§3.3).
+
+Changes from pix2pix's ``unet_256``, as the paper describes: the output activation is tanh (depth
+in [-1, 1]) and every transposed convolution is replaced by bilinear x2 upsampling followed by a
+3x3 convolution (no checkerboard artefacts). Optionally a second output channel carries
+foreground-mask logits.
+
+Checkpoints are safetensors files whose metadata holds the :class:`LiftNetConfig` (and any extra
+metadata, e.g. training settings), so loading needs no pickle and no config file.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pointkit.errors import PointkitError
+
+CHECKPOINT_FORMAT = "pointkit-liftnet"
+
+
+@dataclass(frozen=True)
+class LiftNetConfig:
+    """Architecture of a LiftNet.
+
+    Attributes:
+        input_size: square input side, a power of two (128, 256, 512): the U-Net has
+            log2(input_size) down-sampling steps down to 1x1.
+        ngf: width of the first layer; layer k has ngf * min(2**k, 8) channels.
+        mask_head: add a second output channel with foreground-mask logits.
+        dropout: dropout in the three innermost decoder blocks (pix2pix uses 0.5 as GAN noise;
+            0 suits depth regression).
+    """
+
+    input_size: int = 256
+    ngf: int = 64
+    mask_head: bool = False
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.input_size < 16 or self.input_size & (self.input_size - 1):
+            raise ValueError(f"input_size must be a power of two >= 16, got {self.input_size}")
+        if self.ngf < 1:
+            raise ValueError(f"ngf must be positive, got {self.ngf}")
+
+    @property
+    def num_downs(self) -> int:
+        return int(math.log2(self.input_size))
+
+    @property
+    def out_channels(self) -> int:
+        return 2 if self.mask_head else 1
+
+
+def _down(cin: int, cout: int, norm: bool, first: bool) -> nn.Sequential:
+    layers: list[nn.Module] = [] if first else [nn.LeakyReLU(0.2, inplace=True)]
+    layers.append(nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=not norm))
+    if norm:
+        layers.append(nn.BatchNorm2d(cout))
+    return nn.Sequential(*layers)
+
+
+def _up(cin: int, cout: int, norm: bool, dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        nn.ReLU(inplace=True),
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=not norm),
+    ]
+    if norm:
+        layers.append(nn.BatchNorm2d(cout))
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class LiftNet(nn.Module):
+    """Image -> depth (and optional mask logits).
+
+    Input: (B, 3, S, S) RGB scaled to [-1, 1] (``image / 127.5 - 1``), S = ``config.input_size``.
+    Output: (B, C, S, S); channel 0 is depth in [-1, 1] (tanh; larger = farther before any sign
+    resolution, up to the affine ambiguity of the loss), channel 1 (if ``mask_head``) mask logits.
+
+    Example:
+        >>> net = LiftNet(LiftNetConfig(input_size=64, ngf=8)).eval()
+        >>> net(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 1, 64, 64])
+    """
+
+    def __init__(self, config: LiftNetConfig | None = None, **kwargs):
+        super().__init__()
+        self.config = config if config is not None else LiftNetConfig(**kwargs)
+        c = self.config
+        widths = [c.ngf * min(2 ** k, 8) for k in range(c.num_downs)]
+        self.downs = nn.ModuleList()
+        cin = 3
+        for k, cout in enumerate(widths):
+            innermost = k == c.num_downs - 1
+            self.downs.append(_down(cin, cout, norm=(k > 0 and not innermost), first=(k == 0)))
+            cin = cout
+        self.ups = nn.ModuleList()
+        for k in reversed(range(1, c.num_downs)):
+            # Decoder block k maps the features at depth k (plus skip, except innermost) to width k-1.
+            up_in = widths[k] if k == c.num_downs - 1 else 2 * widths[k]
+            drop = c.dropout if k >= c.num_downs - 3 else 0.0
+            self.ups.append(_up(up_in, widths[k - 1], norm=True, dropout=drop))
+        self.head = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Conv2d(2 * widths[0], c.out_channels, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        S = self.config.input_size
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[-2:] != (S, S):
+            raise ValueError(f"LiftNet expects (B, 3, {S}, {S}) images in [-1, 1], got {tuple(x.shape)}")
+        skips = []
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        x = skips.pop()
+        for up in self.ups:
+            x = torch.cat([up(x), skips.pop()], 1)
+        y = self.head(x)
+        depth = torch.tanh(y[:, :1])
+        return torch.cat([depth, y[:, 1:]], 1) if self.config.mask_head else depth
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+        """Write a safetensors checkpoint atomically, with the config and ``metadata`` inside."""
+        from safetensors.torch import save_file
+
+        from pointkit.io import atomic_path
+
+        meta = {"format": CHECKPOINT_FORMAT, "config": json.dumps(asdict(self.config)),
+                "metadata": json.dumps(metadata or {})}
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata=meta)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "LiftNet":
+        """Load a checkpoint written by :meth:`save` (no pickle). See :func:`load_checkpoint`."""
+        return load_checkpoint(path, map_location)[0]
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[LiftNet, dict[str, Any]]:
+    """Load ``(model, metadata)`` from a LiftNet safetensors checkpoint; the model is in eval mode.
+
+    Raises:
+        PointkitError: missing or unreadable file, not a LiftNet checkpoint, or weights that do not
+            match the stored architecture.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise PointkitError(f"{path}: checkpoint not found")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        state = load_file(str(path), device=str(map_location))
+    except Exception as exc:
+        raise PointkitError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise PointkitError(f"{path}: not a pointkit LiftNet checkpoint (format {meta.get('format')!r})")
+    try:
+        raw = json.loads(meta["config"])
+        known = {f.name for f in fields(LiftNetConfig)}
+        model = LiftNet(LiftNetConfig(**{k: v for k, v in raw.items() if k in known}))
+        model.load_state_dict(state, strict=True)
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise PointkitError(f"{path}: weights do not match the LiftNet architecture stored in it ({first})") from None
+    return model.to(map_location).eval(), json.loads(meta.get("metadata", "{}"))

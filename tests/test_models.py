@@ -1,0 +1,77 @@
+"""LiftNet: shapes, output range, gradients, channels_last, safetensors round trip."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from pointkit.errors import PointkitError
+from pointkit.models import LiftNet, LiftNetConfig, load_checkpoint
+
+
+@pytest.mark.parametrize("size,ngf,mask_head", [(64, 4, False), (128, 4, True), (256, 2, False)])
+def test_shapes_and_range(size, ngf, mask_head):
+    net = LiftNet(LiftNetConfig(input_size=size, ngf=ngf, mask_head=mask_head))
+    y = net(torch.randn(2, 3, size, size) * 3)
+    assert y.shape == (2, 2 if mask_head else 1, size, size)
+    assert y[:, 0].abs().max() <= 1.0
+    if mask_head:  # logits are not squashed
+        assert net.head[-1].out_channels == 2
+
+
+def test_widths_match_pix2pix():
+    # ngf=64 at 256x256 is the 39.2 M-parameter network of docs/performance-notes.
+    n = sum(p.numel() for p in LiftNet(input_size=256, ngf=64).parameters())
+    assert abs(n - 39.16e6) < 0.05e6
+
+
+def test_every_parameter_gets_a_gradient():
+    net = LiftNet(input_size=64, ngf=4)
+    net(torch.randn(2, 3, 64, 64)).sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+def test_channels_last_gives_the_same_output():
+    torch.manual_seed(0)
+    net = LiftNet(input_size=64, ngf=4).eval()
+    x = torch.randn(2, 3, 64, 64)
+    ref = net(x)
+    out = net.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last))
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_wrong_input_size_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"\(B, 3, 64, 64\)"):
+        LiftNet(input_size=64, ngf=4)(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="power of two"):
+        LiftNetConfig(input_size=100)
+
+
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(1)
+    net = LiftNet(LiftNetConfig(input_size=64, ngf=4, mask_head=True)).eval()
+    path = net.save(tmp_path / "m.safetensors", metadata={"depth_sign": -1, "step": 7})
+    loaded, meta = load_checkpoint(path)
+    assert loaded.config == net.config and meta == {"depth_sign": -1, "step": 7}
+    x = torch.randn(1, 3, 64, 64)
+    torch.testing.assert_close(loaded(x), net(x))
+    assert not loaded.training
+    assert not list(tmp_path.glob(".*tmp*"))  # the atomic write left no temporary file
+
+
+def test_load_rejects_other_files(tmp_path):
+    with pytest.raises(PointkitError, match="not found"):
+        LiftNet.load(tmp_path / "missing.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(PointkitError, match="not a readable"):
+        LiftNet.load(tmp_path / "junk.safetensors")
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "other.safetensors"), metadata={"format": "something"})
+    with pytest.raises(PointkitError, match="not a pointkit LiftNet"):
+        LiftNet.load(tmp_path / "other.safetensors")
+    # A checkpoint whose weights belong to another architecture.
+    net = LiftNet(input_size=64, ngf=4)
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    meta = {"format": "pointkit-liftnet", "config": json.dumps({"input_size": 64, "ngf": 8}), "metadata": "{}"}
+    save_file(state, str(tmp_path / "mismatch.safetensors"), metadata=meta)
+    with pytest.raises(PointkitError, match="do not match"):
+        LiftNet.load(tmp_path / "mismatch.safetensors")
