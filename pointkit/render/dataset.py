@@ -206,7 +206,9 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
             previous = json.loads(manifest_path.read_text())
         except (OSError, json.JSONDecodeError):
             previous = {}  # a manifest is rewritten from the object files below
-        changed = [k for k in settings if k in previous and previous[k] != settings[k]]
+        changed = [k for k in settings if k in previous and previous[k] != settings[k]
+                   # sculpture i depends only on (seed, i): a procedural job may grow or shrink
+                   and not (k == "source" and "procedural" in previous[k] and "procedural" in source)]
         if changed:
             raise PointkitError(f"{root} was made with other settings ({', '.join(changed)}); "
                                 "use a new --out folder or the original options")
