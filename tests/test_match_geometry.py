@@ -86,10 +86,10 @@ class TestAffineMap:
         A, t = np.array([[0.9, 0.2], [-0.1, 1.1]]), np.array([5.0, -3.0])
         x1 = rng.uniform(0, 500, (50, 2))
         x2 = x1 @ A.T + t
-        mean, basis = fit_affine_map(joint_points(x1, x2))
-        np.testing.assert_allclose(basis[:2] @ np.linalg.inv(basis[2:]), A, atol=1e-9)
+        mean, normals = fit_affine_map(joint_points(x1, x2))
+        np.testing.assert_allclose(-np.linalg.inv(normals[:2].T) @ normals[2:].T, A, atol=1e-9)
         noisy2 = x2 + rng.normal(0, 1.5, x2.shape)
-        err = affine_map_errors(mean, basis, joint_points(x1, noisy2))
+        err = affine_map_errors(mean, normals, joint_points(x1, noisy2))
         for k in range(5):
             res = minimize(lambda y: np.sum((noisy2[k] - A @ y - t) ** 2) + np.sum((x1[k] - y) ** 2), x1[k])
             assert np.sqrt(res.fun) == pytest.approx(err[k], abs=1e-3)

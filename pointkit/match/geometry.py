@@ -10,7 +10,8 @@ A correspondence ``x <-> x'`` (pixels, u right, v down) is the 4-vector ``X = (u
   residual ``|n . X + e|`` is exactly the geometric (reprojection) error of the correspondence:
   the distance in R^4 to the nearest pair of points that satisfy ``F_A``.
 * A 2D affine map ``x' = A x + t`` makes ``X`` lie on a 2D plane of R^4; its Gold Standard fit
-  (Hartley & Zisserman, algorithm 4.7) spans that plane with the two leading singular vectors.
+  (Hartley & Zisserman, algorithm 4.7) is that plane by total least squares (its normals are the
+  two smallest right singular vectors of the centred points).
   The geometric error of a correspondence is its distance to the plane.
 
 The RANSAC here is hand-written in numpy rather than taken from OpenCV because OpenCV's
@@ -69,28 +70,25 @@ def fit_affine_map(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gold Standard 2D affine map ``x' = A x + t`` (H&Z alg. 4.7) of (N >= 3, 4) joint points.
 
     Returns:
-        ``mean`` (4,) and ``basis`` (4, 2): the plane ``mean + basis @ s`` of R^4 holding the
-        correspondences (orthonormal basis). ``A`` itself is ``basis[:2] @ inv(basis[2:])``.
+        ``mean`` (4,) and ``normals`` (4, 2): the plane ``{X : normals^T (X - mean) = 0}`` of R^4
+        holding the correspondences (orthonormal columns: the two smallest right singular
+        vectors). With ``normals = [[N1], [N2]]`` (2 x 2 blocks), ``A = -inv(N1^T) N2^T``.
     """
     mean = X.mean(axis=0)
     _, _, vt = np.linalg.svd(X - mean, full_matrices=False)
-    return mean, vt[:2].T
+    return mean, vt[2:].T
 
 
-def affine_map_errors(mean: np.ndarray, basis: np.ndarray, X: np.ndarray) -> np.ndarray:
+def affine_map_errors(mean: np.ndarray, normals: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Geometric error (pixels): distance of (N, 4) joint points to the plane of ``fit_affine_map``.
 
-    ``mean`` (K, 4) / ``basis`` (K, 4, 2) give (K, N); unbatched (4,) / (4, 2) give (N,).
+    ``mean`` (K, 4) / ``normals`` (K, 4, 2) give (K, N); unbatched (4,) / (4, 2) give (N,).
     """
-    batched = basis.ndim == 3
-    mean, basis = (mean, basis) if batched else (mean[None], basis[None])
-    d = X[None] - mean[:, None, :]                       # (K, N, 4)
-    proj = np.einsum("knj,kjs->kns", d, basis)           # (K, N, 2)
-    err = np.sqrt(np.maximum((d * d).sum(-1) - (proj * proj).sum(-1), 0.0))
-    return err if batched else err[0]
+    r = np.einsum("nj,...jc->...nc", X, normals) - np.einsum("...j,...jc->...c", mean, normals)[..., None, :]
+    return np.sqrt((r * r).sum(-1))
 
 
-def _batched_fits(X: np.ndarray, samples: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+def _batched_fits(X: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Minimal fits for (K, S) sample indices: per sample the mean (K, 4) and right singular vectors (K, 4, 4)."""
     P = X[samples]                                        # (K, S, 4)
     mean = P.mean(axis=1)
@@ -100,7 +98,7 @@ def _batched_fits(X: np.ndarray, samples: np.ndarray, rank: int) -> tuple[np.nda
 
 @dataclass
 class RansacResult:
-    """A robust fit. ``model`` is (5,) for F_A or ``(mean (4,), basis (4, 2))`` for an affine map."""
+    """A robust fit. ``model`` is (5,) for F_A or ``(mean (4,), normals (4, 2))`` for an affine map."""
 
     model: object
     inliers: np.ndarray          # (N,) bool
@@ -119,18 +117,18 @@ def _ransac(X: np.ndarray, kind: str, threshold: float, rng: np.random.Generator
         k = min(batch, max_hypotheses - done)
         # Each row: sample_size distinct indices (the smallest of n uniforms, O(k n)).
         samples = np.argpartition(rng.random((k, n)), sample_size, axis=1)[:, :sample_size]
-        mean, vt = _batched_fits(X, samples, sample_size)
+        mean, vt = _batched_fits(X, samples)
         if kind == "F":
             normal = vt[:, -1]                            # (K, 4)
             f = np.concatenate([normal, -(normal * mean).sum(-1, keepdims=True)], axis=1)
             err = affine_f_errors(f, X)
         else:
-            err = affine_map_errors(mean, np.transpose(vt[:, :2], (0, 2, 1)), X)
+            err = affine_map_errors(mean, np.transpose(vt[:, 2:], (0, 2, 1)), X)
         counts = (err < threshold).sum(axis=1)
         i = int(np.argmax(counts))
         if counts[i] > best_count:
             best_count = int(counts[i])
-            best_model = f[i] if kind == "F" else (mean[i], vt[i, :2].T)
+            best_model = f[i] if kind == "F" else (mean[i], vt[i, 2:].T)
             w = best_count / n
             # Standard adaptive stopping: hypotheses for `confidence` of one all-inlier sample.
             needed = max_hypotheses if w <= 0 else (
