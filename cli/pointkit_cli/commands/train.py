@@ -1,0 +1,69 @@
+"""``pointkit train``: parse options into a TrainConfig and call pointkit.training.train."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("train")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (config, logs, checkpoints).")
+@click.option("--loss", type=click.Choice(["corr", "depth"]), default="corr", show_default=True,
+              help="corr: LiftNet from correspondences only; depth: supervised baseline (aligned MSE on ground truth).")
+@click.option("--corr-per-pair", type=int, default=0, show_default=True,
+              help="K correspondences per view pair, a fixed seeded subset; 0 keeps all.")
+@click.option("--tau", type=float, help="Robust threshold of R in input pixels [default: 10 px at 256 px, scaled].")
+@click.option("--ransac/--no-ransac", default=True, show_default=True, help="RANSAC camera before the least-squares refit.")
+@click.option("--robust/--no-robust", default=True, show_default=True, help="Robust cost R (off: plain squared error).")
+@click.option("--hypotheses", type=int, default=256, show_default=True, help="RANSAC hypotheses per pair.")
+@click.option("--steps", type=int, help="Optimiser steps (wins over --epochs).")
+@click.option("--epochs", type=int, default=200, show_default=True, help="Epochs (the paper's maximum; early stopping ends sooner).")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Pairs per step over all processes.")
+@click.option("--lr", type=float, help="Learning rate [default: 1e-3; 1e-5 with --init].")
+@click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), default="sgd", show_default=True,
+              help="sgd: momentum 0.9 (the paper's).")
+@click.option("--grad-clamp", type=float, default=5.0, show_default=True, help="Clamp gradients to +-this (0: off).")
+@click.option("--amp", type=click.Choice(["auto", "bf16", "off"]), default="auto", show_default=True,
+              help="bf16 autocast (auto: on CUDA only).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Weights, data order, subsets, RANSAC.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--init", "init", type=click.Path(dir_okay=False), help="Start from this checkpoint (fine-tuning).")
+@click.option("--input-size", type=int, help="Network input side (power of two) [default: 256 or --init's].")
+@click.option("--ngf", type=int, help="Width of the first layer [default: 64 or --init's].")
+@click.option("--mask-head/--no-mask-head", default=None, help="Second output: foreground-mask logits, supervised by dataset masks.")
+@click.option("--mask-weight", type=float, default=1.0, show_default=True, help="Weight of the mask head's BCE loss.")
+@click.option("--dropout", type=float, help="Dropout in the innermost decoder blocks [default: 0].")
+@click.option("--val-every", type=int, default=0, show_default=True, help="Validate every N steps (0: each epoch).")
+@click.option("--patience", type=int, default=5, show_default=True,
+              help="Early stopping: validations without a better validation correspondence error (0: off).")
+@click.option("--checkpoint-every", type=int, default=200, show_default=True, help="Resumable state every N steps.")
+@click.option("--workers", type=int, help="DataLoader workers [default: 0 on CPU, 4 on CUDA].")
+@click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--cache", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Decoded dataset in memory (auto: when it fits in --cache-gb).")
+@click.option("--cache-gb", type=float, default=4.0, show_default=True)
+@click.pass_context
+def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypotheses, steps, epochs, batch_size, lr,
+          optimizer, grad_clamp, amp, device, seed, resume, init, input_size, ngf, mask_head, mask_weight, dropout,
+          val_every, patience, checkpoint_every, workers, threads, cache, cache_gb):
+    """Train LiftNet on DATASET... (their "train" objects; "val" objects drive early stopping).
+
+    Depth is learned from the correspondences only; a --mask-head is supervised by the dataset
+    masks. Under torchrun (`torchrun --nproc-per-node N -m pointkit_cli.main train ...`) the
+    processes train one model with DistributedDataParallel. Prints one JSON line: the summary.
+    """
+    from pointkit.training import TrainConfig
+    from pointkit.training import train as run_training
+
+    quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
+    cfg = TrainConfig(datasets=list(datasets), out=out, loss=loss, corr_per_pair=corr_per_pair, tau=tau, ransac=ransac,
+                      robust=robust, hypotheses=hypotheses, steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
+                      optimizer=optimizer, grad_clamp=grad_clamp, amp=amp, device=device, seed=seed, init=init,
+                      input_size=input_size, ngf=ngf, mask_head=mask_head, dropout=dropout, mask_weight=mask_weight,
+                      val_every=val_every, patience=patience, checkpoint_every=checkpoint_every, workers=workers,
+                      threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume)
+    summary = run_training(cfg)
+    if summary.get("rank", 0) == 0:
+        click.echo(json.dumps(summary))

@@ -1,0 +1,80 @@
+"""Resumable training state: one safetensors file of tensors plus one JSON file that names it.
+
+``RUN/state-<step>.safetensors`` holds the model state (``model.*``), the optimiser's tensors
+(``optim.<param>.<name>``) and the torch RNG states (``rng.*``). ``RUN/state.json`` holds the step,
+epoch, early-stopping record, the optimiser's non-tensor settings, the config, and the name of the
+tensor file. Both are written atomically and the JSON last, so a kill -9 at any moment leaves the
+previous complete checkpoint (older tensor files are deleted only after the JSON moved on).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pointkit.errors import PointkitError
+from pointkit.io import atomic_path, write_json_atomic
+
+STATE_JSON = "state.json"
+
+
+def _optimizer_split(opt_state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors, plain = {}, {"param_groups": opt_state["param_groups"], "state": {}}
+    for pid, entry in opt_state["state"].items():
+        plain["state"][str(pid)] = {}
+        for name, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{pid}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                plain["state"][str(pid)][name] = value
+    return tensors, plain
+
+
+def _optimizer_join(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
+    state: dict[int, dict] = {int(pid): dict(v) for pid, v in plain["state"].items()}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    return {"param_groups": plain["param_groups"], "state": state}
+
+
+def save_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, info: dict[str, Any]) -> Path:
+    """Write the resumable state of step ``info["step"]`` (see module doc); returns the JSON path."""
+    from safetensors.torch import save_file
+
+    step = int(info["step"])
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt_tensors, opt_plain = _optimizer_split(optimizer.state_dict())
+    tensors.update(opt_tensors)
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    name = f"state-{step:09d}.safetensors"
+    with atomic_path(run / name) as tmp:
+        save_file(tensors, str(tmp))
+    write_json_atomic(run / STATE_JSON, {**info, "tensors": name, "optimizer": opt_plain})
+    for old in run.glob("state-*.safetensors"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+    return run / STATE_JSON
+
+
+def load_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> dict[str, Any]:
+    """Restore model, optimiser and RNG states from ``run``; returns the saved info (step, epoch ...)."""
+    from safetensors.torch import load_file
+
+    path = run / STATE_JSON
+    try:
+        info = json.loads(path.read_text())
+        tensors = load_file(str(run / info["tensors"]))
+    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        raise PointkitError(f"{path}: unreadable training state ({exc}); start a new run with another --out") from None
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    optimizer.load_state_dict(_optimizer_join({k: v.to(device) for k, v in tensors.items()}, info["optimizer"]))
+    torch.set_rng_state(tensors["rng.cpu"])
+    if "rng.cuda" in tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return info

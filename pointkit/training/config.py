@@ -1,0 +1,126 @@
+"""The resolved settings of one training run (saved as ``RUN/run.json`` and in every checkpoint)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from pointkit.errors import PointkitError
+
+# Settings that may change when a run is resumed (everything else must match the saved run).
+RESUMABLE_CHANGES = ("steps", "epochs", "patience", "device", "workers", "threads", "progress", "resume",
+                     "checkpoint_every")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Defaults are the paper's synthetic-data settings (§5).
+
+    Attributes:
+        datasets: dataset folders (``pointkit render-synthetic`` or ``pointkit match``); their
+            "train" objects are trained on, their "val" objects drive early stopping.
+        out: run folder (config, logs, checkpoints).
+        loss: "corr" (LiftNet: correspondences only) or "depth" (supervised baseline: MSE after the
+            §5.1 scale/shift alignment on ground-truth depth).
+        corr_per_pair: K correspondences per ordered view pair, a fixed seeded subset of each pair's
+            correspondences (drawn once, as in the paper); 0 keeps all.
+        tau: robust threshold of R in pixels of the network input; ``None`` = 10 px at 256 px,
+            scaled with ``input_size`` (5 px at 128, 2.5 px at 64).
+        ransac: robust camera by RANSAC (threshold ``tau``) before the least-squares refit.
+        robust: use R; False is the plain squared error (the "without R" ablation).
+        hypotheses: RANSAC hypotheses per pair.
+        steps / epochs: training length; ``steps`` wins when both are given.
+        batch_size: pairs per optimiser step, over all processes (DDP divides it).
+        lr: learning rate; ``None`` = 1e-3, or 1e-5 when fine-tuning from ``init``.
+        optimizer: "sgd" (momentum 0.9, the paper's) or "adamw".
+        grad_clamp: gradients are clamped to +-grad_clamp (``clip_grad_value_``); 0 disables.
+        amp: "auto" (bf16 on CUDA, off on CPU), "bf16" or "off".
+        device: "auto", "cpu" or "cuda".
+        seed: data order, correspondence subsets, initial weights, RANSAC samples.
+        init: checkpoint whose weights start the run (fine-tuning); its architecture is used.
+        input_size, ngf, mask_head, dropout: LiftNet architecture (``None``: from ``init`` or defaults).
+        mask_weight: weight of the BCE loss of the mask head against the dataset masks.
+        val_every: validate (and checkpoint) every N steps; 0 = once per epoch.
+        patience: stop after this many validations without a better validation correspondence
+            error; 0 disables early stopping.
+        checkpoint_every: write the resumable state every N steps (a kill -9 loses at most this).
+        workers: DataLoader worker processes (``None``: 0 on CPU, 4 on CUDA).
+        threads: torch CPU threads (``None``: torch's default).
+        cache: keep the decoded, resized dataset in memory ("auto": when it fits in ``cache_gb``).
+        cache_gb: memory the in-memory cache may use.
+        progress: tqdm bar on stderr.
+        resume: continue the run in ``out`` from its last checkpoint.
+    """
+
+    datasets: list[str]
+    out: str
+    loss: str = "corr"
+    corr_per_pair: int = 0
+    tau: float | None = None
+    ransac: bool = True
+    robust: bool = True
+    hypotheses: int = 256
+    steps: int | None = None
+    epochs: int | None = 200
+    batch_size: int = 16
+    lr: float | None = None
+    optimizer: str = "sgd"
+    grad_clamp: float = 5.0
+    amp: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+    init: str | None = None
+    input_size: int | None = None
+    ngf: int | None = None
+    mask_head: bool | None = None
+    dropout: float | None = None
+    mask_weight: float = 1.0
+    val_every: int = 0
+    patience: int = 5
+    checkpoint_every: int = 200
+    workers: int | None = None
+    threads: int | None = None
+    cache: str = "auto"
+    cache_gb: float = 4.0
+    progress: bool = True
+    resume: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.datasets:
+            raise PointkitError("give at least one DATASET folder to train on")
+        self.datasets = [str(d) for d in self.datasets]
+        checks = [
+            (self.loss in ("corr", "depth"), f"--loss {self.loss!r}: use corr or depth"),
+            (self.optimizer in ("sgd", "adamw"), f"--optimizer {self.optimizer!r}: use sgd or adamw"),
+            (self.amp in ("auto", "bf16", "off"), f"--amp {self.amp!r}: use auto, bf16 or off"),
+            (self.device in ("auto", "cpu", "cuda"), f"--device {self.device!r}: use auto, cpu or cuda"),
+            (self.cache in ("auto", "on", "off"), f"--cache {self.cache!r}: use auto, on or off"),
+            (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
+            (self.corr_per_pair >= 0, f"--corr-per-pair {self.corr_per_pair}: must be >= 0 (0 keeps all)"),
+            (self.steps is None or self.steps >= 1, f"--steps {self.steps}: must be at least 1"),
+            (self.epochs is None or self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
+            (self.steps is not None or self.epochs is not None, "give --steps or --epochs"),
+            (self.tau is None or self.tau > 0, f"--tau {self.tau}: must be positive"),
+            (self.lr is None or self.lr > 0, f"--lr {self.lr}: must be positive"),
+            (self.checkpoint_every >= 1, f"--checkpoint-every {self.checkpoint_every}: must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise PointkitError(message)
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else (1e-5 if self.init else 1e-3)
+
+    def resolved_tau(self, input_size: int) -> float | None:
+        """R's threshold in input pixels, or None (plain squared error) when ``robust`` is off."""
+        if not self.robust:
+            return None
+        return self.tau if self.tau is not None else 10.0 * input_size / 256
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

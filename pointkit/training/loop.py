@@ -1,0 +1,390 @@
+"""The training loop behind ``pointkit train`` (paper §3 and §5; single process or torchrun DDP).
+
+A run folder holds::
+
+    run.json                 resolved config, pointkit/torch versions, the dataset manifests used
+    state.json + state-<step>.safetensors   resumable state (see pointkit.training.checkpoint)
+    last.safetensors         LiftNet checkpoint of the latest checkpoint step
+    best.safetensors         LiftNet checkpoint with the lowest validation correspondence error
+    train.csv, val.csv       logs (also TensorBoard events in tb/)
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import platform
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from pointkit.errors import PointkitError
+from pointkit.io import write_json_atomic
+from pointkit.training.checkpoint import STATE_JSON, load_state, save_state
+from pointkit.training.config import RESUMABLE_CHANGES, TrainConfig
+from pointkit.training.data import EpochSampler, PairData, collate_pairs, open_datasets
+
+log = logging.getLogger(__name__)
+
+TRAIN_FIELDS = ["step", "epoch", "loss", "corr_loss", "mask_loss", "corr_error_px", "lr", "images_per_s"]
+VAL_FIELDS = ["step", "epoch", "val_corr_error_px", "val_loss", "best"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> cuda when available else cpu; "cuda" without a GPU is a PointkitError."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PointkitError("--device cuda: no CUDA GPU is available to torch; use --device cpu or auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def to_network_input(image: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """(B,3,S,S) uint8 -> float in [-1, 1] (``image / 127.5 - 1``), optionally channels_last."""
+    x = image.float() / 127.5 - 1
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
+    """RANSAC sampling generator of one step: a function of (seed, step, rank), so resume is exact."""
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 64 + rank)
+
+
+class _Distributed:
+    """torchrun environment (RANK / WORLD_SIZE / LOCAL_RANK); world 1 without torchrun."""
+
+    def __init__(self, device_name: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        device = resolve_device(device_name)
+        if device.type == "cuda" and self.world > 1:
+            device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(device)
+        self.device = device
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def sum(self, values: list[float]) -> list[float]:
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        if self.world > 1:
+            torch.distributed.all_reduce(t)
+        return t.tolist()
+
+    def close(self) -> None:
+        if self.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _model_config(cfg: TrainConfig, init_config=None):
+    from pointkit.models import LiftNetConfig
+
+    base = init_config if init_config is not None else LiftNetConfig()
+    chosen = {"input_size": cfg.input_size, "ngf": cfg.ngf, "mask_head": cfg.mask_head, "dropout": cfg.dropout}
+    if init_config is not None:
+        clash = [f"{k}={v} (checkpoint: {getattr(base, k)})" for k, v in chosen.items()
+                 if v is not None and v != getattr(base, k)]
+        if clash:
+            raise PointkitError(f"{cfg.init}: --init fixes the architecture; drop {', '.join(clash)}")
+    return LiftNetConfig(**{k: (v if v is not None else getattr(base, k)) for k, v in chosen.items()})
+
+
+def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
+    """The saved run.json of ``run`` when resuming it; error when it holds another run."""
+    saved_path = run / "run.json"
+    if not saved_path.exists():
+        if run.exists() and any(run.iterdir()) and not cfg.resume:
+            raise PointkitError(f"{run}: folder is not empty and holds no pointkit run; choose a new --out")
+        return None
+    if not cfg.resume:
+        raise PointkitError(f"{run} holds another run; use --resume to continue it or choose a new --out")
+    saved = json.loads(saved_path.read_text())
+    old = saved["config"]
+    new = cfg.to_dict()
+    changed = [k for k in new if k not in RESUMABLE_CHANGES and k in old and old[k] != new[k]]
+    if changed:
+        raise PointkitError(f"{run}: --resume with other settings ({', '.join(changed)}); use the original options")
+    return saved
+
+
+class _Logs:
+    """CSV files (rewritten up to the resumed step) and TensorBoard, on the main process only."""
+
+    def __init__(self, run: Path, start_step: int, enabled: bool):
+        self.enabled, self.files, self.tb = enabled, {}, None
+        if not enabled:
+            return
+        for name, fields in (("train", TRAIN_FIELDS), ("val", VAL_FIELDS)):
+            path = run / f"{name}.csv"
+            rows = []
+            if path.exists():
+                with open(path, newline="") as fh:
+                    rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= start_step]
+            fh = open(path, "w", newline="")
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+            fh.flush()
+            self.files[name] = (fh, writer)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(run / "tb"), purge_step=start_step + 1 if start_step else None)
+        except ImportError:
+            log.warning("tensorboard is not installed: CSV logs only (pip install 'pointkit[train]')")
+
+    def write(self, name: str, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        fh, writer = self.files[name]
+        writer.writerow(row)
+        fh.flush()
+        if self.tb is not None:
+            for k, v in row.items():
+                if k not in ("step", "epoch", "best") and v is not None and v != "":
+                    self.tb.add_scalar(f"{name}/{k}", float(v), int(row["step"]))
+
+    def close(self) -> None:
+        for fh, _ in self.files.values():
+            fh.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def compute_loss(model, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: float | None, step: int, rank: int,
+                 device: torch.device, autocast, channels_last: bool) -> tuple[torch.Tensor, dict[str, float]]:
+    """The training objective of one batch (already on ``device``).
+
+    ``corr``: :func:`pointkit.losses.correspondence_loss` of the predicted source depth;
+    ``depth``: :func:`pointkit.losses.aligned_depth_loss` against ground truth on the mask; plus,
+    with a mask head, ``mask_weight`` x BCE of the mask logits against the dataset mask.
+    Returns the loss and float statistics (corr_error_px is the mean reprojection error).
+    """
+    from pointkit.losses import aligned_depth_loss, correspondence_loss
+
+    with autocast:
+        out = model(to_network_input(batch["image"], channels_last))
+    depth = out[:, :1].float()
+    stats: dict[str, float] = {}
+    if cfg.loss == "corr":
+        main, cs = correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=tau, ransac=cfg.ransac,
+                                       threshold=tau if tau is not None else None, hypotheses=cfg.hypotheses,
+                                       generator=step_generator(cfg.seed, step, rank, device), return_stats=True)
+        keep = ~cs.degenerate
+        stats["corr_error_px"] = float(cs.mean_error[keep].mean()) if keep.any() else float("nan")
+    else:
+        main = aligned_depth_loss(depth, batch["depth"][:, None], batch["mask"][:, None])
+    stats["corr_loss" if cfg.loss == "corr" else "depth_loss"] = float(main.detach())
+    loss = main
+    if out.shape[1] > 1 and cfg.mask_weight > 0:
+        mask_loss = F.binary_cross_entropy_with_logits(out[:, 1].float(), batch["mask"].float())
+        stats["mask_loss"] = float(mask_loss.detach())
+        loss = loss + cfg.mask_weight * mask_loss
+    return loss, stats
+
+
+@torch.no_grad()
+def validation_error(model, loader, cfg: TrainConfig, tau: float | None, device: torch.device, dist: _Distributed,
+                     channels_last: bool, autocast) -> tuple[float, float]:
+    """Mean validation correspondence error (px, mean over non-degenerate pairs of each pair's mean
+    reprojection error through its RANSAC camera) and mean correspondence loss, over all processes.
+    RANSAC samples come from a fixed generator, so the number is comparable across steps."""
+    from pointkit.losses import correspondence_loss
+
+    was_training = model.training
+    model.eval()
+    err_sum, loss_sum, n = 0.0, 0.0, 0.0
+    for i, batch in enumerate(loader):
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        with autocast:
+            depth = model(to_network_input(batch["image"], channels_last))[:, :1].float()
+        g = step_generator(cfg.seed + 7919, i, dist.rank, device)
+        loss, cs = correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=tau, ransac=cfg.ransac,
+                                       threshold=tau, hypotheses=cfg.hypotheses, generator=g, return_stats=True)
+        keep = ~cs.degenerate
+        err_sum += float(cs.mean_error[keep].sum())
+        loss_sum += float(loss) * float(keep.sum())
+        n += float(keep.sum())
+    model.train(was_training)
+    err_sum, loss_sum, n = dist.sum([err_sum, loss_sum, n])
+    return (err_sum / n, loss_sum / n) if n else (float("nan"), float("nan"))
+
+
+def _checkpoint_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: float | None, datasets) -> dict[str, Any]:
+    from pointkit import __version__
+
+    return {"trained_with": cfg.loss, "input_size": model_cfg.input_size, "mask_head": model_cfg.mask_head,
+            "step": step, "val_corr_error_px": val_error, "robust": cfg.robust, "ransac": cfg.ransac,
+            "corr_per_pair": cfg.corr_per_pair, "datasets": [str(d.root) for d in datasets],
+            "pointkit_version": __version__, "depth_convention": "up to d -> a*d + b*u + c*v + e (tanh output)"}
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train LiftNet as ``cfg`` says; returns a summary (steps, best validation error, paths).
+
+    Under torchrun every process calls this; gradients are averaged by DistributedDataParallel,
+    only process 0 writes files.
+
+    Raises:
+        PointkitError: empty/corrupt datasets, mixed resolutions, a checkpoint of another
+            architecture, cuda requested but absent, an output folder holding another run.
+    """
+    from tqdm import tqdm
+
+    from pointkit import __version__
+    from pointkit.models import LiftNet, load_checkpoint
+
+    dist = _Distributed(cfg.device)
+    try:
+        run = Path(cfg.out)
+        saved = _check_run_folder(run, cfg)
+        device = dist.device
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        init_model = load_checkpoint(cfg.init)[0] if cfg.init else None
+        model_cfg = _model_config(cfg, init_model.config if init_model is not None else None)
+        if cfg.batch_size % dist.world:
+            raise PointkitError(f"--batch-size {cfg.batch_size} must be divisible by the {dist.world} processes")
+        datasets = open_datasets(cfg.datasets)
+        S = model_cfg.input_size
+        train_data = PairData(datasets, "train", S, cfg.corr_per_pair, cfg.seed, need_depth=cfg.loss == "depth",
+                              cache=cfg.cache, cache_gb=cfg.cache_gb)
+        if len(train_data) == 0:
+            raise PointkitError(f"no training pairs in the 'train' split of {', '.join(cfg.datasets)}")
+        val_data = PairData(datasets, "val", S, cfg.corr_per_pair, cfg.seed, cache=cfg.cache, cache_gb=cfg.cache_gb)
+        if len(val_data) == 0:
+            log.warning("no 'val' objects: no early stopping, best.safetensors is the last step")
+        bpr = cfg.batch_size // dist.world
+        if len(train_data) < cfg.batch_size:
+            raise PointkitError(f"{len(train_data)} training pairs are fewer than --batch-size {cfg.batch_size}")
+
+        torch.manual_seed(cfg.seed)
+        model = LiftNet(model_cfg)
+        if init_model is not None:
+            model.load_state_dict(init_model.state_dict())
+        cuda = device.type == "cuda"
+        amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
+        channels_last = cuda
+        model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        lr = cfg.resolved_lr()
+        if cfg.optimizer == "sgd":
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        else:
+            optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        tau = cfg.resolved_tau(S)
+
+        info = {"step": 0, "epoch": 0, "best_val": None, "best_step": None, "bad_validations": 0, "stopped_early": False}
+        if saved is not None and (run / STATE_JSON).exists():
+            info = {**info, **{k: v for k, v in load_state(run, model, optimizer, device).items()
+                               if k in info}}
+        elif dist.main:
+            run.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(run / "run.json", {
+                "config": cfg.to_dict(), "model": {"input_size": S, "ngf": model_cfg.ngf, "mask_head": model_cfg.mask_head,
+                                                   "dropout": model_cfg.dropout},
+                "resolved": {"lr": lr, "tau": tau, "amp": amp, "device": str(device), "world_size": dist.world,
+                             "train_pairs": len(train_data), "val_pairs": len(val_data)},
+                "pointkit_version": __version__, "torch_version": torch.__version__,
+                "host": {"machine": platform.machine(), "cpus": os.cpu_count(),
+                         "gpu": torch.cuda.get_device_name(device) if cuda else None},
+                "datasets": [{"root": str(d.root), "manifests": d.manifests} for d in datasets]})
+        dist.barrier()
+
+        net = model
+        if dist.world > 1:
+            net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+        workers = cfg.workers if cfg.workers is not None else (4 if cuda else 0)
+        sampler = EpochSampler(len(train_data), bpr, cfg.seed, dist.rank, dist.world)
+        loader = torch.utils.data.DataLoader(train_data, batch_size=bpr, sampler=sampler, collate_fn=collate_pairs,
+                                             num_workers=workers, pin_memory=cuda, drop_last=True,
+                                             persistent_workers=False)
+        val_sampler = list(range(dist.rank, len(val_data), dist.world))
+        val_loader = torch.utils.data.DataLoader(val_data, batch_size=bpr, sampler=val_sampler, collate_fn=collate_pairs,
+                                                 num_workers=workers, pin_memory=cuda)
+        per_epoch = sampler.batches_per_epoch
+        total = cfg.steps if cfg.steps is not None else cfg.epochs * per_epoch
+        val_every = cfg.val_every or per_epoch
+        autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
+        logs = _Logs(run, info["step"], dist.main)
+        meta = lambda step, err: _checkpoint_metadata(cfg, model_cfg, step, err, datasets)  # noqa: E731
+
+        def validate_and_checkpoint(step: int, epoch: int, validate: bool) -> None:
+            if validate and len(val_data):
+                err, vloss = validation_error(model, val_loader, cfg, tau, device, dist, channels_last, autocast)
+                better = info["best_val"] is None or err < info["best_val"]
+                if better:
+                    info.update(best_val=err, best_step=step, bad_validations=0)
+                    if dist.main:
+                        model.save(run / "best.safetensors", meta(step, err))
+                else:
+                    info["bad_validations"] += 1
+                logs.write("val", {"step": step, "epoch": epoch, "val_corr_error_px": err, "val_loss": vloss,
+                                   "best": int(better)})
+                if cfg.patience and info["bad_validations"] >= cfg.patience:
+                    info["stopped_early"] = True
+            if dist.main:
+                model.save(run / "last.safetensors", meta(step, info["best_val"]))
+                if not len(val_data):
+                    model.save(run / "best.safetensors", meta(step, None))
+                save_state(run, model, optimizer, {**info, "step": step, "epoch": epoch, "config": cfg.to_dict()})
+            dist.barrier()
+
+        step = info["step"]
+        if step == 0:
+            validate_and_checkpoint(0, 0, validate=True)   # the "before" number (fine-tuning) and step 0 state
+        bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (cfg.progress and dist.main),
+                   dynamic_ncols=True)
+        net.train()
+        t0, images_since = time.perf_counter(), 0
+        while step < total and not info["stopped_early"]:
+            epoch, start_batch = divmod(step, per_epoch)
+            sampler.set_epoch(epoch, start_batch)
+            for batch in loader:
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                loss, stats = compute_loss(net, batch, cfg, tau, step, dist.rank, device, autocast, channels_last)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clamp > 0:
+                    torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clamp)
+                optimizer.step()
+                step += 1
+                images_since += bpr * dist.world
+                loss_value = float(loss.detach())
+                if not math.isfinite(loss_value):
+                    raise PointkitError(f"loss became {loss_value} at step {step}; lower --lr or check the dataset")
+                elapsed = time.perf_counter() - t0
+                row = {"step": step, "epoch": epoch, "loss": loss_value, "lr": optimizer.param_groups[0]["lr"],
+                       "images_per_s": images_since / elapsed if elapsed > 0 else "", **stats}
+                logs.write("train", {k: row.get(k, "") for k in TRAIN_FIELDS})
+                bar.set_postfix(loss=f"{loss_value:.4g}", img_s=f"{row['images_per_s']:.1f}" if elapsed > 0 else "")
+                bar.update(1)
+                validate = step % val_every == 0 or step == total
+                if validate or step % cfg.checkpoint_every == 0:
+                    validate_and_checkpoint(step, step // per_epoch, validate)
+                if step >= total or info["stopped_early"]:
+                    break
+        bar.close()
+        logs.close()
+        summary = {"run": str(run), "steps": step, "epochs": round(step / per_epoch, 3), "best_val_corr_error_px": info["best_val"],
+                   "best_step": info["best_step"], "stopped_early": info["stopped_early"],
+                   "best": str(run / "best.safetensors"), "last": str(run / "last.safetensors"),
+                   "train_pairs": len(train_data), "val_pairs": len(val_data), "world_size": dist.world}
+        if dist.main:
+            write_json_atomic(run / "summary.json", summary)
+        return summary
+    finally:
+        dist.close()
