@@ -1,0 +1,158 @@
+"""``pointkit lift``: speed (call -> mesh written vs the bare network forward) and the depth rules.
+
+speed: a 256 x 256 rendered sculpture; median of >= 10 timed runs after 3 warm-ups of (a) the
+bare LiftNet forward at its input size and (b) ``pointkit.lift`` + writing all outputs (GLB mesh)
+to a temporary folder; prints both and the ratio (target <= 2x; <= 1 s on 2 CPU cores).
+
+rules: the sign / tilt / scale rules of ``pointkit.lift.resolve_depth`` measured on the test split
+of procedural sculptures (seed 0, sketchfab views, exact ground-truth depth). Each ground-truth
+depth g (in pixels) is corrupted by the loss's ambiguity, r = a g + b u + c v + e with a random
+sign, |a| in [0.5, 2] and tilts b, c ~ N(0, 0.5) depth px per px (an honest test of the rule
+itself, independent of any model), then resolved. Reports RMSE (unit-sphere units) after the
+"ls" (scale + shift) alignment of raw vs resolved depth, the sign accuracy, BULGE (the measured
+median depth extent / equivalent radius) and the scale error of the resolved depth without any
+alignment but a shift. With --checkpoint (or the shipped default model) it does the same on the
+model's own predictions.
+
+Usage: python benchmarks/lift.py speed [--checkpoint PATH] [--device cpu]
+       python benchmarks/lift.py rules [--objects 12] [--resolution 128] [--checkpoint PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import pointkit
+from pointkit.lift import DEFAULT_CHECKPOINT, load_model, predict, resolve_depth, write_outputs
+from pointkit.metrics import depth_metrics
+from pointkit.render import preset_views, render_views, sculpture, split_of
+from pointkit.render.procedural import sculpture_id
+
+
+def timed(fn, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def speed(args) -> dict:
+    torch.set_num_threads(args.threads)
+    checkpoint = args.checkpoint or (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else None)
+    tmp = Path(tempfile.mkdtemp(prefix="pointkit-bench-lift-"))
+    label = str(checkpoint)
+    if checkpoint is None:  # no shipped model yet: a random-init net of the default model's shape
+        from pointkit.models import LiftNet, LiftNetConfig
+
+        torch.manual_seed(0)
+        checkpoint = LiftNet(LiftNetConfig(input_size=128, ngf=32, mask_head=True)).save(tmp / "random.safetensors")
+        label = "random-init LiftNet(input 128, ngf 32, mask head): the default model is missing"
+    image = render_views(sculpture(0, 3), [(30.0, 0.0)], 256)[0].image
+    model, _ = load_model(checkpoint, args.device)
+    S = model.config.input_size
+    x = torch.zeros(1, 3, S, S, device=args.device)
+
+    def forward():
+        with torch.inference_mode():
+            model(x)
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    def full():
+        write_outputs(pointkit.lift(image, checkpoint, device=args.device), tmp, "bench", "glb")
+
+    t_fwd, t_full = timed(forward, args.repeats), timed(full, args.repeats)
+    return {"bench": "lift-speed", "device": args.device, "threads": torch.get_num_threads(), "model": label,
+            "input_size": S, "image": "256x256", "forward_ms": round(1e3 * t_fwd, 2),
+            "lift_to_mesh_written_ms": round(1e3 * t_full, 2), "ratio": round(t_full / t_fwd, 2)}
+
+
+def test_views(objects: int, resolution: int, seed: int = 0):
+    """Rendered views of the first ``objects`` test-split sculptures (seed ``seed``)."""
+    index, out = 0, []
+    while len(out) < objects * 5:
+        if split_of(sculpture_id(index), seed) == "test":
+            out += render_views(sculpture(seed, index), preset_views("sketchfab"), resolution, seed=index)
+        index += 1
+    return out
+
+
+def rmse(pred, gt, mask, mode):
+    t = lambda a: torch.from_numpy(np.asarray(a, np.float64))[None]  # noqa: E731
+    return depth_metrics(t(pred), t(gt), t(mask), mode)["rmse"]
+
+
+def rules(args) -> dict:
+    views = test_views(args.objects, args.resolution)
+    rng = np.random.default_rng(0)
+    R = args.resolution
+    v, u = np.mgrid[0:R, 0:R] + 0.5
+    rows = {k: [] for k in ("raw_ls", "boundary_ls", "object_ls", "gt_resolved_ls", "object_shift_only",
+                            "sign_ok", "ratio", "scale_err")}
+    for view in views:
+        m, s = view.mask, view.camera.scale
+        g_px = view.depth * s
+        extent = np.subtract(*np.percentile(g_px[m], [98, 2]))
+        rows["ratio"].append(extent / np.sqrt(m.sum() / np.pi))
+        a = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)
+        raw = a * g_px + rng.normal(0, 0.5) * u + rng.normal(0, 0.5) * v + rng.normal(0, 50)
+        rows["raw_ls"].append(rmse(raw, view.depth, m, "ls"))
+        for plane in ("boundary", "object"):
+            d, rule = resolve_depth(raw, m, plane=plane)
+            rows[f"{plane}_ls"].append(rmse(d, view.depth, m, "ls"))
+            if plane == "object":
+                world = d * R / s                      # longer side = R px = R / s world units
+                rows["sign_ok"].append(float(np.corrcoef(d[m], view.depth[m])[0, 1] > 0))
+                shift = np.median(view.depth[m] - world[m])
+                rows["object_shift_only"].append(float(np.sqrt(np.mean((world[m] + shift - view.depth[m]) ** 2))))
+                rows["scale_err"].append(abs(np.log(np.subtract(*np.percentile(world[m], [98, 2])) / (extent / s))))
+        rows["gt_resolved_ls"].append(rmse(resolve_depth(g_px, m)[0], view.depth, m, "ls"))
+    med = {k: float(np.median(x)) for k, x in rows.items()}
+    mean = {k: float(np.mean(x)) for k, x in rows.items()}
+    out = {"bench": "lift-rules", "views": len(views), "resolution": R,
+           "corrupted_gt": {"rmse_ls_raw": mean["raw_ls"], "rmse_ls_resolved_boundary_plane": mean["boundary_ls"],
+                            "rmse_ls_resolved_object_plane": mean["object_ls"],
+                            "rmse_ls_gt_itself_resolved": mean["gt_resolved_ls"],
+                            "rmse_shift_only_resolved": mean["object_shift_only"], "sign_accuracy": mean["sign_ok"],
+                            "bulge_median": med["ratio"], "scale_abs_log_error_median": med["scale_err"]}}
+    checkpoint = args.checkpoint or (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else None)
+    if checkpoint is not None:
+        model, _ = load_model(checkpoint, args.device)
+        raw_ls, res_ls, aff = [], [], []
+        for view in views:
+            raw, _ = predict(model, view.image, args.device)
+            raw_ls.append(rmse(raw, view.depth, view.mask, "ls"))
+            aff.append(rmse(raw, view.depth, view.mask, "affine"))
+            res_ls.append(rmse(resolve_depth(raw, view.mask)[0], view.depth, view.mask, "ls"))
+        out["model"] = {"checkpoint": str(checkpoint), "rmse_ls_raw": float(np.mean(raw_ls)),
+                        "rmse_ls_resolved": float(np.mean(res_ls)), "rmse_affine_raw": float(np.mean(aff))}
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["speed", "rules"])
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--objects", type=int, default=12)
+    parser.add_argument("--resolution", type=int, default=128)
+    args = parser.parse_args(argv)
+    print(json.dumps(speed(args) if args.what == "speed" else rules(args)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

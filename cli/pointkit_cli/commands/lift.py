@@ -1,0 +1,37 @@
+"""``pointkit lift``: images -> resolved depth, mask and a textured mesh per image."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("lift")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (created).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="LiftNet checkpoint (default: the model shipped in pointkit).")
+@click.option("--format", "fmt", type=click.Choice(["glb", "ply", "obj", "npz"]), default="glb", show_default=True,
+              help="Mesh file: glb (textured), ply (vertex colours), obj (+ .mtl + texture), npz (for the Blender add-on).")
+@click.option("--depth-scale", type=float, default=1.0, show_default=True, help="Multiplies the depth extent (1: about a sphere's).")
+@click.option("--mask", default="auto", show_default=True, metavar="auto|none|PATH",
+              help="Object mask: auto (alpha, else the model's mask head, else GrabCut), none, or a mask image.")
+@click.option("--device", default="cpu", show_default=True, help="Torch device for the network (cpu, cuda).")
+@click.option("--max-pixels", type=int, default=50_000_000, show_default=True, help="Refuse larger images.")
+@click.option("--mesh-resolution", type=int, default=512, show_default=True, help="Mesh vertices on the longer image side.")
+@click.pass_context
+def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixels, mesh_resolution):
+    """Lift IMAGE files or folders of images to depth maps and textured meshes in --out.
+
+    Per image: <stem>_depth.npy, <stem>_depth.png (16-bit), <stem>_depth_color.png,
+    <stem>_mask.png and <stem>.<format>. A bad file in a folder is reported and the rest go on;
+    the exit status is then 1. Prints one JSON line with the summary.
+    """
+    from pointkit.errors import PointkitError
+    from pointkit.lift import lift_files
+
+    quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
+    summary = lift_files(inputs, out, fmt=fmt, checkpoint=checkpoint, depth_scale=depth_scale, mask=mask, device=device,
+                         max_pixels=max_pixels, mesh_resolution=mesh_resolution, progress=not quiet)
+    click.echo(json.dumps(summary))
+    if summary["failed"]:
+        raise PointkitError(f"{summary['failed']} of {summary['failed'] + summary['lifted']} images failed (listed above)")

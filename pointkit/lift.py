@@ -1,0 +1,405 @@
+r"""``pointkit lift``: one image -> resolved depth, object mask and a textured mesh.
+
+Pipeline (docs/lift.md): load the image upright (:mod:`pointkit.imaging`) -> pad to a square
+with its own border pixels, resize to the network's input -> LiftNet -> depth (and mask logits)
+back at input resolution -> object mask -> resolve the depth's ambiguity by three documented
+rules -> grid mesh in the documented frame (:mod:`pointkit.meshing`) -> files.
+
+LiftNet's depth is defined only up to ``d -> a d + b u + c v + e`` (the loss cannot see more).
+The rules, applied over the object mask, in order:
+
+1. **No net tilt** (``b``, ``c``): subtract the tilt of the least-squares plane ``b u + c v + e``
+   fitted to the depth over all object pixels (``plane="boundary"`` fits it over the silhouette
+   pixels only; on ground truth the object fit distorts slightly less, benchmarks/lift.py).
+2. **The object bulges toward the camera** (sign of ``a``): depth must decrease (come nearer)
+   away from the silhouette, i.e. correlate negatively with the distance to the boundary.
+3. **Depth extent from image size** (``|a|``): the 2-98 % depth range equals
+   ``BULGE * depth_scale * sqrt(area / pi)`` pixels (a sphere's visible half has exactly its
+   radius; ``BULGE`` is the median ratio measured on rendered sculptures, benchmarks/lift.py).
+
+Then ``e``: the nearest object point is at depth 1. Units of the resolved depth: the image's
+longer side = 1 (so a depth of 1 is one image width in front of the object's nearest point).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import cv2
+import numpy as np
+import trimesh
+
+from pointkit.errors import PointkitError
+from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, LoadedImage, from_array, load_image
+from pointkit.meshing import DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, save_depth_npz
+
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "liftnet-default.safetensors"
+BULGE = 0.9
+"""Visible depth extent (2-98 % range) / equivalent radius sqrt(area / pi) of the object's image;
+median over rendered procedural sculptures (benchmarks/lift.py rules)."""
+MIN_OBJECT_PIXELS = 16
+"""A mask with fewer object pixels counts as all background."""
+
+
+@dataclass
+class LiftResult:
+    """What :func:`lift` returns (all arrays at the input image's resolution H x W).
+
+    Attributes:
+        depth: (H, W) float32 resolved camera depth (longer image side = 1 unit, nearest object
+            point at 1, larger = farther); 0 off the object.
+        mask: (H, W) bool object pixels.
+        mesh: the textured trimesh (frame: x right, y up, z toward the viewer; see pointkit.meshing).
+        image: (H, W, 3) uint8 upright RGB input.
+        raw: (H, W) float32 network depth channel before the rules (valid everywhere).
+        info: how it was made: mask source, checkpoint, rules' sign / tilt / scale.
+    """
+
+    depth: np.ndarray
+    mask: np.ndarray
+    mesh: trimesh.Trimesh
+    image: np.ndarray
+    raw: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+# --- model -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, mtime_ns: int, device: str):
+    from pointkit.models import load_checkpoint
+
+    return load_checkpoint(path, device)
+
+
+def load_model(checkpoint: str | Path | None = None, device: str = "cpu"):
+    """``(model, metadata)`` for ``checkpoint`` (None: the default model shipped in the package).
+
+    Loaded models are cached (keyed on path, modification time and device), so lifting a folder
+    or calling :func:`lift` repeatedly loads the weights once.
+    """
+    if checkpoint is None:
+        if not DEFAULT_CHECKPOINT.is_file():
+            raise PointkitError(f"the default model {DEFAULT_CHECKPOINT.name} is missing from this pointkit install "
+                                f"(not shipped yet); pass --checkpoint PATH to a LiftNet checkpoint")
+        checkpoint = DEFAULT_CHECKPOINT
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise PointkitError(f"{path}: checkpoint not found")
+    return _load_cached(str(path.resolve()), path.stat().st_mtime_ns, str(device))
+
+
+def _square(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad (H, W, 3) to a square with its own border pixels; returns the square and (top, left)."""
+    H, W = rgb.shape[:2]
+    side = max(H, W)
+    top, left = (side - H) // 2, (side - W) // 2
+    return cv2.copyMakeBorder(rgb, top, side - H - top, left, side - W - left, cv2.BORDER_REPLICATE), (top, left)
+
+
+def predict(model, rgb: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray | None]:
+    """Run LiftNet on one image at its input size and map the outputs back.
+
+    Args:
+        model: a LiftNet in eval mode.
+        rgb: (H, W, 3) uint8.
+
+    Returns:
+        raw depth (H, W) float32 (channel 0, unresolved) and mask logits (H, W) float32 or None.
+    """
+    import torch
+
+    S = model.config.input_size
+    square, (top, left) = _square(rgb)
+    side = square.shape[0]
+    small = cv2.resize(square, (S, S), interpolation=cv2.INTER_AREA if side > S else cv2.INTER_LINEAR)
+    x = torch.from_numpy(small).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.inference_mode():
+        y = model(x)[0].float().cpu().numpy()                   # (C, S, S)
+    H, W = rgb.shape[:2]
+    out = [cv2.resize(c, (side, side), interpolation=cv2.INTER_LINEAR)[top:top + H, left:left + W] for c in y]
+    return out[0].astype(np.float32), (out[1].astype(np.float32) if len(out) > 1 else None)
+
+
+# --- mask ------------------------------------------------------------------------------------
+def clean_mask(mask: np.ndarray, keep: float = 0.1) -> np.ndarray:
+    """Keep the connected components with at least ``keep`` x the largest one's area. (H, W) bool."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask.astype(bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    good = np.flatnonzero(areas >= keep * areas.max()) + 1
+    return np.isin(labels, good)
+
+
+def grabcut_mask(rgb: np.ndarray, work_side: int = 256, iterations: int = 4) -> np.ndarray:
+    """Classical segmentation for images without a mask: OpenCV GrabCut initialised with the image
+    border as background (the object is assumed not to fill the frame), run at most
+    ``work_side`` px on the longer side and upsampled. (H, W, 3) uint8 -> (H, W) bool."""
+    H, W = rgb.shape[:2]
+    scale = min(1.0, work_side / max(H, W))
+    small = cv2.resize(rgb, (max(3, round(W * scale)), max(3, round(H * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    h, w = small.shape[:2]
+    gc = np.zeros((h, w), np.uint8)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    border = max(1, round(0.01 * max(h, w)))
+    cv2.setRNGSeed(0)  # GrabCut's GMM initialisation is k-means with OpenCV's RNG: same image, same mask
+    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (border, border, w - 2 * border, h - 2 * border),
+                bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
+    fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.float32)
+    return cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR) >= 0.5 if scale < 1 else fg.astype(bool)
+
+
+def object_mask(image: LoadedImage, mask_logits: np.ndarray | None, mask: str | Path | np.ndarray = "auto",
+                max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, str]:
+    """The object mask and where it came from.
+
+    ``mask``: ``"auto"`` (the image's alpha channel if it has transparent pixels, else the
+    model's mask head if it has one, else GrabCut), ``"none"`` (every pixel), a mask file (white /
+    non-zero = object, same size as the image) or an (H, W) bool array.
+
+    Raises:
+        PointkitError: bad mask file / size, or no object pixels (all background).
+    """
+    H, W = image.size
+    if isinstance(mask, np.ndarray):
+        out, source = mask.astype(bool), "array"
+    elif str(mask) == "none":
+        out, source = np.ones((H, W), bool), "none"
+    elif str(mask) == "auto":
+        if image.alpha is not None and (image.alpha < 128).any():
+            out, source = image.alpha >= 128, "alpha"
+        elif mask_logits is not None:
+            out, source = clean_mask(mask_logits > 0), "model"
+        else:
+            out, source = clean_mask(grabcut_mask(image.rgb)), "grabcut"
+    else:
+        loaded = load_image(mask, max_pixels)
+        gray = loaded.alpha if loaded.alpha is not None and (loaded.alpha < 128).any() else loaded.rgb.max(2)
+        out, source = gray >= 128, str(mask)
+    if out.shape != (H, W):
+        raise PointkitError(f"{source}: mask is {out.shape[1]}x{out.shape[0]} but the image {image.source} is {W}x{H}")
+    if out.sum() < MIN_OBJECT_PIXELS:
+        raise PointkitError(f"{image.source}: the object mask ({source}) is all background; pass --mask PATH or --mask none")
+    return out, source
+
+
+# --- the rules -------------------------------------------------------------------------------
+def boundary(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool object pixels with a background (or out-of-image) 4-neighbour."""
+    padded = np.pad(mask, 1, constant_values=False)
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~inner
+
+
+def resolve_depth(raw: np.ndarray, mask: np.ndarray, depth_scale: float = 1.0, plane: str = "object",
+                  bulge: float = BULGE) -> tuple[np.ndarray, dict[str, float]]:
+    """Apply the module's three rules to a raw depth map.
+
+    Args:
+        raw: (H, W) depth up to ``a d + b u + c v + e``.
+        mask: (H, W) bool object pixels (at least a few).
+        depth_scale: multiplies the depth extent of rule 3.
+        plane: ``"boundary"`` or ``"object"``: the pixels the tilt plane of rule 1 is fitted to.
+        bulge: rule 3's extent / equivalent radius.
+
+    Returns:
+        depth (H, W) float32 (units: longer image side; nearest object point at 1; 0 off the
+        object) and the rule values ``{"sign", "tilt_u", "tilt_v", "scale"}`` (tilts in raw
+        depth per pixel, scale from raw to output units).
+    """
+    if plane not in ("boundary", "object"):
+        raise ValueError(f"plane must be 'boundary' or 'object', got {plane!r}")
+    H, W = raw.shape
+    v, u = np.mgrid[0:H, 0:W] + 0.5
+    fit = boundary(mask) if plane == "boundary" else mask
+    if fit.sum() < 3:
+        fit = mask
+    A = np.stack([u[fit], v[fit], np.ones(int(fit.sum()))], 1)
+    coef = np.linalg.lstsq(A, raw[fit].astype(np.float64), rcond=None)[0]
+    d = raw.astype(np.float64) - coef[0] * u - coef[1] * v
+    inside = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    dm, im = d[mask], inside[mask]
+    sign = -1.0 if np.mean((dm - dm.mean()) * (im - im.mean())) > 0 else 1.0
+    dm = sign * dm
+    lo, hi = np.percentile(dm, [2, 98])
+    target = bulge * float(depth_scale) * np.sqrt(mask.sum() / np.pi) / max(H, W)
+    scale = target / (hi - lo) if hi - lo > 1e-9 else 0.0
+    dm = dm * scale
+    out = np.zeros((H, W), np.float32)
+    out[mask] = dm - dm.min() + 1.0
+    return out, {"sign": sign, "tilt_u": float(coef[0]), "tilt_v": float(coef[1]), "scale": float(sign * scale)}
+
+
+# --- the API ---------------------------------------------------------------------------------
+def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, depth_scale: float = 1.0,
+         mask: str | Path | np.ndarray = "auto", device: str = "cpu", max_pixels: int = MAX_PIXELS,
+         mesh_resolution: int = DEFAULT_MAX_SIDE) -> LiftResult:
+    """Lift one image to a resolved depth map, an object mask and a textured mesh.
+
+    Args:
+        image: an image file or an (H, W[, 3|4]) array (uint8, uint16 or float in [0, 1]).
+        checkpoint: LiftNet safetensors checkpoint; None: the default model in the package.
+        depth_scale: multiplies the depth extent of the rules (1: about a sphere's).
+        mask: "auto", "none", a mask file or an (H, W) bool array (see :func:`object_mask`).
+        device: torch device for the network ("cpu", "cuda").
+        max_pixels: refuse larger images.
+        mesh_resolution: vertex grid samples on the longer side of the mesh.
+
+    Returns:
+        LiftResult (``.depth`` (H, W) float32, ``.mask`` (H, W) bool, ``.mesh`` trimesh.Trimesh).
+
+    Raises:
+        PointkitError: bad image, missing model, empty mask.
+
+    >>> result = pointkit.lift("photo.jpg")            # doctest: +SKIP
+    >>> result.mesh.export("photo.glb")                # doctest: +SKIP
+    """
+    if not depth_scale > 0:
+        raise PointkitError(f"--depth-scale must be positive, got {depth_scale}")
+    loaded = load_image(image, max_pixels) if isinstance(image, (str, Path)) else from_array(image)
+    model, meta = load_model(checkpoint, device)
+    raw, logits = predict(model, loaded.rgb, device)
+    obj, source = object_mask(loaded, logits, mask, max_pixels)
+    depth, rules = resolve_depth(raw, obj, depth_scale)
+    try:
+        mesh = depth_to_mesh(depth, obj, loaded.rgb, max_side=mesh_resolution)
+    except PointkitError as exc:
+        raise PointkitError(f"{loaded.source}: {exc}") from None
+    info = {"mask": source, "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT), "depth_scale": float(depth_scale),
+            "units": "longer image side = 1; nearest object point at depth 1", "rules": rules,
+            "model": {k: meta[k] for k in sorted(meta) if isinstance(meta[k], (str, int, float, bool))}}
+    return LiftResult(depth, obj, mesh, loaded.rgb, raw, info)
+
+
+def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str = "glb") -> list[Path]:
+    """Write one image's files into ``out``, each atomically; on any failure the files already
+    written for this image are removed (never a partial set, never a partial mesh).
+
+    Files: ``<stem>_depth.npy`` (float32), ``<stem>_depth.png`` (16-bit: 0 = background, 1..65535
+    linear from the nearest to the farthest object depth; the range is in the PNG's text chunks
+    ``depth_near`` / ``depth_far``), ``<stem>_depth_color.png``, ``<stem>_mask.png`` (0/255) and
+    ``<stem>.<fmt>`` (glb, ply, obj (+ .mtl, texture) or npz), last.
+    """
+    from PIL import Image, PngImagePlugin
+
+    from pointkit.io import atomic_path
+    from pointkit.render.sheet import colorize_depth
+
+    if fmt not in MESH_FORMATS:
+        raise PointkitError(f"unknown --format {fmt!r}; use one of {', '.join(MESH_FORMATS)}")
+    out = Path(out)
+    written: list[Path] = []
+    try:
+        path = out / f"{stem}_depth.npy"
+        with atomic_path(path) as tmp:
+            np.save(tmp, result.depth.astype(np.float32))
+        written.append(path)
+        d = result.depth[result.mask]
+        near, far = float(d.min()), float(d.max())
+        png16 = np.zeros(result.depth.shape, np.uint16)
+        png16[result.mask] = 1 + np.round((d - near) / max(far - near, 1e-12) * 65534).astype(np.uint16)
+        text = PngImagePlugin.PngInfo()
+        text.add_text("depth_near", repr(near))
+        text.add_text("depth_far", repr(far))
+        for name, array, kwargs in ((f"{stem}_depth.png", png16, {"pnginfo": text}),
+                                    (f"{stem}_depth_color.png", colorize_depth(result.depth, result.mask), {}),
+                                    (f"{stem}_mask.png", result.mask.astype(np.uint8) * 255, {})):
+            with atomic_path(out / name) as tmp:
+                Image.fromarray(array).save(tmp, **kwargs)
+            written.append(out / name)
+        mesh_path = out / f"{stem}.{fmt}"
+        if fmt == "npz":
+            written.append(save_depth_npz(mesh_path, result.depth, result.mask, result.image, result.mesh, result.info))
+        else:
+            written.extend(export_mesh(result.mesh, mesh_path))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return written
+
+
+def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
+    """Image files from files and folders (a folder's images with known suffixes, sorted, not recursive)."""
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise PointkitError(f"{item}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+            files.extend(found)
+        else:
+            files.append(item)
+    if not files:
+        raise PointkitError("no input images given")
+    return files
+
+
+def check_writable(out: str | Path) -> Path:
+    """Create ``out`` if needed and prove it is writable, before any work is done."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".pointkit-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise PointkitError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
+    return out
+
+
+def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str = "glb", checkpoint: str | Path | None = None,
+               depth_scale: float = 1.0, mask: str = "auto", device: str = "cpu", max_pixels: int = MAX_PIXELS,
+               mesh_resolution: int = DEFAULT_MAX_SIDE, progress: bool = True) -> dict[str, Any]:
+    """The ``pointkit lift`` job: every image of ``inputs`` (files and folders) into ``out``.
+
+    A failing image is reported (one line on stderr, naming it) and the others go on; a single
+    input file that fails raises. The model is loaded once, before the first image.
+
+    Returns:
+        ``{"out", "lifted", "failed", "errors": {file: message}, "outputs": {file: [paths]}}``.
+    """
+    from tqdm import tqdm
+
+    if fmt not in MESH_FORMATS:
+        raise PointkitError(f"unknown --format {fmt!r}; use one of {', '.join(MESH_FORMATS)}")
+    files = collect_images(inputs)
+    out = check_writable(out)
+    load_model(checkpoint, device)
+    stems = [f.stem for f in files]
+    outputs: dict[str, list[str]] = {}
+    errors: dict[str, str] = {}
+    bar = tqdm(files, desc="lift", unit="img", disable=not progress or len(files) < 2)
+    for path in bar:
+        # Two inputs with one stem (a.jpg, a.png) would overwrite each other: keep the suffix then.
+        stem = path.stem if stems.count(path.stem) == 1 else f"{path.stem}_{path.suffix.lstrip('.').lower()}"
+        try:
+            result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution)
+            outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, fmt)]
+        except (PointkitError, OSError) as exc:
+            message = str(exc) if isinstance(exc, PointkitError) else f"{path}: cannot write its outputs ({exc})"
+            if len(files) == 1:
+                raise PointkitError(message) from None
+            errors[str(path)] = message
+            bar.write(f"pointkit: {message}")
+    return {"out": str(out), "lifted": len(outputs), "failed": len(errors), "errors": errors,
+            "outputs": outputs}
+
+
+
+class _CallableModule(types.ModuleType):
+    """Importing the submodule ``pointkit.lift`` (``from pointkit.lift import ...``) rebinds the
+    package attribute ``pointkit.lift`` to this module, shadowing the function the package exposes;
+    making the module callable keeps ``pointkit.lift(image, ...)`` working either way."""
+
+    def __call__(self, *args, **kwargs) -> LiftResult:
+        return lift(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,184 @@
+r"""Depth map + mask + image -> textured triangle mesh, and the mesh / depth-file exporters.
+
+The mesh frame (docs/lift.md), for an H x W input image with longer side L = max(H, W):
+
+* x right, y up, z toward the viewer (right-handed; the glTF habit);
+* one unit = the image's longer side: pixel centre (u, v) sits at
+  ``x = (u - W/2) / L``, ``y = (H/2 - v) / L``, so the image spans [-W/2L, W/2L] x [-H/2L, H/2L];
+* ``z = z_ref - depth`` (depth = camera z in the same units, larger = farther), with ``z_ref`` the
+  middle of the object's depth range, so the object is centred on z = 0;
+* the input view is the orthographic camera looking along -z whose view width (longer side) is 1
+  unit: it reproduces the input image pixel for pixel.
+
+Vertices sit on the pixel centres of a grid of at most ``max_side`` samples on the longer side
+(the texture keeps the full resolution); two triangles per 2 x 2 block of object samples, front
+faces toward +z; a triangle whose depths differ by more than ``max_slope`` grid steps is dropped,
+so no face bridges a depth discontinuity.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import trimesh
+from PIL import Image
+
+from pointkit.errors import PointkitError
+from pointkit.io import atomic_path, write_bytes_atomic
+
+MESH_FORMATS = ("glb", "ply", "obj", "npz")
+"""``pointkit lift --format``: glb (textured), ply (vertex colours), obj (+ .mtl + texture png),
+npz (the pointkit depth file the Blender add-on imports)."""
+DEFAULT_MAX_SIDE = 512
+DEFAULT_MAX_SLOPE = 8.0
+
+
+def grid_samples(shape: tuple[int, int], max_side: int = DEFAULT_MAX_SIDE) -> tuple[int, int]:
+    """(h, w) of the vertex grid of an (H, W) image: the image itself when it fits in ``max_side``."""
+    H, W = shape
+    step = max(1, int(np.ceil(max(H, W) / max_side)))
+    return max(1, round(H / step)), max(1, round(W / step))
+
+
+def depth_to_mesh(depth: np.ndarray, mask: np.ndarray, image: np.ndarray | None = None,
+                  max_side: int = DEFAULT_MAX_SIDE, max_slope: float = DEFAULT_MAX_SLOPE) -> trimesh.Trimesh:
+    """Triangulate a depth map in the frame of the module docstring.
+
+    Args:
+        depth: (H, W) float camera depth, in units of the image's longer side (larger = farther).
+        mask: (H, W) bool object pixels.
+        image: (H, W, 3) uint8 texture (UVs map it exactly onto the input view), or None for an
+            untextured mesh.
+        max_side: vertex grid samples on the longer side (the depth is area-averaged down to it).
+        max_slope: drop triangles whose depth range exceeds this many grid steps.
+
+    Returns:
+        trimesh.Trimesh with ``visual.uv`` (N, 2) when ``image`` is given; ``metadata`` holds
+        ``image_size`` (H, W) and ``z_ref``.
+
+    Raises:
+        PointkitError: the mask has no 2 x 2 block of object pixels (nothing to triangulate).
+    """
+    depth = np.asarray(depth, np.float64)
+    mask = np.asarray(mask, bool)
+    if depth.shape != mask.shape or depth.ndim != 2:
+        raise ValueError(f"depth and mask must be one (H, W) shape, got {depth.shape} and {mask.shape}")
+    H, W = depth.shape
+    L = float(max(H, W))
+    h, w = grid_samples((H, W), max_side)
+    if (h, w) != (H, W):
+        # Area-average depth over object pixels only, so the background never bleeds into the object.
+        weight = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        summed = cv2.resize(np.where(mask, depth, 0).astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        grid_mask = weight >= 0.5
+        grid_depth = np.where(grid_mask, summed / np.maximum(weight, 1e-6), 0.0).astype(np.float64)
+    else:
+        grid_mask, grid_depth = mask, depth
+    if not grid_mask.any():
+        raise PointkitError("the object mask is empty: nothing to mesh")
+    z_ref = 0.5 * (grid_depth[grid_mask].min() + grid_depth[grid_mask].max())
+    # Sample (i, j) of the grid covers image pixels; its centre in image pixel coordinates:
+    u = (np.arange(w) + 0.5) * (W / w)
+    v = (np.arange(h) + 0.5) * (H / h)
+    index = -np.ones((h, w), np.int64)
+    index[grid_mask] = np.arange(int(grid_mask.sum()))
+    a, b = index[:-1, :-1], index[:-1, 1:]        # (v, u), (v, u+1)
+    c, d = index[1:, :-1], index[1:, 1:]          # (v+1, u), (v+1, u+1)
+    tris = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)])
+    tris = tris[(tris >= 0).all(1)]
+    zv = grid_depth[grid_mask]
+    step = max(W / w, H / h) / L                  # one grid step in mesh units
+    tri_z = zv[tris]
+    tris = tris[tri_z.max(1) - tri_z.min(1) <= max_slope * step]
+    if not len(tris):
+        raise PointkitError("the object mask has no 2x2 block of object pixels: nothing to mesh")
+    used = np.unique(tris)
+    remap = -np.ones(len(zv), np.int64)
+    remap[used] = np.arange(len(used))
+    vv, uu = np.nonzero(grid_mask)
+    px, py = u[uu][used], v[vv][used]
+    vertices = np.stack([(px - W / 2) / L, (H / 2 - py) / L, z_ref - zv[used]], 1)
+    visual = None
+    if image is not None:
+        image = np.asarray(image, np.uint8)
+        if image.shape[:2] != (H, W):
+            raise ValueError(f"image must be ({H}, {W}, 3) like the depth, got {image.shape}")
+        uv = np.stack([px / W, 1.0 - py / H], 1)
+        # White diffuse/ambient: viewers multiply the texture by it (trimesh's default grey darkens it).
+        material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(image[..., :3]), diffuse=(255, 255, 255, 255),
+                                                          ambient=(255, 255, 255, 255), specular=(0, 0, 0, 255))
+        visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    mesh = trimesh.Trimesh(vertices, remap[tris], visual=visual, process=False)
+    mesh.metadata.update(image_size=[H, W], z_ref=float(z_ref))
+    return mesh
+
+
+def vertex_colours(mesh: trimesh.Trimesh) -> np.ndarray:
+    """(N, 4) uint8 colours of a textured grid mesh: the texture sampled at each vertex's UV."""
+    image = np.asarray(mesh.visual.material.image.convert("RGB"))
+    H, W = image.shape[:2]
+    uv = np.asarray(mesh.visual.uv)
+    col = np.clip((uv[:, 0] * W).astype(int), 0, W - 1)
+    row = np.clip(((1 - uv[:, 1]) * H).astype(int), 0, H - 1)
+    return np.concatenate([image[row, col], np.full((len(uv), 1), 255, np.uint8)], 1)
+
+
+def save_depth_npz(path: str | Path, depth: np.ndarray, mask: np.ndarray, image: np.ndarray,
+                   mesh: trimesh.Trimesh, info: dict | None = None) -> Path:
+    """Write the pointkit depth file (.npz) atomically.
+
+    Keys: ``depth`` (H, W) float32, ``mask`` (H, W) bool, ``image`` (H, W, 3) uint8, ``vertices``
+    (N, 3) float32 and ``faces`` (F, 3) int32 in the mesh frame, ``uv`` (N, 2) float32, ``info``
+    (a JSON string: frame, units, how the depth was resolved). The Blender add-on reads it with
+    numpy alone.
+    """
+    meta = {"frame": "x right, y up, z toward the viewer; 1 unit = the image's longer side",
+            "image_size": list(depth.shape), **(info or {}), **{k: mesh.metadata[k] for k in ("z_ref",) if k in mesh.metadata}}
+    uv = np.asarray(mesh.visual.uv, np.float32) if getattr(mesh.visual, "uv", None) is not None else np.zeros((len(mesh.vertices), 2), np.float32)
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, depth=np.asarray(depth, np.float32), mask=np.asarray(mask, bool),
+                            image=np.asarray(image, np.uint8), vertices=np.asarray(mesh.vertices, np.float32),
+                            faces=np.asarray(mesh.faces, np.int32), uv=uv, info=np.array(json.dumps(meta)))
+    return Path(path)
+
+
+def export_mesh(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
+    """Write a mesh atomically; the format is the suffix (.glb, .ply, .obj).
+
+    glb keeps the texture inside; ply gets per-vertex colours sampled from the texture (PLY has
+    no standard texture reference); obj writes ``<stem>.mtl`` and the texture PNG beside it first,
+    the .obj last, so a reader never sees an .obj without its material.
+
+    Returns:
+        The files written (the mesh file last).
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    textured = getattr(mesh.visual, "uv", None) is not None and getattr(mesh.visual, "material", None) is not None
+    if fmt == "glb":
+        with atomic_path(path) as tmp:
+            mesh.export(tmp, file_type="glb")
+        return [path]
+    if fmt == "ply":
+        out = mesh.copy()
+        if textured:
+            out.visual = trimesh.visual.ColorVisuals(out, vertex_colors=vertex_colours(mesh))
+        with atomic_path(path) as tmp:
+            out.export(tmp, file_type="ply")
+        return [path]
+    if fmt == "obj":
+        text, files = trimesh.exchange.obj.export_obj(mesh, include_texture=textured, return_texture=True,
+                                                      mtl_name=f"{path.stem}.mtl")
+        written = []
+        for name, data in files.items():
+            # trimesh names the texture "material_0.png": give it this mesh's stem so meshes in one folder do not clash.
+            target = path.with_name(name if name.endswith(".mtl") else f"{path.stem}_{name}")
+            if name.endswith(".mtl"):
+                data = data.replace(b"material_0.png", f"{path.stem}_material_0.png".encode())
+            write_bytes_atomic(target, data)
+            written.append(target)
+        write_bytes_atomic(path, text.encode())
+        return written + [path]
+    raise PointkitError(f"{path}: unknown mesh format {fmt!r}; use one of glb, ply, obj")
