@@ -63,7 +63,7 @@ def affine_f_matrix(f: np.ndarray) -> np.ndarray:
 def affine_f_errors(f: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Geometric error (pixels) of (N, 4) joint points under ``f`` (K, 5) or (5,): (K, N) or (N,)."""
     f = np.asarray(f, np.float64)
-    return np.abs(np.einsum("...j,nj->...n", f[..., :4], X) + f[..., 4:5])
+    return np.abs(f[..., :4] @ X.T + f[..., 4:5])
 
 
 def fit_affine_map(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +84,14 @@ def affine_map_errors(mean: np.ndarray, normals: np.ndarray, X: np.ndarray) -> n
 
     ``mean`` (K, 4) / ``normals`` (K, 4, 2) give (K, N); unbatched (4,) / (4, 2) give (N,).
     """
-    r = np.einsum("nj,...jc->...nc", X, normals) - np.einsum("...j,...jc->...c", mean, normals)[..., None, :]
-    return np.sqrt((r * r).sum(-1))
+    batched = normals.ndim == 3
+    mean, normals = (mean, normals) if batched else (mean[None], normals[None])
+    k = len(normals)
+    # one (N, 4) x (4, 2K) product instead of K small ones
+    r = (X @ normals.transpose(1, 0, 2).reshape(4, 2 * k)).reshape(len(X), k, 2)
+    r -= np.einsum("kj,kjc->kc", mean, normals)
+    err = np.sqrt((r * r).sum(-1)).T
+    return err if batched else err[0]
 
 
 def _batched_fits(X: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,6 +100,17 @@ def _batched_fits(X: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.nd
     mean = P.mean(axis=1)
     _, _, vt = np.linalg.svd(P - mean[:, None, :], full_matrices=True)
     return mean, vt
+
+
+def _distinct_samples(rng: np.random.Generator, n: int, k: int, size: int) -> np.ndarray:
+    """(k, size) indices in [0, n), distinct within each row: rows with a repeat are redrawn."""
+    samples = rng.integers(0, n, (k, size))
+    while True:
+        s = np.sort(samples, axis=1)
+        bad = (s[:, 1:] == s[:, :-1]).any(axis=1)
+        if not bad.any():
+            return samples
+        samples[bad] = rng.integers(0, n, (int(bad.sum()), size))
 
 
 @dataclass
@@ -115,8 +132,7 @@ def _ransac(X: np.ndarray, kind: str, threshold: float, rng: np.random.Generator
     best_count, best_model, done, needed = -1, None, 0, max_hypotheses
     while done < min(needed, max_hypotheses):
         k = min(batch, max_hypotheses - done)
-        # Each row: sample_size distinct indices (the smallest of n uniforms, O(k n)).
-        samples = np.argpartition(rng.random((k, n)), sample_size, axis=1)[:, :sample_size]
+        samples = _distinct_samples(rng, n, k, sample_size)
         mean, vt = _batched_fits(X, samples)
         if kind == "F":
             normal = vt[:, -1]                            # (K, 4)
