@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
@@ -65,5 +66,5 @@ def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypothes
                       val_every=val_every, patience=patience, checkpoint_every=checkpoint_every, workers=workers,
                       threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume)
     summary = run_training(cfg)
-    if summary.get("rank", 0) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:   # under torchrun only process 0 reports
         click.echo(json.dumps(summary))

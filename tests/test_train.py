@@ -1,0 +1,169 @@
+"""pointkit.training: exact resume, run-folder and checkpoint guards, logs, DDP (2-process CPU
+torchrun), and the ``pointkit train`` command. Tiny nets (32 px, ngf 4) and a few steps."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from pointkit.errors import PointkitError
+from pointkit.models import LiftNet, LiftNetConfig, load_checkpoint
+from pointkit.training import TrainConfig, train
+from pointkit_cli.main import cli
+from test_train_data import make_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(input_size=32, ngf=4, batch_size=4, threads=1, progress=False, hypotheses=32, val_every=2,
+            checkpoint_every=1, patience=0)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("ds") / "ds")
+
+
+def weights(path):
+    return load_file(str(path))
+
+
+class TestResume:
+    def test_half_then_resume_equals_straight(self, dataset, tmp_path):
+        common = dict(TINY, datasets=[str(dataset)], mask_head=True, steps=6, corr_per_pair=20)
+        straight = train(TrainConfig(out=str(tmp_path / "a"), **common))
+        assert straight["steps"] == 6
+        # A run stopped after 3 steps (as a kill would leave it, its checkpoint being the latest) ...
+        train(TrainConfig(out=str(tmp_path / "b"), **{**common, "steps": 3}))
+        # ... continued to 6 with --resume: same weights, BatchNorm statistics and optimiser state.
+        resumed = train(TrainConfig(out=str(tmp_path / "b"), resume=True, **common))
+        assert resumed["steps"] == 6
+        wa, wb = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
+        assert wa.keys() == wb.keys()
+        for k in wa:
+            torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=k)
+        sa = json.loads((tmp_path / "a" / "state.json").read_text())
+        sb = json.loads((tmp_path / "b" / "state.json").read_text())
+        ta = load_file(str(tmp_path / "a" / sa["tensors"]))
+        tb = load_file(str(tmp_path / "b" / sb["tensors"]))
+        momentum = [k for k in ta if k.startswith("optim.")]
+        assert momentum and all(torch.equal(ta[k], tb[k]) for k in momentum)
+        # The log of the resumed run is the straight run's log, step for step.
+        rows = lambda p: [(r["step"], r["loss"]) for r in csv.DictReader(open(p / "train.csv"))]  # noqa: E731
+        assert rows(tmp_path / "a") == rows(tmp_path / "b")
+
+    def test_resume_after_kill_between_checkpoints(self, dataset, tmp_path):
+        """A leftover tensor file of an unfinished checkpoint (kill -9 before state.json moved on) is ignored."""
+        common = dict(TINY, datasets=[str(dataset)], steps=4)
+        train(TrainConfig(out=str(tmp_path / "a"), **common))
+        train(TrainConfig(out=str(tmp_path / "b"), **{**common, "steps": 2}))
+        (tmp_path / "b" / "state-000000003.safetensors").write_bytes(b"half written")
+        train(TrainConfig(out=str(tmp_path / "b"), resume=True, **common))
+        wa, wb = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+class TestRunFolder:
+    def test_records_config_version_manifests_and_checkpoint_metadata(self, dataset, tmp_path):
+        out = tmp_path / "run"
+        summary = train(TrainConfig(datasets=[str(dataset)], out=str(out), steps=2, mask_head=True, **TINY))
+        saved = json.loads((out / "run.json").read_text())
+        assert saved["config"]["steps"] == 2 and saved["config"]["loss"] == "corr"
+        assert saved["pointkit_version"] and saved["datasets"][0]["manifests"][0]["format"] == "pointkit-dataset"
+        assert saved["resolved"]["tau"] == pytest.approx(10 * 32 / 256)
+        model, meta = load_checkpoint(summary["best"])
+        assert meta["trained_with"] == "corr" and meta["input_size"] == 32 and model.config.mask_head
+        val = list(csv.DictReader(open(out / "val.csv")))
+        assert [int(r["step"]) for r in val] == [0, 2]
+        assert all(float(r["val_corr_error_px"]) > 0 for r in val)
+        assert any((out / "tb").iterdir())
+
+    def test_other_run_in_out_is_an_error(self, dataset, tmp_path):
+        cfg = dict(TINY, datasets=[str(dataset)], out=str(tmp_path / "run"), steps=1)
+        train(TrainConfig(**cfg))
+        with pytest.raises(PointkitError, match="holds another run"):
+            train(TrainConfig(**cfg))
+        with pytest.raises(PointkitError, match="other settings .*ngf"):
+            train(TrainConfig(**{**cfg, "ngf": 8, "resume": True}))
+
+    def test_init_from_checkpoint_of_another_architecture(self, dataset, tmp_path):
+        """Weights of an ngf=4 net under a header that claims ngf=8."""
+        from safetensors import safe_open
+        from safetensors.torch import save_file
+
+        bad = tmp_path / "bad.safetensors"
+        LiftNet(LiftNetConfig(input_size=32, ngf=4)).save(bad)
+        with safe_open(str(bad), framework="pt") as fh:
+            meta = fh.metadata()
+        meta["config"] = json.dumps({**json.loads(meta["config"]), "ngf": 8})
+        save_file(load_file(str(bad)), str(bad), metadata=meta)
+        with pytest.raises(PointkitError, match="do not match the LiftNet architecture"):
+            train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r"), init=str(bad), steps=1, threads=1))
+
+    def test_init_fixes_architecture_and_lowers_lr(self, dataset, tmp_path):
+        ckpt = tmp_path / "init.safetensors"
+        LiftNet(LiftNetConfig(input_size=32, ngf=4)).save(ckpt)
+        tiny = {k: v for k, v in TINY.items() if k not in ("input_size", "ngf")}
+        train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r"), init=str(ckpt), steps=1, **tiny))
+        saved = json.loads((tmp_path / "r" / "run.json").read_text())
+        assert saved["resolved"]["lr"] == 1e-5 and saved["model"]["ngf"] == 4
+        with pytest.raises(PointkitError, match="fixes the architecture"):
+            train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r2"), init=str(ckpt), ngf=8, steps=1, **tiny))
+
+    @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+    def test_cuda_requested_but_absent(self, dataset, tmp_path):
+        with pytest.raises(PointkitError, match="no CUDA GPU"):
+            train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r"), device="cuda", steps=1, **TINY))
+
+    def test_empty_dataset(self, tmp_path):
+        from pointkit.data.format import write_manifest
+
+        write_manifest(tmp_path / "empty", {"objects": {}})
+        with pytest.raises(PointkitError, match="no objects"):
+            train(TrainConfig(datasets=[str(tmp_path / "empty")], out=str(tmp_path / "r"), steps=1, **TINY))
+
+
+def test_depth_loss_trains(dataset, tmp_path):
+    """The supervised baseline trains (loss falls) and checkpoints carry trained_with=depth."""
+    summary = train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r"), loss="depth", steps=8,
+                                optimizer="adamw", lr=3e-3, **{**TINY, "val_every": 8}))
+    rows = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "r" / "train.csv"))]
+    assert sum(rows[-3:]) < sum(rows[:3])
+    assert load_checkpoint(summary["last"])[1]["trained_with"] == "depth"
+
+
+def test_cli_train_prints_summary_and_one_line_errors(dataset, tmp_path):
+    args = ["train", str(dataset), "--out", str(tmp_path / "r"), "--steps", "2", "--batch-size", "4",
+            "--input-size", "32", "--ngf", "4", "--threads", "1", "--hypotheses", "16", "--corr-per-pair", "10"]
+    res = CliRunner().invoke(cli, ["-q"] + args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1])["steps"] == 2
+    res = CliRunner().invoke(cli, ["-q"] + args)
+    assert res.exit_code == 1 and "holds another run" in res.output and "Traceback" not in res.output
+
+
+def test_ddp_two_process_cpu_torchrun(dataset, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun not installed beside the interpreter")
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "cli")])}
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "pointkit_cli.main", "-q", "train",
+           str(dataset), "--out", str(out), "--steps", "3", "--batch-size", "4", "--input-size", "32", "--ngf", "4",
+           "--hypotheses", "16", "--val-every", "3", "--device", "cpu"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    assert len(lines) == 1 and lines[0]["world_size"] == 2 and lines[0]["steps"] == 3
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["resolved"]["world_size"] == 2
+    model, _ = load_checkpoint(out / "last.safetensors")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    shutil.rmtree(out)
