@@ -18,14 +18,6 @@ from pointkit.render import dataset as job
 RES = 32
 
 
-class StoredView:
-    """One view of a dataset record, for gt_correspondences."""
-
-    def __init__(self, record, i):
-        self.depth, self.mask = record.depth[i], record.masks[i]
-        self.world_to_camera, self.affine = record.world_to_camera[i], record.affine[i]
-
-
 class TestMeshes:
     def test_normalised_into_unit_sphere(self, tmp_path):
         path = tmp_path / "box.obj"
@@ -134,7 +126,7 @@ class TestDatasetJob:
             # The stored correspondences are those recomputed from the stored depth and cameras.
             p = int(np.argmax(counts))
             a, b = rec.pairs[p]
-            ua, ub = gt_correspondences(StoredView(rec, a), StoredView(rec, b), 30, entry["seed"] + p)
+            ua, ub = gt_correspondences(rec.view(a), rec.view(b), 30, entry["seed"] + p)
             np.testing.assert_array_equal(rec.correspondences(p)[0], ua)
             np.testing.assert_array_equal(rec.correspondences(p)[1], ub)
 

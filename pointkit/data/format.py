@@ -49,6 +49,18 @@ def object_path(root: str | Path, object_id: str) -> Path:
 
 
 @dataclass
+class StoredView:
+    """One stored view: image (H, W, 3) uint8, mask (H, W) bool, depth (H, W) float32,
+    world_to_camera (3, 4) and affine (2, 4) float64."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    depth: np.ndarray
+    world_to_camera: np.ndarray
+    affine: np.ndarray
+
+
+@dataclass
 class ObjectRecord:
     """One object's views and pair correspondences, as numpy arrays (shapes in the module doc)."""
 
@@ -66,6 +78,14 @@ class ObjectRecord:
     @property
     def num_views(self) -> int:
         return int(self.images.shape[0])
+
+    def view(self, index: int) -> "StoredView":
+        """View ``index`` as an object with ``image``, ``mask``, ``depth``, ``world_to_camera`` and
+        ``affine`` (what ``pointkit.geometry.gt_correspondences`` takes)."""
+        if self.depth is None or self.world_to_camera is None or self.affine is None:
+            raise PointkitError(f"{self.object_id}: the dataset stores no depth and cameras for its views")
+        return StoredView(self.images[index], self.masks[index], self.depth[index], self.world_to_camera[index],
+                          self.affine[index])
 
     def correspondences(self, pair_index: int) -> tuple[np.ndarray, np.ndarray]:
         """(uv_src, uv_tgt) of one pair, each (K, 2) float32."""

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import trimesh
 
-from pointkit.geometry.camera import OrthoCamera
+from pointkit.geometry.camera import OrthoCamera, unproject
 from pointkit.render.raycast import raycast
 from pointkit.render.views import RenderedView
 
@@ -62,8 +62,8 @@ class FastRenderer:
                 normal = _unit((vertex_normals[f] * weights).sum(1))
                 forward = camera.world_to_camera[2, :3]
                 normal[normal @ forward > 0] *= -1
-                origins, direction = camera.pixel_rays()
-                points = origins[mask] + depth[mask, None] * direction
+                v, u = np.nonzero(mask)
+                points = unproject(np.stack([u, v], 1) + 0.5, depth[v, u], camera.world_to_camera, camera.affine)
                 pattern = 0.5 + 0.5 * np.sin(points @ freq.T + phase).mean(1)
                 albedo = base * (1 - self.texture + self.texture * pattern)[:, None]
                 light = ambient + sum(p * np.clip(normal @ l, 0, None) for p, l in zip(power, lights))

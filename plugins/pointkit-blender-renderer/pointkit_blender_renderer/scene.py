@@ -169,8 +169,8 @@ def _quiet_stdout():
         os.close(devnull)
 
 
-def render(camera: OrthoCamera) -> np.ndarray:
-    """Render the scene from ``camera``; (H, W, 4) float64 RGBA in [0, 255], straight alpha."""
+def place_camera(camera: OrthoCamera) -> None:
+    """Set Blender's camera and output size to ``camera``."""
     from mathutils import Matrix
 
     scene = bpy.context.scene
@@ -185,6 +185,12 @@ def render(camera: OrthoCamera) -> np.ndarray:
     scene.camera.data.ortho_scale = max(h, w) / camera.scale
     scene.camera.data.shift_x = (w / 2 - camera.centre[0]) / max(h, w)
     scene.camera.data.shift_y = (camera.centre[1] - h / 2) / max(h, w)
+
+
+def render(camera: OrthoCamera) -> np.ndarray:
+    """Render the scene from ``camera``; (H, W, 4) float64 RGBA in [0, 255], straight alpha."""
+    scene = bpy.context.scene
+    place_camera(camera)
     with tempfile.TemporaryDirectory(prefix="pointkit-blender-") as tmp:
         path = Path(tmp) / "view.png"
         scene.render.filepath = str(path)
