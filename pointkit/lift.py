@@ -387,7 +387,7 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str = "glb", 
             if len(files) == 1:
                 raise PointkitError(message) from None
             errors[str(path)] = message
-            bar.write(f"pointkit: {message}")
+            bar.write(f"pointkit: {message}", file=sys.stderr)
     return {"out": str(out), "lifted": len(outputs), "failed": len(errors), "errors": errors,
             "outputs": outputs}
 

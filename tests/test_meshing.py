@@ -1,0 +1,109 @@
+"""pointkit.meshing: the documented mesh frame, no faces across discontinuities, exporters read back."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from pointkit.errors import PointkitError
+from pointkit.meshing import depth_to_mesh, export_mesh, grid_samples, save_depth_npz
+
+
+def test_frame_and_faces_of_a_plane():
+    H, W = 6, 10
+    v, u = np.mgrid[0:H, 0:W] + 0.5
+    depth = 1.0 + 0.01 * u                              # farther to the right
+    mesh = depth_to_mesh(depth, np.ones((H, W), bool))
+    assert len(mesh.vertices) == H * W and len(mesh.faces) == 2 * (H - 1) * (W - 1)
+    L = max(H, W)
+    expected = np.stack([(u - W / 2) / L, (H / 2 - v) / L, -(depth - depth.mean())], -1).reshape(-1, 3)
+    assert np.allclose(mesh.vertices, expected)         # x right, y up, z = z_ref - depth, z_ref mid-range
+    assert mesh.metadata["image_size"] == [H, W]
+    # Front faces look toward the viewer (+z), tilted away on the right (depth grows with u).
+    normals = mesh.face_normals
+    assert (normals[:, 2] > 0.9).all() and (normals[:, 0] > 0).all()
+
+
+def test_no_faces_across_a_depth_step_or_hole():
+    H, W = 8, 8
+    depth = np.ones((H, W))
+    depth[:, 4:] = 3.0                                  # a 2-unit step: 16 px of depth per px of image (limit 8)
+    mask = np.ones((H, W), bool)
+    mask[3, 1] = False
+    mesh = depth_to_mesh(depth, mask)
+    z = mesh.vertices[mesh.faces][..., 2]
+    assert (z.max(1) - z.min(1)).max() < 1e-9          # every face lies on one side of the step
+    # 2 per quad on each 8x4 side, minus the 4 quads around the hole; the two quads that have the
+    # hole on the corner their diagonal avoids keep one triangle each.
+    assert len(mesh.faces) == 2 * ((7 * 3 - 4) + 7 * 3) + 2
+    hole = np.array([(1.5 - W / 2) / W, (H / 2 - 3.5) / H])
+    assert not np.any(np.all(np.isclose(mesh.vertices[:, :2], hole), 1))
+
+
+def test_large_images_are_sampled_but_keep_the_frame():
+    assert grid_samples((400, 600), 512) == (200, 300)
+    assert grid_samples((100, 80), 512) == (100, 80)
+    mesh = depth_to_mesh(np.ones((40, 60)), np.ones((40, 60), bool), max_side=30)
+    assert len(mesh.vertices) == 20 * 30
+    assert np.isclose(mesh.vertices[:, 0].min(), (1.0 - 30) / 60)   # first sample centre: pixel 1.0 of 60
+
+
+def test_empty_mask_raises():
+    with pytest.raises(PointkitError, match="empty"):
+        depth_to_mesh(np.ones((4, 4)), np.zeros((4, 4), bool))
+    with pytest.raises(PointkitError, match="2x2"):
+        depth_to_mesh(np.ones((4, 4)), np.eye(4, dtype=bool))
+
+
+@pytest.fixture
+def textured():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    depth = 1 + rng.uniform(0, 0.02, (12, 16))
+    mask = np.ones((12, 16), bool)
+    mask[:3, :3] = False
+    return depth, mask, image, depth_to_mesh(depth, mask, image)
+
+
+def test_uvs_map_vertices_onto_their_pixels(textured):
+    depth, mask, image, mesh = textured
+    H, W = depth.shape
+    L = max(H, W)
+    u = mesh.vertices[:, 0] * L + W / 2
+    v = H / 2 - mesh.vertices[:, 1] * L
+    assert np.allclose(mesh.visual.uv, np.stack([u / W, 1 - v / H], 1))
+
+
+def test_exporters_read_back(tmp_path, textured):
+    depth, mask, image, mesh = textured
+    n, f = len(mesh.vertices), len(mesh.faces)
+    for fmt in ("glb", "ply", "obj"):
+        written = export_mesh(mesh, tmp_path / f"m.{fmt}")
+        assert written[-1] == tmp_path / f"m.{fmt}" and all(p.is_file() for p in written)
+        back = trimesh.load(tmp_path / f"m.{fmt}", force="mesh", process=False)
+        assert len(back.faces) == f
+        assert np.allclose(np.unique(back.vertices.round(6), axis=0), np.unique(mesh.vertices.round(6), axis=0))
+        if fmt == "ply":  # vertex colours are the image pixels under each vertex
+            H, W = depth.shape
+            col = (mesh.vertices[:, 0] * W + W / 2).astype(int)
+            row = (H / 2 - mesh.vertices[:, 1] * W).astype(int)
+            assert np.array_equal(back.visual.vertex_colors[:, :3], image[row, col])
+        else:
+            assert back.visual.uv is not None and len(back.visual.uv) == len(back.vertices)
+    assert (tmp_path / "m.mtl").is_file() and (tmp_path / "m_material_0.png").is_file()
+    assert "m_material_0.png" in (tmp_path / "m.mtl").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.glb", "m.mtl", "m.obj", "m.ply", "m_material_0.png"]
+
+
+def test_npz_depth_file(tmp_path, textured):
+    depth, mask, image, mesh = textured
+    save_depth_npz(tmp_path / "d.npz", depth, mask, image, mesh, {"note": "x"})
+    with np.load(tmp_path / "d.npz") as data:
+        assert data["depth"].dtype == np.float32 and np.allclose(data["depth"], depth)
+        assert np.array_equal(data["mask"], mask) and np.array_equal(data["image"], image)
+        assert np.allclose(data["vertices"], mesh.vertices) and np.array_equal(data["faces"], mesh.faces)
+        assert np.allclose(data["uv"], mesh.visual.uv)
+        info = json.loads(str(data["info"]))
+    assert info["note"] == "x" and info["image_size"] == [12, 16]
