@@ -29,7 +29,10 @@ def _cv2():
 def read_image(path: str | Path) -> np.ndarray:
     """Read a photo as (H, W, 3) uint8 RGB (EXIF orientation applied); PointkitError if unreadable."""
     cv2 = _cv2()
-    data = np.fromfile(str(path), dtype=np.uint8)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise PointkitError(f"{path}: cannot read ({exc.strerror or exc}); check the file") from None
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
         raise PointkitError(f"{path}: unreadable image (corrupt or not an image); fix or remove it")
@@ -39,7 +42,10 @@ def read_image(path: str | Path) -> np.ndarray:
 def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """Read a user mask (non-zero = object) as (H, W) bool; it must have the photo's size ``shape``."""
     cv2 = _cv2()
-    data = np.fromfile(str(path), dtype=np.uint8)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise PointkitError(f"{path}: cannot read mask ({exc.strerror or exc}); check the file") from None
     m = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
     if m is None:
         raise PointkitError(f"{path}: unreadable mask; fix or remove it")

@@ -215,8 +215,7 @@ def _preview(images: np.ndarray, pairs: list[tuple[int, int, PairResult]], uv: d
         rows.append(canvas)
     sheet = np.concatenate(rows, axis=0)
     cv2.putText(sheet, title[:40], (4, sheet.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
-    ok, buf = cv2.imencode(".png", sheet)
-    return buf.tobytes()
+    return cv2.imencode(".png", sheet)[1].tobytes()
 
 
 def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSettings | None = None,
@@ -231,6 +230,7 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
     Returns:
         Summary: ``{"out", "objects", "pairs_kept", "pairs_rejected", "failures"}``.
     """
+    import cv2
     from tqdm import tqdm
 
     s = settings or MatchSettings()
@@ -255,6 +255,8 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
                     return path, _prepare_view(path, cluster, s), None
                 except PointkitError as exc:
                     return path, None, str(exc)
+                except cv2.error as exc:  # e.g. a degenerate image OpenCV cannot process
+                    return path, None, f"{path}: OpenCV failed ({str(exc).strip().splitlines()[-1]})"
 
             for path, view, error in pool.map(prepare, files):
                 bar.update(1)
