@@ -262,13 +262,15 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
                 bar.update(1)
                 if error is not None:
                     log.warning("%s", error)
-                    failures.append({"cluster": cluster, "file": path.name, "reason": error})
+                    failures.append({"object": object_id, "source": str(path), "cluster": cluster,
+                                     "file": path.name, "reason": error})
                 else:
                     views.append((path, *view))
             n_pairs_listed = len(files) * (len(files) - 1) // 2
             if len(views) < 2:
                 bar.update(n_pairs_listed)
-                failures.append({"cluster": cluster, "reason": f"fewer than 2 readable images ({len(views)}); "
+                failures.append({"object": object_id, "source": str(photos / cluster), "cluster": cluster,
+                                 "reason": f"fewer than 2 readable images ({len(views)}); "
                                  "a cluster needs at least 2 photos of the object"})
                 continue
             pair_ids = [(i, j) for i in range(len(views)) for j in range(i + 1, len(views))]
@@ -304,7 +306,8 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
             if results:
                 write_bytes_atomic(out / "previews" / f"{object_id}.png", _preview(images, results, uv, cluster))
             if not pairs:
-                failures.append({"cluster": cluster, "reason": "no pair kept (see report.json for each pair's reason)"})
+                failures.append({"object": object_id, "source": str(photos / cluster), "cluster": cluster,
+                                 "reason": "no pair kept (see report.json for each pair's reason)"})
                 continue
             counts = [len(x) for x in uv_s]
             write_object(out, ObjectRecord(
@@ -317,7 +320,11 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
     settings_dict = asdict(s)
     write_json_atomic(out / "report.json", report)
     write_bytes_atomic(out / "report.csv", _csv(report))
-    write_manifest(out, {"kind": "matched", "resolution": s.resolution, "settings": settings_dict,
+    from pointkit import __version__
+
+    write_manifest(out, {"kind": "matched", "generator": "pointkit match", "pointkit_version": __version__,
+                         "source": {"photos": str(photos.resolve())}, "split_fractions": dict(SPLITS),
+                         "resolution": s.resolution, "settings": settings_dict,
                          "pairs_stored": "both directions: (s, t) and (t, s) for each kept pair",
                          "pair_test": "gric", "objects": objects, "failures": failures})
     kept = sum(r["kept"] for r in report)
