@@ -40,7 +40,8 @@ def image_datablock(name: str, rgb: np.ndarray) -> bpy.types.Image:
 def texture_material(name: str, image: bpy.types.Image) -> bpy.types.Material:
     """Principled BSDF whose base colour is ``image`` through the mesh's UV map."""
     material = bpy.data.materials.new(name)
-    material.use_nodes = True
+    if material.node_tree is None:              # Blender 4.x: enable nodes (5.x has them already)
+        material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
     bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
     bsdf.inputs["Roughness"].default_value = 0.8
@@ -54,7 +55,8 @@ def texture_material(name: str, image: bpy.types.Image) -> bpy.types.Material:
 def colour_attribute_material(name: str, attribute: str) -> bpy.types.Material:
     """Principled BSDF whose base colour is a mesh colour attribute (PLY vertex colours)."""
     material = bpy.data.materials.new(name)
-    material.use_nodes = True
+    if material.node_tree is None:              # Blender 4.x: enable nodes (5.x has them already)
+        material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
     bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
     attr = nodes.new("ShaderNodeVertexColor")
