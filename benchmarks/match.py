@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from pointkit.match.features import detect, match_descriptors, read_image  # noq
 from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map  # noqa: E402
 from pointkit.match.pipeline import _letterbox  # noqa: E402
 
-PHOTOS = REPO.parent / "shared" / "data" / "photos" / "fountain-P11" / "images"
+PHOTOS = Path(os.environ.get("POINTKIT_SHARED_DATA", REPO.parent / "shared" / "data")) / "photos" / "fountain-P11" / "images"
 
 
 def baseline(files: list[Path], max_features: int, ratio: float) -> int:
