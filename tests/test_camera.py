@@ -122,6 +122,19 @@ class TestRansac:
         assert err.median() < 0.3
         assert not fit.degenerate.any()
 
+    def test_preemptive_scoring_finds_the_same_inliers_as_exhaustive_scoring(self):
+        B, N = 4, 3000
+        X, P, g = random_scene(B, N, 13, dtype=torch.float32)
+        x = project_affine(P, X) + 0.5 * torch.randn(B, N, 2, generator=g)
+        outlier = torch.rand(B, N, generator=g) < 0.5
+        x = torch.where(outlier.unsqueeze(-1), torch.rand(B, N, 2, generator=g) * 256, x)
+        fast = fit_affine_camera(X, x, threshold=3.0, generator=torch.Generator().manual_seed(2))
+        full = fit_affine_camera(X, x, threshold=3.0, generator=torch.Generator().manual_seed(2), score_points=N)
+        agree = (fast.inliers == full.inliers).float().mean()
+        assert agree > 0.995
+        true_inlier = ~outlier & ((project_affine(P, X) - x).norm(dim=-1) < 3.0)
+        assert (fast.inliers & true_inlier).sum() / true_inlier.sum() >= 0.99
+
     def test_same_seed_same_result_and_different_seed_differs(self):
         X, P, g = random_scene(4, 200, 11, dtype=torch.float32)
         x = project_affine(P, X) + 0.5 * torch.randn(4, 200, 2, generator=g)

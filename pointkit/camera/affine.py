@@ -161,26 +161,52 @@ class AffineFit:
         return self.inliers.float().mean(-1)
 
 
-def ransac_hypotheses(valid: torch.Tensor, hypotheses: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Indices of 4-point minimal samples drawn uniformly from the valid points of each pair.
+def sample_valid(valid: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``k`` indices per pair drawn uniformly (with replacement) from that pair's valid points.
 
-    Sampling draws ranks among the valid points and maps them to indices through the cumulative
-    count of valid points (a binary search), so it never sorts or copies the N points.
+    Draws ranks among the valid points and maps them to indices through the cumulative count of
+    valid points (a binary search), so it never sorts or copies the N points.
 
     Args:
-        valid: (B, N) bool. hypotheses: H. generator: torch.Generator on ``valid.device``.
+        valid: (B, N) bool. k: samples per pair. generator: torch.Generator on ``valid.device``.
 
     Returns:
-        (B, H, 4) int64 point indices (samples that repeat an index are possible and are scored
-        like any other hypothesis; they rarely win).
+        (B, k) int64 indices (index 0 for pairs with no valid point).
     """
     B, N = valid.shape
-    counts = valid.sum(-1)                                                  # (B,)
-    r = torch.rand(B, hypotheses * 4, generator=generator, device=valid.device, dtype=torch.float64)
-    rank = (r * counts.unsqueeze(-1)).floor().long().clamp_max((counts - 1).clamp_min(0).unsqueeze(-1))
+    counts = valid.sum(-1, keepdim=True)                                    # (B, 1)
+    r = torch.rand(B, k, generator=generator, device=valid.device, dtype=torch.float64)
+    rank = (r * counts).long().minimum((counts - 1).clamp_min(0))
     cum = valid.long().cumsum(-1)                                           # (B, N)
-    idx = torch.searchsorted(cum, rank + 1)                                 # first index with cum == rank+1
-    return idx.clamp_max(N - 1).view(B, hypotheses, 4)
+    return torch.searchsorted(cum, rank + 1).clamp_max(N - 1)              # first index with cum == rank + 1
+
+
+def ransac_hypotheses(valid: torch.Tensor, hypotheses: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B, H, 4) indices of 4-point minimal samples (see :func:`sample_valid`).
+
+    A sample may repeat an index; such a sample is singular and is discarded when scoring.
+    """
+    return sample_valid(valid, 4 * hypotheses, generator).view(valid.shape[0], hypotheses, 4)
+
+
+def _msac_cost(Xn: torch.Tensor, x: torch.Tensor, w: torch.Tensor, Pt: torch.Tensor, thr2: float,
+               max_elements: int) -> torch.Tensor:
+    """MSAC cost of each hypothesis: sum_i w_i min(|x_i - P X_i|^2, thr^2).
+
+    Xn: (B, M, 4), x: (B, M, 2), w: (B, M) 0/1, Pt: (B, H, 4, 2) transposed cameras -> (B, H).
+    One batched matmul per chunk of hypotheses (chunks bound memory to ``max_elements``).
+    """
+    B, M, _ = Xn.shape
+    H = Pt.shape[1]
+    chunk = max(1, min(H, max_elements // max(1, B * M)))
+    costs = []
+    for start in range(0, H, chunk):  # a few memory-bounding chunks, not a per-hypothesis loop
+        P = Pt[:, start:start + chunk]                                      # (B, h, 4, 2)
+        h = P.shape[1]
+        proj = torch.bmm(Xn, P.permute(0, 2, 1, 3).reshape(B, 4, h * 2)).view(B, M, h, 2)
+        r2 = (proj - x.unsqueeze(2)).square_().sum(-1)                      # (B, M, h)
+        costs.append(torch.bmm(w.unsqueeze(1), r2.clamp_max_(thr2)).squeeze(1))
+    return torch.cat(costs, 1)
 
 
 def fit_affine_camera(
@@ -190,18 +216,22 @@ def fit_affine_camera(
     threshold: float = 8.0,
     hypotheses: int = 256,
     generator: torch.Generator | None = None,
-    max_elements: int = 1 << 24,
+    score_points: int = 256,
+    rescore_top: int = 8,
+    max_elements: int = 1 << 23,
 ) -> AffineFit:
     r"""Robust affine camera: batched RANSAC, then the differentiable least-squares refit on inliers.
 
     All pairs and hypotheses are processed together (no Python loop over either). Each hypothesis
-    is the exact camera through 4 sampled points; it is scored by the MSAC cost
-    ``sum_i min(|x_t_i - P X_i|^2, threshold^2)`` over valid points (lower is better, ties go to
-    the first hypothesis), and the best one's points within ``threshold`` are the inliers.
-    Scoring is chunked over hypotheses so memory stays within ``max_elements`` floats per chunk.
+    is the exact camera through 4 sampled points, scored by the MSAC cost
+    ``sum_i min(|x_t_i - P X_i|^2, threshold^2)`` (lower is better, ties go to the first).
+    When pairs have more than ``score_points`` points, hypotheses are first scored on a random
+    subset of that many valid points and only the best ``rescore_top`` are scored on all points
+    (preemptive scoring, as in Nistér's preemptive RANSAC): O(B·(H·score_points + rescore_top·N))
+    work instead of O(B·H·N). The best camera's points within ``threshold`` are the inliers.
 
-    Degenerate pairs (fewer than 4 valid points, collinear or repeated points, or fewer than 4
-    inliers) never produce NaN/inf: they are flagged in ``degenerate``.
+    Degenerate pairs (fewer than 4 valid points, collinear or repeated points, or a degenerate
+    inlier set) never produce NaN/inf: they are flagged in ``degenerate``.
 
     Args:
         X: (B, N, 4) points ``[u, v, d, 1]``.
@@ -210,7 +240,9 @@ def fit_affine_camera(
         threshold: inlier distance in pixels (the paper's ``T``).
         hypotheses: number of 4-point hypotheses per pair.
         generator: torch.Generator for reproducible sampling (on ``X.device``).
-        max_elements: memory bound for one scoring chunk (B x H_chunk x N).
+        score_points: size of the random subset for the first scoring round.
+        rescore_top: hypotheses kept for scoring on all points.
+        max_elements: memory bound (floats) of one scoring chunk.
 
     Returns:
         :class:`AffineFit`.
@@ -221,28 +253,27 @@ def fit_affine_camera(
     with torch.no_grad(), torch.autocast(device_type=X.device.type, enabled=False):
         dtype = torch.float64 if X.dtype == torch.float64 else torch.float32
         Xd, xd = X.detach().to(dtype), x_t.detach().to(dtype)
-        T = _normalisation(Xd, valid.to(dtype))
+        w = valid.to(dtype)
+        T = _normalisation(Xd, w)
         Xn = Xd @ T.transpose(-1, -2)                                       # (B, N, 4)
+        rows = torch.arange(B, device=X.device)
         idx = ransac_hypotheses(valid, hypotheses, generator)               # (B, H, 4)
-        bidx = torch.arange(B, device=X.device)[:, None, None]
-        Xs, xs = Xn[bidx, idx], xd[bidx, idx]                               # (B, H, 4, 4), (B, H, 4, 2)
-        # Exact 4-point cameras: P_n^T = Xs^{-1} xs; singular samples get an infinite score.
+        Xs, xs = Xn[rows[:, None, None], idx], xd[rows[:, None, None], idx]  # (B, H, 4, 4), (B, H, 4, 2)
+        # Exact 4-point cameras P^T = Xs^{-1} xs (normalised frame); singular samples never win.
         Pt, info = torch.linalg.solve_ex(Xs, xs)                            # (B, H, 4, 2)
-        ok = (info == 0) & torch.isfinite(Pt).flatten(-2).all(-1)
+        ok = (info == 0) & torch.isfinite(Pt).all(-1).all(-1)
         Pt = torch.where(ok[..., None, None], Pt, torch.zeros_like(Pt))
         thr2 = float(threshold) ** 2
-        chunk = max(1, min(hypotheses, max_elements // max(1, B * N)))
-        costs = []
-        for start in range(0, hypotheses, chunk):  # a handful of chunks bounds memory, not a per-hypothesis loop
-            proj = torch.einsum("bnk,bhkj->bhnj", Xn, Pt[:, start:start + chunk])  # (B, h, N, 2)
-            r2 = ((proj - xd.unsqueeze(1)) ** 2).sum(-1)
-            c = torch.where(valid.unsqueeze(1), r2.clamp_max(thr2), torch.zeros_like(r2)).sum(-1)
-            costs.append(c)
-        cost = torch.cat(costs, 1)                                          # (B, H)
-        cost = torch.where(ok, cost, torch.full_like(cost, math.inf))
+        if N > score_points and hypotheses > rescore_top:
+            sub = sample_valid(valid, score_points, generator)              # (B, M)
+            cost = _msac_cost(Xn[rows[:, None], sub], xd[rows[:, None], sub], w[rows[:, None], sub], Pt, thr2,
+                              max_elements)
+            top = cost.masked_fill(~ok, torch.inf).topk(rescore_top, dim=-1, largest=False).indices.sort(-1).values
+            Pt, ok = Pt[rows[:, None], top], ok[rows[:, None], top]         # (B, k, 4, 2)
+        cost = _msac_cost(Xn, xd, w, Pt, thr2, max_elements).masked_fill(~ok, torch.inf)
         best = cost.argmin(-1)                                              # first minimum
-        Pbest = Pt[torch.arange(B, device=X.device), best]                  # (B, 4, 2)
-        r2 = (((Xn @ Pbest) - xd) ** 2).sum(-1)
+        Pbest = Pt[rows, best]                                              # (B, 4, 2)
+        r2 = ((Xn @ Pbest - xd) ** 2).sum(-1)
         inliers = valid & (r2 < thr2)
         degenerate = affine_degenerate(Xd, valid) | affine_degenerate(Xd, inliers) | ~ok.any(-1)
     P = solve_affine(X, x_t, inliers)
