@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -62,7 +63,9 @@ def speed(args) -> dict:
     image = render_views(sculpture(0, 3), [(30.0, 0.0)], 256)[0].image
     model, _ = load_model(checkpoint, args.device)
     S = model.config.input_size
-    x = torch.zeros(1, 3, S, S, device=args.device)
+    # The network input lift itself builds (resized image in [-1, 1]); zeros would time a different case.
+    small = cv2.resize(image, (S, S), interpolation=cv2.INTER_AREA)
+    x = (torch.from_numpy(small).permute(2, 0, 1)[None].float() / 127.5 - 1).to(args.device)
 
     def forward():
         with torch.inference_mode():
