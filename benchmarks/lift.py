@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import pointkit
-from pointkit.lift import DEFAULT_CHECKPOINT, load_model, predict, resolve_depth, write_outputs
+from pointkit.lifting import DEFAULT_CHECKPOINT, load_model, predict, resolve_depth, write_outputs
 from pointkit.metrics import depth_metrics
 from pointkit.render import preset_views, render_views, sculpture, split_of
 from pointkit.render.procedural import sculpture_id

@@ -16,7 +16,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 _SUBMODULES = {
     "camera", "losses", "metrics", "models", "registry", "data", "geometry", "render", "match",
-    "io", "train", "evaluate",
+    "io", "training", "evaluate", "lifting", "meshing", "imaging", "view",
 }
 
 
@@ -24,7 +24,8 @@ def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     if name == "lift":  # the function, not the module: pointkit.lift(image, ...)
-        return importlib.import_module(f"{__name__}.lift").lift
+        # The function lives in pointkit.lifting, so no submodule import can shadow it.
+        return importlib.import_module(f"{__name__}.lifting").lift
     raise AttributeError(f"module 'pointkit' has no attribute {name!r}")
 
 

@@ -31,7 +31,7 @@ def bpy():
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A non-square rendered image, a tiny seeded checkpoint, and pointkit lift's .npz / .ply of it."""
-    from pointkit.lift import lift_files
+    from pointkit.lifting import lift_files
     from pointkit.models import LiftNet, LiftNetConfig
     from pointkit.render import render_views, sculpture
 

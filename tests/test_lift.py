@@ -14,7 +14,7 @@ from PIL import Image
 
 import pointkit
 from pointkit.errors import PointkitError
-from pointkit.lift import BULGE, DEFAULT_CHECKPOINT, grabcut_mask, resolve_depth, write_outputs
+from pointkit.lifting import BULGE, DEFAULT_CHECKPOINT, grabcut_mask, resolve_depth, write_outputs
 from pointkit.metrics import depth_metrics
 from pointkit.models import LiftNet, LiftNetConfig
 from pointkit.render import render_views, sculpture
@@ -87,7 +87,7 @@ def test_lift_api_at_input_resolution(checkpoint, view):
     assert result.raw.shape == (50, 60) and np.isfinite(result.raw).all()
     assert len(result.mesh.vertices) <= result.mask.sum() and len(result.mesh.faces) > 0
     assert result.mesh.visual.uv.shape == (len(result.mesh.vertices), 2)
-    # pointkit.lift stays callable after the submodule was imported (as above, from pointkit.lift import ...)
+    # pointkit.lift stays the function after its module was imported (from pointkit.lifting import ...)
     again = pointkit.lift(image, checkpoint=checkpoint, mask="none", depth_scale=2.0)
     assert again.mask.all() and again.info["mask"] == "none"
 
@@ -127,7 +127,7 @@ def test_files_round_trip_and_no_partial_set(tmp_path, checkpoint, view, monkeyp
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr("pointkit.lift.export_mesh", broken)
+    monkeypatch.setattr("pointkit.lifting.export_mesh", broken)
     with pytest.raises(OSError):
         write_outputs(result, tmp_path / "second", "obj2", "ply")
     assert list((tmp_path / "second").iterdir()) == []

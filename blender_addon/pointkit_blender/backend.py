@@ -43,7 +43,7 @@ def _first_line(text: str, fallback: str) -> str:
 
 def _run_in_process(image: Path, out: Path, checkpoint: str | None) -> Path:
     from pointkit.errors import PointkitError
-    from pointkit.lift import lift_files
+    from pointkit.lifting import lift_files
 
     try:
         summary = lift_files([image], out, fmt="npz", checkpoint=checkpoint or None, progress=False)

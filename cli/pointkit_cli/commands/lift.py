@@ -27,7 +27,7 @@ def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixel
     the exit status is then 1. Prints one JSON line with the summary.
     """
     from pointkit.errors import PointkitError
-    from pointkit.lift import lift_files
+    from pointkit.lifting import lift_files
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     summary = lift_files(inputs, out, fmt=fmt, checkpoint=checkpoint, depth_scale=depth_scale, mask=mask, device=device,

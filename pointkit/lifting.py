@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -391,16 +390,3 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str = "glb", 
             bar.write(f"pointkit: {message}", file=sys.stderr)
     return {"out": str(out), "lifted": len(outputs), "failed": len(errors), "errors": errors,
             "outputs": outputs}
-
-
-
-class _CallableModule(types.ModuleType):
-    """Importing the submodule ``pointkit.lift`` (``from pointkit.lift import ...``) rebinds the
-    package attribute ``pointkit.lift`` to this module, shadowing the function the package exposes;
-    making the module callable keeps ``pointkit.lift(image, ...)`` working either way."""
-
-    def __call__(self, *args, **kwargs) -> LiftResult:
-        return lift(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
