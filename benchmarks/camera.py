@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
+from timing import median_time  # benchmarks/timing.py
 
 
 def make_batch(B: int, N: int, device: str, seed: int = 0):
@@ -43,23 +42,11 @@ def step(depth, src, tgt, hypotheses: int, batched: bool):
     loss.backward()
 
 
-def sync(device: str):
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def measure(B, N, H, device, batched, repeats, warmup=3):
+def measure(B, N, H, device, batched, repeats) -> float:
+    """Median ms of one forward + backward step."""
     depth, src, tgt = make_batch(B, N, device)
-    for _ in range(warmup):
-        step(depth, src, tgt, H, batched)
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step(depth, src, tgt, H, batched)
-        sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return 1e3 * median_time(lambda: step(depth, src, tgt, H, batched), repeats, warmup=3,
+                             sync=torch.cuda.synchronize if device == "cuda" else None)
 
 
 def _rss_kb(field: str) -> int:

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -36,17 +34,7 @@ from pointkit.lifting import DEFAULT_CHECKPOINT, load_model, predict, resolve_de
 from pointkit.metrics import depth_metrics
 from pointkit.render import preset_views, render_views, sculpture, split_of
 from pointkit.render.procedural import sculpture_id
-
-
-def timed(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from timing import median_time  # benchmarks/timing.py
 
 
 def speed(args) -> dict:
@@ -76,7 +64,7 @@ def speed(args) -> dict:
     def full():
         write_outputs(pointkit.lift(image, checkpoint, device=args.device), tmp, "bench", "glb")
 
-    t_fwd, t_full = timed(forward, args.repeats), timed(full, args.repeats)
+    t_fwd, t_full = median_time(forward, args.repeats), median_time(full, args.repeats)
     return {"bench": "lift-speed", "device": args.device, "threads": torch.get_num_threads(), "model": label,
             "input_size": S, "image": "256x256", "forward_ms": round(1e3 * t_fwd, 2),
             "lift_to_mesh_written_ms": round(1e3 * t_full, 2), "ratio": round(t_full / t_fwd, 2)}

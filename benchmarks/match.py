@@ -34,6 +34,7 @@ from pointkit.match import MatchSettings, build_matched_dataset  # noqa: E402
 from pointkit.match.features import detect, match_descriptors, read_image  # noqa: E402
 from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map  # noqa: E402
 from pointkit.match.pipeline import _letterbox  # noqa: E402
+from timing import run_times  # benchmarks/timing.py
 
 PHOTOS = Path(os.environ.get("POINTKIT_SHARED_DATA", REPO.parent / "shared" / "data")) / "photos" / "fountain-P11" / "images"
 
@@ -45,17 +46,6 @@ def baseline(files: list[Path], max_features: int, ratio: float) -> int:
     for a, b in itertools.combinations(desc, 2):
         kept += sum(1 for m in bf.knnMatch(a, b, k=2) if len(m) == 2 and m[0].distance < ratio * m[1].distance)
     return kept
-
-
-def timed(fn, runs: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 def breakdown(files: list[Path], s: MatchSettings) -> dict[str, float]:
@@ -103,8 +93,8 @@ def main() -> None:
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
         files = sorted(cluster.iterdir())
         n_pairs = len(files) * (len(files) - 1) // 2
-        tb = timed(lambda: baseline(files, s.max_features, s.ratio), args.runs, args.warmup)
-        tp = timed(lambda: build_matched_dataset(cluster.parent, Path(tmp) / "out", s, progress=False),
+        tb = run_times(lambda: baseline(files, s.max_features, s.ratio), args.runs, args.warmup)
+        tp = run_times(lambda: build_matched_dataset(cluster.parent, Path(tmp) / "out", s, progress=False),
                    args.runs, args.warmup)
         runs = [breakdown(files, s) for _ in range(3)]
         stages = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

@@ -20,22 +20,10 @@ import json
 import platform
 import statistics
 import tempfile
-import time
 
 import numpy as np
 import trimesh
-
-
-def timed(fn, runs: int, warmup: int) -> float:
-    """Median seconds of ``fn()`` over ``runs`` runs after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from timing import median_time  # benchmarks/timing.py
 
 
 def big_mesh(min_faces: int = 90_000) -> trimesh.Trimesh:
@@ -79,14 +67,14 @@ def main() -> None:
                             o3d.core.Tensor(np.asarray(mesh.faces, np.uint32)))
         scene.cast_rays(o3d.core.Tensor(rays.astype(np.float32)))
 
-    t_fast = timed(lambda: fast.render(mesh, cameras, 0, views), args.runs, args.warmup) / len(views)
-    t_ray = timed(bare_raycast, args.runs, args.warmup) / len(views)
+    t_fast = median_time(lambda: fast.render(mesh, cameras, 0, views), args.runs, args.warmup) / len(views)
+    t_ray = median_time(bare_raycast, args.runs, args.warmup) / len(views)
     result.update(fast_views_per_s=round(1 / t_fast, 2), fast_ms_per_view=round(t_fast * 1e3, 2),
                   raycast_ms_per_view=round(t_ray * 1e3, 2), fast_over_raycast=round(t_fast / t_ray, 2))
 
     rendered = fast.render(mesh, cameras, 0, views)
     n_corr = int(all_pair_correspondences(rendered)[1][-1])
-    t_corr = timed(lambda: all_pair_correspondences(rendered), args.runs, args.warmup)
+    t_corr = median_time(lambda: all_pair_correspondences(rendered), args.runs, args.warmup)
     result.update(correspondences=n_corr, correspondences_per_s=round(n_corr / t_corr),
                   correspondences_over_fast_render=round(t_corr / (t_fast * len(views)), 2))
 
@@ -114,7 +102,7 @@ def main() -> None:
             full(), bare()
         pairs = []
         for _ in range(args.runs):
-            pairs.append((timed(full, 1, 0), timed(bare, 1, 0)))
+            pairs.append((median_time(full, 1, 0), median_time(bare, 1, 0)))
         t_blender = statistics.median(p[0] for p in pairs) / len(views)
         t_bare = statistics.median(p[1] for p in pairs) / len(views)
         result.update(blender_views_per_s=round(1 / t_blender, 3), blender_s_per_view=round(t_blender, 3),

@@ -166,7 +166,7 @@ def test_edge_cases_report_without_crash(shared_data, tmp_path):
     assert summary["objects"] == 1
     ds = Dataset.open(tmp_path / "out")
     reasons = {(f["cluster"], f.get("file")): f["reason"] for f in ds.failures}
-    assert "unreadable image" in reasons[("mixed", "broken.jpg")]
+    assert "not an image" in reasons[("mixed", "broken.jpg")]
     assert "fewer than 2 readable images" in reasons[("single", None)]
     rows = {r["cluster"]: r for r in json.loads((tmp_path / "out" / "report.json").read_text())}
     assert not rows["nooverlap"]["kept"] and "too few" in rows["nooverlap"]["reason"]

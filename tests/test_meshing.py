@@ -78,7 +78,7 @@ def test_uvs_map_vertices_onto_their_pixels(textured):
 
 def test_exporters_read_back(tmp_path, textured):
     depth, mask, image, mesh = textured
-    n, f = len(mesh.vertices), len(mesh.faces)
+    f = len(mesh.faces)
     for fmt in ("glb", "ply", "obj"):
         written = export_mesh(mesh, tmp_path / f"m.{fmt}")
         assert written[-1] == tmp_path / f"m.{fmt}" and all(p.is_file() for p in written)

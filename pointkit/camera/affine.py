@@ -17,7 +17,6 @@ cost O(N) memory.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

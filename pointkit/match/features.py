@@ -27,31 +27,22 @@ def _cv2():
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read a photo as (H, W, 3) uint8 RGB (EXIF orientation applied); PointkitError if unreadable."""
-    cv2 = _cv2()
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as exc:
-        raise PointkitError(f"{path}: cannot read ({exc.strerror or exc}); check the file") from None
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise PointkitError(f"{path}: unreadable image (corrupt or not an image); fix or remove it")
-    return np.ascontiguousarray(bgr[..., ::-1])
+    """Read a photo as (H, W, 3) uint8 RGB, upright (EXIF), via :func:`pointkit.imaging.load_image`.
+
+    Raises PointkitError for a missing, empty, truncated or non-image file."""
+    from pointkit.imaging import load_image
+
+    return load_image(path).rgb
 
 
 def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """Read a user mask (non-zero = object) as (H, W) bool; it must have the photo's size ``shape``."""
-    cv2 = _cv2()
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as exc:
-        raise PointkitError(f"{path}: cannot read mask ({exc.strerror or exc}); check the file") from None
-    m = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if m is None:
-        raise PointkitError(f"{path}: unreadable mask; fix or remove it")
+    from pointkit.imaging import load_image
+
+    m = load_image(path).rgb.any(-1)
     if m.shape != tuple(shape):
         raise PointkitError(f"{path}: mask is {m.shape[1]}x{m.shape[0]} but its photo is {shape[1]}x{shape[0]}")
-    return m > 0
+    return m
 
 
 def auto_mask(rgb: np.ndarray, work_size: int = 320, iterations: int = 4) -> np.ndarray:
