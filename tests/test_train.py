@@ -167,3 +167,25 @@ def test_ddp_two_process_cpu_torchrun(dataset, tmp_path):
     model, _ = load_checkpoint(out / "last.safetensors")
     assert all(torch.isfinite(p).all() for p in model.parameters())
     shutil.rmtree(out)
+
+
+def test_center_weight_adds_the_squared_masked_mean_depth(dataset):
+    from contextlib import nullcontext
+
+    from pointkit.data.format import Dataset
+    from pointkit.training import PairData, collate_pairs
+    from pointkit.training.loop import compute_loss
+
+    data = PairData([Dataset.open(dataset)], "train", input_size=32, corr_per_pair=10)
+    batch = collate_pairs([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    net = LiftNet(LiftNetConfig(input_size=32, ngf=4)).eval()
+    losses = {}
+    for w in (0.0, 2.0):
+        cfg = TrainConfig(datasets=[str(dataset)], out="unused", center_weight=w, hypotheses=16)
+        losses[w], _ = compute_loss(net, batch, cfg, 1.25, 0, 0, torch.device("cpu"), nullcontext(), False)
+    with torch.no_grad():
+        d = net(batch["image"].float() / 127.5 - 1)[:, 0]
+    m = batch["mask"].float()
+    expect = 2.0 * torch.stack([(d[b] * m[b]).sum() / m[b].sum() for b in range(4)]).pow(2).mean()
+    torch.testing.assert_close(losses[2.0] - losses[0.0], expect, rtol=1e-4, atol=1e-6)

@@ -39,6 +39,10 @@ class TrainConfig:
         init: checkpoint whose weights start the run (fine-tuning); its architecture is used.
         input_size, ngf, mask_head, dropout: LiftNet architecture (``None``: from ``init`` or defaults).
         mask_weight: weight of the BCE loss of the mask head against the dataset masks.
+        center_weight: weight of ``(mean depth over the object mask)^2``. The correspondence loss
+            leaves the depth offset free (d -> a d + e); this pins it near 0 without changing
+            the shape learned, so the paper's §5.1 alignment (whose scale is computed on
+            uncentred values) measures shape rather than the arbitrary offset. 0 (the paper): off.
         val_every: validate (and checkpoint) every N steps; 0 = once per epoch.
         patience: stop after this many validations without a better validation correspondence
             error; 0 disables early stopping.
@@ -74,6 +78,7 @@ class TrainConfig:
     mask_head: bool | None = None
     dropout: float | None = None
     mask_weight: float = 1.0
+    center_weight: float = 0.0
     val_every: int = 0
     patience: int = 5
     checkpoint_every: int = 200

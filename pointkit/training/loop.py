@@ -32,7 +32,7 @@ from pointkit.training.data import EpochSampler, PairData, collate_pairs, open_d
 
 log = logging.getLogger(__name__)
 
-TRAIN_FIELDS = ["step", "epoch", "loss", "corr_loss", "mask_loss", "corr_error_px", "lr", "images_per_s"]
+TRAIN_FIELDS = ["step", "epoch", "loss", "corr_loss", "depth_loss", "mask_loss", "center_loss", "corr_error_px", "lr", "images_per_s"]
 VAL_FIELDS = ["step", "epoch", "val_corr_error_px", "val_loss", "best"]
 
 
@@ -171,7 +171,8 @@ def compute_loss(model, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: f
 
     ``corr``: :func:`pointkit.losses.correspondence_loss` of the predicted source depth;
     ``depth``: :func:`pointkit.losses.aligned_depth_loss` against ground truth on the mask; plus,
-    with a mask head, ``mask_weight`` x BCE of the mask logits against the dataset mask.
+    with a mask head, ``mask_weight`` x BCE of the mask logits against the dataset mask; with
+    ``center_weight``, that weight x the squared mean depth over the mask (fixes the free offset).
     Returns the loss and float statistics (corr_error_px is the mean reprojection error).
     """
     from pointkit.losses import aligned_depth_loss, correspondence_loss
@@ -194,6 +195,12 @@ def compute_loss(model, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: f
         mask_loss = F.binary_cross_entropy_with_logits(out[:, 1].float(), batch["mask"].float())
         stats["mask_loss"] = float(mask_loss.detach())
         loss = loss + cfg.mask_weight * mask_loss
+    if cfg.center_weight > 0:
+        m = batch["mask"].float()
+        mean_depth = (depth[:, 0] * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1)
+        center_loss = (mean_depth ** 2).mean()
+        stats["center_loss"] = float(center_loss.detach())
+        loss = loss + cfg.center_weight * center_loss
     return loss, stats
 
 
@@ -228,7 +235,7 @@ def _checkpoint_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: floa
     from pointkit import __version__
 
     return {"trained_with": cfg.loss, "input_size": model_cfg.input_size, "mask_head": model_cfg.mask_head,
-            "step": step, "val_corr_error_px": val_error, "robust": cfg.robust, "ransac": cfg.ransac,
+            "step": step, "val_corr_error_px": val_error, "robust": cfg.robust, "ransac": cfg.ransac, "center_weight": cfg.center_weight,
             "corr_per_pair": cfg.corr_per_pair, "datasets": [str(d.root) for d in datasets],
             "pointkit_version": __version__, "depth_convention": "up to d -> a*d + b*u + c*v + e (tanh output)"}
 

@@ -35,6 +35,8 @@ import click
 @click.option("--ngf", type=int, help="Width of the first layer [default: 64 or --init's].")
 @click.option("--mask-head/--no-mask-head", default=None, help="Second output: foreground-mask logits, supervised by dataset masks.")
 @click.option("--mask-weight", type=float, default=1.0, show_default=True, help="Weight of the mask head's BCE loss.")
+@click.option("--center-weight", type=float, default=0.0, show_default=True,
+              help="Weight pinning the free depth offset: (mean depth on the mask)^2 (0: the paper, off).")
 @click.option("--dropout", type=float, help="Dropout in the innermost decoder blocks [default: 0].")
 @click.option("--val-every", type=int, default=0, show_default=True, help="Validate every N steps (0: each epoch).")
 @click.option("--patience", type=int, default=5, show_default=True,
@@ -47,8 +49,8 @@ import click
 @click.option("--cache-gb", type=float, default=4.0, show_default=True)
 @click.pass_context
 def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypotheses, steps, epochs, batch_size, lr,
-          optimizer, grad_clamp, amp, device, seed, resume, init, input_size, ngf, mask_head, mask_weight, dropout,
-          val_every, patience, checkpoint_every, workers, threads, cache, cache_gb):
+          optimizer, grad_clamp, amp, device, seed, resume, init, input_size, ngf, mask_head, mask_weight,
+          center_weight, dropout, val_every, patience, checkpoint_every, workers, threads, cache, cache_gb):
     """Train LiftNet on DATASET... (their "train" objects; "val" objects drive early stopping).
 
     Depth is learned from the correspondences only; a --mask-head is supervised by the dataset
@@ -63,8 +65,8 @@ def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypothes
                       robust=robust, hypotheses=hypotheses, steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
                       optimizer=optimizer, grad_clamp=grad_clamp, amp=amp, device=device, seed=seed, init=init,
                       input_size=input_size, ngf=ngf, mask_head=mask_head, dropout=dropout, mask_weight=mask_weight,
-                      val_every=val_every, patience=patience, checkpoint_every=checkpoint_every, workers=workers,
-                      threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume)
+                      center_weight=center_weight, val_every=val_every, patience=patience,
+                      checkpoint_every=checkpoint_every, workers=workers, threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume)
     summary = run_training(cfg)
     if int(os.environ.get("RANK", "0")) == 0:   # under torchrun only process 0 reports
         click.echo(json.dumps(summary))
