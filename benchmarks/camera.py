@@ -5,7 +5,7 @@ For B pairs of N correspondences and H RANSAC hypotheses, times forward + backwa
 time in a Python loop; prints median ms (>= 10 timed runs after 3 warm-ups), the peak memory of
 each (CUDA allocator peak on a GPU; peak RSS growth on a Linux CPU) and the ratio.
 
-Usage: python benchmarks/camera.py [--device cpu|cuda] [--n 50 1000 10000] [--batch 64] [--hypotheses 256]
+Usage: python benchmarks/camera.py [--device cpu|cuda] [--n 50 1000 10000] [--batch 64] [--hypotheses 256] [--threads T]
 Targets (issue 2): >= 20x faster than the loop on CPU at B=64, N=1000; on an H100/H200 <= 5 ms at
 B=64, N=1000 and memory O(B·N·H).
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 
 import torch
@@ -56,19 +58,32 @@ def _rss_kb(field: str) -> int:
 
 def peak_memory_mb(B, N, H, device, batched) -> float:
     """Peak extra memory of one step: the CUDA allocator's peak, or on Linux CPUs the peak RSS
-    growth (the kernel's high-water mark, reset through /proc/self/clear_refs)."""
-    depth, src, tgt = make_batch(B, N, device)
-    step(depth, src, tgt, H, batched)  # warm caches so only the step's own memory is counted
+    growth (the kernel's high-water mark, reset through /proc/self/clear_refs) measured in a child
+    process whose malloc returns every large block to the kernel (MALLOC_MMAP_THRESHOLD_), so
+    memory kept by the allocator from earlier steps does not hide the step's own peak."""
     if device == "cuda":
+        depth, src, tgt = make_batch(B, N, device)
+        step(depth, src, tgt, H, batched)
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
         step(depth, src, tgt, H, batched)
         return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    out = subprocess.run([sys.executable, __file__, "--_memory-child", f"{B},{N},{H},{int(batched)}"],
+                         capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout.strip())
+
+
+def _memory_child(spec: str) -> None:
+    B, N, H, batched = (int(x) for x in spec.split(","))
+    torch.set_num_threads(1)
+    depth, src, tgt = make_batch(B, N, "cpu")
+    step(depth, src, tgt, H, bool(batched))  # first call: lazy initialisations are not the step's memory
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
     base = _rss_kb("VmRSS")
-    step(depth, src, tgt, H, batched)
-    return (_rss_kb("VmHWM") - base) / 1024
+    step(depth, src, tgt, H, bool(batched))
+    print((_rss_kb("VmHWM") - base) / 1024)
 
 
 def main():
@@ -78,7 +93,13 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--hypotheses", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--_memory-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args._memory_child:
+        return _memory_child(args._memory_child)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"# device: {name}; B={args.batch}, H={args.hypotheses}; median of {args.repeats} runs after 3 warm-ups")
     print(f"{'N':>6} {'batched ms':>11} {'loop ms':>9} {'speed-up':>9} {'batched MB':>11} {'loop MB':>8}")

@@ -158,3 +158,17 @@ class TestRansac:
         assert not full.inliers[0, 50:].any() and full.inliers[0, :50].all()
         assert torch.equal(full.inliers, chunked.inliers)
         torch.testing.assert_close(full.P, chunked.P)
+
+
+def test_sampling_draws_only_valid_points_for_prefix_and_scattered_masks():
+    from pointkit.camera.affine import sample_valid
+
+    prefix = torch.arange(10) < torch.tensor([[3], [10]])
+    scattered = torch.zeros(2, 10, dtype=torch.bool)
+    scattered[0, [1, 4, 8]] = True
+    scattered[1, [0, 9]] = True
+    for valid in (prefix, scattered):
+        idx = sample_valid(valid, 500, torch.Generator().manual_seed(0))
+        for b in range(2):
+            drawn = set(idx[b].tolist())
+            assert drawn == set(torch.nonzero(valid[b]).flatten().tolist())  # every valid point, nothing else

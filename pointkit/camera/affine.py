@@ -176,6 +176,8 @@ def sample_valid(valid: torch.Tensor, k: int, generator: torch.Generator | None 
     counts = valid.sum(-1, keepdim=True)                                    # (B, 1)
     r = torch.rand(B, k, generator=generator, device=valid.device, dtype=torch.float64)
     rank = (r * counts).long().minimum((counts - 1).clamp_min(0))
+    if torch.equal(valid, torch.arange(N, device=valid.device) < counts):
+        return rank  # valid points first, padding last (as the loaders batch): the rank is the index
     cum = valid.long().cumsum(-1)                                           # (B, N)
     return torch.searchsorted(cum, rank + 1).clamp_max(N - 1)              # first index with cum == rank + 1
 
@@ -193,18 +195,25 @@ def _msac_cost(Xn: torch.Tensor, x: torch.Tensor, w: torch.Tensor, Pt: torch.Ten
     """MSAC cost of each hypothesis: sum_i w_i min(|x_i - P X_i|^2, thr^2).
 
     Xn: (B, M, 4), x: (B, M, 2), w: (B, M) 0/1, Pt: (B, H, 4, 2) transposed cameras -> (B, H).
-    One batched matmul per chunk of hypotheses (chunks bound memory to ``max_elements``).
+    The residuals come out of one batched matmul per chunk: ``[X, u, v] @ [[P_u^T, P_v^T], [-1, 0],
+    [0, -1]]`` gives the u- and v-residuals of every point under every hypothesis as two contiguous
+    (B, M, h) blocks, so no (B, M, h, 2) tensor is ever reduced over its short last axis.
     """
     B, M, _ = Xn.shape
     H = Pt.shape[1]
-    chunk = max(1, min(H, max_elements // max(1, B * M)))
+    Xa = torch.cat([Xn, x], -1)                                             # (B, M, 6)
+    chunk = max(1, min(H, max_elements // max(1, 2 * B * M)))
     costs = []
     for start in range(0, H, chunk):  # a few memory-bounding chunks, not a per-hypothesis loop
         P = Pt[:, start:start + chunk]                                      # (B, h, 4, 2)
         h = P.shape[1]
-        proj = torch.bmm(Xn, P.permute(0, 2, 1, 3).reshape(B, 4, h * 2)).view(B, M, h, 2)
-        r2 = (proj - x.unsqueeze(2)).square_().sum(-1)                      # (B, M, h)
-        costs.append(torch.bmm(w.unsqueeze(1), r2.clamp_max_(thr2)).squeeze(1))
+        Q = Xa.new_zeros(B, 6, 2, h)
+        Q[:, :4] = P.permute(0, 2, 3, 1)                                    # rows 0-3: P^T for u (col 0) and v (col 1)
+        Q[:, 4, 0] = -1
+        Q[:, 5, 1] = -1
+        R = torch.bmm(Xa, Q.view(B, 6, 2 * h)).square_()                   # (B, M, 2h): r_u^2 | r_v^2
+        r2 = (R[..., :h] + R[..., h:]).clamp_max_(thr2)                     # (B, M, h)
+        costs.append(torch.bmm(w.unsqueeze(1), r2).squeeze(1))
     return torch.cat(costs, 1)
 
 
