@@ -327,7 +327,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         val_every = cfg.val_every or per_epoch
         autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
         logs = _Logs(run, info["step"], dist.main)
-        meta = lambda step, err: _checkpoint_metadata(cfg, model_cfg, step, err, datasets)  # noqa: E731
+
+        def meta(step: int, err: float | None) -> dict[str, Any]:
+            return _checkpoint_metadata(cfg, model_cfg, step, err, datasets)
 
         def validate_and_checkpoint(step: int, epoch: int, validate: bool) -> None:
             if validate and len(val_data):
