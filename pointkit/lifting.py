@@ -311,7 +311,8 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str = "gl
                                     (f"{stem}_depth_color.png", colorize_depth(result.depth, result.mask), {}),
                                     (f"{stem}_mask.png", result.mask.astype(np.uint8) * 255, {})):
             with atomic_path(out / name) as tmp:
-                Image.fromarray(array).save(tmp, **kwargs)
+                # zlib level 1 (not 6): slightly larger files, cheaper writes; lift is mostly file writing
+                Image.fromarray(array).save(tmp, compress_level=1, **kwargs)
             written.append(out / name)
         mesh_path = out / f"{stem}.{fmt}"
         if fmt == "npz":
