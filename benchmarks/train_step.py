@@ -35,6 +35,7 @@ from pointkit.data.format import Dataset, ObjectRecord, write_manifest, write_ob
 from pointkit.models import LiftNet, LiftNetConfig  # noqa: E402
 from pointkit.training import PairData, TrainConfig, collate_pairs  # noqa: E402
 from pointkit.training.loop import compute_loss, resolve_device  # noqa: E402
+from timing import run_times  # benchmarks/timing.py
 
 
 def synthetic_dataset(root: Path, objects: int, size: int, views: int, corr: int, seed: int = 0) -> Path:
@@ -60,19 +61,6 @@ def synthetic_dataset(root: Path, objects: int, size: int, views: int, corr: int
     return root
 
 
-def timed(fn, runs: int, warmup: int, sync) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    sync()
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        sync()
-        out.append(time.perf_counter() - t)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=128)
@@ -90,7 +78,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    sync = torch.cuda.synchronize if cuda else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,7 +113,7 @@ def main() -> None:
                 fn()
         for _ in range(args.runs):
             for name, fn in steps.items():
-                times[name] += timed(fn, 1, 0, sync)
+                times[name] += run_times(fn, 1, warmup=0, sync=sync)
         results = {name: statistics.median(t) for name, t in times.items()}
 
         def load_epoch():
@@ -138,7 +126,8 @@ def main() -> None:
         load_epoch()
         t = time.perf_counter()
         n = sum(load_epoch() for _ in range(max(1, args.runs // 2)))
-        sync()
+        if sync:
+            sync()
         loader_ips = n / (time.perf_counter() - t)
 
     corr_ips, depth_ips = args.batch / results["corr"], args.batch / results["depth"]
