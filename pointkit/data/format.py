@@ -19,11 +19,12 @@ Each object file holds V views and the correspondences of P ordered view pairs:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -133,17 +134,40 @@ def write_object(root: str | Path, record: ObjectRecord) -> Path:
     return path
 
 
-def read_object(root: str | Path, object_id: str) -> ObjectRecord:
-    path = object_path(root, object_id)
+@contextlib.contextmanager
+def _open_object_file(path: Path) -> Iterator[Any]:
+    """The open npz of an object file; a missing or broken file (also while reading it) is a PointkitError."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+            yield npz
     except FileNotFoundError:
         raise PointkitError(f"{path}: object file is missing; re-run the command that made the dataset") from None
     except Exception as exc:
         raise PointkitError(f"{path}: unreadable object file ({exc}); delete it and re-run to resume") from None
+
+
+def read_object(root: str | Path, object_id: str) -> ObjectRecord:
+    path = object_path(root, object_id)
+    with _open_object_file(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
     _validate(arrays, str(path))
     return ObjectRecord(object_id=object_id, **{k: arrays[k] for k in arrays if k in REQUIRED_KEYS + OPTIONAL_KEYS})
+
+
+@dataclass
+class ObjectSummary:
+    """One object file without its images: ``shape`` (V, H, W) of the views, correspondences per
+    pair ``counts`` (P,) and whether it has ``depth``."""
+
+    shape: tuple[int, int, int]
+    counts: np.ndarray
+    has_depth: bool
+
+
+def summarize_object(root: str | Path, object_id: str) -> ObjectSummary:
+    """Read only ``masks`` and ``pair_offsets`` of an object file (errors as :func:`read_object`)."""
+    with _open_object_file(object_path(root, object_id)) as npz:
+        return ObjectSummary(tuple(npz["masks"].shape), np.diff(npz["pair_offsets"]), "depth" in npz.files)
 
 
 def manifest_name(shard: tuple[int, int] | None = None) -> str:
@@ -203,8 +227,8 @@ class Dataset:
         return self.manifests[0]
 
     def split(self, name: str) -> list[str]:
-        """Object ids of one split ("train", "val", "test"), sorted."""
-        return sorted(i for i, e in self.objects.items() if e.get("split") == name)
+        """Object ids of one split ("train", "val", "test", or "all" for every object), sorted."""
+        return sorted(i for i, e in self.objects.items() if name == "all" or e.get("split") == name)
 
     def read(self, object_id: str) -> ObjectRecord:
         if object_id not in self.objects:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pointkit.data.format import Dataset, object_path, read_object
+from pointkit.data.format import Dataset, object_path, read_object, summarize_object
 from pointkit.errors import PointkitError
 
 log = logging.getLogger(__name__)
@@ -98,19 +98,10 @@ class PairData(torch.utils.data.Dataset):
         corr_total, views_total = 0, 0
         self._kept: list[list[int]] = []
         for ds in datasets:
-            ids = sorted(ds.objects) if split == "all" else ds.split(split)
-            for object_id in ids:
+            for object_id in ds.split(split):
                 path = object_path(ds.root, object_id)
-                try:
-                    with np.load(path, allow_pickle=False) as npz:
-                        shape = npz["masks"].shape
-                        counts = np.diff(npz["pair_offsets"])
-                        depth_here = "depth" in npz.files
-                except FileNotFoundError:
-                    raise PointkitError(f"{path}: object file is missing; re-run the command that made the dataset") from None
-                except Exception as exc:
-                    raise PointkitError(f"{path}: unreadable object file ({exc}); delete it and re-run to resume") from None
-                H, W = int(shape[1]), int(shape[2])
+                summary = summarize_object(ds.root, object_id)
+                views, H, W = summary.shape
                 if H != W:
                     raise PointkitError(f"{path}: images are {W}x{H}; LiftNet trains on square images (re-render or re-match with a square size)")
                 sizes.setdefault((H, W), str(ds.root))
@@ -118,17 +109,17 @@ class PairData(torch.utils.data.Dataset):
                     (a, ra), (b, rb) = list(sizes.items())[:2]
                     raise PointkitError(f"mixed resolutions: {ra} has {a[0]}x{a[1]} images, {rb} has {b[0]}x{b[1]}; "
                                         "use datasets of one resolution")
-                if need_depth and not depth_here:
+                if need_depth and not summary.has_depth:
                     raise PointkitError(f"{path}: no ground-truth depth (a matched dataset?); --loss depth needs rendered datasets")
-                self.has_depth &= depth_here
+                self.has_depth &= summary.has_depth
+                counts = summary.counts
                 kept = [p for p, c in enumerate(counts) if c >= min_corr]
                 n = len(self.objects)
                 self.objects.append((ds.root, object_id))
                 self._kept.append(kept)
                 self.index.extend((n, j) for j in range(len(kept)))
                 corr_total += sum(min(int(counts[p]), self.k) if self.k else int(counts[p]) for p in kept)
-                views_total += int(shape[0])
-        self.source_size = next(iter(sizes))[0] if sizes else self.input_size
+                views_total += views
         S = self.input_size
         self.estimated_bytes = views_total * S * S * (3 + 1 + 4 * self.has_depth) + corr_total * 16
         self._cache: list[_Object] | None = None
