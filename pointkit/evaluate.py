@@ -26,7 +26,8 @@ import torch
 
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic, write_json_atomic
-from pointkit.metrics import MODES, depth_metrics
+from pointkit.metrics import MODES, align_depth, depth_metrics
+from pointkit.models import load_checkpoint, to_network_input
 
 METRICS = ("l1", "rmse", "abs_rel", "sq_rel", "delta1")
 HEADLINE = ("rmse", "l1", "delta1")
@@ -40,8 +41,7 @@ def flat_baseline(images: torch.Tensor) -> torch.Tensor:
 def _model_predictor(model, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
     @torch.no_grad()
     def predict(images: torch.Tensor) -> torch.Tensor:
-        x = images.to(device).float() / 127.5 - 1
-        return model(x)[:, :1].float().cpu()
+        return model(to_network_input(images.to(device)))[:, :1].float().cpu()
     return predict
 
 
@@ -90,7 +90,7 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
     from pointkit.training.loop import resolve_device
 
     ds = Dataset.open(dataset)
-    ids = sorted(ds.objects) if split == "all" else ds.split(split)
+    ids = ds.split(split)
     if not ids:
         raise PointkitError(f"{dataset}: no objects in split {split!r}; choose another --split")
     dev = resolve_device(device)
@@ -98,8 +98,6 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
     if baseline is None:
         if checkpoint is None:
             raise PointkitError("give a CHECKPOINT or --baseline flat")
-        from pointkit.models import load_checkpoint
-
         ckpt = Path(checkpoint)
         if ckpt.is_dir():
             ckpt = ckpt / "best.safetensors"
@@ -128,14 +126,12 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
         gt_t, m_t = torch.from_numpy(depth)[:, None], torch.from_numpy(mask)[:, None]
         keep = m_t.flatten(1).sum(1) >= 4
         rows = [{"object": object_id, "view": v} for v in range(len(images))]
+        kept_views = keep.nonzero().flatten().tolist()
         for mode in MODES:
             values = depth_metrics(preds[keep], gt_t[keep], m_t[keep], mode=mode, per_image=True) if keep.any() else {}
-            kept_views = keep.nonzero().flatten().tolist()
             for name in METRICS:
                 for j, v in enumerate(kept_views):
                     rows[v][f"{name}_{mode}"] = float(values[name][j])
-        from pointkit.metrics import align_depth
-
         aligned = align_depth(preds.double(), gt_t.double(), m_t, mode="paper").float() if keep.any() else preds
         for v in range(len(images)):
             if keep[v]:

@@ -1,4 +1,4 @@
 """Networks: LiftNet (pix2pix U-Net with tanh depth output and bilinear upsampling, paper §3.3)."""
-from pointkit.models.liftnet import LiftNet, LiftNetConfig, load_checkpoint
+from pointkit.models.liftnet import LiftNet, LiftNetConfig, load_checkpoint, to_network_input
 
-__all__ = ["LiftNet", "LiftNetConfig", "load_checkpoint"]
+__all__ = ["LiftNet", "LiftNetConfig", "load_checkpoint", "to_network_input"]

@@ -57,6 +57,12 @@ class LiftNetConfig:
         return 2 if self.mask_head else 1
 
 
+def to_network_input(image: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """(B,3,S,S) uint8 RGB -> LiftNet's input, float in [-1, 1] (``image / 127.5 - 1``), optionally channels_last."""
+    x = image.float() / 127.5 - 1
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
 def _down(cin: int, cout: int, norm: bool, first: bool) -> nn.Sequential:
     layers: list[nn.Module] = [] if first else [nn.LeakyReLU(0.2, inplace=True)]
     layers.append(nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=not norm))

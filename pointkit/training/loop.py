@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from pointkit.errors import PointkitError
 from pointkit.io import write_json_atomic
+from pointkit.models import to_network_input
 from pointkit.training.checkpoint import STATE_JSON, load_state, save_state
 from pointkit.training.config import RESUMABLE_CHANGES, TrainConfig
 from pointkit.training.data import EpochSampler, PairData, collate_pairs, open_datasets
@@ -43,12 +44,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
-
-
-def to_network_input(image: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
-    """(B,3,S,S) uint8 -> float in [-1, 1] (``image / 127.5 - 1``), optionally channels_last."""
-    x = image.float() / 127.5 - 1
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
