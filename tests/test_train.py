@@ -189,3 +189,30 @@ def test_center_weight_adds_the_squared_masked_mean_depth(dataset):
     m = batch["mask"].float()
     expect = 2.0 * torch.stack([(d[b] * m[b]).sum() / m[b].sum() for b in range(4)]).pow(2).mean()
     torch.testing.assert_close(losses[2.0] - losses[0.0], expect, rtol=1e-4, atol=1e-6)
+
+
+def test_ransac_threshold_is_tau_also_without_r():
+    """--no-robust drops R only: RANSAC keeps the tau threshold (given, or 10 px at 256 scaled)."""
+    common = dict(datasets=["unused"], out="unused")
+    assert TrainConfig(robust=False, **common).resolved_tau(128) is None
+    assert TrainConfig(robust=False, **common).ransac_threshold(128) == 5.0
+    assert TrainConfig(robust=False, tau=3.0, **common).ransac_threshold(64) == 3.0
+    assert TrainConfig(tau=3.0, **common).resolved_tau(64) == 3.0
+
+
+def test_corrupt_run_record_or_state_is_a_one_line_error(dataset, tmp_path):
+    cfg = dict(datasets=[str(dataset)], out=str(tmp_path / "r"), steps=1, **TINY)
+    train(TrainConfig(**cfg))
+    state = json.loads((tmp_path / "r" / "state.json").read_text())
+    (tmp_path / "r" / state["tensors"]).write_bytes(b"not a safetensors file")
+    with pytest.raises(PointkitError, match="unreadable training state"):
+        train(TrainConfig(**{**cfg, "resume": True}))
+    (tmp_path / "r" / "run.json").write_text("{truncated")
+    with pytest.raises(PointkitError, match="unreadable run record"):
+        train(TrainConfig(**{**cfg, "resume": True}))
+
+
+@pytest.mark.parametrize("option", [dict(hypotheses=0), dict(val_every=-1), dict(patience=-1), dict(workers=-1)])
+def test_config_rejects_out_of_range_options(option):
+    with pytest.raises(PointkitError, match=next(iter(option)).replace("_", "-")):
+        TrainConfig(datasets=["unused"], out="unused", **option)

@@ -64,17 +64,19 @@ def save_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
 
 def load_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> dict[str, Any]:
     """Restore model, optimiser and RNG states from ``run``; returns the saved info (step, epoch ...)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = run / STATE_JSON
     try:
         info = json.loads(path.read_text())
         tensors = load_file(str(run / info["tensors"]))
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        optimizer_plain, rng_cpu = info["optimizer"], tensors["rng.cpu"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, SafetensorError) as exc:
         raise PointkitError(f"{path}: unreadable training state ({exc}); start a new run with another --out") from None
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    optimizer.load_state_dict(_optimizer_join({k: v.to(device) for k, v in tensors.items()}, info["optimizer"]))
-    torch.set_rng_state(tensors["rng.cpu"])
+    optimizer.load_state_dict(_optimizer_join({k: v.to(device) for k, v in tensors.items()}, optimizer_plain))
+    torch.set_rng_state(rng_cpu)
     if "rng.cuda" in tensors and device.type == "cuda":
         torch.cuda.set_rng_state(tensors["rng.cuda"])
     return info

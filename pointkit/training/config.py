@@ -1,7 +1,7 @@
 """The resolved settings of one training run (saved as ``RUN/run.json`` and in every checkpoint)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pointkit.errors import PointkitError
@@ -88,7 +88,6 @@ class TrainConfig:
     cache_gb: float = 4.0
     progress: bool = True
     resume: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.datasets:
@@ -108,6 +107,10 @@ class TrainConfig:
             (self.tau is None or self.tau > 0, f"--tau {self.tau}: must be positive"),
             (self.lr is None or self.lr > 0, f"--lr {self.lr}: must be positive"),
             (self.checkpoint_every >= 1, f"--checkpoint-every {self.checkpoint_every}: must be at least 1"),
+            (self.hypotheses >= 1, f"--hypotheses {self.hypotheses}: must be at least 1"),
+            (self.val_every >= 0, f"--val-every {self.val_every}: must be >= 0 (0: once per epoch)"),
+            (self.patience >= 0, f"--patience {self.patience}: must be >= 0 (0: no early stopping)"),
+            (self.workers is None or self.workers >= 0, f"--workers {self.workers}: must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -116,11 +119,14 @@ class TrainConfig:
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else (1e-5 if self.init else 1e-3)
 
+    def ransac_threshold(self, input_size: int) -> float:
+        """RANSAC's inlier threshold in input pixels: ``tau`` (default 10 px at 256 px, scaled),
+        whether or not R is used."""
+        return self.tau if self.tau is not None else 10.0 * input_size / 256
+
     def resolved_tau(self, input_size: int) -> float | None:
         """R's threshold in input pixels, or None (plain squared error) when ``robust`` is off."""
-        if not self.robust:
-            return None
-        return self.tau if self.tau is not None else 10.0 * input_size / 256
+        return self.ransac_threshold(input_size) if self.robust else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

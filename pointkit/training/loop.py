@@ -107,8 +107,11 @@ def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
         return None
     if not cfg.resume:
         raise PointkitError(f"{run} holds another run; use --resume to continue it or choose a new --out")
-    saved = json.loads(saved_path.read_text())
-    old = saved["config"]
+    try:
+        saved = json.loads(saved_path.read_text())
+        old = saved["config"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise PointkitError(f"{saved_path}: unreadable run record ({exc}); start a new run with another --out") from None
     new = cfg.to_dict()
     changed = [k for k in new if k not in RESUMABLE_CHANGES and k in old and old[k] != new[k]]
     if changed:
@@ -178,7 +181,7 @@ def compute_loss(model, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: f
     stats: dict[str, float] = {}
     if cfg.loss == "corr":
         main, cs = correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=tau, ransac=cfg.ransac,
-                                       threshold=tau if tau is not None else None, hypotheses=cfg.hypotheses,
+                                       threshold=cfg.ransac_threshold(depth.shape[-1]), hypotheses=cfg.hypotheses,
                                        generator=step_generator(cfg.seed, step, rank, device), return_stats=True)
         keep = ~cs.degenerate
         stats["corr_error_px"] = float(cs.mean_error[keep].mean()) if keep.any() else float("nan")
@@ -216,7 +219,8 @@ def validation_error(model, loader, cfg: TrainConfig, tau: float | None, device:
             depth = model(to_network_input(batch["image"], channels_last))[:, :1].float()
         g = step_generator(cfg.seed + 7919, i, dist.rank, device)
         loss, cs = correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=tau, ransac=cfg.ransac,
-                                       threshold=tau, hypotheses=cfg.hypotheses, generator=g, return_stats=True)
+                                       threshold=cfg.ransac_threshold(depth.shape[-1]), hypotheses=cfg.hypotheses,
+                                       generator=g, return_stats=True)
         keep = ~cs.degenerate
         err_sum += float(cs.mean_error[keep].sum())
         loss_sum += float(loss) * float(keep.sum())
