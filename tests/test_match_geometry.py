@@ -132,6 +132,17 @@ def test_mutual_ratio_matching():
     assert len(m) == 49 and np.array_equal(m[:, 1], inverse[m[:, 0]])
 
 
+def test_pair_with_fewer_matches_than_ransac_needs():
+    # --min-matches below 5 lets a 3-match pair through to RANSAC, which needs 5: too few inliers, no crash
+    from pointkit.match.features import Features
+    from pointkit.match.pipeline import MatchSettings, match_pair
+
+    rng = np.random.default_rng(7)
+    f = Features(rng.uniform(0, 100, (3, 2)), rng.random((3, 128)).astype(np.float32), np.ones(2))
+    res = match_pair(f, f, MatchSettings(min_matches=0), np.random.default_rng(0))
+    assert (res.matches, res.inliers, res.kept) == (3, 0, False) and res.reason.startswith("too few inliers")
+
+
 def test_letterbox_transform_maps_corners():
     scale, offset, (w, h) = letterbox_transform((640, 480), 256)
     assert (w, h) == (256, 192)
@@ -148,3 +159,5 @@ def test_ids_and_splits():
     splits = [split_of(f"cluster{i}") for i in range(400)]
     assert splits == [split_of(f"cluster{i}") for i in range(400)]
     assert 0.7 < splits.count("train") / 400 < 0.9 and splits.count("val") > 10 and splits.count("test") > 10
+    # whole per mille, no float edge: crc32 % 1000 == 899 is val, == 900 is test (as docs/matching.md says)
+    assert (split_of("cluster952"), split_of("cluster342")) == ("val", "test")

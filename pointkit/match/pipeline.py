@@ -96,7 +96,7 @@ def match_pair(fa: Features, fb: Features, settings: MatchSettings, rng: np.rand
     src, tgt = fa.uv[m[:, 0]], fb.uv[m[:, 1]]
     ws, wt = src * fa.scale, tgt * fb.scale               # the frames the detector saw
     fit = ransac_affine_f(ws, wt, settings.threshold, rng)
-    n_in = int(fit.inliers.sum())
+    n_in = 0 if fit is None else int(fit.inliers.sum())  # None: fewer than 5 matches (--min-matches < 5)
     if n_in < settings.min_inliers:
         return PairResult(len(m), n_in, 0, None, None, None, False,
                           f"too few inliers ({n_in} < {settings.min_inliers})", empty, empty)
@@ -121,12 +121,13 @@ def sanitize_id(name: str, taken: set[str]) -> str:
 
 
 def split_of(cluster: str) -> str:
-    """Deterministic split from the cluster name: CRC-32 of its UTF-8 bytes, 80/10/10 percent."""
-    x = (zlib.crc32(cluster.encode()) % 1000) / 1000
+    """Deterministic split from the cluster name: CRC-32 of its UTF-8 bytes mod 1000, in whole
+    per mille (no float round-off at the edges): [0, 800) train, [800, 900) val, [900, 1000) test."""
+    k, edge = zlib.crc32(cluster.encode()) % 1000, 0
     for name, fraction in SPLITS:
-        if x < fraction:
+        edge += round(fraction * 1000)
+        if k < edge:
             return name
-        x -= fraction
     return SPLITS[-1][0]
 
 
