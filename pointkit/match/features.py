@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from pointkit.errors import PointkitError
+from pointkit.imaging import IMAGE_SUFFIXES as _LIFT_SUFFIXES
+from pointkit.imaging import load_image
 
 FEATURE_KINDS = ("sift", "rootsift")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+IMAGE_SUFFIXES = _LIFT_SUFFIXES + (".ppm", ".pgm")
+"""Photo files ``pointkit match`` picks up: those of ``pointkit lift`` plus PPM / PGM."""
 
 
 def _cv2():
@@ -30,15 +33,11 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read a photo as (H, W, 3) uint8 RGB, upright (EXIF), via :func:`pointkit.imaging.load_image`.
 
     Raises PointkitError for a missing, empty, truncated or non-image file."""
-    from pointkit.imaging import load_image
-
     return load_image(path).rgb
 
 
 def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """Read a user mask (non-zero = object) as (H, W) bool; it must have the photo's size ``shape``."""
-    from pointkit.imaging import load_image
-
     m = load_image(path).rgb.any(-1)
     if m.shape != tuple(shape):
         raise PointkitError(f"{path}: mask is {m.shape[1]}x{m.shape[0]} but its photo is {shape[1]}x{shape[0]}")
