@@ -89,6 +89,10 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
     from pointkit.training.data import resize_views
     from pointkit.training.loop import resolve_device
 
+    if batch_size < 1:
+        raise PointkitError(f"--batch-size {batch_size}: must be at least 1")
+    if input_size is not None and input_size < 1:
+        raise PointkitError(f"--input-size {input_size}: must be at least 1")
     ds = Dataset.open(dataset)
     ids = ds.split(split)
     if not ids:

@@ -97,3 +97,9 @@ def test_cli_eval_json_line_and_errors(dataset, tmp_path):
     assert res.exit_code == 1 and "not a readable safetensors checkpoint" in res.output
     res = CliRunner().invoke(cli, ["eval", str(ckpt), str(dataset), "--split", "nope", "--out", str(tmp_path / "q")])
     assert res.exit_code == 1 and "no objects in split" in res.output
+
+
+@pytest.mark.parametrize("option", [dict(batch_size=0), dict(input_size=0)])
+def test_out_of_range_options_are_one_line_errors(dataset, tmp_path, option):
+    with pytest.raises(PointkitError, match=next(iter(option)).replace("_", "-")):
+        evaluate(None, dataset, tmp_path / "o", baseline="flat", progress=False, **option)
