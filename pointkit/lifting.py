@@ -114,11 +114,13 @@ def predict(model, rgb: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np
     """
     import torch
 
+    from pointkit.models import to_network_input
+
     S = model.config.input_size
     square, (top, left) = _square(rgb)
     side = square.shape[0]
     small = cv2.resize(square, (S, S), interpolation=cv2.INTER_AREA if side > S else cv2.INTER_LINEAR)
-    x = torch.from_numpy(small).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    x = to_network_input(torch.from_numpy(small).to(device).permute(2, 0, 1)[None])
     with torch.inference_mode():
         y = model(x)[0].float().cpu().numpy()                   # (C, S, S)
     H, W = rgb.shape[:2]
