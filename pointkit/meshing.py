@@ -172,13 +172,18 @@ def export_mesh(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
         text, files = trimesh.exchange.obj.export_obj(mesh, include_texture=textured, return_texture=True,
                                                       mtl_name=f"{path.stem}.mtl")
         written = []
-        for name, data in files.items():
-            # trimesh names the texture "material_0.png": give it this mesh's stem so meshes in one folder do not clash.
-            target = path.with_name(name if name.endswith(".mtl") else f"{path.stem}_{name}")
-            if name.endswith(".mtl"):
-                data = data.replace(b"material_0.png", f"{path.stem}_material_0.png".encode())
-            write_bytes_atomic(target, data)
-            written.append(target)
-        write_bytes_atomic(path, text.encode())
+        try:
+            for name, data in files.items():
+                # trimesh names the texture "material_0.png": give it this mesh's stem so meshes in one folder do not clash.
+                target = path.with_name(name if name.endswith(".mtl") else f"{path.stem}_{name}")
+                if name.endswith(".mtl"):
+                    data = data.replace(b"material_0.png", f"{path.stem}_material_0.png".encode())
+                write_bytes_atomic(target, data)
+                written.append(target)
+            write_bytes_atomic(path, text.encode())
+        except BaseException:  # no .mtl / texture left behind without their .obj
+            for target in written:
+                target.unlink(missing_ok=True)
+            raise
         return written + [path]
     raise PointkitError(f"{path}: unknown mesh format {fmt!r}; use one of glb, ply, obj")

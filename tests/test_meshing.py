@@ -107,3 +107,18 @@ def test_npz_depth_file(tmp_path, textured):
         assert np.allclose(data["uv"], mesh.visual.uv)
         info = json.loads(str(data["info"]))
     assert info["note"] == "x" and info["image_size"] == [12, 16]
+
+
+def test_obj_failure_leaves_no_material_or_texture(tmp_path, textured, monkeypatch):
+    import pointkit.meshing as meshing
+
+    real = meshing.write_bytes_atomic
+
+    def full_disk_on_obj(path, data):
+        if str(path).endswith(".obj"):
+            raise OSError(28, "No space left on device")
+        real(path, data)
+    monkeypatch.setattr(meshing, "write_bytes_atomic", full_disk_on_obj)
+    with pytest.raises(OSError):
+        export_mesh(textured[3], tmp_path / "m.obj")
+    assert list(tmp_path.iterdir()) == []
