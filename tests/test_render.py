@@ -170,6 +170,13 @@ class TestDatasetJob:
         reasons = {f["object"]: f["reason"] for f in ds.failures}
         assert set(reasons) == {"broken.ply", "flat.obj"} and "degenerate" in reasons["flat.obj"]
 
+    def test_bad_renderer_fails_before_any_output(self, tmp_path):
+        for renderer, options, message in [("no-such", {}, "no-such"), ("fast", {"bogus": 1}, "bogus")]:
+            with pytest.raises(PointkitError, match=message):
+                build_dataset(tmp_path / "ds", procedural=2, views=2, resolution=RES, renderer=renderer,
+                              renderer_options=options, progress=False)
+        assert not (tmp_path / "ds").exists()
+
     def test_shards_read_as_one_dataset(self, tmp_path):
         kw = dict(procedural=3, views=2, resolution=RES, progress=False, seed=2)
         build_dataset(tmp_path / "whole", **kw)

@@ -177,6 +177,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     from pointkit.data.format import manifest_name, object_path, write_manifest
     from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
     from pointkit.render.presets import PRESETS, preset_views
+    from pointkit.render.views import get_renderer
 
     shard = parse_shard(shard) if isinstance(shard, str) else shard
     if shard is not None and not 0 <= shard[0] < shard[1]:
@@ -189,6 +190,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     if num_views < 2:
         raise PointkitError(f"--views {num_views}: correspondences need at least 2 views per object")
     max_corr = int(max_corr) if max_corr and max_corr > 0 else 0
+    get_renderer(renderer, **(renderer_options or {}))  # a bad name or option fails here, not once per object
     all_tasks, source = _tasks(meshes, procedural)
     if shard is not None:
         all_tasks = all_tasks[shard[0]::shard[1]]

@@ -74,7 +74,10 @@ def get_renderer(renderer: str | Renderer, **options: Any) -> Renderer:
         factory = registry.load("pointkit.renderers", renderer)
     except registry.PluginError as exc:
         raise PointkitError(str(exc)) from None
-    return factory(**options)
+    try:
+        return factory(**options)
+    except (TypeError, ValueError) as exc:  # an unknown option name or a bad value
+        raise PointkitError(f"renderer {renderer!r}: {exc}; see docs/rendering.md for its options") from None
 
 
 def render_views(mesh: str | Path | trimesh.Trimesh, views: Sequence[tuple[float, float]], resolution: int,
