@@ -217,6 +217,8 @@ def test_cli_render_and_show(tmp_path):
 
     image = np.asarray(Image.open(sheet))
     assert image.shape[1] == 3 * 160 and image.shape[0] == 4 * 160  # 3 views + the pair panel
+    result = runner.invoke(cli, ["show", str(out), "--out", str(tmp_path / "sheet")])
+    assert result.exit_code == 1 and "not an image format" in result.output and not (tmp_path / "sheet").exists()
     result = runner.invoke(cli, ["render-synthetic", "--out", str(out)])
     assert result.exit_code == 1 and "--meshes" in result.output
     assert not [p for p in os.listdir(out / "objects") if p.startswith(".")]
