@@ -79,6 +79,13 @@ class TestAffineF:
     def test_too_few_points(self):
         assert ransac_affine_f(np.zeros((4, 2)), np.zeros((4, 2)), 1.0, np.random.default_rng(0)) is None
 
+    def test_many_outliers_stop_without_dividing_by_zero(self):
+        # 4 inliers of 50k: 1 - (4 / 50k)^4 rounds to 1.0, so the stopping rule needs log1p
+        rng = np.random.default_rng(1)
+        x1, x2 = rng.uniform(0, 1000, (50_000, 2)), rng.uniform(0, 1000, (50_000, 2))
+        r = ransac_affine_f(x1, x2, 1e-6, np.random.default_rng(0))
+        assert r.hypotheses == 2048 and r.inliers.sum() >= 4
+
 
 class TestAffineMap:
     def test_fit_and_error_against_optimiser(self):

@@ -146,9 +146,10 @@ def _ransac(X: np.ndarray, kind: str, threshold: float, rng: np.random.Generator
             best_count = int(counts[i])
             best_model = f[i] if kind == "F" else (mean[i], vt[i, 2:].T)
             w = best_count / n
-            # Standard adaptive stopping: hypotheses for `confidence` of one all-inlier sample.
+            # Standard adaptive stopping: hypotheses for `confidence` of one all-inlier sample
+            # (log1p: log(1 - w^s) rounds to 0, a division by zero, once w^s < 1e-16).
             needed = max_hypotheses if w <= 0 else (
-                0 if w >= 1 else math.ceil(math.log(1 - confidence) / math.log(1 - w ** sample_size)))
+                0 if w >= 1 else math.ceil(math.log(1 - confidence) / math.log1p(-w ** sample_size)))
         done += k
     # Gold Standard refit on the inliers, repeated until the inlier set stops changing.
     err = affine_f_errors(best_model, X) if kind == "F" else affine_map_errors(*best_model, X)
