@@ -23,6 +23,7 @@ longer side = 1 (so a depth of 1 is one image width in front of the object's nea
 from __future__ import annotations
 
 import functools
+from collections import Counter
 import os
 import sys
 from dataclasses import dataclass, field
@@ -239,6 +240,20 @@ def resolve_depth(raw: np.ndarray, mask: np.ndarray, depth_scale: float = 1.0, p
 
 
 # --- the API ---------------------------------------------------------------------------------
+def _check_options(depth_scale: float, mesh_resolution: int, device: str) -> str:
+    """Refuse bad options in one line; returns the torch device name ("auto" resolved)."""
+    from pointkit.training.loop import resolve_device
+
+    if not depth_scale > 0:
+        raise PointkitError(f"--depth-scale must be positive, got {depth_scale}")
+    if mesh_resolution < 1:
+        raise PointkitError(f"--mesh-resolution must be at least 1, got {mesh_resolution}")
+    try:
+        return str(resolve_device(str(device)))
+    except RuntimeError:  # torch's own message lists every device type it knows
+        raise PointkitError(f"--device {device}: not a torch device; use cpu, cuda (cuda:N) or auto") from None
+
+
 def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, depth_scale: float = 1.0,
          mask: str | Path | np.ndarray = "auto", device: str = "cpu", max_pixels: int = MAX_PIXELS,
          mesh_resolution: int = DEFAULT_MAX_SIDE) -> LiftResult:
@@ -249,7 +264,7 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
         checkpoint: LiftNet safetensors checkpoint; None: the default model in the package.
         depth_scale: multiplies the depth extent of the rules (1: about a sphere's).
         mask: "auto", "none", a mask file or an (H, W) bool array (see :func:`object_mask`).
-        device: torch device for the network ("cpu", "cuda").
+        device: torch device for the network ("cpu", "cuda", "auto": cuda when available).
         max_pixels: refuse larger images.
         mesh_resolution: vertex grid samples on the longer side of the mesh.
 
@@ -257,13 +272,12 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
         LiftResult (``.depth`` (H, W) float32, ``.mask`` (H, W) bool, ``.mesh`` trimesh.Trimesh).
 
     Raises:
-        PointkitError: bad image, missing model, empty mask.
+        PointkitError: bad image or option, missing model, empty mask.
 
     >>> result = pointkit.lift("photo.jpg")            # doctest: +SKIP
     >>> result.mesh.export("photo.glb")                # doctest: +SKIP
     """
-    if not depth_scale > 0:
-        raise PointkitError(f"--depth-scale must be positive, got {depth_scale}")
+    device = _check_options(depth_scale, mesh_resolution, device)
     loaded = load_image(image, max_pixels) if isinstance(image, (str, Path)) else from_array(image)
     model, meta = load_model(checkpoint, device)
     raw, logits = predict(model, loaded.rgb, device)
@@ -329,7 +343,8 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str = "gl
 
 
 def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
-    """Image files from files and folders (a folder's images with known suffixes, sorted, not recursive)."""
+    """Image files from files and folders (a folder's images with known suffixes, sorted, not
+    recursive), each once."""
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
@@ -341,7 +356,25 @@ def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
             files.append(item)
     if not files:
         raise PointkitError("no input images given")
-    return files
+    return list(dict.fromkeys(files))
+
+
+def output_stems(files: list[Path]) -> list[str]:
+    """The output stem of each input: its own stem, or ``<stem>_<suffix>`` when two inputs share a
+    stem (a.jpg, a.png), so they do not overwrite each other.
+
+    Raises:
+        PointkitError: two inputs that would still write the same files (x.png in two folders).
+    """
+    counts = Counter(f.stem for f in files)
+    stems = [f.stem if counts[f.stem] == 1 else f"{f.stem}_{f.suffix.lstrip('.').lower()}" for f in files]
+    first: dict[str, Path] = {}
+    for path, stem in zip(files, stems):
+        if stem in first:
+            raise PointkitError(f"{first[stem]} and {path} would both write {stem}.* into the output folder; "
+                                f"lift them into separate --out folders")
+        first[stem] = path
+    return stems
 
 
 def check_writable(out: str | Path) -> Path:
@@ -372,16 +405,15 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str = "glb", 
 
     if fmt not in MESH_FORMATS:
         raise PointkitError(f"unknown --format {fmt!r}; use one of {', '.join(MESH_FORMATS)}")
+    device = _check_options(depth_scale, mesh_resolution, device)
     files = collect_images(inputs)
+    stems = output_stems(files)
     out = check_writable(out)
     load_model(checkpoint, device)
-    stems = [f.stem for f in files]
     outputs: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
     bar = tqdm(files, desc="lift", unit="img", disable=not progress or len(files) < 2)
-    for path in bar:
-        # Two inputs with one stem (a.jpg, a.png) would overwrite each other: keep the suffix then.
-        stem = path.stem if stems.count(path.stem) == 1 else f"{path.stem}_{path.suffix.lstrip('.').lower()}"
+    for path, stem in zip(bar, stems):
         try:
             result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution)
             outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, fmt)]

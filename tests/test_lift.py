@@ -183,3 +183,21 @@ def test_shipped_default_model(view):
     both = result.mask & view.mask
     # A trained model's resolved depth must at least order near and far like the truth.
     assert np.corrcoef(result.depth[both], view.depth[both])[0, 1] > 0
+
+
+def test_cli_bad_options_and_name_clashes_fail_before_any_work(tmp_path, checkpoint, view):
+    for name in ("d1", "d2"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(view.image).save(tmp_path / name / "x.png")
+    runner = CliRunner()
+    base = ["lift", str(tmp_path / "d1"), "--checkpoint", str(checkpoint)]
+    for extra, expected in ((["--mesh-resolution", "0"], "--mesh-resolution must be at least 1"),
+                            (["--device", "gpu"], "--device gpu: not a torch device"),
+                            ([str(tmp_path / "d2" / "x.png")], "would both write")):
+        out = tmp_path / "out"
+        run = runner.invoke(cli, base + extra + ["--out", str(out)])
+        assert run.exit_code == 1 and expected in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.output
+        assert not out.exists() or list(out.iterdir()) == []
+    # The same file named twice (directly and through its folder) is lifted once.
+    run = runner.invoke(cli, ["-q"] + base + [str(tmp_path / "d1" / "x.png"), "--out", str(tmp_path / "once")])
+    assert run.exit_code == 0 and json.loads(run.stdout)["lifted"] == 1

@@ -15,7 +15,7 @@ import click
 @click.option("--depth-scale", type=float, default=1.0, show_default=True, help="Multiplies the depth extent (1: about a sphere's).")
 @click.option("--mask", default="auto", show_default=True, metavar="auto|none|PATH",
               help="Object mask: auto (alpha, else the model's mask head, else GrabCut), none, or a mask image.")
-@click.option("--device", default="cpu", show_default=True, help="Torch device for the network (cpu, cuda).")
+@click.option("--device", default="cpu", show_default=True, help="Torch device for the network (cpu, cuda, auto: cuda when available).")
 @click.option("--max-pixels", type=int, default=50_000_000, show_default=True, help="Refuse larger images.")
 @click.option("--mesh-resolution", type=int, default=512, show_default=True, help="Mesh vertices on the longer image side.")
 @click.pass_context
