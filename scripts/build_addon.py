@@ -21,10 +21,13 @@ def build(out_dir: Path = ROOT / "dist") -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{manifest['id']}-{manifest['version']}.zip"
     tmp = target.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in files:
-            zf.write(path, path.relative_to(SOURCE).as_posix())
-    tmp.replace(target)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in files:
+                zf.write(path, path.relative_to(SOURCE).as_posix())
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left on a failure: no half-written zip beside the real one
     return target
 
 
