@@ -187,6 +187,8 @@ def object_mask(image: LoadedImage, mask_logits: np.ndarray | None, mask: str | 
         out, source = gray >= 128, str(mask)
     if out.shape != (H, W):
         raise PointkitError(f"{source}: mask is {out.shape[1]}x{out.shape[0]} but the image {image.source} is {W}x{H}")
+    if out.sum() < MIN_OBJECT_PIXELS and source == "none":
+        raise PointkitError(f"{image.source}: {W}x{H} is too small to lift (fewer than {MIN_OBJECT_PIXELS} pixels)")
     if out.sum() < MIN_OBJECT_PIXELS:
         raise PointkitError(f"{image.source}: the object mask ({source}) is all background; pass --mask PATH or --mask none")
     return out, source

@@ -104,6 +104,8 @@ def test_masks(tmp_path, checkpoint, view):
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "small.png")
     with pytest.raises(PointkitError, match="mask is 10x10"):
         pointkit.lift(view.image, checkpoint=checkpoint, mask=tmp_path / "small.png")
+    with pytest.raises(PointkitError, match="3x2 is too small"):                        # --mask none: no advice to pass it
+        pointkit.lift(view.image[:2, :3], checkpoint=checkpoint, mask="none")
 
 
 def test_grabcut_finds_a_rendered_object():
