@@ -419,9 +419,16 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str = "glb", 
         try:
             result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution)
             outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, fmt)]
-        except (PointkitError, OSError) as exc:
-            message = str(exc) if isinstance(exc, PointkitError) else f"{path}: cannot write its outputs ({exc})"
+        except Exception as exc:  # one bad image must not stop a folder: report it, go on
+            if isinstance(exc, PointkitError):
+                message = str(exc)
+            elif isinstance(exc, OSError):
+                message = f"{path}: cannot write its outputs ({exc})"
+            else:
+                message = f"{path}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             if len(files) == 1:
+                if not isinstance(exc, (PointkitError, OSError)):
+                    raise  # a single image: the CLI reports it (traceback with --debug)
                 raise PointkitError(message) from None
             errors[str(path)] = message
             bar.write(f"pointkit: {message}", file=sys.stderr)

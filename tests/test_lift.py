@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 import struct
 import zlib
@@ -157,6 +158,27 @@ def test_cli_folder_one_bad_file(tmp_path, checkpoint, view):
         assert name in run.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(["good_depth.npy", "good_depth.png", "good_depth_color.png",
                                                             "good_mask.png", "good.ply"])
+
+
+def test_folder_goes_on_after_an_unexpected_error_in_one_image(tmp_path, checkpoint, view, monkeypatch):
+    import pointkit.lifting as lifting
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(view.image).save(src / name)
+    real = lifting.lift
+
+    def flaky(path, *args, **kwargs):
+        if Path(path).name == "a.png":
+            raise RuntimeError("codec exploded\nsecond line")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(lifting, "lift", flaky)
+    summary = lifting.lift_files([src], tmp_path / "out", checkpoint=checkpoint, fmt="ply", progress=False)
+    assert summary["lifted"] == 1 and summary["failed"] == 1
+    assert summary["errors"][str(src / "a.png")].endswith("RuntimeError: codec exploded")
+    assert all(p.name.startswith("b") for p in (tmp_path / "out").iterdir())  # nothing half-written for a.png
 
 
 def test_cli_single_file_errors(tmp_path, checkpoint, view):
