@@ -18,7 +18,6 @@ import trimesh
 
 from pointkit.errors import PointkitError
 from pointkit.geometry.camera import OrthoCamera
-from pointkit.io import atomic_path
 
 BACKGROUND = np.array([0.93, 0.93, 0.95])
 PLAIN = np.array([0.72, 0.72, 0.75])
@@ -155,15 +154,13 @@ def view(path: str | Path, out: str | Path | None = None, views: int = 8, size: 
          arc: float = 360.0, show: bool = False) -> dict:
     """The ``pointkit view`` job: write the turntable strip to ``out`` (PNG, atomically) and/or
     open an interactive window (``show``). Returns ``{"input", "out", "views", "size", "vertices", "faces"}``."""
-    from PIL import Image
+    from pointkit.render.sheet import save_sheet
 
     if out is None and not show:
         raise PointkitError("nothing to do: give --out PREVIEW.png and/or --interactive")
     mesh = load_viewable(path)
     if out is not None:
-        strip = turntable(mesh, views, size, elevation, arc)
-        with atomic_path(out) as tmp:
-            Image.fromarray(strip).save(tmp)
+        save_sheet(turntable(mesh, views, size, elevation, arc), out)
     if show:
         interactive(mesh, f"pointkit view {Path(path).name}")
     return {"input": str(path), "out": None if out is None else str(out), "views": views, "size": size,

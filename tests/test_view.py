@@ -80,3 +80,15 @@ def test_cli(tmp_path):
     assert json.loads(run.stdout)["faces"] == 12 and Image.open(tmp_path / "p.png").size == (160, 40)
     run = CliRunner().invoke(cli, ["view", str(tmp_path / "box.obj")])
     assert run.exit_code == 1 and "nothing to do" in run.stderr
+
+
+def test_view_out_without_image_suffix_is_a_one_line_error(tmp_path):
+    import trimesh
+    from click.testing import CliRunner
+
+    from pointkit_cli.main import cli
+
+    trimesh.creation.box().export(tmp_path / "box.ply")
+    run = CliRunner().invoke(cli, ["view", str(tmp_path / "box.ply"), "--out", str(tmp_path / "preview")])
+    assert run.exit_code == 1 and "not an image format" in run.output
+    assert not (tmp_path / "preview").exists()

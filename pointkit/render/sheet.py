@@ -83,7 +83,7 @@ def save_sheet(image: np.ndarray, out: str | Path) -> Path:
     """Write an (H, W, 3) uint8 image atomically (format from the suffix, e.g. .png)."""
     out = Path(out)
     if out.suffix.lower() not in Image.registered_extensions():
-        raise PointkitError(f"{out}: {out.suffix or 'no suffix'} is not an image format; use e.g. sheet.png")
+        raise PointkitError(f"{out}: {out.suffix or 'no suffix'} is not an image format; give a .png file name")
     with atomic_path(out) as tmp:
         Image.fromarray(image).save(tmp)
     return out
