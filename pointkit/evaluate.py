@@ -38,11 +38,26 @@ def flat_baseline(images: torch.Tensor) -> torch.Tensor:
     return torch.zeros(images.shape[0], 1, *images.shape[-2:], dtype=torch.float32, device=images.device)
 
 
-def _model_predictor(model, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+def _model_predictor(model, device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """(B,3,S,S) uint8 images, (B,S,S) bool masks -> (B,1,S,S) depth; a model with the silhouette
+    prior gets the prior of the ground-truth mask."""
+    from pointkit.masks import silhouette_prior_batch
+
     @torch.no_grad()
-    def predict(images: torch.Tensor) -> torch.Tensor:
-        return model(to_network_input(images.to(device)))[:, :1].float().cpu()
+    def predict(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        prior = silhouette_prior_batch(masks) if model.config.prior == "silhouette" else None
+        return model(to_network_input(images.to(device), prior=prior))[:, :1].float().cpu()
     return predict
+
+
+def zero_median(depth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """LiftNet's canonical output: (B,1,S,S) depth shifted to zero median over each (B,1,S,S) mask.
+    Not in the paper: the correspondence loss leaves the offset free, and §5.1's alignment takes
+    its scale from uncentred values, so an arbitrary offset would be scored instead of the shape."""
+    from pointkit.metrics import masked_median
+
+    median = masked_median(depth.flatten(1), mask.flatten(1)).nan_to_num(0.0)
+    return depth - median.to(depth.dtype)[:, None, None, None]
 
 
 def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], tile: int = 128) -> bytes:
@@ -74,7 +89,7 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
         dataset: dataset folder (rendered: it must carry depth).
         out: output folder (see module doc).
         split: "train", "val", "test" or "all".
-        baseline: "flat", or a function (B,3,S,S) uint8 images -> (B,1,S,S) depth.
+        baseline: "flat", or a function ((B,3,S,S) uint8 images, (B,S,S) bool masks) -> (B,1,S,S) depth.
         input_size: evaluation side for a baseline (default: the dataset's resolution); a
             checkpoint always uses its own input size.
         batch_size, device: inference settings.
@@ -108,7 +123,7 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
         model, meta = load_checkpoint(ckpt, map_location=dev)
         predict, size, source = _model_predictor(model, dev), model.config.input_size, str(ckpt)
     elif baseline == "flat" or callable(baseline):
-        predict = flat_baseline if baseline == "flat" else baseline
+        predict = (lambda images, masks: flat_baseline(images)) if baseline == "flat" else baseline
         size = input_size
     else:
         raise PointkitError(f"--baseline {baseline!r}: the only built-in baseline is 'flat'")
@@ -125,9 +140,11 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
         S = size or rec.images.shape[1]
         images, masks, depth = resize_views(rec.images, rec.masks, rec.depth, S)
         mask = masks & (depth > 0)
-        img_t = torch.from_numpy(images).permute(0, 3, 1, 2)
-        preds = torch.cat([predict(img_t[i:i + batch_size]) for i in range(0, len(img_t), batch_size)])
+        img_t, masks_t = torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(mask)
+        preds = torch.cat([predict(img_t[i:i + batch_size], masks_t[i:i + batch_size])
+                           for i in range(0, len(img_t), batch_size)])
         gt_t, m_t = torch.from_numpy(depth)[:, None], torch.from_numpy(mask)[:, None]
+        preds = zero_median(preds, m_t)
         keep = m_t.flatten(1).sum(1) >= 4
         rows = [{"object": object_id, "view": v} for v in range(len(images))]
         kept_views = keep.nonzero().flatten().tolist()

@@ -35,7 +35,8 @@ import numpy as np
 import trimesh
 
 from pointkit.errors import PointkitError
-from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, LoadedImage, from_array, load_image
+from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, from_array, load_image
+from pointkit.masks import inside_distance, object_mask, silhouette_prior
 from pointkit.meshing import DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, save_depth_npz
 
 
@@ -44,8 +45,6 @@ BULGE = 1.0
 """Visible depth extent (2-98 % range) / equivalent radius sqrt(area / pi) of the object's image:
 1 for a sphere; the median over 60 test-split views of procedural sculptures is 1.03
 (benchmarks/lift.py rules)."""
-MIN_OBJECT_PIXELS = 16
-"""A mask with fewer object pixels counts as all background."""
 
 
 @dataclass
@@ -58,7 +57,8 @@ class LiftResult:
         mask: (H, W) bool object pixels.
         mesh: the textured trimesh (frame: x right, y up, z toward the viewer; see pointkit.meshing).
         image: (H, W, 3) uint8 upright RGB input.
-        raw: (H, W) float32 network depth channel before the rules (valid everywhere).
+        raw: (H, W) float32 network depth channel before the rules (valid everywhere), shifted to
+            zero median over the object (LiftNet's canonical output).
         info: how it was made: mask source, checkpoint, rules' sign / tilt / scale.
     """
 
@@ -103,12 +103,16 @@ def _square(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return cv2.copyMakeBorder(rgb, top, side - H - top, left, side - W - left, cv2.BORDER_REPLICATE), (top, left)
 
 
-def predict(model, rgb: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray | None]:
+def predict(model, rgb: np.ndarray, device: str = "cpu",
+            mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Run LiftNet on one image at its input size and map the outputs back.
 
     Args:
         model: a LiftNet in eval mode.
         rgb: (H, W, 3) uint8.
+        mask: (H, W) bool object mask for a model with the silhouette prior
+            (``config.prior == "silhouette"``); None gives it an empty prior (the pass that
+            predicts the mask). Ignored by models without the prior.
 
     Returns:
         raw depth (H, W) float32 (channel 0, unresolved) and mask logits (H, W) float32 or None.
@@ -121,7 +125,15 @@ def predict(model, rgb: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np
     square, (top, left) = _square(rgb)
     side = square.shape[0]
     small = cv2.resize(square, (S, S), interpolation=cv2.INTER_AREA if side > S else cv2.INTER_LINEAR)
-    x = to_network_input(torch.from_numpy(small).to(device).permute(2, 0, 1)[None])
+    prior = None
+    if model.config.prior == "silhouette":
+        prior = np.zeros((S, S), np.float32)
+        if mask is not None:
+            sq_mask = cv2.copyMakeBorder(mask.astype(np.uint8), top, side - mask.shape[0] - top, left,
+                                         side - mask.shape[1] - left, cv2.BORDER_CONSTANT, value=0)
+            prior = silhouette_prior(cv2.resize(sq_mask, (S, S), interpolation=cv2.INTER_NEAREST) > 0)
+        prior = torch.from_numpy(prior)[None, None]
+    x = to_network_input(torch.from_numpy(small).to(device).permute(2, 0, 1)[None], prior=prior)
     with torch.inference_mode():
         y = model(x)[0].float().cpu().numpy()                   # (C, S, S)
     H, W = rgb.shape[:2]
@@ -129,69 +141,23 @@ def predict(model, rgb: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np
     return out[0].astype(np.float32), (out[1].astype(np.float32) if len(out) > 1 else None)
 
 
-# --- mask ------------------------------------------------------------------------------------
-def clean_mask(mask: np.ndarray, keep: float = 0.1) -> np.ndarray:
-    """Keep the connected components with at least ``keep`` x the largest one's area. (H, W) bool."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask.astype(bool)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    good = np.flatnonzero(areas >= keep * areas.max()) + 1
-    return np.isin(labels, good)
+def lift_arrays(model, rgb: np.ndarray, mask_of, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, str]:
+    """Network depth and object mask of one image: the core of :func:`lift` without the rules.
 
+    ``mask_of(logits) -> (mask, source)`` picks the object mask given the mask head's logits
+    (None without a head). A model with the silhouette prior runs twice: without the prior (for
+    the learned mask), then with the prior of the chosen mask (for depth). The depth is made
+    canonical: zero median over the object (the loss leaves the offset free).
 
-def grabcut_mask(rgb: np.ndarray, work_side: int = 256, iterations: int = 4) -> np.ndarray:
-    """Classical segmentation for images without a mask: OpenCV GrabCut initialised with the image
-    border as background (the object is assumed not to fill the frame), run at most
-    ``work_side`` px on the longer side and upsampled. (H, W, 3) uint8 -> (H, W) bool."""
-    H, W = rgb.shape[:2]
-    scale = min(1.0, work_side / max(H, W))
-    small = cv2.resize(rgb, (max(3, round(W * scale)), max(3, round(H * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-    h, w = small.shape[:2]
-    gc = np.zeros((h, w), np.uint8)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    border = max(1, round(0.01 * max(h, w)))
-    cv2.setRNGSeed(0)  # GrabCut's GMM initialisation is k-means with OpenCV's RNG: same image, same mask
-    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (border, border, w - 2 * border, h - 2 * border),
-                bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
-    fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.float32)
-    return cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR) >= 0.5 if scale < 1 else fg.astype(bool)
-
-
-def object_mask(image: LoadedImage, mask_logits: np.ndarray | None, mask: str | Path | np.ndarray = "auto",
-                max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, str]:
-    """The object mask and where it came from.
-
-    ``mask``: ``"auto"`` (the image's alpha channel if it has transparent pixels, else the
-    model's mask head if it has one, else GrabCut), ``"none"`` (every pixel), a mask file (white /
-    non-zero = object, same size as the image) or an (H, W) bool array.
-
-    Raises:
-        PointkitError: bad mask file / size, or no object pixels (all background).
+    Returns:
+        raw depth (H, W) float32, mask (H, W) bool, mask source.
     """
-    H, W = image.size
-    if isinstance(mask, np.ndarray):
-        out, source = mask.astype(bool), "array"
-    elif str(mask) == "none":
-        out, source = np.ones((H, W), bool), "none"
-    elif str(mask) == "auto":
-        if image.alpha is not None and (image.alpha < 128).any():
-            out, source = image.alpha >= 128, "alpha"
-        elif mask_logits is not None:
-            out, source = clean_mask(mask_logits > 0), "model"
-        else:
-            out, source = clean_mask(grabcut_mask(image.rgb)), "grabcut"
-    else:
-        loaded = load_image(mask, max_pixels)
-        gray = loaded.alpha if loaded.alpha is not None and (loaded.alpha < 128).any() else loaded.rgb.max(2)
-        out, source = gray >= 128, str(mask)
-    if out.shape != (H, W):
-        raise PointkitError(f"{source}: mask is {out.shape[1]}x{out.shape[0]} but the image {image.source} is {W}x{H}")
-    if out.sum() < MIN_OBJECT_PIXELS and source == "none":
-        raise PointkitError(f"{image.source}: {W}x{H} is too small to lift (fewer than {MIN_OBJECT_PIXELS} pixels)")
-    if out.sum() < MIN_OBJECT_PIXELS:
-        raise PointkitError(f"{image.source}: the object mask ({source}) is all background; pass --mask PATH or --mask none")
-    return out, source
+    raw, logits = predict(model, rgb, device)
+    mask, source = mask_of(logits)
+    if model.config.prior == "silhouette":
+        raw, _ = predict(model, rgb, device, mask=mask)
+    raw = raw - np.float32(np.median(raw[mask]))
+    return raw, mask, source
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -228,7 +194,7 @@ def resolve_depth(raw: np.ndarray, mask: np.ndarray, depth_scale: float = 1.0, p
     A = np.stack([u[fit], v[fit], np.ones(int(fit.sum()))], 1)
     coef = np.linalg.lstsq(A, raw[fit].astype(np.float64), rcond=None)[0]
     d = raw.astype(np.float64) - coef[0] * u - coef[1] * v
-    inside = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    inside = inside_distance(mask)
     dm, im = d[mask], inside[mask]
     sign = -1.0 if np.mean((dm - dm.mean()) * (im - im.mean())) > 0 else 1.0
     dm = sign * dm
@@ -265,7 +231,8 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
         image: an image file or an (H, W[, 3|4]) array (uint8, uint16 or float in [0, 1]).
         checkpoint: LiftNet safetensors checkpoint; None: the default model in the package.
         depth_scale: multiplies the depth extent of the rules (1: about a sphere's).
-        mask: "auto", "none", a mask file or an (H, W) bool array (see :func:`object_mask`).
+        mask: "auto", "alpha", "network", "grabcut", "none", a mask file or an (H, W) bool array
+            (see :func:`pointkit.masks.object_mask`).
         device: torch device for the network ("cpu", "cuda", "auto": cuda when available).
         max_pixels: refuse larger images.
         mesh_resolution: vertex grid samples on the longer side of the mesh.
@@ -282,8 +249,7 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
     device = _check_options(depth_scale, mesh_resolution, device)
     loaded = load_image(image, max_pixels) if isinstance(image, (str, Path)) else from_array(image)
     model, meta = load_model(checkpoint, device)
-    raw, logits = predict(model, loaded.rgb, device)
-    obj, source = object_mask(loaded, logits, mask, max_pixels)
+    raw, obj, source = lift_arrays(model, loaded.rgb, lambda logits: object_mask(loaded, logits, mask, max_pixels), device)
     depth, rules = resolve_depth(raw, obj, depth_scale)
     try:
         mesh = depth_to_mesh(depth, obj, loaded.rgb, max_side=mesh_resolution)

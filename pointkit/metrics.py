@@ -27,7 +27,7 @@ def _flatten(pred, gt, mask):
     return pred.reshape(B, -1), gt.reshape(B, -1), mask.reshape(B, -1).bool()
 
 
-def _masked_median(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+def masked_median(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """(B, M) values, (B, M) mask -> (B,) medians (mean of the two middle values, as numpy)."""
     return torch.nanquantile(torch.where(m, x, torch.full_like(x, float("nan"))), 0.5, dim=-1)
 
@@ -59,7 +59,7 @@ def align_depth(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, mode: 
     w = m.to(p.dtype)
     if mode == "paper":
         a = (p * g * w).sum(-1) / (p * p * w).sum(-1).clamp_min(1e-12)
-        out = a.unsqueeze(-1) * (p - _masked_median(p, m).unsqueeze(-1)) + _masked_median(g, m).unsqueeze(-1)
+        out = a.unsqueeze(-1) * (p - masked_median(p, m).unsqueeze(-1)) + masked_median(g, m).unsqueeze(-1)
     elif mode == "ls":
         # Centre the prediction first so the 2x2 system is well conditioned.
         basis = torch.stack([p - (p * w).sum(-1, keepdim=True) / w.sum(-1, keepdim=True).clamp_min(1), torch.ones_like(p)], -1)

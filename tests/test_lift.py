@@ -15,7 +15,8 @@ from PIL import Image
 
 import pointkit
 from pointkit.errors import PointkitError
-from pointkit.lifting import BULGE, DEFAULT_CHECKPOINT, grabcut_mask, resolve_depth, write_outputs
+from pointkit.lifting import BULGE, DEFAULT_CHECKPOINT, resolve_depth, write_outputs
+from pointkit.masks import grabcut_mask
 from pointkit.metrics import depth_metrics
 from pointkit.models import LiftNet, LiftNetConfig
 from pointkit.render import render_views, sculpture
@@ -97,7 +98,12 @@ def test_masks(tmp_path, checkpoint, view):
     rgba = np.concatenate([view.image, (view.mask * 255).astype(np.uint8)[..., None]], 2)
     assert np.array_equal(pointkit.lift(rgba, checkpoint=checkpoint).mask, view.mask)      # alpha first
     result = pointkit.lift(view.image, checkpoint=checkpoint)
-    assert result.info["mask"] == "model"                                                 # then the mask head
+    assert result.info["mask"] in ("network", "grabcut")                   # then the mask head if plausible
+    assert pointkit.lift(view.image, checkpoint=checkpoint, mask="grabcut").info["mask"] == "grabcut"
+    assert pointkit.lift(view.image, checkpoint=checkpoint, mask="network").info["mask"] == "network"
+    assert pointkit.lift(rgba, checkpoint=checkpoint, mask="alpha").info["mask"] == "alpha"
+    with pytest.raises(PointkitError, match="no transparent pixels"):
+        pointkit.lift(view.image, checkpoint=checkpoint, mask="alpha")
     Image.fromarray((view.mask * 255).astype(np.uint8)).save(tmp_path / "m.png")
     assert np.array_equal(pointkit.lift(view.image, checkpoint=checkpoint, mask=tmp_path / "m.png").mask, view.mask)
     with pytest.raises(PointkitError, match="all background"):
@@ -225,3 +231,16 @@ def test_cli_bad_options_and_name_clashes_fail_before_any_work(tmp_path, checkpo
     # The same file named twice (directly and through its folder) is lifted once.
     run = runner.invoke(cli, ["-q"] + base + [str(tmp_path / "d1" / "x.png"), "--out", str(tmp_path / "once")])
     assert run.exit_code == 0 and json.loads(run.stdout)["lifted"] == 1
+
+
+def test_auto_mask_falls_back_to_grabcut_when_the_learned_mask_is_implausible():
+    from pointkit.imaging import from_array
+    from pointkit.masks import object_mask, plausible_mask
+
+    v = render_views(sculpture(0, 5), [(0.0, 0.0)], 96)[0]
+    everything = np.full(v.mask.shape, 5.0, np.float32)           # a mask head that says "all object"
+    assert not plausible_mask(everything > 0) and plausible_mask(v.mask)
+    mask, source = object_mask(from_array(v.image), everything, "auto")
+    assert source == "grabcut" and (mask & v.mask).sum() / (mask | v.mask).sum() > 0.8
+    mask, source = object_mask(from_array(v.image), np.where(v.mask, 5.0, -5.0).astype(np.float32), "auto")
+    assert source == "network" and np.array_equal(mask, v.mask)

@@ -216,3 +216,15 @@ def test_corrupt_run_record_or_state_is_a_one_line_error(dataset, tmp_path):
 def test_config_rejects_out_of_range_options(option):
     with pytest.raises(PointkitError, match=next(iter(option)).replace("_", "-")):
         TrainConfig(datasets=["unused"], out="unused", **option)
+
+
+def test_silhouette_prior_run_records_it_and_resumes_exactly(dataset, tmp_path):
+    common = dict(TINY, datasets=[str(dataset)], mask_head=True, steps=4, corr_per_pair=20, prior="silhouette",
+                  prior_dropout=0.5)
+    train(TrainConfig(out=str(tmp_path / "a"), **common))
+    model, meta = load_checkpoint(tmp_path / "a" / "best.safetensors")
+    assert model.config.prior == "silhouette" and meta["prior"] == "silhouette" and meta["prior_dropout"] == 0.5
+    train(TrainConfig(out=str(tmp_path / "b"), **{**common, "steps": 2}))
+    train(TrainConfig(out=str(tmp_path / "b"), resume=True, **common))   # the prior dropout draws resume too
+    wa, wb = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)

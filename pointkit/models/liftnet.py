@@ -22,6 +22,7 @@ from torch import nn
 from pointkit.errors import PointkitError
 
 CHECKPOINT_FORMAT = "pointkit-liftnet"
+PRIORS = ("none", "silhouette")
 
 
 @dataclass(frozen=True)
@@ -35,31 +36,44 @@ class LiftNetConfig:
         mask_head: add a second output channel with foreground-mask logits.
         dropout: dropout in the three innermost decoder blocks (pix2pix uses 0.5 as GAN noise;
             0 suits depth regression).
+        prior: ``"none"`` (the paper: RGB only) or ``"silhouette"``: a fourth input channel with
+            the object mask's :func:`pointkit.masks.silhouette_prior` (all zeros when no mask is
+            known yet, e.g. in the pass that predicts the mask).
     """
 
     input_size: int = 256
     ngf: int = 64
     mask_head: bool = False
     dropout: float = 0.0
+    prior: str = "none"
 
     def __post_init__(self):
         if self.input_size < 16 or self.input_size & (self.input_size - 1):
             raise ValueError(f"input_size must be a power of two >= 16, got {self.input_size}")
         if self.ngf < 1:
             raise ValueError(f"ngf must be positive, got {self.ngf}")
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(PRIORS)}, got {self.prior!r}")
 
     @property
     def num_downs(self) -> int:
         return int(math.log2(self.input_size))
 
     @property
+    def in_channels(self) -> int:
+        return 4 if self.prior == "silhouette" else 3
+
+    @property
     def out_channels(self) -> int:
         return 2 if self.mask_head else 1
 
 
-def to_network_input(image: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
-    """(B,3,S,S) uint8 RGB -> LiftNet's input, float in [-1, 1] (``image / 127.5 - 1``), optionally channels_last."""
+def to_network_input(image: torch.Tensor, channels_last: bool = False, prior: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,3,S,S) uint8 RGB -> LiftNet's input, float in [-1, 1] (``image / 127.5 - 1``), with the
+    (B,1,S,S) silhouette ``prior`` appended as a fourth channel when given; optionally channels_last."""
     x = image.float() / 127.5 - 1
+    if prior is not None:
+        x = torch.cat([x, prior.to(x.device, x.dtype)], 1)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
@@ -87,7 +101,8 @@ def _up(cin: int, cout: int, norm: bool, dropout: float) -> nn.Sequential:
 class LiftNet(nn.Module):
     """Image -> depth (and optional mask logits).
 
-    Input: (B, 3, S, S) RGB scaled to [-1, 1] (``image / 127.5 - 1``), S = ``config.input_size``.
+    Input: (B, 3, S, S) RGB scaled to [-1, 1] (``image / 127.5 - 1``), S = ``config.input_size``;
+    with ``config.prior == "silhouette"`` (B, 4, S, S): RGB and the silhouette prior channel.
     Output: (B, C, S, S); channel 0 is depth in [-1, 1] (tanh; larger = farther before any sign
     resolution, up to the affine ambiguity of the loss), channel 1 (if ``mask_head``) mask logits.
 
@@ -103,7 +118,7 @@ class LiftNet(nn.Module):
         c = self.config
         widths = [c.ngf * min(2 ** k, 8) for k in range(c.num_downs)]
         self.downs = nn.ModuleList()
-        cin = 3
+        cin = c.in_channels
         for k, cout in enumerate(widths):
             innermost = k == c.num_downs - 1
             self.downs.append(_down(cin, cout, norm=(k > 0 and not innermost), first=(k == 0)))
@@ -122,8 +137,9 @@ class LiftNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         S = self.config.input_size
-        if x.ndim != 4 or x.shape[1] != 3 or x.shape[-2:] != (S, S):
-            raise ValueError(f"LiftNet expects (B, 3, {S}, {S}) images in [-1, 1], got {tuple(x.shape)}")
+        C = self.config.in_channels
+        if x.ndim != 4 or x.shape[1] != C or x.shape[-2:] != (S, S):
+            raise ValueError(f"LiftNet expects (B, {C}, {S}, {S}) inputs in [-1, 1], got {tuple(x.shape)}")
         skips = []
         for down in self.downs:
             x = down(x)

@@ -37,7 +37,10 @@ class TrainConfig:
         device: "auto", "cpu" or "cuda".
         seed: data order, correspondence subsets, initial weights, RANSAC samples.
         init: checkpoint whose weights start the run (fine-tuning); its architecture is used.
-        input_size, ngf, mask_head, dropout: LiftNet architecture (``None``: from ``init`` or defaults).
+        input_size, ngf, mask_head, dropout, prior: LiftNet architecture (``None``: from ``init`` or
+            defaults; ``prior`` "silhouette" adds the mask's silhouette prior as an input channel).
+        prior_dropout: with the silhouette prior, the share of training samples whose prior is
+            zeroed (the network must also work from RGB alone: lift's mask pass has no prior).
         mask_weight: weight of the BCE loss of the mask head against the dataset masks.
         center_weight: weight of ``(mean depth over the object mask)^2``. The correspondence loss
             leaves the depth offset free (d -> a d + e); this pins it near 0 without changing
@@ -77,6 +80,8 @@ class TrainConfig:
     ngf: int | None = None
     mask_head: bool | None = None
     dropout: float | None = None
+    prior: str | None = None
+    prior_dropout: float = 0.3
     mask_weight: float = 1.0
     center_weight: float = 0.0
     val_every: int = 0
@@ -111,6 +116,8 @@ class TrainConfig:
             (self.val_every >= 0, f"--val-every {self.val_every}: must be >= 0 (0: once per epoch)"),
             (self.patience >= 0, f"--patience {self.patience}: must be >= 0 (0: no early stopping)"),
             (self.workers is None or self.workers >= 0, f"--workers {self.workers}: must be >= 0"),
+            (self.prior in (None, "none", "silhouette"), f"--prior {self.prior!r}: use none or silhouette"),
+            (0 <= self.prior_dropout < 1, f"--prior-dropout {self.prior_dropout}: must be in [0, 1)"),
         ]
         for ok, message in checks:
             if not ok:

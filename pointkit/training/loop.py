@@ -46,6 +46,23 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def network_input(model, batch: dict[str, torch.Tensor], channels_last: bool, prior_dropout: float = 0.0,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """The input of ``model`` (a LiftNet, possibly DDP-wrapped) for a batch: RGB, plus the
+    silhouette prior of the batch's masks when the model takes one. Each sample's prior is zeroed
+    with probability ``prior_dropout`` (drawn from the CPU ``generator``), so the same network
+    also learns depth and mask from RGB alone (lift's first pass has no mask yet)."""
+    from pointkit.masks import silhouette_prior_batch
+
+    prior = None
+    if getattr(model, "module", model).config.prior == "silhouette":
+        prior = silhouette_prior_batch(batch["mask"])
+        if prior_dropout > 0:
+            keep = torch.rand(prior.shape[0], generator=generator) >= prior_dropout
+            prior = prior * keep.to(prior.device, prior.dtype)[:, None, None, None]
+    return to_network_input(batch["image"], channels_last, prior)
+
+
 def step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
     """RANSAC sampling generator of one step: a function of (seed, step, rank), so resume is exact."""
     return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 64 + rank)
@@ -89,7 +106,8 @@ def _model_config(cfg: TrainConfig, init_config=None):
     from pointkit.models import LiftNetConfig
 
     base = init_config if init_config is not None else LiftNetConfig()
-    chosen = {"input_size": cfg.input_size, "ngf": cfg.ngf, "mask_head": cfg.mask_head, "dropout": cfg.dropout}
+    chosen = {"input_size": cfg.input_size, "ngf": cfg.ngf, "mask_head": cfg.mask_head, "dropout": cfg.dropout,
+              "prior": cfg.prior}
     if init_config is not None:
         clash = [f"{k}={v} (checkpoint: {getattr(base, k)})" for k, v in chosen.items()
                  if v is not None and v != getattr(base, k)]
@@ -175,8 +193,10 @@ def compute_loss(model, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: f
     """
     from pointkit.losses import aligned_depth_loss, correspondence_loss
 
+    x = network_input(model, batch, channels_last, cfg.prior_dropout, step_generator(cfg.seed + 104729, step, rank,
+                                                                                     torch.device("cpu")))
     with autocast:
-        out = model(to_network_input(batch["image"], channels_last))
+        out = model(x)
     depth = out[:, :1].float()
     stats: dict[str, float] = {}
     if cfg.loss == "corr":
@@ -216,7 +236,7 @@ def validation_error(model, loader, cfg: TrainConfig, tau: float | None, device:
     for i, batch in enumerate(loader):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         with autocast:
-            depth = model(to_network_input(batch["image"], channels_last))[:, :1].float()
+            depth = model(network_input(model, batch, channels_last))[:, :1].float()
         g = step_generator(cfg.seed + 7919, i, dist.rank, device)
         loss, cs = correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=tau, ransac=cfg.ransac,
                                        threshold=cfg.ransac_threshold(depth.shape[-1]), hypotheses=cfg.hypotheses,
@@ -234,6 +254,7 @@ def _checkpoint_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: floa
     from pointkit import __version__
 
     return {"trained_with": cfg.loss, "input_size": model_cfg.input_size, "mask_head": model_cfg.mask_head,
+            "prior": model_cfg.prior, "prior_dropout": cfg.prior_dropout,
             "step": step, "val_corr_error_px": val_error, "robust": cfg.robust, "ransac": cfg.ransac, "center_weight": cfg.center_weight,
             "corr_per_pair": cfg.corr_per_pair, "datasets": [str(d.root) for d in datasets],
             "pointkit_version": __version__, "depth_convention": "up to d -> a*d + b*u + c*v + e (tanh output)"}
@@ -301,7 +322,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             run.mkdir(parents=True, exist_ok=True)
             write_json_atomic(run / "run.json", {
                 "config": cfg.to_dict(), "model": {"input_size": S, "ngf": model_cfg.ngf, "mask_head": model_cfg.mask_head,
-                                                   "dropout": model_cfg.dropout},
+                                                   "dropout": model_cfg.dropout, "prior": model_cfg.prior},
                 "resolved": {"lr": lr, "tau": tau, "amp": amp, "device": str(device), "world_size": dist.world,
                              "train_pairs": len(train_data), "val_pairs": len(val_data)},
                 "pointkit_version": __version__, "torch_version": torch.__version__,

@@ -13,8 +13,9 @@ import click
 @click.option("--format", "fmt", type=click.Choice(["glb", "ply", "obj", "npz"]), default="glb", show_default=True,
               help="Mesh file: glb (textured), ply (vertex colours), obj (+ .mtl + texture), npz (for the Blender add-on).")
 @click.option("--depth-scale", type=float, default=1.0, show_default=True, help="Multiplies the depth extent (1: about a sphere's).")
-@click.option("--mask", default="auto", show_default=True, metavar="auto|none|PATH",
-              help="Object mask: auto (alpha, else the model's mask head, else GrabCut), none, or a mask image.")
+@click.option("--mask", default="auto", show_default=True, metavar="auto|alpha|network|grabcut|none|PATH",
+              help="Object mask: auto (alpha, else the model's mask head if plausible, else GrabCut), one of those "
+                   "sources by name, none (every pixel), or a mask image.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for the network (cpu, cuda, auto: cuda when available).")
 @click.option("--max-pixels", type=int, default=50_000_000, show_default=True, help="Refuse larger images.")
 @click.option("--mesh-resolution", type=int, default=512, show_default=True, help="Mesh vertices on the longer image side.")

@@ -38,6 +38,10 @@ import click
 @click.option("--center-weight", type=float, default=0.0, show_default=True,
               help="Weight pinning the free depth offset: (mean depth on the mask)^2 (0: the paper, off).")
 @click.option("--dropout", type=float, help="Dropout in the innermost decoder blocks [default: 0].")
+@click.option("--prior", type=click.Choice(["none", "silhouette"]),
+              help="Extra input channel: the mask's silhouette prior (none: the paper) [default: none or --init's].")
+@click.option("--prior-dropout", type=float, default=0.3, show_default=True,
+              help="With --prior silhouette: share of samples trained without it (lift's mask pass has none).")
 @click.option("--val-every", type=int, default=0, show_default=True, help="Validate every N steps (0: each epoch).")
 @click.option("--patience", type=int, default=5, show_default=True,
               help="Early stopping: validations without a better validation correspondence error (0: off).")
@@ -50,7 +54,7 @@ import click
 @click.pass_context
 def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypotheses, steps, epochs, batch_size, lr,
           optimizer, grad_clamp, amp, device, seed, resume, init, input_size, ngf, mask_head, mask_weight,
-          center_weight, dropout, val_every, patience, checkpoint_every, workers, threads, cache, cache_gb):
+          center_weight, dropout, prior, prior_dropout, val_every, patience, checkpoint_every, workers, threads, cache, cache_gb):
     """Train LiftNet on DATASET... (their "train" objects; "val" objects drive early stopping).
 
     Depth is learned from the correspondences only; a --mask-head is supervised by the dataset
@@ -64,7 +68,8 @@ def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypothes
     cfg = TrainConfig(datasets=list(datasets), out=out, loss=loss, corr_per_pair=corr_per_pair, tau=tau, ransac=ransac,
                       robust=robust, hypotheses=hypotheses, steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
                       optimizer=optimizer, grad_clamp=grad_clamp, amp=amp, device=device, seed=seed, init=init,
-                      input_size=input_size, ngf=ngf, mask_head=mask_head, dropout=dropout, mask_weight=mask_weight,
+                      input_size=input_size, ngf=ngf, mask_head=mask_head, dropout=dropout, prior=prior,
+                      prior_dropout=prior_dropout, mask_weight=mask_weight,
                       center_weight=center_weight, val_every=val_every, patience=patience,
                       checkpoint_every=checkpoint_every, workers=workers, threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume)
     summary = run_training(cfg)
