@@ -33,7 +33,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def view():
-    return render_views(sculpture(0, 3), [(30.0, 0.0)], 64)[0]
+    return render_views(sculpture(0, 3, kind="blob"), [(30.0, 0.0)], 64)[0]
 
 
 def ls_rmse(pred, gt, mask):
@@ -116,7 +116,7 @@ def test_masks(tmp_path, checkpoint, view):
 
 
 def test_grabcut_finds_a_rendered_object():
-    v = render_views(sculpture(0, 5), [(0.0, 0.0)], 96)[0]
+    v = render_views(sculpture(0, 5, kind="blob"), [(0.0, 0.0)], 96)[0]
     g = grabcut_mask(v.image)
     assert (g & v.mask).sum() / (g | v.mask).sum() > 0.8
 
@@ -237,7 +237,7 @@ def test_auto_mask_falls_back_to_grabcut_when_the_learned_mask_is_implausible():
     from pointkit.imaging import from_array
     from pointkit.masks import object_mask, plausible_mask
 
-    v = render_views(sculpture(0, 5), [(0.0, 0.0)], 96)[0]
+    v = render_views(sculpture(0, 5, kind="blob"), [(0.0, 0.0)], 96)[0]
     everything = np.full(v.mask.shape, 5.0, np.float32)           # a mask head that says "all object"
     assert not plausible_mask(everything > 0) and plausible_mask(v.mask)
     mask, source = object_mask(from_array(v.image), everything, "auto")

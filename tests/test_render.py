@@ -97,9 +97,9 @@ class TestPresetsAndSculptures:
         np.testing.assert_allclose(np.linalg.norm(a.vertices, axis=1).max(), 1.0)
 
     def test_generator_draws_every_kind(self):
-        from pointkit.render.procedural import KINDS as kinds, sculpture_rng
+        from pointkit.render.procedural import KINDS as kinds, sculpture_kind
 
-        drawn = {kinds[int(sculpture_rng(0, i).integers(len(kinds)))] for i in range(40)}
+        drawn = {sculpture_kind(0, i) for i in range(200)}
         assert drawn == set(kinds)
 
 

@@ -1,6 +1,8 @@
 """Procedural sculptures: varied, sculpture-like meshes, each reproducible from (seed, index).
 
-Four families (picked by the generator, uniformly):
+Ten families. Six follow a sculptor's shape grammar (``pointkit.render.sculptor``): ``head``,
+``bust``, ``figure``, ``animal``, ``relief`` and ``ornament``; they make up 85 % of the draws
+(``WEIGHTS``). The four older abstract families below share the remaining 15 %:
 
 - ``blob``: an implicit surface (sum of Gaussian blobs with low-frequency bumps, minus torus
   tubes that punch holes) meshed by marching cubes (scikit-image). Blob unions make saddles.
@@ -20,7 +22,13 @@ import trimesh
 
 from pointkit.render.mesh import normalise_mesh
 
-KINDS = ("blob", "vase", "twist", "union")
+from pointkit.render import sculptor
+
+KINDS = ("head", "bust", "figure", "animal", "relief", "ornament", "blob", "vase", "twist", "union")
+WEIGHTS = {"head": 0.12, "bust": 0.14, "figure": 0.2, "animal": 0.16, "relief": 0.1, "ornament": 0.13,
+           "blob": 0.0375, "vase": 0.0375, "twist": 0.0375, "union": 0.0375}
+"""Probability of each family when ``sculpture`` draws it; the abstract four together: 15 %."""
+_CUMULATIVE = np.cumsum([WEIGHTS[k] for k in KINDS])
 
 
 def sculpture_rng(seed: int, index: int) -> np.random.Generator:
@@ -34,18 +42,29 @@ def sculpture(seed: int, index: int, kind: str | None = None) -> trimesh.Trimesh
     Args:
         seed: collection seed.
         index: sculpture number (>= 0).
-        kind: force a family (one of ``KINDS``); None draws it from (seed, index).
+        kind: force a family (one of ``KINDS``); None draws it from (seed, index) with ``WEIGHTS``.
 
     Returns:
         A normalised trimesh.
     """
     rng = sculpture_rng(seed, index)
-    drawn = KINDS[int(rng.integers(len(KINDS)))]
+    drawn = _draw_kind(rng)  # always drawn, so forcing a kind keeps the same stream after it
     kind = kind or drawn
     if kind not in KINDS:
         raise ValueError(f"unknown sculpture kind {kind!r}; choose one of {KINDS}")
-    mesh = {"blob": _blob, "vase": _vase, "twist": _twist, "union": _union}[kind](rng)
+    makers = {"blob": _blob, "vase": _vase, "twist": _twist, "union": _union, **sculptor.FAMILIES}
+    mesh = makers[kind](rng)
     return normalise_mesh(mesh, name=f"sculpture {seed}/{index} ({kind})")
+
+
+def _draw_kind(rng: np.random.Generator) -> str:
+    u = float(rng.uniform()) * _CUMULATIVE[-1]
+    return KINDS[min(int(np.searchsorted(_CUMULATIVE, u, side="right")), len(KINDS) - 1)]
+
+
+def sculpture_kind(seed: int, index: int) -> str:
+    """The family that ``sculpture(seed, index)`` draws, without building the mesh."""
+    return _draw_kind(sculpture_rng(seed, index))
 
 
 def sculpture_id(index: int) -> str:

@@ -1,0 +1,781 @@
+"""A sculptor's shape grammar: procedural families that look like what sculptors make.
+
+Each family is a function ``(rng: np.random.Generator) -> trimesh.Trimesh``. Shapes are built as
+(approximate) signed-distance fields in numpy - negative inside - from ellipsoids, tapered
+capsules, boxes, cylinders and tori, combined with smooth unions (polynomial smooth-min), smooth
+subtractions (eye sockets, grooves, holes) and intersections, plus low-amplitude surface noise and
+ridged "chisel" marks. The field is evaluated on a grid fitted to the shape's bounding box (about
+72 samples along its longest side) and meshed with ``skimage.measure.marching_cubes``; only the
+main connected component(s) are kept, so there are no floating crumbs.
+
+Families (world frame: +Y up; faces, reliefs and fronts look toward +Z, i.e. toward the camera
+at azimuth 0, which sits on +Z and looks along -Z, see ``pointkit.geometry.look_at_orbit``):
+
+- ``head``: cranium and face masses, brow ridge, eye sockets with eyeballs, nose, lips, chin,
+  cheekbones, ears; sometimes a hair mass (with strands), a cap or hat, or a tall headdress.
+- ``bust``: a head plus neck, shoulders and chest cut flat below; sometimes a box or round plinth.
+- ``figure``: a posed stick skeleton (standing with contrapposto, seated on a block, or reclining
+  on a base) with tapered capsule limbs, ellipsoid torso masses and a head; sometimes drapery (a
+  flared skirt / cloak volume with sinusoidal folds), sometimes a base.
+- ``animal``: a quadruped (body, 4 two-segment legs, neck, head with snout and ears, tail), a bird
+  (body, head, beak, folded or spread wings, tail fan, perch) or a fish (body, tail fin, dorsal
+  and side fins, on a stand or free), with random proportions.
+- ``relief``: a thin panel, medallion, coin or frieze in the XY plane facing +Z, with raised
+  portraits, figures or ornament (rosettes, scrolls) made of rounded bumps, and a rim.
+- ``ornament``: architecture - columns (base mouldings, fluted shaft with entasis, Doric or
+  Ionic capital with volutes as tori), balusters, urns with handles, finials.
+
+The raw meshes are not normalised; ``pointkit.render.procedural.sculpture`` normalises them.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import trimesh
+
+Field = Callable[[tuple], np.ndarray]
+
+GRID = 72
+"""Samples along the longest side of a family's bounding box."""
+
+
+# --------------------------------------------------------------------------- primitives
+def _len(*c):
+    return np.sqrt(sum(ci * ci for ci in c))
+
+
+def _sphere(p, c, r):
+    return _len(p[0] - c[0], p[1] - c[1], p[2] - c[2]) - r
+
+
+def _rot(p, c, rot):
+    """Coordinates of points ``p`` in a frame at ``c`` whose axes are the columns of ``rot``."""
+    x, y, z = p[0] - c[0], p[1] - c[1], p[2] - c[2]
+    return tuple(x * rot[0, i] + y * rot[1, i] + z * rot[2, i] for i in range(3))
+
+
+def _ellipsoid(p, c, r, rot=None):
+    q = _rot(p, c, rot) if rot is not None else (p[0] - c[0], p[1] - c[1], p[2] - c[2])
+    k0 = _len(q[0] / r[0], q[1] / r[1], q[2] / r[2])
+    k1 = _len(q[0] / r[0] ** 2, q[1] / r[1] ** 2, q[2] / r[2] ** 2)
+    return k0 * (k0 - 1.0) / np.maximum(k1, 1e-6)
+
+
+def _capsule(p, a, b, ra, rb=None):
+    """A capsule from ``a`` to ``b`` whose radius goes from ``ra`` to ``rb`` (a round cone)."""
+    rb = ra if rb is None else rb
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ba = b - a
+    pa = (p[0] - a[0], p[1] - a[1], p[2] - a[2])
+    h = np.clip((pa[0] * ba[0] + pa[1] * ba[1] + pa[2] * ba[2]) / max(ba @ ba, 1e-9), 0.0, 1.0)
+    return _len(pa[0] - ba[0] * h, pa[1] - ba[1] * h, pa[2] - ba[2] * h) - (ra + (rb - ra) * h)
+
+
+def _box(p, c, half, rounding=0.0):
+    q = [np.abs(p[i] - c[i]) - (half[i] - rounding) for i in range(3)]
+    outside = _len(*(np.maximum(qi, 0) for qi in q))
+    return outside + np.minimum(np.maximum(np.maximum(q[0], q[1]), q[2]), 0) - rounding
+
+
+def _cylinder(p, c, r, half_h):
+    """A vertical (Y-axis) cylinder."""
+    dr = _len(p[0] - c[0], p[2] - c[2]) - r
+    dy = np.abs(p[1] - c[1]) - half_h
+    return _len(np.maximum(dr, 0), np.maximum(dy, 0)) + np.minimum(np.maximum(dr, dy), 0)
+
+
+def _torus(p, c, big, small, axis=1):
+    q = (p[0] - c[0], p[1] - c[1], p[2] - c[2])
+    a = [i for i in range(3) if i != axis]
+    return _len(_len(q[a[0]], q[a[1]]) - big, q[axis]) - small
+
+
+def _smin(a, b, k):
+    h = np.clip(0.5 + 0.5 * (b - a) / k, 0.0, 1.0)
+    return b + (a - b) * h - k * h * (1.0 - h)
+
+
+def _smax(a, b, k):
+    return -_smin(-a, -b, k)
+
+
+def _ssub(a, b, k):
+    """``a`` minus ``b``, smoothly."""
+    return _smax(a, -b, k)
+
+
+def _union(ds, k):
+    out = ds[0]
+    for d in ds[1:]:
+        out = _smin(out, d, k)
+    return out
+
+
+def _noise(p, rng, amp, freq, n=4):
+    """Low-amplitude band-limited surface noise (a sum of random plane waves)."""
+    out = 0.0
+    for _ in range(n):
+        k = rng.normal(0, 1, 3)
+        k = k / np.linalg.norm(k) * freq * rng.uniform(0.6, 1.4)
+        out = out + np.sin(p[0] * k[0] + p[1] * k[1] + p[2] * k[2] + rng.uniform(0, 2 * np.pi))
+    return amp * out / np.sqrt(n)
+
+
+def _chisel(p, rng, amp, freq):
+    """Ridged, faceted marks like claw-chisel strokes: |sin| of a few random directions."""
+    out = 0.0
+    for _ in range(2):
+        k = rng.normal(0, 1, 3)
+        k = k / np.linalg.norm(k) * freq
+        out = out + np.abs(np.sin(p[0] * k[0] + p[1] * k[1] + p[2] * k[2]))
+    return amp * out
+
+
+def _rot_matrix(axis, angle):
+    return trimesh.transformations.rotation_matrix(angle, axis)[:3, :3]
+
+
+# --------------------------------------------------------------------------- meshing
+def _march(field: Field, lo, hi, n: int = GRID, min_n: int = 20, keep: float = 0.15) -> trimesh.Trimesh:
+    """Mesh the zero set of ``field`` (negative inside) over the box [lo, hi].
+
+    Voxels are cubic where possible (``n`` samples along the longest side), with at least
+    ``min_n`` samples along every side. Components with fewer than ``keep`` times the faces of
+    the largest one are dropped.
+    """
+    from skimage.measure import marching_cubes
+
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    ext = hi - lo
+    counts = [max(min_n, int(round(n * e / ext.max()))) for e in ext]
+    axes = [np.linspace(lo[i], hi[i], counts[i], dtype=np.float32) for i in range(3)]
+    p = np.meshgrid(*axes, indexing="ij", sparse=True)
+    p = tuple(np.broadcast_to(a, counts) for a in p)
+    d = np.asarray(field(p), np.float32)
+    spacing = tuple(float(a[1] - a[0]) for a in axes)
+    # Pad with "outside" so every surface is closed at the box's border.
+    verts, faces, _, _ = marching_cubes(np.pad(-d, 1, constant_values=-1.0), level=0.0, spacing=spacing)
+    verts = verts - np.array(spacing) + lo
+    mesh = trimesh.Trimesh(verts, faces[:, ::-1], process=False)
+    parts = mesh.split(only_watertight=False)
+    if len(parts) > 1:
+        biggest = max(len(m.faces) for m in parts)
+        mesh = trimesh.util.concatenate([m for m in parts if len(m.faces) >= keep * biggest])
+    return mesh
+
+
+def _bounds(points, radii, pad=0.06):
+    points = np.asarray(points, float).reshape(-1, 3)
+    radii = np.broadcast_to(np.asarray(radii, float), (len(points),))[:, None]
+    return (points - radii).min(0) - pad, (points + radii).max(0) + pad
+
+
+# --------------------------------------------------------------------------- head / bust
+def _head_field(rng: np.random.Generator, s: float = 1.0):
+    """A head field (face toward +Z, chin near y = -0.45 s) and its parts' (points, radii)."""
+    cw, ch, cd = rng.uniform(0.32, 0.38), rng.uniform(0.36, 0.42), rng.uniform(0.38, 0.45)
+    fw = rng.uniform(0.24, 0.3)
+    jaw = rng.uniform(0.14, 0.2)
+    nose_len = rng.uniform(0.12, 0.2)
+    eye_y, eye_x = rng.uniform(-0.02, 0.04), rng.uniform(0.1, 0.13)
+    hair = rng.choice(["none", "cap", "long", "hat", "headdress", "curls"], p=[0.2, 0.25, 0.15, 0.15, 0.1, 0.15])
+    tilt = _rot_matrix([1, 0, 0], rng.uniform(-0.15, 0.2)) @ _rot_matrix([0, 1, 0], rng.uniform(-0.35, 0.35))
+    nrng = np.random.default_rng(rng.integers(2**32))
+    noise_amp = rng.uniform(0.0, 0.008)
+
+    def field(p):
+        p = _rot(p, np.zeros(3), tilt.T)  # p in head frame
+        p = (p[0] / s, p[1] / s, p[2] / s)
+        d = _ellipsoid(p, (0, 0.14, -0.04), (cw, ch, cd))
+        d = _smin(d, _ellipsoid(p, (0, -0.1, 0.1), (fw, 0.36, 0.28)), 0.08)
+        d = _smin(d, _ellipsoid(p, (0, -0.36, 0.16), (jaw, 0.12, 0.14)), 0.08)  # jaw and chin
+        d = _smin(d, _sphere(p, (0, -0.42, 0.26), 0.07), 0.05)
+        for sx in (-1, 1):  # cheekbones
+            d = _smin(d, _ellipsoid(p, (sx * 0.17, -0.07, 0.23), (0.08, 0.06, 0.07)), 0.05)
+        d = _smin(d, _capsule(p, (-0.19, eye_y + 0.09, 0.29), (0.19, eye_y + 0.09, 0.29), 0.05), 0.06)
+        for sx in (-1, 1):  # eye sockets, then the eyeballs
+            d = _ssub(d, _ellipsoid(p, (sx * eye_x, eye_y, 0.35), (0.075, 0.05, 0.07)), 0.03)
+            d = np.minimum(d, _sphere(p, (sx * eye_x, eye_y, 0.27), 0.05))
+        d = _smin(d, _capsule(p, (0, eye_y + 0.02, 0.33), (0, eye_y - nose_len, 0.41), 0.03, 0.045), 0.03)
+        for sx in (-1, 1):  # nostril wings
+            d = _smin(d, _sphere(p, (sx * 0.035, eye_y - nose_len + 0.01, 0.37), 0.03), 0.02)
+        my = eye_y - nose_len - 0.09
+        d = _smin(d, _ellipsoid(p, (0, my + 0.025, 0.35), (0.08, 0.025, 0.04)), 0.02)  # lips
+        d = _smin(d, _ellipsoid(p, (0, my - 0.03, 0.34), (0.07, 0.028, 0.04)), 0.02)
+        d = _ssub(d, _ellipsoid(p, (0, my, 0.39), (0.07, 0.006, 0.03)), 0.006)  # mouth line
+        for sx in (-1, 1):  # ears, with a hollow
+            ear = _ellipsoid(p, (sx * (cw - 0.01), -0.02, 0.0), (0.04, 0.11, 0.07))
+            ear = _ssub(ear, _ellipsoid(p, (sx * (cw + 0.03), -0.02, 0.01), (0.02, 0.07, 0.04)), 0.01)
+            d = _smin(d, ear, 0.03)
+        if hair in ("cap", "long", "curls"):
+            h = _ellipsoid(p, (0, 0.18, -0.07), (cw + 0.04, ch + 0.03, cd + 0.04))
+            h = _smax(h, -(p[2] - 0.24 + 0.5 * (p[1] - 0.3)), 0.04)  # hairline slopes back
+            h = _smax(h, -(p[1] + (0.55 if hair == "long" else 0.02)), 0.04)
+            if hair == "long":
+                h = _smin(h, _ellipsoid(p, (0, -0.25, -0.18), (cw + 0.03, 0.45, 0.22)), 0.1)
+            if hair == "curls":
+                h = h + 0.03 * np.sin(p[0] * 40) * np.sin(p[1] * 40) * np.sin(p[2] * 40)
+            else:
+                h = h + 0.012 * np.abs(np.sin(28 * np.arctan2(p[0], p[2] + 0.2)))  # strands
+            d = _smin(d, h, 0.03)
+        elif hair == "hat":
+            d = _smin(d, _cylinder(p, (0, 0.42, -0.05), cw + 0.02, 0.15), 0.03)
+            d = np.minimum(d, _cylinder(p, (0, 0.3, -0.05), cw + 0.18, 0.015))
+        elif hair == "headdress":
+            hd = _capsule(p, (0, 0.3, -0.1), (0, 0.75, -0.2), cw + 0.02, cw * 0.75)
+            hd = _smin(hd, _ellipsoid(p, (0, 0.0, -0.18), (cw + 0.08, 0.4, 0.26)), 0.06)
+            hd = _smax(hd, -(p[2] - 0.18 + 0.3 * p[1]), 0.03)
+            hd = hd - 0.01 * np.abs(np.sin(p[1] * 45))
+            d = _smin(d, hd, 0.03)
+        if noise_amp:
+            d = d + _noise(p, nrng, noise_amp, 25.0)
+        return d * s
+
+    return field
+
+
+def head(rng: np.random.Generator) -> trimesh.Trimesh:
+    """A sculpted head on a short neck stub; the face looks toward +Z."""
+    field = _head_field(rng)
+    cut = rng.uniform(-0.75, -0.6)
+
+    def f(p):
+        d = _smin(field(p), _capsule(p, (0, -0.3, -0.02), (0, cut - 0.1, -0.04), 0.15, 0.16), 0.06)
+        return _smax(d, cut - p[1], 0.01)
+
+    return _march(f, (-0.6, cut - 0.05, -0.65), (0.6, 1.0, 0.6))
+
+
+def bust(rng: np.random.Generator) -> trimesh.Trimesh:
+    """A head, neck, shoulders and chest cut flat below; sometimes on a plinth."""
+    field = _head_field(rng, s=rng.uniform(0.8, 0.95))
+    sw, depth = rng.uniform(0.55, 0.85), rng.uniform(0.24, 0.32)
+    bottom = -rng.uniform(1.05, 1.35)
+    plinth = rng.choice(["none", "box", "round"], p=[0.4, 0.3, 0.3])
+    ph = rng.uniform(0.15, 0.35)
+    draped = rng.uniform() < 0.4
+    nrng = np.random.default_rng(rng.integers(2**32))
+
+    def f(p):
+        d = _smin(field(p), _capsule(p, (0, -0.25, -0.02), (0, -0.8, -0.02), 0.13, 0.16), 0.06)
+        body = _ellipsoid(p, (0, -0.88, -0.04), (sw, 0.2, depth))
+        for sx in (-1, 1):
+            body = _smin(body, _sphere(p, (sx * sw * 0.85, -0.88, -0.04), 0.16), 0.1)
+        body = _smin(body, _ellipsoid(p, (0, -1.05, 0.02), (sw * 0.75, 0.35, depth + 0.02)), 0.1)
+        for sx in (-1, 1):  # pectoral masses
+            body = _smin(body, _ellipsoid(p, (sx * 0.18, -1.0, 0.14), (0.15, 0.1, 0.12)), 0.06)
+        if draped:
+            fold = _capsule(p, (-sw, -0.75, 0.08), (sw * 0.4, -1.25, 0.2), 0.07)
+            body = _smin(body, fold + 0.02 * np.sin(p[0] * 30), 0.05)
+        d = _smin(d, body, 0.08)
+        # carved flat below, with a slight waist so the bust stands
+        d = _smax(d, bottom - p[1], 0.02)
+        d = d + _noise(p, nrng, 0.004, 20.0)
+        if plinth == "box":
+            d = np.minimum(d, _box(p, (0, bottom - ph / 2, -0.03), (sw * 0.55, ph / 2 + 0.01, 0.3), 0.02))
+        elif plinth == "round":
+            d = np.minimum(d, _cylinder(p, (0, bottom - ph / 2, -0.03), sw * 0.5, ph / 2 + 0.01))
+            d = _smin(d, _torus(p, (0, bottom - ph, -0.03), sw * 0.5, 0.04), 0.02)
+        return d
+
+    lo_y = bottom - (ph + 0.06 if plinth != "none" else 0.05)
+    return _march(f, (-sw - 0.25, lo_y, -0.7), (sw + 0.25, 0.9, 0.65))
+
+
+# --------------------------------------------------------------------------- figure
+def _skeleton(rng: np.random.Generator, pose: str) -> dict[str, np.ndarray]:
+    """Joint positions of a figure about 2 units tall (standing), front toward +Z."""
+    leg, shin = rng.uniform(0.42, 0.5), rng.uniform(0.4, 0.48)
+    torso = rng.uniform(0.5, 0.6)
+    arm, fore = rng.uniform(0.28, 0.34), rng.uniform(0.26, 0.32)
+    hip_w, sh_w = rng.uniform(0.1, 0.14), rng.uniform(0.17, 0.22)
+    j: dict[str, np.ndarray] = {}
+    lean = rng.uniform(-0.15, 0.15)
+    if pose == "seated":
+        j["pelvis"] = np.array([0.0, 0.0, 0.0])
+    else:
+        j["pelvis"] = np.array([0.0, leg + shin, 0.0])
+    sway = rng.uniform(-0.12, 0.12)
+    j["chest"] = j["pelvis"] + torso * np.array([np.sin(sway), np.cos(sway) * np.cos(lean), np.sin(lean)])
+    j["neck"] = j["chest"] + np.array([0.0, 0.12, 0.0])
+    j["head"] = j["neck"] + np.array([rng.uniform(-0.04, 0.04), 0.13, rng.uniform(-0.02, 0.05)])
+    for side, sx in (("l", -1), ("r", 1)):
+        j["hip" + side] = j["pelvis"] + [sx * hip_w, 0, 0]
+        if pose == "seated":
+            spread = rng.uniform(0.0, 0.15)
+            j["knee" + side] = j["hip" + side] + leg * np.array([sx * spread, rng.uniform(-0.1, 0.1), 1.0])
+            j["foot" + side] = j["knee" + side] + shin * np.array([0, -1.0, rng.uniform(-0.3, 0.2)])
+        else:
+            a = rng.uniform(-0.35, 0.35)  # hip flexion (forward / back)
+            b = sx * rng.uniform(0.0, 0.15)  # abduction
+            kneeb = rng.uniform(0.0, 0.5)
+            j["knee" + side] = j["hip" + side] + leg * np.array([np.sin(b), -np.cos(a) * np.cos(b), np.sin(a)])
+            j["foot" + side] = j["knee" + side] + shin * np.array([np.sin(b), -np.cos(a - kneeb), np.sin(a - kneeb)])
+        j["shoulder" + side] = j["chest"] + [sx * sh_w, 0.02, 0]
+        up = rng.uniform(-0.2, 2.6)  # arm raised sideways (radians from hanging)
+        fwd = rng.uniform(-0.4, 1.2)
+        elbow_dir = np.array([sx * np.sin(up), -np.cos(up), 0.0])
+        elbow_dir = elbow_dir * np.cos(fwd * 0.6) + np.array([0, 0, np.sin(fwd * 0.6)])
+        j["elbow" + side] = j["shoulder" + side] + arm * elbow_dir / np.linalg.norm(elbow_dir)
+        bend = rng.uniform(0.0, 1.8)
+        fdir = elbow_dir * np.cos(bend) + np.array([0, np.sin(bend) * 0.7, np.sin(bend) * 0.7])
+        j["hand" + side] = j["elbow" + side] + fore * fdir / np.linalg.norm(fdir)
+    return j
+
+
+_BONES = [("pelvis", "chest", 0.1, 0.11), ("chest", "neck", 0.07, 0.05), ("neck", "head", 0.05, 0.05)]
+for _s in "lr":
+    _BONES += [("hip" + _s, "knee" + _s, 0.075, 0.05), ("knee" + _s, "foot" + _s, 0.05, 0.035),
+               ("shoulder" + _s, "elbow" + _s, 0.045, 0.035), ("elbow" + _s, "hand" + _s, 0.035, 0.028)]
+
+
+def figure(rng: np.random.Generator) -> trimesh.Trimesh:
+    """A posed human figure (standing, seated or reclining), sometimes draped, sometimes on a base."""
+    pose = rng.choice(["standing", "seated", "reclining"], p=[0.5, 0.25, 0.25])
+    j = _skeleton(rng, "seated" if pose == "seated" else "standing")
+    bulk = rng.uniform(0.85, 1.3)
+    drapery = pose != "reclining" and rng.uniform() < 0.45
+    base = rng.choice(["none", "box", "round"], p=[0.3, 0.4, 0.3]) if pose == "standing" else "box"
+    n_folds, fold_amp = int(rng.integers(6, 14)), rng.uniform(0.02, 0.05)
+    flare = rng.uniform(0.25, 0.45)
+    nrng = np.random.default_rng(rng.integers(2**32))
+    if pose == "reclining":  # lie along X, propped on one elbow
+        rot = _rot_matrix([0, 0, 1], np.pi / 2 * rng.choice([-1, 1]) * rng.uniform(0.75, 0.95))
+        rot = _rot_matrix([0, 1, 0], rng.uniform(-0.4, 0.4)) @ rot
+        j = {k: rot @ v for k, v in j.items()}
+    floor = min(v[1] for v in j.values()) - 0.03
+    if pose == "seated":
+        floor = min(j["footl"][1], j["footr"][1]) - 0.03
+    pts = np.array(list(j.values()))
+
+    def f(p):
+        ds = [_capsule(p, j[a], j[b], ra * bulk, rb * bulk) for a, b, ra, rb in _BONES]
+        d = _union(ds, 0.05)
+        c, pl = j["chest"], j["pelvis"]
+        d = _smin(d, _ellipsoid(p, c - 0.06 * (c - pl) / np.linalg.norm(c - pl), (0.18 * bulk, 0.14, 0.11 * bulk)), 0.08)
+        d = _smin(d, _ellipsoid(p, pl, (0.16 * bulk, 0.11, 0.11 * bulk)), 0.08)
+        d = _smin(d, _sphere(p, j["head"], 0.1), 0.04)
+        d = _smin(d, _sphere(p, j["head"] + [0, -0.03, 0.06], 0.06), 0.04)  # face / jaw mass
+        for s in "lr":
+            d = _smin(d, _ellipsoid(p, j["foot" + s] + [0, -0.01, 0.05], (0.04, 0.03, 0.08)), 0.03)
+        if drapery:
+            # A flared skirt / cloak from the waist to the ground with sinusoidal folds.
+            top, bot = pl[1] + 0.05, floor + 0.02
+            t = np.clip((top - p[1]) / max(top - bot, 1e-3), 0, 1)
+            theta = np.arctan2(p[0] - pl[0], p[2] - pl[2])
+            r = 0.16 * bulk + flare * t * (1 + fold_amp / 0.05 * 0.1 * np.sin(n_folds * theta))
+            r = r + fold_amp * t * np.sin(n_folds * theta + 3 * t)
+            cone = (_len(p[0] - pl[0], p[2] - pl[2]) - r) * 0.7
+            cone = _smax(cone, np.maximum(p[1] - top, bot - p[1]), 0.02)
+            d = _smin(d, cone, 0.05)
+        if pose == "seated":
+            d = np.minimum(d, _box(p, (0, -0.22, -0.05), (0.3, 0.2 + 0.01, 0.25), 0.03))
+            d = _smin(d, _box(p, (0, floor - 0.05, 0.1), (0.35, 0.05, 0.45), 0.02), 0.02)
+        elif pose == "reclining":
+            d = _smin(d, _box(p, (pts[:, 0].mean(), floor - 0.05, 0), (1.1, 0.07, 0.3), 0.03), 0.06)
+        elif base == "box":
+            d = _smin(d, _box(p, (0, floor - 0.06, 0), (0.3, 0.06, 0.3), 0.02), 0.03)
+        elif base == "round":
+            d = _smin(d, _cylinder(p, (0, floor - 0.06, 0), 0.3, 0.06), 0.03)
+        return d + _noise(p, nrng, 0.004, 25.0)
+
+    lo, hi = _bounds(pts, 0.2)
+    if pose == "seated":
+        lo = np.minimum(lo, [-0.4, floor - 0.12, -0.35])
+        hi = np.maximum(hi, [0.4, 0.1, 0.6])
+    elif pose == "reclining":
+        lo = np.minimum(lo, [pts[:, 0].mean() - 1.2, floor - 0.15, -0.35])
+        hi = np.maximum(hi, [pts[:, 0].mean() + 1.2, floor, 0.35])
+    else:
+        lo = np.minimum(lo, [-0.35 - flare * drapery, floor - 0.15, -0.35 - flare * drapery])
+        hi = np.maximum(hi, [0.35 + flare * drapery, floor, 0.35 + flare * drapery])
+    return _march(f, lo, hi)
+
+
+# --------------------------------------------------------------------------- animal
+def animal(rng: np.random.Generator) -> trimesh.Trimesh:
+    """A quadruped, bird or fish from a skeletal template with random proportions (side to +Z)."""
+    kind = rng.choice(["quadruped", "bird", "fish"], p=[0.5, 0.28, 0.22])
+    return {"quadruped": _quadruped, "bird": _bird, "fish": _fish}[kind](rng)
+
+
+def _quadruped(rng: np.random.Generator) -> trimesh.Trimesh:
+    bl, bh, bw = rng.uniform(0.45, 0.75), rng.uniform(0.18, 0.3), rng.uniform(0.15, 0.25)
+    leg = rng.uniform(0.35, 0.75)
+    neck_len, neck_up = rng.uniform(0.15, 0.6), rng.uniform(0.3, 1.3)
+    head_l = rng.uniform(0.12, 0.22)
+    tail_l = rng.uniform(0.1, 0.6)
+    lying = rng.uniform() < 0.15
+    body_y = leg + bh * 0.5 if not lying else bh
+    nrng = np.random.default_rng(rng.integers(2**32))
+    gait = rng.uniform(-0.35, 0.35, 4)
+    shoulder = np.array([bl * 0.75, body_y + bh * 0.2, 0])
+    neck_end = shoulder + neck_len * np.array([np.cos(neck_up), np.sin(neck_up), 0])
+    head_dir = np.array([np.cos(neck_up - 1.3), np.sin(neck_up - 1.3), 0])
+    head_c = neck_end + head_dir * head_l * 0.5
+    tail_a = np.array([-bl * 0.95, body_y + bh * 0.3, 0])
+    droop = rng.uniform(-1.2, 0.6)
+    tail_b = tail_a + tail_l * np.array([-np.cos(droop), np.sin(droop), 0])
+    feet, knees, hips = [], [], []
+    for i, (fx, sz) in enumerate([(0.65, 1), (0.65, -1), (-0.65, 1), (-0.65, -1)]):
+        hip = np.array([fx * bl, body_y - bh * 0.3, sz * bw * 0.6])
+        if lying:
+            knee = hip + [0.15 * np.sign(fx), -bh * 0.5, sz * 0.05]
+            foot = knee + [0.2, -0.02, 0]
+        else:
+            a = gait[i]
+            knee = hip + leg * 0.5 * np.array([np.sin(a), -np.cos(a), 0])
+            foot = knee + leg * 0.5 * np.array([np.sin(a * 0.3) - 0.1 * (fx < 0), -1, 0])
+            foot[1] = min(foot[1], 0.0 + 0.03)
+        hips.append(hip), knees.append(knee), feet.append(foot)
+    pts = [shoulder, neck_end, head_c, tail_b, tail_a, *feet, [bl + 0.1, body_y, 0], [-bl - 0.1, body_y, 0]]
+
+    def f(p):
+        d = _ellipsoid(p, (0, body_y, 0), (bl, bh, bw))
+        d = _smin(d, _ellipsoid(p, (bl * 0.55, body_y + 0.03, 0), (bl * 0.4, bh * 1.1, bw * 1.05)), 0.08)
+        d = _smin(d, _capsule(p, shoulder, neck_end, bh * 0.55, head_l * 0.4), 0.08)
+        d = _smin(d, _ellipsoid(p, head_c, (head_l * 0.6, head_l * 0.42, head_l * 0.4)), 0.05)
+        d = _smin(d, _capsule(p, head_c, head_c + head_dir * head_l * 0.9, head_l * 0.3, head_l * 0.22), 0.04)
+        for sz in (-1, 1):
+            ear = head_c + [-head_l * 0.2, head_l * 0.45, sz * head_l * 0.25]
+            d = _smin(d, _capsule(p, head_c + [-head_l * 0.2, 0.0, sz * head_l * 0.2], ear, 0.035, 0.012), 0.02)
+            d = _ssub(d, _sphere(p, head_c + head_dir * head_l * 0.25 + [0, head_l * 0.15, sz * head_l * 0.38],
+                                 0.025), 0.01)
+        d = _smin(d, _capsule(p, tail_a, tail_b, 0.05, 0.02), 0.04)
+        for hip, knee, foot in zip(hips, knees, feet):
+            d = _smin(d, _capsule(p, hip, knee, bw * 0.45, 0.05), 0.06)
+            d = _smin(d, _capsule(p, knee, foot, 0.05, 0.04), 0.03)
+        if not lying and rng_base:
+            d = _smin(d, _box(p, (0, -0.03, 0), (bl + 0.2, 0.04, bw + 0.2), 0.02), 0.03)
+        return d + _noise(p, nrng, 0.005, 18.0)
+
+    rng_base = rng.uniform() < 0.5
+    lo, hi = _bounds(pts, 0.25)
+    lo[1] = -0.1
+    return _march(f, lo, hi)
+
+
+def _bird(rng: np.random.Generator) -> trimesh.Trimesh:
+    bl, bh = rng.uniform(0.3, 0.45), rng.uniform(0.2, 0.28)
+    stand_y = rng.uniform(0.2, 0.35)
+    body_c = np.array([0.0, stand_y + bh, 0])
+    pitch = rng.uniform(0.2, 0.9)  # body axis raised toward the head
+    axis = np.array([np.cos(pitch), np.sin(pitch), 0])
+    head_c = body_c + axis * bl * 1.05 + [0.03, 0.06, 0]
+    hr = rng.uniform(0.09, 0.14)
+    beak_l = rng.uniform(0.08, 0.3)
+    beak_dir = np.array([np.cos(rng.uniform(-0.6, 0.2)), np.sin(rng.uniform(-0.6, 0.0)), 0])
+    spread = rng.uniform() < 0.4
+    wing_l = rng.uniform(0.4, 0.8) if spread else bl * 1.1
+    wing_up = rng.uniform(0.2, 1.2)
+    tail_c = body_c - axis * bl * 1.2
+    nrng = np.random.default_rng(rng.integers(2**32))
+    wings = []
+    for sz in (-1, 1):
+        if spread:
+            root = body_c + axis * bl * 0.2 + [0, bh * 0.4, sz * bh * 0.6]
+            tip = root + wing_l * np.array([-0.2, np.sin(wing_up), sz * np.cos(wing_up)])
+        else:
+            root = body_c + axis * bl * 0.3 + [0, bh * 0.2, sz * bh * 0.85]
+            tip = root - axis * wing_l + [0, -0.03, sz * 0.02]
+        wings.append((root, tip))
+    pts = [body_c + [bl, bh, 0], body_c - [bl, bh, 0], head_c, head_c + beak_dir * beak_l, tail_c,
+           [0, 0, 0.2], [0, 0, -0.2]] + [w[1] for w in wings]
+
+    def f(p):
+        rot = np.stack([axis, [-axis[1], axis[0], 0], [0, 0, 1]], 1)
+        d = _ellipsoid(p, body_c, (bl, bh, bh * 0.9), rot)
+        d = _smin(d, _sphere(p, head_c, hr), 0.08)
+        d = _smin(d, _capsule(p, head_c, head_c + beak_dir * (hr + beak_l), hr * 0.35, 0.008), 0.02)
+        for sz in (-1, 1):
+            d = _ssub(d, _sphere(p, head_c + [hr * 0.35, hr * 0.25, sz * hr * 0.95], hr * 0.22), 0.01)
+        tail_rot = np.stack([axis, [-axis[1], axis[0], 0], [0, 0, 1]], 1)
+        d = _smin(d, _ellipsoid(p, tail_c, (bl * 0.45, 0.025, bh * 0.5), tail_rot), 0.04)
+        for root, tip in wings:
+            v = tip - root
+            ln = np.linalg.norm(v)
+            u = v / ln
+            w = np.cross(u, [1.0, 0, 0] if abs(u[0]) < 0.9 else [0, 1.0, 0])
+            w /= np.linalg.norm(w)
+            r = np.stack([u, w, np.cross(u, w)], 1)
+            wing = _ellipsoid(p, (root + tip) / 2, (ln / 2 + 0.04, 0.025, bl * 0.45 if spread else bh * 0.7), r)
+            wing = wing + 0.006 * np.abs(np.sin(40 * (p[0] * u[0] + p[1] * u[1] + p[2] * u[2])))  # feathers
+            d = _smin(d, wing, 0.04)
+        for sz in (-1, 1):  # legs on a perch / rock
+            d = _smin(d, _capsule(p, body_c + [0, -bh * 0.6, sz * 0.06], [0, stand_y * 0.3, sz * 0.06], 0.02), 0.03)
+        d = _smin(d, _ellipsoid(p, (0, stand_y * 0.15, 0), (0.3, stand_y * 0.25 + 0.03, 0.2)), 0.04)
+        return d + _noise(p, nrng, 0.004, 20.0)
+
+    lo, hi = _bounds(pts, 0.15)
+    lo[1] = min(lo[1], -0.05)
+    return _march(f, lo, hi)
+
+
+def _fish(rng: np.random.Generator) -> trimesh.Trimesh:
+    bl, bh, bw = rng.uniform(0.5, 0.75), rng.uniform(0.18, 0.35), rng.uniform(0.08, 0.14)
+    bend = rng.uniform(-0.5, 0.5)
+    tail_h = rng.uniform(0.2, 0.4)
+    stand = rng.uniform() < 0.6
+    y0 = rng.uniform(0.4, 0.6) if stand else 0.0
+    nrng = np.random.default_rng(rng.integers(2**32))
+    fin_h = rng.uniform(0.08, 0.22)
+
+    def f(p):
+        x, y, z = p
+        zb = z - bend * (np.minimum(x, 0) ** 2)  # the body swims in a curve
+        q = (x, y - y0, zb)
+        d = _ellipsoid(q, (0, 0, 0), (bl, bh, bw))
+        tail = np.maximum(_ellipsoid(q, (-bl - 0.02, 0, 0), (0.22, tail_h, 0.025)),
+                          -(np.abs(q[1]) * 0.9 - (q[0] + bl + 0.06)))  # forked: a V notch cut out
+        d = _smin(d, tail, 0.05)
+        d = _smin(d, _ellipsoid(q, (-bl * 0.1, bh * 0.9, 0), (bl * 0.4, fin_h, 0.02),
+                                _rot_matrix([0, 0, 1], 0.3)), 0.04)  # dorsal fin
+        d = _smin(d, _ellipsoid(q, (-bl * 0.45, -bh * 0.8, 0), (bl * 0.2, fin_h * 0.6, 0.02),
+                                _rot_matrix([0, 0, 1], -0.4)), 0.04)
+        for sz in (-1, 1):
+            d = _smin(d, _ellipsoid(q, (bl * 0.4, -bh * 0.3, sz * bw * 0.9), (0.12, 0.04, 0.05),
+                                    _rot_matrix([0, 0, 1], -0.5)), 0.03)
+            d = _ssub(d, _sphere(q, (bl * 0.72, bh * 0.2, sz * bw * 0.75), 0.03), 0.01)  # eyes
+        d = _ssub(d, _ellipsoid(q, (bl * 0.55, -bh * 0.05, 0), (0.1, 0.005, bw * 1.2)), 0.01)  # gill / mouth
+        d = d + 0.004 * np.abs(np.sin(60 * q[0] + 30 * q[1])) * (np.abs(q[0]) < bl * 0.8)  # scales
+        if stand:
+            d = _smin(d, _capsule(p, (0, 0.05, 0), (0, y0 - bh * 0.8, 0), 0.03), 0.03)
+            d = _smin(d, _cylinder(p, (0, 0.04, 0), 0.22, 0.04), 0.02)
+        return d + _noise(p, nrng, 0.003, 20.0)
+
+    zb = abs(bend) * bl ** 2 + 0.3
+    lo = (-bl - 0.3, min(y0 - bh - 0.25, -0.02), -zb)
+    hi = (bl + 0.1, y0 + bh + fin_h + 0.1, zb)
+    return _march(f, lo, hi)
+
+
+# --------------------------------------------------------------------------- relief
+def _bump(d2, height, width):
+    """A rounded plateau of ``height`` over the 2-D region ``d2 < 0``, with shoulder ``width``."""
+    t = np.clip(-d2 / width, 0.0, 1.0)
+    return height * np.sqrt(1 - (1 - t) ** 2)
+
+
+def _disc2(x, y, c, r):
+    return np.hypot(x - c[0], y - c[1]) - r
+
+
+def _ell2(x, y, c, r, angle=0.0):
+    ca, sa = np.cos(angle), np.sin(angle)
+    u, v = (x - c[0]) * ca + (y - c[1]) * sa, -(x - c[0]) * sa + (y - c[1]) * ca
+    k0 = np.hypot(u / r[0], v / r[1])
+    k1 = np.hypot(u / r[0] ** 2, v / r[1] ** 2)
+    return k0 * (k0 - 1) / np.maximum(k1, 1e-6)
+
+
+def _seg2(x, y, a, b, r):
+    ba = np.subtract(b, a)
+    h = np.clip(((x - a[0]) * ba[0] + (y - a[1]) * ba[1]) / max(ba @ ba, 1e-9), 0, 1)
+    return np.hypot(x - a[0] - ba[0] * h, y - a[1] - ba[1] * h) - r
+
+
+def relief(rng: np.random.Generator) -> trimesh.Trimesh:
+    """A thin panel, medallion, coin or frieze in the XY plane; the carved face looks toward +Z.
+
+    The camera at azimuth 0 sits on +Z and looks along -Z (``look_at_orbit``), so it sees the
+    relief frontally; azimuth 90 sees its edge.
+    """
+    shape = rng.choice(["panel", "medallion", "coin", "frieze"], p=[0.3, 0.25, 0.2, 0.25])
+    motif = rng.choice(["portrait", "figures", "rosette", "scroll"], p=[0.3, 0.3, 0.2, 0.2])
+    if shape == "frieze":
+        hw, hh = rng.uniform(0.9, 1.2), rng.uniform(0.25, 0.4)
+    elif shape == "panel":
+        hw, hh = rng.uniform(0.5, 0.8), rng.uniform(0.5, 0.8)
+    else:
+        hw = hh = rng.uniform(0.6, 0.8)
+    if shape == "frieze" and motif == "portrait":
+        motif = "figures"
+    slab = rng.uniform(0.04, 0.08) if shape == "coin" else rng.uniform(0.06, 0.14)
+    height = rng.uniform(0.05, 0.09)
+    rim_w = rng.uniform(0.04, 0.08)
+    round_ = shape in ("medallion", "coin")
+    inner = min(hw, hh) - rim_w * 1.8
+    nrng = np.random.default_rng(rng.integers(2**32))
+    # motif parameters, drawn once
+    n_fig = int(rng.integers(2, 6)) if shape == "frieze" else int(rng.integers(1, 3))
+    fig_poses = rng.uniform(-1, 1, (n_fig, 6))
+    petals, petal_r = int(rng.integers(5, 13)), rng.uniform(0.3, 0.5)
+    scroll_k, face_dir = rng.uniform(3, 7), rng.choice([-1, 1])
+
+    def height_field(x, y):
+        if round_:
+            outline = np.hypot(x, y) - hw
+        else:
+            outline = np.maximum(np.abs(x) - hw, np.abs(y) - hh)
+        rim = _bump(np.abs(outline + rim_w) - rim_w * 0.6, height * 0.8, rim_w * 0.5)
+        if motif == "portrait":  # a profile head and shoulders, facing sideways
+            s = inner
+            fx = face_dir * x
+            d2 = _ell2(fx, y, (0, 0.15 * s), (0.38 * s, 0.45 * s))
+            d2 = np.minimum(d2, _ell2(fx, y, (0.3 * s, 0.02 * s), (0.18 * s, 0.28 * s), 0.3))  # face
+            d2 = np.minimum(d2, _ell2(fx, y, (0.47 * s, 0.05 * s), (0.08 * s, 0.04 * s), -0.8))  # nose
+            d2 = np.minimum(d2, _ell2(fx, y, (0.0, -0.45 * s), (0.18 * s, 0.3 * s)))  # neck
+            d2 = np.maximum(d2, -0.6 * s - y)
+            h = _bump(d2, height, 0.06 * s)
+            h = h + _bump(_ell2(fx, y, (-0.05 * s, 0.05 * s), (0.07 * s, 0.1 * s)), height * 0.25, 0.03 * s)  # ear
+            h = h + 0.01 * np.abs(np.sin(30 * np.arctan2(y - 0.15 * s, fx + 0.1 * s))) * (d2 < 0) * (y > 0.1 * s)
+            h = h - _bump(_disc2(fx, y, (0.3 * s, 0.13 * s), 0.03 * s), height * 0.3, 0.02 * s)  # eye
+        elif motif == "figures":
+            h = 0.0
+            for i, pp in enumerate(fig_poses):
+                cx = (-hw + rim_w * 2) + (i + 0.5) * (2 * hw - rim_w * 4) / n_fig
+                sc = min(2 * hh - rim_w * 4, 1.6 * (2 * hw - rim_w * 4) / n_fig) / 2.0
+                hip, sh = (cx, -0.1 * sc), (cx + 0.1 * sc * pp[0], 0.45 * sc)
+                d2 = _seg2(x, y, hip, sh, 0.11 * sc)
+                d2 = np.minimum(d2, _disc2(x, y, (sh[0], sh[1] + 0.28 * sc), 0.14 * sc))
+                for sgn, k in ((-1, 1), (1, 3)):
+                    knee = (hip[0] + sgn * 0.2 * sc + 0.2 * sc * pp[k], hip[1] - 0.45 * sc)
+                    d2 = np.minimum(d2, _seg2(x, y, hip, knee, 0.07 * sc))
+                    d2 = np.minimum(d2, _seg2(x, y, knee, (knee[0] + 0.1 * sc * pp[k], -0.95 * sc), 0.055 * sc))
+                    elbow = (sh[0] + sgn * 0.3 * sc, sh[1] - 0.15 * sc + 0.25 * sc * pp[k + 1])
+                    d2 = np.minimum(d2, _seg2(x, y, sh, elbow, 0.05 * sc))
+                    d2 = np.minimum(d2, _seg2(x, y, elbow, (elbow[0] + sgn * 0.2 * sc, elbow[1] + 0.3 * sc * pp[k + 1]),
+                                              0.04 * sc))
+                h = np.maximum(h, _bump(d2, height, 0.05 * sc))
+        elif motif == "rosette":
+            xr = x
+            if shape == "frieze":  # a row of rosettes
+                period = 2.2 * inner
+                xr = np.mod(x + period / 2, period) - period / 2
+            r, th = np.hypot(xr, y), np.arctan2(y, xr)
+            petal = r - inner * petal_r * (0.55 + 0.45 * np.abs(np.cos(petals * th / 2)))
+            h = _bump(petal, height, 0.05)
+            h = h + _bump(r - inner * 0.12, height * 0.5, 0.03)
+            h = h + _bump(np.abs(r - inner * 0.8) - 0.025, height * 0.6, 0.02)
+        else:  # scroll: a running wave of spirals
+            ang = scroll_k * x
+            wave = np.abs(y - 0.35 * inner * np.sin(ang)) - 0.04
+            h = _bump(wave, height * 0.8, 0.03)
+            cx = (np.round(ang / np.pi - 0.5) + 0.5) * np.pi / scroll_k
+            cy = 0.35 * inner * np.sin(cx * scroll_k) * 0.4
+            h = np.maximum(h, _bump(np.abs(np.hypot(x - cx, y + cy * 0.0) - 0.12 * inner) - 0.025, height * 0.7, 0.02))
+        inside = outline + rim_w * 1.4 < 0
+        return rim + h * inside + _noise((x, y, 0 * x), nrng, 0.003, 20.0), outline
+
+    def f(p):
+        x, y, z = p[0][:, :, :1], p[1][:, :, :1], p[2]
+        h, outline = height_field(x, y)
+        d = np.maximum(np.maximum(z - h, -slab - z), outline)
+        return d * 0.8
+
+    pad = 0.05
+    return _march(f, (-hw - pad, -hh - pad, -slab - pad), (hw + pad, hh + pad, height * 1.8 + pad),
+                  n=88, min_n=28)
+
+
+# --------------------------------------------------------------------------- ornament
+def _revolve(p, radius: Callable[[np.ndarray], np.ndarray], y0, y1):
+    """A solid of revolution about +Y with ``radius(y)`` for y in [y0, y1] (approximate SDF)."""
+    r = _len(p[0], p[2])
+    yc = np.clip(p[1], y0, y1)
+    d = (r - radius(yc)) * 0.8
+    return np.maximum(d, np.maximum(y0 - p[1], p[1] - y1))
+
+
+def ornament(rng: np.random.Generator) -> trimesh.Trimesh:
+    """Architecture: a column, baluster, urn or finial (revolved profiles with mouldings)."""
+    kind = rng.choice(["column", "baluster", "urn", "finial", "capital"], p=[0.3, 0.2, 0.2, 0.15, 0.15])
+    nrng = np.random.default_rng(rng.integers(2**32))
+    chisel = rng.uniform(0.0, 0.006)
+    flutes = int(rng.integers(12, 25)) if rng.uniform() < 0.6 else 0
+    ionic = rng.uniform() < 0.5
+    r0 = rng.uniform(0.16, 0.26)
+    H = rng.uniform(1.4, 2.2)
+    sq = rng.uniform() < 0.6  # square plinth
+
+    def fluted(p, d, depth):
+        if not flutes:
+            return d
+        th = np.arctan2(p[2], p[0])
+        return d + depth * np.maximum(np.cos(flutes * th), 0) ** 0.5
+
+    def capital(p, y, r):
+        d = _revolve(p, lambda t: r * (1 + 0.45 * ((t - y) / 0.12)), y, y + 0.12)  # echinus
+        d = _smin(d, _torus(p, (0, y, 0), r * 1.02, 0.025), 0.02)
+        d = np.minimum(d, _box(p, (0, y + 0.16, 0), (r * 1.55, 0.04, r * 1.55), 0.01))  # abacus
+        if ionic:
+            for sx in (-1, 1):
+                for k, (rr, w) in enumerate([(0.1, 0.035), (0.06, 0.025)]):
+                    c = (sx * r * 1.35, y + 0.06, 0)
+                    d = np.minimum(d, _cylinder((p[0], p[2], p[1]), (c[0], 0, c[1]), rr * 0.5, r * 1.3))
+                    d = np.minimum(d, _torus(p, c, rr, w, axis=2))
+        else:  # acanthus-like leaves: bumps around the bell
+            th = np.arctan2(p[2], p[0])
+            leaves = _revolve(p, lambda t: r * (1.05 + 0.3 * (t - y + 0.15) / 0.3), y - 0.15, y + 0.1)
+            d = _smin(d, leaves - 0.03 * np.maximum(np.cos(8 * th), 0), 0.02)
+        return d
+
+    def base(p, y, r):
+        d = _smin(_torus(p, (0, y + 0.1, 0), r * 1.15, 0.05), _torus(p, (0, y + 0.2, 0), r * 1.05, 0.035), 0.01)
+        d = np.minimum(d, _cylinder(p, (0, y + 0.15, 0), r * 1.05, 0.06))
+        if sq:
+            d = np.minimum(d, _box(p, (0, y + 0.025, 0), (r * 1.45, 0.045, r * 1.45), 0.01))
+        else:
+            d = np.minimum(d, _cylinder(p, (0, y + 0.025, 0), r * 1.4, 0.045))
+        return d
+
+    def f(p):
+        if kind == "column":
+            y0, y1 = 0.2, H - 0.25
+            shaft = _revolve(p, lambda t: r0 * (1 - 0.18 * ((t - y0) / (y1 - y0)) ** 1.5), y0, y1)
+            d = _smin(fluted(p, shaft, 0.02), base(p, 0.0, r0), 0.02)
+            d = np.minimum(d, capital(p, y1, r0 * 0.85))
+        elif kind == "capital":
+            d = _cylinder(p, (0, 0.2, 0), r0 * 1.4, 0.2)
+            d = fluted(p, d, 0.03)
+            r = r0 * 1.4
+            d = np.minimum(d, _torus(p, (0, 0.4, 0), r, 0.03))
+            d = np.minimum(d, capital(p, 0.42, r))
+        elif kind == "baluster":
+            a, b = rng_b
+            prof = lambda t: r0 * (0.55 + 0.6 * np.exp(-((t - a * H) / (0.18 * H)) ** 2) + 0.1 * np.cos(b * t))
+            d = _revolve(p, prof, 0.15, H - 0.15)
+            d = np.minimum(d, _box(p, (0, 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
+            d = np.minimum(d, _box(p, (0, H - 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
+            d = _smin(d, _torus(p, (0, 0.2, 0), r0 * 0.75, 0.04), 0.01)
+            d = _smin(d, _torus(p, (0, H - 0.2, 0), r0 * 0.75, 0.04), 0.01)
+        elif kind == "urn":
+            rb = r0 * 2.0
+            body = _ellipsoid(p, (0, 0.75, 0), (rb, 0.45, rb))
+            body = np.maximum(body, p[1] - 1.05)
+            body = fluted(p, body, 0.02) if flutes else body - 0.015 * np.abs(np.sin(30 * p[1]))
+            neck = _revolve(p, lambda t: rb * (0.6 + 0.25 * ((t - 1.0) / 0.3) ** 2), 1.0, 1.3)
+            d = _smin(body, neck, 0.04)
+            d = np.minimum(d, _torus(p, (0, 1.3, 0), rb * 0.85, 0.04))
+            d = _ssub(d, _cylinder(p, (0, 1.3, 0), rb * 0.72, 0.2), 0.02)  # the opening
+            d = _smin(d, _revolve(p, lambda t: rb * (0.25 + 0.5 * (0.35 - t) ** 2 / 0.12), 0.05, 0.35), 0.04)
+            d = np.minimum(d, _cylinder(p, (0, 0.04, 0), rb * 0.55, 0.04) if not sq
+                           else _box(p, (0, 0.04, 0), (rb * 0.6, 0.04, rb * 0.6), 0.01))
+            for sx in (-1, 1):  # handles
+                d = _smin(d, _torus(p, (sx * rb * 0.95, 1.05, 0), 0.16, 0.03, axis=2), 0.02)
+        else:  # finial: a stack of spheres, an acorn / pine cone and a spike on a base
+            d = base(p, 0.0, r0 * 0.8)
+            d = _smin(d, _revolve(p, lambda t: r0 * (0.45 + 0.3 * np.sin(np.pi * (t - 0.25) / 0.3)), 0.25, 0.55), 0.03)
+            cone_h = H * 0.5
+            cone = _ellipsoid(p, (0, 0.55 + cone_h * 0.45, 0), (r0 * 1.4, cone_h * 0.55, r0 * 1.4))
+            th = np.arctan2(p[2], p[0])
+            cone = cone - 0.02 * np.abs(np.sin(6 * th + 18 * p[1])) - 0.02 * np.abs(np.sin(6 * th - 18 * p[1]))
+            d = _smin(d, cone, 0.04)
+            top = 0.55 + cone_h
+            d = _smin(d, _capsule(p, (0, top - 0.05, 0), (0, top + 0.25, 0), 0.06, 0.01), 0.03)
+        if chisel:
+            d = d + _chisel(p, nrng, chisel, 30.0)
+        return d + _noise(p, nrng, 0.003, 20.0)
+
+    rng_b = (rng.uniform(0.3, 0.7), rng.uniform(5, 12))
+    w = {"column": r0 * 2.1, "capital": r0 * 2.6, "baluster": r0 * 1.8, "urn": r0 * 3.3,
+         "finial": r0 * 1.8}[kind]
+    top = {"column": H + 0.05, "capital": 0.75, "baluster": H + 0.02, "urn": 1.42, "finial": 0.55 + H * 0.5 + 0.32}[kind]
+    return _march(f, (-w, -0.03, -w), (w, top, w))
+
+
+FAMILIES: dict[str, Callable[[np.random.Generator], trimesh.Trimesh]] = {
+    "head": head, "bust": bust, "figure": figure, "animal": animal, "relief": relief, "ornament": ornament,
+}
+"""The sculptor's families, by name."""
