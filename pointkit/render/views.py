@@ -27,6 +27,8 @@ class RenderedView:
         azimuth, elevation: the view in degrees.
         coverage: (H, W) float32 in [0, 1], the renderer's own anti-aliased object coverage (its
             alpha), or None when it has none. Depth and mask are always the exact ray-cast ones.
+        background: the background kind of the view ("photo:<file>", "white_cloth", ...; a
+            "+floor" suffix when a floor band was added), or None when the renderer does not say.
     """
 
     image: np.ndarray
@@ -36,6 +38,7 @@ class RenderedView:
     azimuth: float
     elevation: float
     coverage: np.ndarray | None = None
+    background: str | None = None
 
     @property
     def world_to_camera(self) -> np.ndarray:

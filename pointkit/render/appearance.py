@@ -1,0 +1,539 @@
+"""Photographic appearance for the fast renderer (``FastRenderer(style="photo")``).
+
+Pure numpy / cv2 (plus open3d ray casts for shadows and ambient occlusion), seeded by
+``np.random.Generator``. Assets (HDR environments, texture sets, background photos) are read in
+place from an appearance folder (``resolve_appearance_dir``), never copied into the repository;
+they are loaded only when drawn and kept in small LRU caches.
+
+Pieces:
+- lighting: diffuse irradiance of an HDRI via 9 spherical-harmonic coefficients (Ramamoorthi &
+  Hanrahan 2001; ``E(n) = sum_lm A_l L_lm Y_lm(n)``, so a constant environment L gives pi L),
+  rotated about +Y, scaled by an exposure, plus 0-2 directional lights with ray-cast shadows and
+  a short-ray ambient occlusion;
+- materials: procedural marble, bronze (with patina), stone / granite / sandstone speckle,
+  terracotta, plaster, wood, or an image texture mapped triplanarly; all functions of the world
+  position so the surface looks the same from every view;
+- backgrounds: a random crop of a photo (train / test split by sha256 of the file name), black or
+  white cloth, gradients, clutter, optionally with a floor band and a soft contact shadow;
+- camera: exposure and white-balance jitter, vignetting, defocus blur, sensor noise, JPEG.
+
+Licence note: ``backgrounds/humus_*`` are CC BY 3.0 (credit "cube-map photos by Emil Persson, aka
+Humus - http://www.humus.name - CC BY 3.0" wherever a model trained with them is shipped); the
+rest of the asset folder is CC0 / public domain (see the folder's README.md).
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pointkit.errors import PointkitError
+
+ENV_VAR = "POINTKIT_APPEARANCE"
+MATERIALS = ("marble", "bronze", "stone", "granite", "sandstone", "terracotta", "plaster", "wood", "texture")
+BACKGROUND_KINDS = ("photo", "black_cloth", "white_cloth", "gradient", "clutter")
+BACKGROUND_SPLITS = ("train", "test", "all")
+TEST_FRACTION = 0.2
+
+
+# ----------------------------------------------------------------------------------------- assets
+
+def resolve_appearance_dir(path: str | os.PathLike | None = None, required: bool = True) -> Path | None:
+    """The appearance asset folder: ``path``, else ``$POINTKIT_APPEARANCE``, else
+    ``<repo>/../shared/data/appearance`` when it exists.
+
+    Raises PointkitError (when ``required``) if the folder is missing; returns None otherwise.
+    """
+    if path is not None and str(path) != "":
+        candidate = Path(path).expanduser()
+        how = "the appearance option"
+    elif os.environ.get(ENV_VAR):
+        candidate = Path(os.environ[ENV_VAR]).expanduser()
+        how = f"${ENV_VAR}"
+    else:
+        candidate = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "appearance"
+        how = "the default location"
+    if (candidate / "hdri").is_dir() and (candidate / "backgrounds").is_dir():
+        return candidate.resolve()
+    if not required:
+        return None
+    raise PointkitError(f"appearance assets folder {candidate} (from {how}) is missing or lacks hdri/ and "
+                        f"backgrounds/; pass --option appearance=DIR or set {ENV_VAR}=DIR")
+
+
+def background_group(name: str) -> str:
+    """The scene a background photo comes from: the file stem without a cube-face (``_posx``) or
+    view-angle (``_y120``) suffix, so views of one scene never straddle the train / test split."""
+    return re.sub(r"_((pos|neg)[xyz]|y\d+)$", "", Path(name).stem)
+
+
+def background_split(name: str) -> str:
+    """"test" for about 20 % of scenes (sha256 of ``background_group(name)``), else "train"."""
+    digest = hashlib.sha256(background_group(name).encode()).digest()
+    return "test" if int.from_bytes(digest[:4], "big") / 2**32 < TEST_FRACTION else "train"
+
+
+def list_backgrounds(root: Path, split: str = "all") -> list[Path]:
+    """Sorted background photos of ``split`` ("train", "test" or "all")."""
+    if split not in BACKGROUND_SPLITS:
+        raise PointkitError(f"backgrounds={split!r}: use one of {', '.join(BACKGROUND_SPLITS)}")
+    files = sorted(p for p in (Path(root) / "backgrounds").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return [p for p in files if split == "all" or background_split(p.name) == split]
+
+
+@lru_cache(maxsize=64)
+def _listing(root: str, sub: str, suffix: str) -> tuple[str, ...]:
+    folder = Path(root) / sub
+    if not folder.is_dir():
+        return ()
+    if suffix == "/":
+        return tuple(sorted(str(p) for p in folder.iterdir() if p.is_dir() and _colour_file(p) is not None))
+    return tuple(sorted(str(p) for p in folder.iterdir() if p.name.lower().endswith(suffix)))
+
+
+def _colour_file(folder: Path) -> Path | None:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    for p in files:
+        if "color" in p.stem.lower() or "colour" in p.stem.lower() or "albedo" in p.stem.lower() or "diff" in p.stem.lower():
+            return p
+    return None
+
+
+def _read_image(path: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    image = cv2.imread(path, flags)
+    if image is None:
+        raise PointkitError(f"cannot read appearance asset {path}; check the file or the appearance folder")
+    return image
+
+
+@lru_cache(maxsize=6)
+def _photo(path: str) -> np.ndarray:
+    """Linear RGB float32 of a background photo."""
+    return (_read_image(path)[..., ::-1].astype(np.float32) / 255.0) ** 2.2
+
+
+@lru_cache(maxsize=6)
+def _texture(folder: str) -> np.ndarray:
+    """Linear RGB float32 colour map of a texture set, at most 512 px."""
+    image = _read_image(str(_colour_file(Path(folder))))
+    scale = 512 / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return (image[..., ::-1].astype(np.float32) / 255.0) ** 2.2
+
+
+# ------------------------------------------------------------------------- spherical harmonics
+
+_SH_A = np.array([np.pi] + [2 * np.pi / 3] * 3 + [np.pi / 4] * 5)
+
+
+def sh_basis(d: np.ndarray) -> np.ndarray:
+    """(N, 9) real SH basis (l <= 2) of unit directions (N, 3)."""
+    x, y, z = d[:, 0], d[:, 1], d[:, 2]
+    return np.stack([np.full_like(x, 0.282095), 0.488603 * y, 0.488603 * z, 0.488603 * x,
+                     1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1),
+                     1.092548 * x * z, 0.546274 * (x * x - y * y)], 1)
+
+
+def equirect_directions(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit directions (H, W, 3) of equirect pixel centres (top row = +Y, the up axis) and their
+    solid angles (H, W)."""
+    theta = np.pi * (np.arange(height) + 0.5) / height
+    phi = 2 * np.pi * (np.arange(width) + 0.5) / width
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    d = np.stack([np.sin(t) * np.sin(p), np.cos(t), np.sin(t) * np.cos(p)], -1)
+    return d, np.sin(t) * (np.pi / height) * (2 * np.pi / width)
+
+
+def sh_coefficients(env: np.ndarray) -> np.ndarray:
+    """(9, 3) radiance SH coefficients of an equirect map (H, W, 3) linear RGB."""
+    d, w = equirect_directions(*env.shape[:2])
+    basis = sh_basis(d.reshape(-1, 3)) * w.reshape(-1, 1)
+    return basis.T @ env.reshape(-1, env.shape[2]).astype(np.float64)
+
+
+def sh_irradiance(coefficients: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """(N, 3) irradiance E(n) = integral L(w) max(n . w, 0) dw (constant L gives pi L)."""
+    return np.clip(sh_basis(normals) @ (coefficients * _SH_A[:, None]), 0, None)
+
+
+@lru_cache(maxsize=8)
+def hdri_sh(path: str) -> np.ndarray:
+    """(9, 3) SH coefficients of an HDRI (downsampled to 64 x 32), normalised so that the mean
+    irradiance over normals (= pi * L_00 * Y_00 * ... ) is 1 (grey-level mean)."""
+    image = _read_image(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR).astype(np.float32)[..., ::-1]
+    image = cv2.resize(np.ascontiguousarray(image), (64, 32), interpolation=cv2.INTER_AREA)
+    coefficients = sh_coefficients(np.nan_to_num(np.clip(image, 0, 1e4)))
+    mean = float(coefficients[0].mean() * 0.282095 * np.pi)
+    return coefficients / max(mean, 1e-6)
+
+
+# ------------------------------------------------------------------------------ materials / noise
+
+def _hash3(cells: np.ndarray, salt: float) -> np.ndarray:
+    """Pseudo-random [0, 1) per integer 3D cell (N, 3)."""
+    h = np.sin(cells @ np.array([12.9898, 78.233, 37.719]) + salt) * 43758.5453
+    return h - np.floor(h)
+
+
+def _turbulence(points: np.ndarray, freq: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Sum over octaves of |sin| of random plane waves: (N,) roughly in [0, 1]."""
+    octaves = freq.shape[0]
+    t = np.abs(np.sin(points @ freq.reshape(-1, 3).T + phase.reshape(-1)))  # (N, octaves * k)
+    weights = np.repeat(0.5 ** np.arange(octaves), freq.shape[1])
+    return (t * weights).sum(1) / weights.sum()
+
+
+@dataclass
+class Material:
+    """A world-space material: ``albedo(points, normals, ao)`` plus scalar shading parameters."""
+
+    kind: str
+    tint: np.ndarray
+    roughness: float
+    metallic: float
+    params: dict = field(default_factory=dict)
+
+    def albedo(self, points: np.ndarray, normals: np.ndarray, ao: np.ndarray | None = None) -> np.ndarray:
+        p, k, tint = points, self.params, self.tint
+        if self.kind == "marble":
+            t = _turbulence(p, k["freq"], k["phase"])
+            vein = np.abs(np.sin(p @ k["axis"] * k["scale"] + k["amp"] * t * 6)) ** k["sharp"]
+            light = 1 - k["vein"] * (1 - vein)
+            return tint * light[:, None]
+        if self.kind == "bronze":
+            t = _turbulence(p, k["freq"], k["phase"])
+            patina = np.clip((t - k["threshold"]) * 4, 0, 1)
+            if ao is not None:
+                patina = np.clip(patina + (1 - ao) * k["crevice"], 0, 1)
+            return tint * (1 - patina[:, None]) + k["patina"] * patina[:, None]
+        if self.kind in ("stone", "granite", "sandstone"):
+            fine = _hash3(np.floor(p * k["cells"]), k["salt"])
+            t = _turbulence(p, k["freq"], k["phase"])
+            speck = np.where(fine > 1 - k["density"], k["dark"], 1.0)
+            return tint * ((1 - k["mottle"]) + k["mottle"] * t)[:, None] * speck[:, None]
+        if self.kind == "wood":
+            r = np.linalg.norm(np.cross(p - k["centre"], k["axis"]), axis=1)
+            t = _turbulence(p, k["freq"], k["phase"])
+            rings = 0.5 + 0.5 * np.sin(r * k["scale"] + 3 * t)
+            return tint * (0.75 + 0.25 * rings)[:, None]
+        if self.kind == "texture":
+            return tint * _triplanar(k["image"], p * k["scale"] + k["offset"], normals)
+        t = _turbulence(p, k["freq"], k["phase"])  # terracotta, plaster: mild mottling
+        return tint * ((1 - k["mottle"]) + k["mottle"] * t)[:, None]
+
+
+def _triplanar(image: np.ndarray, p: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """Triplanar projection of a tiling image: the three axis-plane projections blended by |n|^4."""
+    h, w = image.shape[:2]
+    weights = np.abs(normals) ** 4
+    weights /= weights.sum(1, keepdims=True)
+    out = np.zeros((len(p), 3), np.float32)
+    for axis, (a, b) in enumerate(((1, 2), (0, 2), (0, 1))):
+        mx = (p[:, a] * w).astype(np.float32).reshape(-1, 1) % w
+        my = (p[:, b] * h).astype(np.float32).reshape(-1, 1) % h
+        sample = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP).reshape(-1, 3)
+        out += sample * weights[:, axis:axis + 1].astype(np.float32)
+    return out
+
+
+def random_material(rng: np.random.Generator, root: Path | None, kind: str | None = None) -> Material:
+    """Draw a material (``kind`` one of MATERIALS, or None for a random one)."""
+    kind = kind or str(rng.choice(MATERIALS, p=[0.17, 0.15, 0.1, 0.08, 0.08, 0.1, 0.1, 0.07, 0.15]))
+    jitter = lambda: rng.uniform(0.9, 1.1, 3)  # noqa: E731
+    freq = rng.normal(0, 1, (3, 3, 3)) * np.array([2.0, 5.0, 12.0])[:, None, None]
+    phase = rng.uniform(0, 2 * np.pi, (3, 3))
+    params = {"freq": freq, "phase": phase}
+    if kind == "marble":
+        tint = rng.uniform(0.75, 0.92) * np.array([1.0, 0.98, 0.95]) * jitter() ** 0.3
+        params.update(axis=_unit(rng.normal(0, 1, 3)), scale=rng.uniform(3, 9), amp=rng.uniform(0.5, 1.5),
+                      sharp=rng.uniform(0.2, 0.6), vein=rng.uniform(0.25, 0.6))
+        roughness, metallic = rng.uniform(0.15, 0.4), 0.0
+    elif kind == "bronze":
+        tint = np.array([0.45, 0.3, 0.15]) * rng.uniform(0.4, 1.0) * jitter()
+        params.update(threshold=rng.uniform(0.45, 1.0), crevice=rng.uniform(0.3, 1.2),
+                      patina=np.array([0.12, 0.3, 0.22]) * rng.uniform(0.6, 1.3) * jitter())
+        roughness, metallic = rng.uniform(0.25, 0.6), rng.uniform(0.7, 1.0)
+    elif kind in ("stone", "granite", "sandstone"):
+        base = {"stone": [0.45, 0.44, 0.42], "granite": [0.5, 0.48, 0.47], "sandstone": [0.72, 0.58, 0.4]}[kind]
+        tint = np.array(base) * rng.uniform(0.7, 1.2) * jitter()
+        params.update(cells=rng.uniform(60, 200), salt=rng.uniform(0, 100), density=rng.uniform(0.05, 0.4),
+                      dark=rng.uniform(0.3, 0.8), mottle=rng.uniform(0.1, 0.35))
+        roughness, metallic = rng.uniform(0.6, 0.95), 0.0
+    elif kind == "wood":
+        tint = np.array([0.45, 0.28, 0.14]) * rng.uniform(0.5, 1.3) * jitter()
+        params.update(axis=_unit(rng.normal(0, 1, 3)), centre=rng.normal(0, 1, 3), scale=rng.uniform(20, 60))
+        roughness, metallic = rng.uniform(0.2, 0.7), 0.0  # varnished ... matte paint
+    elif kind == "texture":
+        sets = _listing(str(root), "textures", "/") if root is not None else ()
+        if not sets:
+            return random_material(rng, root, "stone")
+        folder = sets[int(rng.integers(len(sets)))]
+        params.update(image=_texture(folder), scale=rng.uniform(0.3, 1.2), offset=rng.uniform(0, 1, 3),
+                      name=Path(folder).name)
+        tint = rng.uniform(0.75, 1.15, 3) ** 0.5
+        roughness, metallic = rng.uniform(0.3, 0.9), (rng.uniform(0.5, 1.0) if "metal" in folder.lower() else 0.0)
+    else:
+        base = {"terracotta": [0.6, 0.3, 0.18], "plaster": [0.85, 0.84, 0.8]}[kind]
+        tint = np.array(base) * rng.uniform(0.85, 1.1) * jitter() ** 0.5
+        params.update(mottle=rng.uniform(0.05, 0.25) if kind == "terracotta" else rng.uniform(0.0, 0.08))
+        roughness, metallic = rng.uniform(0.7, 1.0), 0.0
+    return Material(kind, np.clip(tint, 0, 1), float(roughness), float(metallic), params)
+
+
+# ------------------------------------------------------------------------------------------ lighting
+
+@dataclass
+class Lighting:
+    """Environment plus directional lights, all fixed in world space.
+
+    Attributes:
+        sh: (9, 3) environment radiance SH (None: no environment light).
+        rotation: environment rotation about +Y, radians.
+        exposure: scale of the environment light.
+        lights: directional lights as (unit direction towards the light (3,), RGB intensity (3,)).
+        name: the HDRI file name (or "").
+    """
+
+    sh: np.ndarray | None
+    rotation: float = 0.0
+    exposure: float = 1.0
+    lights: list = field(default_factory=list)
+    name: str = ""
+
+    def irradiance(self, normals: np.ndarray) -> np.ndarray:
+        if self.sh is None:
+            return np.zeros((len(normals), 3))
+        c, s = np.cos(-self.rotation), np.sin(-self.rotation)
+        rotated = normals @ np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]]).T
+        return sh_irradiance(self.sh, rotated) * self.exposure
+
+
+def random_lighting(rng: np.random.Generator, root: Path | None) -> Lighting:
+    """An HDRI (random rotation and exposure) plus 0-2 directional lights."""
+    files = _listing(str(root), "hdri", ".hdr") if root is not None else ()
+    name, sh = "", None
+    if files:
+        path = files[int(rng.integers(len(files)))]
+        name, sh = Path(path).name, hdri_sh(path)
+    n = int(rng.choice([0, 1, 2], p=[0.25, 0.45, 0.3]))
+    lights = []
+    for i in range(n):
+        if i == 0:  # key: from above, to a side
+            d = np.array([rng.normal(0, 1), abs(rng.normal(1.0, 0.5)), rng.normal(0, 1)])
+        else:  # fill or rim: anywhere
+            d = rng.normal(0, 1, 3)
+        colour = rng.uniform(0.9, 1.1, 3) * (rng.uniform(1.5, 3.0) if i == 0 else rng.uniform(0.4, 1.5))
+        lights.append((_unit(d), colour))
+    exposure = float(rng.uniform(0.35, 0.8) if n else rng.uniform(0.6, 1.2))
+    return Lighting(sh, float(rng.uniform(0, 2 * np.pi)), exposure, lights, name)
+
+
+# ------------------------------------------------------------------------------------------ shading
+
+def make_scene(vertices: np.ndarray, faces: np.ndarray):
+    """An open3d RaycastingScene of a mesh (for shadow and occlusion rays)."""
+    from pointkit.render.raycast import _open3d
+
+    o3d = _open3d()
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.core.Tensor(np.asarray(vertices, np.float32)),
+                        o3d.core.Tensor(np.asarray(faces, np.uint32)))
+    return scene
+
+
+def _occluded(scene, origins: np.ndarray, directions: np.ndarray, tfar: float = np.inf) -> np.ndarray:
+    import open3d as o3d
+
+    rays = np.concatenate([origins, directions], 1).astype(np.float32)
+    return scene.test_occlusions(o3d.core.Tensor(rays), tnear=0.0, tfar=float(tfar)).numpy().astype(bool)
+
+
+
+
+
+def ambient_occlusion(scene, points: np.ndarray, normals: np.ndarray, rays: int = 6, radius: float = 0.2,
+                      offset: float = 2e-3) -> np.ndarray:
+    """(N,) in [0, 1]: 1 - fraction of ``rays`` fixed hemisphere directions around each normal that
+    hit the mesh within ``radius`` (deterministic per point and normal)."""
+    if rays <= 0 or len(points) == 0:
+        return np.ones(len(points))
+    k = np.arange(rays) + 0.5  # a fixed spiral of cosine-weighted directions in the tangent frame
+    r, a = np.sqrt(k / rays), k * 2.39996
+    local = np.stack([r * np.cos(a), r * np.sin(a), np.sqrt(1 - r * r)], 1)
+    helper = np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
+    t = _unit(np.cross(normals, helper))
+    b = np.cross(normals, t)
+    dirs = local[None, :, 0:1] * t[:, None] + local[None, :, 1:2] * b[:, None] + local[None, :, 2:3] * normals[:, None]
+    origins = np.repeat(points + normals * offset, rays, 0)
+    hit = _occluded(scene, origins, dirs.reshape(-1, 3), radius).reshape(-1, rays)
+    return 1 - hit.mean(1)
+
+
+def shade(scene, points: np.ndarray, normals: np.ndarray, view_dir: np.ndarray, material: Material,
+          lighting: Lighting, ao_rays: int = 6, shadows: bool = True, offset: float = 2e-3) -> np.ndarray:
+    """Linear RGB (N, 3) of surface points: Lambert diffuse + Blinn-Phong specular (GGX-like
+    roughness mapping) under the environment (SH irradiance, times ambient occlusion) and the
+    directional lights (with ray-cast shadows).
+
+    Args:
+        scene: ``make_scene`` of the mesh (None: no shadows, no occlusion).
+        points, normals: (N, 3) world hit points and unit normals (facing the camera).
+        view_dir: (3,) unit direction from the surface towards the camera (orthographic).
+    """
+    ao = ambient_occlusion(scene, points, normals, ao_rays, offset=offset) if scene is not None else np.ones(len(points))
+    albedo = material.albedo(points, normals, ao)
+    metal = material.metallic
+    f0 = 0.04 * (1 - metal) + albedo * metal
+    diffuse_colour = albedo * (1 - metal)
+    rough = max(material.roughness, 0.05)
+    shininess = 2.0 / rough ** 4 - 2.0
+    n_v = np.clip(normals @ view_dir, 0, 1)[:, None]
+    fresnel = f0 + (1 - f0) * (1 - n_v) ** 5 * (1 - rough)
+    env = lighting.irradiance(normals) / np.pi
+    colour = diffuse_colour * env * ao[:, None]
+    if lighting.sh is not None:  # blurry environment reflection: irradiance around the mirror direction
+        reflect = 2 * n_v * normals - view_dir
+        colour = colour + fresnel * lighting.irradiance(_unit(reflect)) / np.pi * ao[:, None] * (1 - 0.5 * rough)
+    for direction, intensity in lighting.lights:
+        n_l = np.clip(normals @ direction, 0, None)
+        lit = n_l > 0
+        if shadows and scene is not None and lit.any():
+            blocked = _occluded(scene, points[lit] + normals[lit] * offset, np.broadcast_to(direction, (int(lit.sum()), 3)))
+            lit[np.flatnonzero(lit)[blocked]] = False
+        half = _unit(direction + view_dir)
+        spec = (shininess + 8) / 8 * np.clip(normals @ half, 0, 1) ** shininess
+        term = (diffuse_colour + fresnel * spec[:, None]) * (n_l * lit)[:, None]
+        colour = colour + term * intensity
+    return colour
+
+
+# --------------------------------------------------------------------------------------- backgrounds
+
+def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
+    small = rng.uniform(0, 1, (cells, cells)).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def random_background(rng: np.random.Generator, h: int, w: int, root: Path | None, split: str = "all",
+                      photo_prob: float = 0.5, kind: str | None = None) -> tuple[np.ndarray, str]:
+    """A linear-RGB background (H, W, 3) float32 and its kind ("photo:<file>" or a procedural kind).
+
+    ``kind`` forces one: a procedural kind of BACKGROUND_KINDS, ``"photo"``, or ``"photo:GLOB"``
+    (photos of the split whose file name matches GLOB, e.g. ``"photo:humus_*"``); None draws it.
+    """
+    photos = list_backgrounds(root, split) if root is not None else []
+    if kind is not None and kind.startswith("photo"):
+        pattern = kind.partition(":")[2] or "*"
+        photos = [p for p in photos if fnmatch.fnmatch(p.name, pattern)]
+        if not photos:
+            raise PointkitError(f"background {kind!r}: no {split} background photo matches")
+    elif kind is not None and kind not in BACKGROUND_KINDS:
+        raise PointkitError(f"background {kind!r}: use one of {', '.join(BACKGROUND_KINDS)} or photo:GLOB")
+    if photos and (kind is None and rng.uniform() < photo_prob or kind is not None and kind.startswith("photo")):
+        path = photos[int(rng.integers(len(photos)))]
+        image = _photo(str(path))
+        ih, iw = image.shape[:2]
+        size = rng.uniform(0.4, 1.0) * min(ih, iw)
+        ch, cw = int(size), int(size * w / h)
+        cw = min(cw, iw)
+        y0, x0 = int(rng.integers(0, ih - ch + 1)), int(rng.integers(0, iw - cw + 1))
+        out = cv2.resize(image[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
+        if rng.uniform() < 0.5:
+            out = out[:, ::-1]
+        if rng.uniform() < 0.5:  # depth of field
+            out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), rng.uniform(0.5, 3.0) * w / 128)
+        return np.ascontiguousarray(out, np.float32) * rng.uniform(0.6, 1.3), f"photo:{path.name}"
+    kind = kind or str(rng.choice(BACKGROUND_KINDS[1:]))
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    if kind in ("black_cloth", "white_cloth"):
+        level = rng.uniform(0.005, 0.03) if kind == "black_cloth" else rng.uniform(0.45, 0.85)
+        folds = _smooth_noise(rng, h, w, int(rng.integers(3, 7)))
+        folds = 1 + rng.uniform(0.1, 0.35) * (folds - 0.5)
+        grain = 1 + 0.03 * cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 0.7)
+        tint = rng.uniform(0.9, 1.1, 3).astype(np.float32)
+        out = (level * folds * grain)[..., None] * tint
+    elif kind == "gradient":
+        top, bottom = rng.uniform(0.0, 0.8, (2, 3)) ** 2
+        out = (y * (bottom - top) + top).astype(np.float32) * np.ones((1, w, 1), np.float32)
+    else:  # clutter: blurred blobs and rectangles
+        out = np.ones((h, w, 3), np.float32) * (rng.uniform(0.05, 0.6, 3) ** 2).astype(np.float32)
+        for _ in range(int(rng.integers(5, 20))):
+            colour = tuple(float(c) for c in rng.uniform(0, 1, 3) ** 2)
+            cx, cy = int(rng.integers(0, w)), int(rng.integers(0, h))
+            sx, sy = int(rng.integers(2, w // 3 + 3)), int(rng.integers(2, h // 3 + 3))
+            if rng.uniform() < 0.5:
+                cv2.rectangle(out, (cx - sx, cy - sy), (cx + sx, cy + sy), colour, -1)
+            else:
+                cv2.ellipse(out, (cx, cy), (sx, sy), float(rng.uniform(0, 180)), 0, 360, colour, -1)
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 4.0) * w / 128)
+    return np.ascontiguousarray(out, np.float32), kind
+
+
+def add_floor(rng: np.random.Generator, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A lower band (table / floor) lighter or darker than the background, with a soft contact
+    shadow under the object's silhouette (the object mask is not changed)."""
+    h, w = mask.shape
+    rows = np.nonzero(mask.any(1))[0]
+    bottom = rows.max() if len(rows) else int(0.8 * h)
+    horizon = int(np.clip(bottom - rng.uniform(0.05, 0.25) * h, 0.3 * h, h - 2))
+    y = np.arange(h, dtype=np.float32)[:, None]
+    band = np.clip((y - horizon) / max(1.0, 0.02 * h), 0, 1)[..., None]
+    floor = np.mean(background, (0, 1)) * rng.uniform(0.3, 2.0) + rng.uniform(0, 0.05)
+    out = background * (1 - band) + (0.3 * background + 0.7 * floor.astype(np.float32)) * band
+    # contact shadow: the silhouette squashed onto the floor, blurred
+    m = mask.astype(np.float32)
+    shift = int(rng.uniform(0.0, 0.04) * h)
+    moved = np.zeros_like(m)
+    moved[shift:] = m[:h - shift] if shift else m
+    shadow = cv2.GaussianBlur(moved, (0, 0), max(1.0, rng.uniform(0.02, 0.06) * h))
+    shadow = shadow / max(float(shadow.max()), 1e-6) * rng.uniform(0.3, 0.7)
+    return out * (1 - (shadow[..., None] * band))
+
+
+# --------------------------------------------------------------------------------------------- camera
+
+def camera_effects(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Linear RGB (H, W, 3) -> display uint8 with exposure / white balance jitter, tone curve,
+    vignetting, defocus blur, sensor noise and a JPEG round trip."""
+    h, w = image.shape[:2]
+    image = image * np.float32(2 ** rng.normal(0, 0.25)) * rng.normal(1, 0.04, 3).astype(np.float32)
+    if rng.uniform() < 0.4:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r2 = ((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (0.5 * (h * h + w * w) / 2)
+        image = image * (1 - rng.uniform(0.1, 0.4) * r2)[..., None]
+    image = np.clip(image, 0, None)
+    image = image / (1 + image / 4)  # soft highlight roll-off
+    image = np.clip(image * 1.25, 0, 1) ** (1 / 2.2)
+    if rng.uniform() < 0.5:
+        image = cv2.GaussianBlur(image.astype(np.float32), (0, 0), rng.uniform(0.3, 0.9) * w / 128)
+    sigma = rng.uniform(0.0, 0.025)
+    image = image + rng.normal(0, sigma, image.shape).astype(np.float32) * np.sqrt(image + 0.02)
+    out = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if rng.uniform() < 0.8:
+        ok, data = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 96))])
+        out = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(out)
+
+
+def composite(foreground: np.ndarray, background: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Anti-aliased composite: the object colour is extended 1 px past the mask (normalised
+    convolution) and blended with a 1 px feathered alpha. Returns (image, alpha)."""
+    m = mask.astype(np.float32)
+    alpha = cv2.GaussianBlur(m, (3, 3), 0.6)
+    alpha = np.where(mask, np.maximum(alpha, 0.5), np.minimum(alpha, 0.5)).astype(np.float32)
+    weight = cv2.blur(m, (3, 3))
+    spread = cv2.blur(foreground * m[..., None], (3, 3)) / np.maximum(weight, 1e-6)[..., None]
+    fg = np.where(mask[..., None], foreground, spread)
+    return fg * alpha[..., None] + background * (1 - alpha[..., None]), alpha
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
