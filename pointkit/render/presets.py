@@ -24,6 +24,9 @@ class Preset:
 PRESETS = {
     "sketchfab": Preset("sketchfab", 5, (0.0, 120.0), (0.0, 0.0), random=False),
     "shapenet": Preset("shapenet", 10, (0.0, 360.0), (-45.0, 45.0), random=True),
+    # Not in the paper: how people photograph a sculpture -- walking part of the way round it, from
+    # slightly below to above eye level. Pairs stay close enough to share many points.
+    "turntable": Preset("turntable", 6, (0.0, 120.0), (-10.0, 30.0), random=True),
 }
 
 
@@ -31,8 +34,9 @@ def preset_views(preset: str, num_views: int | None = None, seed: int = 0) -> li
     """(azimuth, elevation) degrees of one object's views.
 
     Args:
-        preset: "sketchfab" (5 views, azimuth evenly in [0, 120], elevation 0) or "shapenet"
-            (10 views, azimuth uniform in [0, 360), elevation uniform in [-45, 45]).
+        preset: "sketchfab" (5 views, azimuth evenly in [0, 120], elevation 0), "shapenet"
+            (10 views, azimuth uniform in [0, 360), elevation uniform in [-45, 45]) or "turntable"
+            (6 views, azimuth uniform in [0, 120], elevation uniform in [-10, 30]).
         num_views: overrides the preset's number of views.
         seed: the object's seed (random presets only).
 

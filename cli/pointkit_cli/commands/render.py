@@ -23,8 +23,9 @@ def _renderer_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--meshes", type=click.Path(file_okay=False), help="Folder of OBJ/PLY/STL/OFF/GLB meshes (searched recursively).")
 @click.option("--procedural", type=int, help="Render N procedural sculptures instead of mesh files.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder (resumed if it exists).")
-@click.option("--preset", type=click.Choice(["sketchfab", "shapenet"]), default="sketchfab", show_default=True,
-              help="Views of the paper: sketchfab = 5 views, azimuth 0-120, elevation 0; shapenet = 10 random views.")
+@click.option("--preset", type=click.Choice(["sketchfab", "shapenet", "turntable"]), default="sketchfab",
+              show_default=True, help="Views: sketchfab = 5 views, azimuth 0-120, elevation 0; shapenet = 10 random "
+                                      "views (both the paper's); turntable = 6 random views, azimuth 0-120, elevation -10-30.")
 @click.option("--views", type=int, help="Views per object (overrides the preset).")
 @click.option("--resolution", type=int, default=256, show_default=True, help="Image size R (R x R).")
 @click.option("--renderer", default="fast", show_default=True, help="Renderer plugin: fast (open3d) or blender.")
