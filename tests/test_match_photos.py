@@ -161,8 +161,8 @@ def test_edge_cases_report_without_crash(shared_data, tmp_path):
     small = cv2.resize(small, (480, 360), interpolation=cv2.INTER_AREA)    # 0.75x: a different size
     cv2.imwrite(str(p / "mixed" / "b.png"), small[..., ::-1])
     res = CliRunner().invoke(cli, ["-q", "match", str(p), "--out", str(tmp_path / "out"), "--resolution", "96"])
-    assert res.exit_code == 0, res.output
-    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert res.exit_code == 1 and "failed (reasons in" in res.output, res.output   # some clusters failed
+    summary = json.loads([line for line in res.output.splitlines() if line.startswith("{")][-1])
     assert summary["objects"] == 1
     ds = Dataset.open(tmp_path / "out")
     reasons = {(f["cluster"], f.get("file")): f["reason"] for f in ds.failures}
@@ -216,3 +216,16 @@ def test_same_seed_same_dataset(shared_data, tmp_path):
         recs.append(Dataset.open(tmp_path / f"o{k}").read("d"))
     for key in ("images", "masks", "pairs", "pair_offsets", "uv_src", "uv_tgt"):
         assert getattr(recs[0], key).tobytes() == getattr(recs[1], key).tobytes()
+
+
+def test_match_that_writes_nothing_exits_1_and_says_why(tmp_path, shared_data):
+    from pointkit_cli.main import cli
+
+    p = tmp_path / "p" / "single"
+    p.mkdir(parents=True)
+    (p / "only.png").symlink_to(shared_data / "photos" / "templeSparseRing" / "templeSR0001.png")
+    res = CliRunner().invoke(cli, ["-q", "match", str(tmp_path / "p"), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 1 and "no object was written" in res.output and "fewer than 2 readable" in res.output
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(cli, ["-q", "match", str(tmp_path / "empty"), "--out", str(tmp_path / "out2")])
+    assert res.exit_code == 1, res.output

@@ -222,3 +222,17 @@ def test_cli_render_and_show(tmp_path):
     result = runner.invoke(cli, ["render-synthetic", "--out", str(out)])
     assert result.exit_code == 1 and "--meshes" in result.output
     assert not [p for p in os.listdir(out / "objects") if p.startswith(".")]
+
+
+def test_cli_render_exits_1_when_an_object_failed(tmp_path):
+    from pointkit_cli.main import cli
+
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    (meshes / "broken.obj").write_text("this is not an obj file\n")
+    trimesh.creation.icosphere(subdivisions=2).export(meshes / "ball.obj")
+    result = CliRunner().invoke(cli, ["-q", "render-synthetic", "--meshes", str(meshes), "--out", str(tmp_path / "ds"),
+                                      "--views", "2", "--resolution", "32"])
+    assert result.exit_code == 1 and "1 of 2 objects failed to render" in result.output, result.output
+    summary = json.loads([line for line in result.output.splitlines() if line.startswith("{")][-1])
+    assert summary["rendered"] == 1 and summary["failed"] == 1                # the good mesh was kept

@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import zlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -329,8 +330,9 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
                          "pairs_stored": "both directions: (s, t) and (t, s) for each kept pair",
                          "pair_test": "gric", "objects": objects, "failures": failures})
     kept = sum(r["kept"] for r in report)
+    why = Counter(r["reason"] for r in report if not r["kept"]) + Counter(f["reason"] for f in failures)
     return {"out": str(out), "objects": len(objects), "pairs_kept": kept, "pairs_rejected": len(report) - kept,
-            "failures": len(failures)}
+            "failures": len(failures), "reasons": dict(why.most_common())}
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:

@@ -38,5 +38,13 @@ def match(photos, out, masks, features, max_size, max_features, ratio, threshold
     settings = MatchSettings(resolution=resolution, masks=masks, features=features, max_size=max_size,
                              max_features=max_features, ratio=ratio, threshold=threshold, min_matches=min_matches,
                              min_inliers=min_inliers, seed=seed, workers=workers)
+    from pointkit.errors import PointkitError
+
     summary = build_matched_dataset(photos, out, settings, progress=os.environ.get("TQDM_DISABLE") != "1")
     click.echo(json.dumps(summary))
+    if not summary["objects"]:   # a job that made nothing failed, whatever the reason
+        why = "; ".join(f"{n} x {reason}" for reason, n in summary["reasons"].items()) or "no photo clusters found"
+        raise PointkitError(f"no object was written to {out}: {why}")
+    if summary["failures"]:
+        raise PointkitError(f"{summary['failures']} photos or clusters failed (reasons in {out}/manifest.json "
+                            "under 'failures'); the rest was written")

@@ -50,6 +50,11 @@ def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, re
                             resolution=resolution, renderer=renderer, seed=seed, workers=workers, shard=shard,
                             max_corr=max_corr, renderer_options=_renderer_options(options), progress=not quiet)
     click.echo(json.dumps(summary))
+    if summary["failed"]:
+        from pointkit.errors import PointkitError
+
+        raise PointkitError(f"{summary['failed']} of {summary['objects']} objects failed to render "
+                            f"(reasons in {summary['manifest']} under 'failures')")
 
 
 @click.command("show")
