@@ -1,0 +1,12 @@
+"""Training samples made in torch (CUDA when present, else CPU), with no dataset on disk.
+
+Shapes are signed-distance grids (``mesh_to_sdf`` on a CPU with open3d; banks saved with
+``save_bank`` load with numpy + torch only), rendered by sphere tracing through
+``grid_sample``, shaded in torch, with ground-truth correspondences between view pairs.
+``SynthStream.next_batch`` yields batches in the ``pointkit.training.data.collate_pairs`` format.
+See docs/engine.md.
+"""
+from pointkit.engine.render import (Cameras, Traced, backgrounds, orbit_cameras, pair_correspondences,  # noqa: F401
+                                    sample_sdf, shade, trace)
+from pointkit.engine.sdf import BOUND, TRUNCATION, ShapeBank, lattice, load_bank, mesh_to_sdf, quantise, save_bank  # noqa: F401
+from pointkit.engine.stream import SynthStream  # noqa: F401

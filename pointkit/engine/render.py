@@ -1,0 +1,352 @@
+"""Orthographic views of SDF grids in torch: cameras, sphere tracing, shading, correspondences.
+
+Everything runs on the device of its inputs (CUDA or CPU) and draws randomness only from the
+``torch.Generator`` passed in (on that device), so the same seed gives the same tensors there.
+Conventions are pointkit's (docs/conventions.md): pixel centres at i + 0.5, camera x right,
+y down, z forward, depth = camera z, ``u = s x + cu``; cameras are ``look_at_orbit`` cameras at
+distance 2 framing the unit sphere with a 5 % margin, exactly as ``OrthoCamera.orbit``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
+
+
+@dataclass
+class Cameras:
+    """A batch of orthographic cameras (any leading shape ``...``).
+
+    Attributes:
+        world_to_camera: (..., 3, 4) [R | t], rows of R: camera x, y, z axes in world.
+        scale: pixels per world unit (s).
+        resolution: image side S (principal point at (S/2, S/2)).
+    """
+
+    world_to_camera: torch.Tensor
+    scale: float
+    resolution: int
+
+    @property
+    def rotation(self) -> torch.Tensor:
+        return self.world_to_camera[..., :3]
+
+    @property
+    def centre(self) -> float:
+        return self.resolution / 2.0
+
+    @property
+    def affine(self) -> torch.Tensor:
+        """(..., 2, 4) world -> pixel: uv = affine @ [X, Y, Z, 1]."""
+        a = self.world_to_camera[..., :2, :] * self.scale
+        a[..., :, 3] += self.centre
+        return a
+
+    def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """World points (..., N, 3) -> uv (..., N, 2), camera depth (..., N)."""
+        cam = points @ self.rotation.transpose(-1, -2) + self.world_to_camera[..., None, :, 3]
+        return cam[..., :2] * self.scale + self.centre, cam[..., 2]
+
+    def unproject(self, uv: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        """Pixels (..., N, 2) with camera depth (..., N) -> world points (..., N, 3)."""
+        cam = torch.cat([(uv - self.centre) / self.scale, depth[..., None]], -1)
+        return (cam - self.world_to_camera[..., None, :, 3]) @ self.rotation
+
+
+def orbit_cameras(azimuth: torch.Tensor, elevation: torch.Tensor, resolution: int,
+                  margin: float = DEFAULT_MARGIN, distance: float = CAMERA_DISTANCE) -> Cameras:
+    """Cameras on the view sphere (degrees, any shape), as ``pointkit.geometry.OrthoCamera.orbit``."""
+    a, e = torch.deg2rad(azimuth.float()), torch.deg2rad(elevation.float())
+    centre = distance * torch.stack([torch.sin(a) * torch.cos(e), torch.sin(e), torch.cos(a) * torch.cos(e)], -1)
+    z = -centre / centre.norm(dim=-1, keepdim=True)
+    up = torch.tensor([0.0, 1.0, 0.0], device=z.device).expand_as(z)
+    x = torch.linalg.cross(z, up)
+    x = x / x.norm(dim=-1, keepdim=True)
+    y = torch.linalg.cross(z, x)
+    rotation = torch.stack([x, y, z], -2)
+    t = -(rotation @ centre[..., None])[..., 0]
+    return Cameras(torch.cat([rotation, t[..., None]], -1), (resolution / 2.0) / (1.0 + margin), int(resolution))
+
+
+def sample_sdf(sdf: torch.Tensor, points: torch.Tensor, bound: float) -> torch.Tensor:
+    """Trilinear SDF values (B, N) at world points (B, N, 3) of grids (B, 1, G, G, G)."""
+    grid = (points / bound).reshape(points.shape[0], 1, 1, -1, 3)
+    return F.grid_sample(sdf, grid, mode="bilinear", padding_mode="border", align_corners=True).reshape(points.shape[:2])
+
+
+@dataclass
+class Traced:
+    """Per-pixel results of ``trace`` for B shapes x V views at S x S.
+
+    Attributes:
+        depth: (B, V, S, S) float32 camera z, 0 off the object.
+        mask: (B, V, S, S) bool.
+        normal: (B, V, S, S, 3) unit world normals (outward), 0 off the object.
+        points: (B, V, S, S, 3) world hit points.
+    """
+
+    depth: torch.Tensor
+    mask: torch.Tensor
+    normal: torch.Tensor
+    points: torch.Tensor
+
+
+def pixel_rays(cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor]:
+    """World ray origins (B, V, S*S, 3) on the plane z = 0 and directions (B, V, 3)."""
+    S = cameras.resolution
+    device = cameras.world_to_camera.device
+    c = (torch.arange(S, device=device, dtype=torch.float32) + 0.5 - cameras.centre) / cameras.scale
+    v, u = torch.meshgrid(c, c, indexing="ij")
+    cam = torch.stack([u.reshape(-1), v.reshape(-1), torch.zeros(S * S, device=device)], -1)
+    rotation, t = cameras.rotation, cameras.world_to_camera[..., 3]
+    origins = (cam - t[..., None, :]) @ rotation
+    return origins, rotation[..., 2, :]
+
+
+def trace(sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, refine: int = 6,
+          min_step: float | None = None) -> Traced:
+    """Sphere-trace every pixel ray of ``cameras`` (B, V) through grids ``sdf`` (B, 1, G, G, G).
+
+    Each ray starts where it enters the unit sphere and steps by max(SDF, ``min_step``) (default
+    half a voxel) for ``steps`` steps; the first sample with SDF < 0 brackets the surface with
+    the last positive one, and ``refine`` bisection steps plus a final secant step place it.
+    Normals are central differences of the SDF (one voxel apart).
+    """
+    B, V = cameras.world_to_camera.shape[:2]
+    S = cameras.resolution
+    G = sdf.shape[-1]
+    voxel = 2.0 * bound / (G - 1)
+    min_step = 0.5 * voxel if min_step is None else float(min_step)
+    origins, direction = pixel_rays(cameras)                           # (B,V,P,3), (B,V,3)
+    P = S * S
+    origins = origins.reshape(B, V * P, 3)
+    direction = direction[:, :, None, :].expand(B, V, P, 3).reshape(B, V * P, 3)
+    # Entry into / exit from the unit sphere (object inside it), with one voxel of slack.
+    b = (origins * direction).sum(-1)
+    disc = b * b - (origins * origins).sum(-1) + 1.0
+    half = torch.sqrt(disc.clamp(min=0.0))
+    t_near = (-b - half - voxel).clamp(min=0.0)
+    t_far = -b + half + voxel
+    live = disc > 0
+
+    def f(t):
+        return sample_sdf(sdf, origins + t[..., None] * direction, bound)
+
+    t = t_near.clone()
+    t_lo, d_lo = t.clone(), f(t)
+    t_hi = t.clone()
+    hit = torch.zeros_like(live)
+    active = live.clone()
+    for _ in range(steps):
+        d = f(t)
+        crossed = active & (d < 0)
+        hit |= crossed
+        t_hi = torch.where(crossed, t, t_hi)
+        active &= ~crossed
+        t_lo = torch.where(active, t, t_lo)
+        d_lo = torch.where(active, d, d_lo)
+        t = torch.where(active, t + d.clamp(min=min_step), t)
+        active &= t < t_far
+    # Refine inside the bracket [t_lo (SDF > 0), t_hi (SDF < 0)].
+    d_hi = f(t_hi)
+    for _ in range(refine):
+        tm = 0.5 * (t_lo + t_hi)
+        dm = f(tm)
+        pos = dm >= 0
+        t_lo, d_lo = torch.where(pos, tm, t_lo), torch.where(pos, dm, d_lo)
+        t_hi, d_hi = torch.where(pos, t_hi, tm), torch.where(pos, d_hi, dm)
+    w = (d_lo / (d_lo - d_hi).clamp(min=1e-12)).clamp(0.0, 1.0)
+    t_hit = t_lo + w * (t_hi - t_lo)
+    points = origins + t_hit[..., None] * direction
+    e = torch.eye(3, device=sdf.device) * voxel
+    grad = torch.stack([sample_sdf(sdf, points + e[i], bound) - sample_sdf(sdf, points - e[i], bound) for i in range(3)], -1)
+    normal = grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+    m = hit[..., None]
+    return Traced(torch.where(hit, t_hit, torch.zeros_like(t_hit)).reshape(B, V, S, S), hit.reshape(B, V, S, S),
+                  torch.where(m, normal, torch.zeros_like(normal)).reshape(B, V, S, S, 3),
+                  points.reshape(B, V, S, S, 3))
+
+
+# --------------------------------------------------------------------------- appearance
+def _rand(shape, generator, device, lo=0.0, hi=1.0):
+    return lo + (hi - lo) * torch.rand(shape, generator=generator, device=device)
+
+
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+
+
+def _smooth_noise(shape, size: int, generator, device, octaves=(4, 8, 16)) -> torch.Tensor:
+    """(n, C, size, size) multi-octave value noise in about [-1, 1] (bicubic-upsampled lattices)."""
+    n, c = shape
+    out = torch.zeros(n, c, size, size, device=device)
+    amp = 1.0
+    for o in octaves:
+        lat = torch.randn(n, c, o + 1, o + 1, generator=generator, device=device)
+        out += amp * F.interpolate(lat, size=(size, size), mode="bicubic", align_corners=True)
+        amp *= 0.5
+    return out / 1.5
+
+
+def backgrounds(n: int, size: int, generator: torch.Generator, device, photos: torch.Tensor | None = None,
+                photo_prob: float = 0.5) -> torch.Tensor:
+    """(n, 3, S, S) float backgrounds in [0, 1]: a random two-colour gradient, plus colour noise
+    and blurred "clutter" (soft random discs), or a random crop of ``photos`` (M, 3, H, W) uint8
+    with probability ``photo_prob``."""
+    g = generator
+    c0, c1 = _rand((n, 3, 1, 1), g, device), _rand((n, 3, 1, 1), g, device)
+    ang = _rand((n, 1, 1), g, device, 0, 2 * math.pi)
+    lin = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size - 0.5
+    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+    ramp = (torch.cos(ang) * xx + torch.sin(ang) * yy)[:, None] + 0.5
+    out = c0 + (c1 - c0) * ramp.clamp(0, 1)
+    out = out + _rand((n, 1, 1, 1), g, device, 0, 0.25) * _smooth_noise((n, 3), size, g, device)
+    # Clutter: 8 soft discs of random colour, radius and opacity (some invisible).
+    k = 8
+    cx, cy = _rand((n, k, 1, 1), g, device, -0.6, 0.6), _rand((n, k, 1, 1), g, device, -0.6, 0.6)
+    r = _rand((n, k, 1, 1), g, device, 0.05, 0.3)
+    alpha = _rand((n, k, 1, 1), g, device) * (_rand((n, 1, 1, 1), g, device) < 0.6)
+    col = _rand((n, k, 3), g, device)
+    for j in range(k):
+        dist = torch.sqrt((xx - cx[:, j]) ** 2 + (yy - cy[:, j]) ** 2)
+        a = (alpha[:, j] * torch.sigmoid((r[:, j] - dist) / 0.03))[:, None]
+        out = out * (1 - a) + col[:, j, :, None, None] * a
+    if photos is not None and len(photos):
+        use = _rand((n,), g, device) < photo_prob
+        pick = torch.randint(len(photos), (n,), generator=g, device=device)
+        H, W = photos.shape[-2:]
+        side = torch.floor(_rand((n,), g, device, 0.4, 1.0) * min(H, W)).clamp(min=2)
+        x0 = torch.floor(_rand((n,), g, device) * (W - side + 1))
+        y0 = torch.floor(_rand((n,), g, device) * (H - side + 1))
+        # Affine grids that crop a square [x0, x0 + side) x [y0, y0 + side) of each picked photo.
+        theta = torch.zeros(n, 2, 3, device=device)
+        theta[:, 0, 0], theta[:, 1, 1] = side / W, side / H
+        theta[:, 0, 2] = (2 * x0 + side) / W - 1
+        theta[:, 1, 2] = (2 * y0 + side) / H - 1
+        grid = F.affine_grid(theta, (n, 3, size, size), align_corners=False)
+        crops = F.grid_sample(photos[pick.to(photos.device)].to(device).float() / 255.0, grid, mode="bilinear",
+                              align_corners=False)
+        out = torch.where(use[:, None, None, None], crops, out)
+    return out.clamp(0, 1)
+
+
+def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, photos: torch.Tensor | None = None,
+          photo_prob: float = 0.5) -> torch.Tensor:
+    """uint8 images (B, V, 3, S, S) of traced views: one material and light rig per shape (shared
+    by its V views, fixed in world space), a background per view, camera noise per view.
+
+    Material: a random albedo times a solid texture (random 3D sinusoids of the world position,
+    coarse and fine, random amplitude), a random specular strength and shininess. Light: ambient
+    plus 1-3 directional lights (Lambert + Blinn-Phong), random colours near white.
+    """
+    g = generator
+    B, V, S = traced.depth.shape[0], traced.depth.shape[1], traced.depth.shape[2]
+    device = traced.depth.device
+    pts = traced.points.reshape(B, V * S * S, 3)
+    nrm = traced.normal.reshape(B, V * S * S, 3)
+    view_dir = -cameras.rotation[..., 2, :]                                   # (B, V, 3) toward the camera
+    view_dir = view_dir[:, :, None].expand(B, V, S * S, 3).reshape(B, V * S * S, 3)
+    nrm = torch.where((nrm * view_dir).sum(-1, keepdim=True) < 0, -nrm, nrm)
+    # Material.
+    albedo = _rand((B, 1, 3), g, device, 0.2, 0.95) * _rand((B, 1, 1), g, device, 0.5, 1.0)
+    gray = _rand((B, 1, 1), g, device) < 0.3
+    albedo = torch.where(gray, albedo.mean(-1, keepdim=True).expand_as(albedo), albedo)
+    freq = torch.randn(B, 8, 3, generator=g, device=device) * torch.tensor([2.0] * 4 + [10.0] * 4, device=device)[:, None]
+    phase = _rand((B, 8), g, device, 0, 2 * math.pi)
+    waves = torch.sin(pts @ freq.transpose(1, 2) + phase[:, None])                # (B, N, 8)
+    weights = _rand((B, 1, 8), g, device) * _rand((B, 1, 1), g, device, 0, 0.5)
+    tint = _rand((B, 1, 3), g, device, 0.7, 1.0)
+    texture = 1 + (waves * weights).sum(-1, keepdim=True) / 2.0
+    texture = torch.where(_rand((B, 1, 1), g, device) < 0.5, texture * tint + (1 - tint) * 0.5, texture)
+    kd = albedo * texture.clamp(0.2, 1.8)
+    ks = _rand((B, 1, 1), g, device, 0, 0.5)
+    shininess = 2 ** _rand((B, 1, 1), g, device, 2, 7)
+    # Lights: ambient + up to 3 directional (the first always on, mostly from above).
+    ambient = _rand((B, 1, 1), g, device, 0.1, 0.35)
+    dirs = _unit(torch.randn(B, 3, 3, generator=g, device=device) + torch.tensor([0.0, 0.8, 0.0], device=device))
+    power = _rand((B, 3), g, device, 0.3, 0.9) * torch.cat(
+        [torch.ones(B, 1, device=device), (_rand((B, 2), g, device) < 0.5).float()], 1)
+    colour = _rand((B, 3, 3), g, device, 0.8, 1.0)
+    lum = ambient.expand(B, 1, 3) * torch.ones_like(kd)
+    spec = torch.zeros_like(kd)
+    for j in range(3):
+        lj = dirs[:, j][:, None]
+        ndl = (nrm * lj).sum(-1, keepdim=True).clamp(min=0)
+        hv = _unit(lj + view_dir)
+        ndh = (nrm * hv).sum(-1, keepdim=True).clamp(min=0)
+        pj = (power[:, j, None, None] * colour[:, j, None])
+        lum = lum + pj * ndl
+        spec = spec + pj * ks * ndh ** shininess * (ndl > 0)
+    obj = (kd * lum + spec).clamp(0, 1).reshape(B, V, S, S, 3).permute(0, 1, 4, 2, 3)
+    bg = backgrounds(B * V, S, g, device, photos, photo_prob).reshape(B, V, 3, S, S)
+    img = torch.where(traced.mask[:, :, None], obj, bg)
+    # Camera: exposure, gamma, gaussian noise.
+    img = img * _rand((B, V, 1, 1, 1), g, device, 0.85, 1.15)
+    img = img.clamp(0, 1) ** _rand((B, V, 1, 1, 1), g, device, 0.8, 1.25)
+    img = img + torch.randn(img.shape, generator=g, device=device) * _rand((B, V, 1, 1, 1), g, device, 0, 0.02)
+    return (img.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+# --------------------------------------------------------------------------- correspondences
+def pair_correspondences(depth_s: torch.Tensor, mask_s: torch.Tensor, cam_s: Cameras, depth_t: torch.Tensor,
+                         mask_t: torch.Tensor, cam_t: Cameras, k: int, generator: torch.Generator,
+                         depth_tolerance: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Correspondences from source views to target views (batch of B pairs).
+
+    K source object pixels are drawn uniformly without replacement (fewer when the mask is
+    smaller; padded), lifted with the source depth, projected into the target and kept when
+    visible there: inside the image, on a target object pixel, and within ``depth_tolerance``
+    (default one pixel width, world units) of the target depth bilinearly interpolated at the
+    point (when the 4 surrounding pixels are on the object; else within twice that of the depth
+    of the pixel containing the point). The tight test also drops most source pixels whose traced
+    depth is off (thin parts, creases), not only occluded points.
+
+    Args:
+        depth_s, mask_s, depth_t, mask_t: (B, S, S).
+        cam_s, cam_t: cameras with world_to_camera (B, 3, 4).
+
+    Returns:
+        src (B, K, 2), tgt (B, K, 2) float32 pixel coordinates and valid (B, K) bool; invalid
+        rows are zero.
+    """
+    B, S = depth_s.shape[0], depth_s.shape[-1]
+    device = depth_s.device
+    keys = torch.rand(B, S * S, generator=generator, device=device)
+    keys = torch.where(mask_s.reshape(B, -1), keys, torch.full_like(keys, -1.0))
+    k_eff = min(k, S * S)
+    top, index = keys.topk(k_eff, dim=1)
+    chosen = top >= 0
+    uv_s = torch.stack([index % S, torch.div(index, S, rounding_mode="floor")], -1).float() + 0.5
+    d_s = depth_s.reshape(B, -1).gather(1, index)
+    world = cam_s.unproject(uv_s, d_s)
+    uv_t, z_t = cam_t.project(world)
+    tol = 1.0 / cam_t.scale if depth_tolerance is None else depth_tolerance
+    inside = (uv_t >= 0).all(-1) & (uv_t < S).all(-1)
+    iu = uv_t[..., 0].floor().long().clamp(0, S - 1)
+    iv = uv_t[..., 1].floor().long().clamp(0, S - 1)
+    flat = iv * S + iu
+    mt, dt = mask_t.reshape(B, -1), depth_t.reshape(B, -1)
+    on = mt.gather(1, flat)
+    # Target depth at the point: bilinear between the 4 surrounding pixel centres when all are on
+    # the object (tolerance ``tol``), else the containing pixel's depth (tolerance 2 ``tol``).
+    fu, fv = uv_t[..., 0] - 0.5, uv_t[..., 1] - 0.5
+    u0, v0 = fu.floor().long().clamp(0, S - 2), fv.floor().long().clamp(0, S - 2)
+    wu, wv = (fu - u0).clamp(0, 1), (fv - v0).clamp(0, 1)
+    corners = [v0 * S + u0, v0 * S + u0 + 1, (v0 + 1) * S + u0, (v0 + 1) * S + u0 + 1]
+    all_on = torch.stack([mt.gather(1, c) for c in corners]).all(0)
+    d00, d01, d10, d11 = (dt.gather(1, c) for c in corners)
+    bilinear = (d00 * (1 - wu) + d01 * wu) * (1 - wv) + (d10 * (1 - wu) + d11 * wu) * wv
+    seen = torch.where(all_on, (bilinear - z_t).abs() <= tol, (dt.gather(1, flat) - z_t).abs() <= 2 * tol)
+    valid = chosen & inside & on & seen
+    zero = torch.zeros_like(uv_s)
+    src = torch.where(valid[..., None], uv_s, zero)
+    tgt = torch.where(valid[..., None], uv_t, zero)
+    if k_eff < k:
+        pad = k - k_eff
+        src, tgt = F.pad(src, (0, 0, 0, pad)), F.pad(tgt, (0, 0, 0, pad))
+        valid = F.pad(valid, (0, pad))
+    return src, tgt, valid
