@@ -121,3 +121,29 @@ def test_the_families_differ():
     assert means["animal"]["aspect"] < 0 < means["figure"]["aspect"]  # long animals, tall figures
     for a, b in itertools.combinations(NEW, 2):
         assert _separated(means[a], means[b]), (a, b, means[a], means[b])
+
+
+def test_families_restrict_the_draw_and_keep_the_default_draw_unchanged():
+    from pointkit.render.procedural import sculpture_kind
+
+    old = ("blob", "vase", "twist", "union")
+    drawn = [sculpture_kind(0, i, families=old) for i in range(200)]
+    assert set(drawn) == set(old)                                   # only those, and all of them
+    assert sculpture_kind(0, 7, families=["relief"]) == "relief"
+    # restricting to every family is the default draw
+    assert [sculpture_kind(0, i) for i in range(50)] == [sculpture_kind(0, i, families=KINDS) for i in range(50)]
+    with pytest.raises(ValueError, match="unknown sculpture family 'gargoyle'"):
+        sculpture_kind(0, 0, families=["gargoyle"])
+
+
+def test_render_synthetic_families_option(tmp_path):
+    from pointkit.errors import PointkitError
+    from pointkit.render.dataset import build_dataset
+
+    summary = build_dataset(tmp_path / "ds", procedural=2, views=2, resolution=32, families=["vase"], progress=False)
+    assert summary["rendered"] == 2
+    import json
+
+    assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["families"] == ["vase"]
+    with pytest.raises(PointkitError, match="--families: unknown sculpture family 'gargoyle'"):
+        build_dataset(tmp_path / "ds2", procedural=2, families=["gargoyle"], progress=False)

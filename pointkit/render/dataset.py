@@ -114,7 +114,8 @@ def _render_object(task: dict) -> dict:
         key = json.dumps([task["renderer"], task["renderer_options"]], sort_keys=True)
         if key not in _RENDERERS:
             _RENDERERS[key] = get_renderer(task["renderer"], **task["renderer_options"])
-        mesh = load_mesh(source["mesh"]) if "mesh" in source else sculpture(task["seed"], source["procedural"])
+        mesh = load_mesh(source["mesh"]) if "mesh" in source else \
+            sculpture(task["seed"], source["procedural"], families=task.get("families"))
         views = render_views(mesh, task["views"], task["resolution"], renderer=_RENDERERS[key],
                              seed=task["object_seed"], margin=task["margin"])
         pairs, offsets, uv_src, uv_tgt = all_pair_correspondences(views, task["max_corr"], task["object_seed"])
@@ -146,7 +147,8 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
                   preset: str = "sketchfab", views: int | None = None, resolution: int = DEFAULT_RESOLUTION,
                   renderer: str = "fast", seed: int = 0, workers: int = 1, shard: tuple[int, int] | str | None = None,
                   max_corr: int = DEFAULT_MAX_CORR, renderer_options: dict[str, Any] | None = None,
-                  margin: float | None = None, progress: bool = True) -> dict[str, Any]:
+                  margin: float | None = None, families: list[str] | None = None,
+                  progress: bool = True) -> dict[str, Any]:
     """Render a dataset of meshes or procedural sculptures (resumable, shardable).
 
     Args:
@@ -163,6 +165,8 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
         max_corr: correspondences kept per ordered view pair; 0 or -1 keeps all.
         renderer_options: keyword options of the renderer (e.g. {"samples": 16} for Blender).
         margin: camera framing margin (default pointkit.geometry.DEFAULT_MARGIN).
+        families: procedural sculptures only from these families (default all, with
+            ``pointkit.render.procedural.WEIGHTS``).
         progress: show a tqdm bar (views/s) on stderr.
 
     Returns:
@@ -177,6 +181,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     from pointkit.data.format import manifest_name, object_path, write_manifest
     from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
     from pointkit.render.presets import PRESETS, preset_views
+    from pointkit.render.procedural import check_families
     from pointkit.render.views import get_renderer
 
     shard = parse_shard(shard) if isinstance(shard, str) else shard
@@ -191,6 +196,10 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
         raise PointkitError(f"--views {num_views}: correspondences need at least 2 views per object")
     max_corr = int(max_corr) if max_corr and max_corr > 0 else 0
     get_renderer(renderer, **(renderer_options or {}))  # a bad name or option fails here, not once per object
+    try:
+        families = list(check_families(families)) if families else None
+    except ValueError as exc:
+        raise PointkitError(f"--families: {exc}") from None
     all_tasks, source = _tasks(meshes, procedural)
     if shard is not None:
         all_tasks = all_tasks[shard[0]::shard[1]]
@@ -202,6 +211,8 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
         "camera_distance": CAMERA_DISTANCE, "split_fractions": SPLIT_FRACTIONS,
         "shard": list(shard) if shard else None,
     }
+    if families:  # recorded only when given, so older manifests keep matching
+        settings["families"] = families
     manifest_path = root / manifest_name(shard)
     if manifest_path.exists():
         try:
@@ -228,7 +239,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
             todo.append(({"root": str(root), "object_id": object_id, "source": src, "views": entry["views"],
                           "resolution": int(resolution), "renderer": renderer,
                           "renderer_options": renderer_options or {}, "seed": int(seed), "object_seed": oseed,
-                          "max_corr": max_corr, "margin": settings["margin"]}, entry))
+                          "max_corr": max_corr, "margin": settings["margin"], "families": families}, entry))
     skipped = len(objects)
 
     def save() -> None:

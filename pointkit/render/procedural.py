@@ -17,6 +17,8 @@ All meshes are returned normalised (centred, in the unit sphere), with +Y up.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import trimesh
 
@@ -28,7 +30,6 @@ KINDS = ("head", "bust", "figure", "animal", "relief", "ornament", "blob", "vase
 WEIGHTS = {"head": 0.12, "bust": 0.14, "figure": 0.2, "animal": 0.16, "relief": 0.1, "ornament": 0.13,
            "blob": 0.0375, "vase": 0.0375, "twist": 0.0375, "union": 0.0375}
 """Probability of each family when ``sculpture`` draws it; the abstract four together: 15 %."""
-_CUMULATIVE = np.cumsum([WEIGHTS[k] for k in KINDS])
 
 
 def sculpture_rng(seed: int, index: int) -> np.random.Generator:
@@ -36,19 +37,22 @@ def sculpture_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(index), 0x5C])
 
 
-def sculpture(seed: int, index: int, kind: str | None = None) -> trimesh.Trimesh:
+def sculpture(seed: int, index: int, kind: str | None = None,
+              families: Sequence[str] | None = None) -> trimesh.Trimesh:
     """Sculpture ``index`` of the family drawn by ``seed``; same (seed, index), same mesh.
 
     Args:
         seed: collection seed.
         index: sculpture number (>= 0).
         kind: force a family (one of ``KINDS``); None draws it from (seed, index) with ``WEIGHTS``.
+        families: draw only among these families (their ``WEIGHTS`` renormalised), e.g. the four
+            abstract ones of pointkit's first datasets.
 
     Returns:
         A normalised trimesh.
     """
     rng = sculpture_rng(seed, index)
-    drawn = _draw_kind(rng)  # always drawn, so forcing a kind keeps the same stream after it
+    drawn = _draw_kind(rng, families)  # always drawn, so forcing a kind keeps the same stream after it
     kind = kind or drawn
     if kind not in KINDS:
         raise ValueError(f"unknown sculpture kind {kind!r}; choose one of {KINDS}")
@@ -57,14 +61,26 @@ def sculpture(seed: int, index: int, kind: str | None = None) -> trimesh.Trimesh
     return normalise_mesh(mesh, name=f"sculpture {seed}/{index} ({kind})")
 
 
-def _draw_kind(rng: np.random.Generator) -> str:
-    u = float(rng.uniform()) * _CUMULATIVE[-1]
-    return KINDS[min(int(np.searchsorted(_CUMULATIVE, u, side="right")), len(KINDS) - 1)]
+def check_families(families: Sequence[str] | None) -> tuple[str, ...] | None:
+    """``families`` as a tuple of known family names (None: all); ValueError names a bad one."""
+    if families is None:
+        return None
+    bad = [f for f in families if f not in KINDS]
+    if bad or not families:
+        raise ValueError(f"unknown sculpture family {bad[0] if bad else '(none given)'!r}; choose from {', '.join(KINDS)}")
+    return tuple(families)
 
 
-def sculpture_kind(seed: int, index: int) -> str:
-    """The family that ``sculpture(seed, index)`` draws, without building the mesh."""
-    return _draw_kind(sculpture_rng(seed, index))
+def _draw_kind(rng: np.random.Generator, families: Sequence[str] | None = None) -> str:
+    kinds = check_families(families) or KINDS
+    cumulative = np.cumsum([WEIGHTS[k] for k in kinds])
+    u = float(rng.uniform()) * cumulative[-1]
+    return kinds[min(int(np.searchsorted(cumulative, u, side="right")), len(kinds) - 1)]
+
+
+def sculpture_kind(seed: int, index: int, families: Sequence[str] | None = None) -> str:
+    """The family that ``sculpture(seed, index, families=families)`` draws, without building the mesh."""
+    return _draw_kind(sculpture_rng(seed, index), families)
 
 
 def sculpture_id(index: int) -> str:
