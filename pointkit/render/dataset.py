@@ -64,7 +64,7 @@ def mesh_object_id(path: Path, root: Path) -> str:
     return check_object_id(clean[:128])
 
 
-def _tasks(meshes: str | Path | None, procedural: int | None) -> tuple[list[tuple[str, dict]], dict]:
+def object_sources(meshes: str | Path | None, procedural: int | None) -> tuple[list[tuple[str, dict]], dict]:
     """Sorted (object_id, source) of the job and the manifest's description of the source."""
     from pointkit.render.mesh import MESH_SUFFIXES
     from pointkit.render.procedural import sculpture_id
@@ -200,7 +200,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
         families = list(check_families(families)) if families else None
     except ValueError as exc:
         raise PointkitError(f"--families: {exc}") from None
-    all_tasks, source = _tasks(meshes, procedural)
+    all_tasks, source = object_sources(meshes, procedural)
     if shard is not None:
         all_tasks = all_tasks[shard[0]::shard[1]]
     root = Path(out)

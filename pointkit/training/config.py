@@ -56,6 +56,8 @@ class TrainConfig:
         cache_gb: memory the in-memory cache may use.
         progress: tqdm bar on stderr.
         resume: continue the run in ``out`` from its last checkpoint.
+        synth: a shape bank (``render-synthetic --bank``): training pairs are made on the fly on the
+            training device by :mod:`pointkit.engine` instead of read from ``datasets``.
     """
 
     datasets: list[str]
@@ -93,10 +95,11 @@ class TrainConfig:
     cache_gb: float = 4.0
     progress: bool = True
     resume: bool = False
+    synth: str | None = None
 
     def __post_init__(self):
-        if not self.datasets:
-            raise PointkitError("give at least one DATASET folder to train on")
+        if not self.datasets and not self.synth:
+            raise PointkitError("give at least one DATASET folder to train on, or --synth BANK")
         self.datasets = [str(d) for d in self.datasets]
         checks = [
             (self.loss in ("corr", "depth"), f"--loss {self.loss!r}: use corr or depth"),

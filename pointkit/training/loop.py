@@ -18,6 +18,7 @@ import os
 import platform
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -256,8 +257,85 @@ def _checkpoint_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: floa
     return {"trained_with": cfg.loss, "input_size": model_cfg.input_size, "mask_head": model_cfg.mask_head,
             "prior": model_cfg.prior, "prior_dropout": cfg.prior_dropout,
             "step": step, "val_corr_error_px": val_error, "robust": cfg.robust, "ransac": cfg.ransac, "center_weight": cfg.center_weight,
-            "corr_per_pair": cfg.corr_per_pair, "datasets": [str(d.root) for d in datasets],
+            "corr_per_pair": cfg.corr_per_pair, "datasets": [str(d.root) for d in datasets], "synth": cfg.synth,
             "pointkit_version": __version__, "depth_convention": "up to d -> a*d + b*u + c*v + e (tanh output)"}
+
+
+@dataclass
+class _PairSource:
+    """Where training and validation batches come from: ``sampler`` has ``set_epoch(epoch,
+    start_batch)`` and ``batches_per_epoch``; ``loader`` / ``val_loader`` yield collate_pairs batches."""
+
+    sampler: Any
+    loader: Any
+    val_loader: Any
+    train_pairs: int
+    val_pairs: int
+    datasets: list = field(default_factory=list)
+
+
+def _dataset_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _PairSource:
+    """View pairs of the datasets' train / val splits (PairData through DataLoaders)."""
+    datasets = open_datasets(cfg.datasets)
+    train_data = PairData(datasets, "train", S, cfg.corr_per_pair, cfg.seed, need_depth=cfg.loss == "depth",
+                          cache=cfg.cache, cache_gb=cfg.cache_gb)
+    if len(train_data) == 0:
+        raise PointkitError(f"no training pairs in the 'train' split of {', '.join(cfg.datasets)}")
+    val_data = PairData(datasets, "val", S, cfg.corr_per_pair, cfg.seed, cache=cfg.cache, cache_gb=cfg.cache_gb)
+    if len(val_data) == 0:
+        log.warning("no 'val' objects: no early stopping, best.safetensors is the last step")
+    if len(train_data) < cfg.batch_size:
+        raise PointkitError(f"{len(train_data)} training pairs are fewer than --batch-size {cfg.batch_size}")
+    cuda = dist.device.type == "cuda"
+    workers = cfg.workers if cfg.workers is not None else (4 if cuda else 0)
+    sampler = EpochSampler(len(train_data), bpr, cfg.seed, dist.rank, dist.world)
+    loader = torch.utils.data.DataLoader(train_data, batch_size=bpr, sampler=sampler, collate_fn=collate_pairs,
+                                         num_workers=workers, pin_memory=cuda, drop_last=True, persistent_workers=False)
+    val_loader = torch.utils.data.DataLoader(val_data, batch_size=bpr, sampler=list(range(dist.rank, len(val_data), dist.world)),
+                                             collate_fn=collate_pairs, num_workers=workers, pin_memory=cuda)
+    return _PairSource(sampler, loader, val_loader, len(train_data), len(val_data), datasets)
+
+
+SYNTH_EPOCH_BATCHES = 1000
+"""Batches per "epoch" of on-the-fly data (it has no natural epoch; epochs pace validation)."""
+SYNTH_VAL_BATCHES = 16
+"""Fixed validation batches drawn once from the shape bank with a seed of their own."""
+
+
+class _SynthBatches:
+    """Training batches of a :class:`pointkit.engine.SynthStream`: batch ``b`` of epoch ``e`` is
+    drawn with a generator seeded by (seed, epoch, batch, rank), so a resumed run sees exactly the
+    batches of the uninterrupted one."""
+
+    def __init__(self, stream, batch: int, seed: int, rank: int):
+        self.stream, self.batch, self.seed, self.rank = stream, batch, seed, rank
+        self.batches_per_epoch, self.epoch, self.start = SYNTH_EPOCH_BATCHES, 0, 0
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.start = epoch, start_batch
+
+    def __iter__(self):
+        for b in range(self.start, self.batches_per_epoch):
+            key = ((self.seed * 1_000_003 + self.epoch) * 1_000_003 + b) * 64 + self.rank
+            yield self.stream.next_batch(self.batch, self.stream.generator(key % 2 ** 63))
+
+
+def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _PairSource:
+    """Pairs made on the fly on the training device by pointkit.engine from the shape bank ``cfg.synth``."""
+    from pointkit.engine import SynthStream, load_bank
+
+    if cfg.loss == "depth":
+        log.info("--loss depth on --synth: the engine's exact depth supervises the baseline")
+    try:
+        bank = load_bank(cfg.synth, dist.device)
+    except (OSError, ValueError, KeyError) as exc:
+        raise PointkitError(f"{cfg.synth}: not a readable shape bank ({exc}); make one with "
+                            "render-synthetic --bank") from None
+    stream = SynthStream(bank, input_size=S, corr_per_pair=cfg.corr_per_pair or 200, device=dist.device)
+    batches = _SynthBatches(stream, bpr, cfg.seed, dist.rank)
+    val = [stream.next_batch(bpr, stream.generator(cfg.seed + 7919 + 101 * i + dist.rank))
+           for i in range(SYNTH_VAL_BATCHES // dist.world)]
+    return _PairSource(batches, batches, val, SYNTH_EPOCH_BATCHES * cfg.batch_size, len(val) * bpr * dist.world)
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -286,18 +364,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         model_cfg = _model_config(cfg, init_model.config if init_model is not None else None)
         if cfg.batch_size % dist.world:
             raise PointkitError(f"--batch-size {cfg.batch_size} must be divisible by the {dist.world} processes")
-        datasets = open_datasets(cfg.datasets)
         S = model_cfg.input_size
-        train_data = PairData(datasets, "train", S, cfg.corr_per_pair, cfg.seed, need_depth=cfg.loss == "depth",
-                              cache=cfg.cache, cache_gb=cfg.cache_gb)
-        if len(train_data) == 0:
-            raise PointkitError(f"no training pairs in the 'train' split of {', '.join(cfg.datasets)}")
-        val_data = PairData(datasets, "val", S, cfg.corr_per_pair, cfg.seed, cache=cfg.cache, cache_gb=cfg.cache_gb)
-        if len(val_data) == 0:
-            log.warning("no 'val' objects: no early stopping, best.safetensors is the last step")
         bpr = cfg.batch_size // dist.world
-        if len(train_data) < cfg.batch_size:
-            raise PointkitError(f"{len(train_data)} training pairs are fewer than --batch-size {cfg.batch_size}")
+        data = _synth_source(cfg, S, bpr, dist) if cfg.synth else _dataset_source(cfg, S, bpr, dist)
 
         torch.manual_seed(cfg.seed)
         model = LiftNet(model_cfg)
@@ -324,24 +393,18 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 "config": cfg.to_dict(), "model": {"input_size": S, "ngf": model_cfg.ngf, "mask_head": model_cfg.mask_head,
                                                    "dropout": model_cfg.dropout, "prior": model_cfg.prior},
                 "resolved": {"lr": lr, "tau": tau, "amp": amp, "device": str(device), "world_size": dist.world,
-                             "train_pairs": len(train_data), "val_pairs": len(val_data)},
+                             "train_pairs": data.train_pairs, "val_pairs": data.val_pairs},
                 "pointkit_version": __version__, "torch_version": torch.__version__,
                 "host": {"machine": platform.machine(), "cpus": os.cpu_count(),
                          "gpu": torch.cuda.get_device_name(device) if cuda else None},
-                "datasets": [{"root": str(d.root), "manifests": d.manifests} for d in datasets]})
+                "datasets": [{"root": str(d.root), "manifests": d.manifests} for d in data.datasets],
+                "synth": cfg.synth})
         dist.barrier()
 
         net = model
         if dist.world > 1:
             net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
-        workers = cfg.workers if cfg.workers is not None else (4 if cuda else 0)
-        sampler = EpochSampler(len(train_data), bpr, cfg.seed, dist.rank, dist.world)
-        loader = torch.utils.data.DataLoader(train_data, batch_size=bpr, sampler=sampler, collate_fn=collate_pairs,
-                                             num_workers=workers, pin_memory=cuda, drop_last=True,
-                                             persistent_workers=False)
-        val_sampler = list(range(dist.rank, len(val_data), dist.world))
-        val_loader = torch.utils.data.DataLoader(val_data, batch_size=bpr, sampler=val_sampler, collate_fn=collate_pairs,
-                                                 num_workers=workers, pin_memory=cuda)
+        sampler, loader, val_loader = data.sampler, data.loader, data.val_loader
         per_epoch = sampler.batches_per_epoch
         total = cfg.steps if cfg.steps is not None else cfg.epochs * per_epoch
         val_every = cfg.val_every or per_epoch
@@ -349,10 +412,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         logs = _Logs(run, info["step"], dist.main)
 
         def meta(step: int, err: float | None) -> dict[str, Any]:
-            return _checkpoint_metadata(cfg, model_cfg, step, err, datasets)
+            return _checkpoint_metadata(cfg, model_cfg, step, err, data.datasets)
 
         def validate_and_checkpoint(step: int, epoch: int, validate: bool) -> None:
-            if validate and len(val_data):
+            if validate and data.val_pairs:
                 err, vloss = validation_error(model, val_loader, cfg, tau, device, dist, channels_last, autocast)
                 better = info["best_val"] is None or err < info["best_val"]
                 if better:
@@ -367,7 +430,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     info["stopped_early"] = True
             if dist.main:
                 model.save(run / "last.safetensors", meta(step, info["best_val"]))
-                if not len(val_data):
+                if not data.val_pairs:
                     model.save(run / "best.safetensors", meta(step, None))
                 save_state(run, model, optimizer, {**info, "step": step, "epoch": epoch, "config": cfg.to_dict()})
             dist.barrier()
@@ -411,7 +474,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         summary = {"run": str(run), "steps": step, "epochs": round(step / per_epoch, 3), "best_val_corr_error_px": info["best_val"],
                    "best_step": info["best_step"], "stopped_early": info["stopped_early"],
                    "best": str(run / "best.safetensors"), "last": str(run / "last.safetensors"),
-                   "train_pairs": len(train_data), "val_pairs": len(val_data), "world_size": dist.world}
+                   "train_pairs": data.train_pairs, "val_pairs": data.val_pairs, "world_size": dist.world}
         if dist.main:
             write_json_atomic(run / "summary.json", summary)
         return summary

@@ -33,14 +33,17 @@ def _renderer_options(pairs: tuple[str, ...]) -> dict:
               help="Renderer option, repeatable (e.g. samples=32 for blender).")
 @click.option("--families", metavar="A,B,...", help="Procedural families to draw from (default all; e.g. "
               "blob,vase,twist,union: pointkit's first, abstract datasets).")
+@click.option("--bank", is_flag=True, help="Instead of rendering views, write --out/bank.npz: the objects' SDF grids "
+              "for `train --synth` (on-the-fly data, e.g. on a GPU machine).")
+@click.option("--grid", type=int, default=64, show_default=True, help="With --bank: SDF voxels per side.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Job seed: shapes, appearance, views, splits.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes rendering in parallel.")
 @click.option("--shard", metavar="I/N", help="Do only shard I of N (0-based); shards read as one dataset.")
 @click.option("--max-corr", type=int, default=1000, show_default=True,
               help="Correspondences kept per ordered view pair (seeded subset); 0 or -1 keeps all.")
 @click.pass_context
-def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, renderer, options, families, seed,
-                     workers, shard, max_corr):
+def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, renderer, options, families, bank, grid,
+                     seed, workers, shard, max_corr):
     """Render orthographic views with exact depth and ground-truth correspondences into a dataset.
 
     Prints one JSON line with the summary (objects rendered, skipped, failed, views/s).
@@ -48,10 +51,16 @@ def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, re
     from pointkit.render.dataset import build_dataset
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
+    family_list = [f.strip() for f in families.split(",")] if families else None
+    if bank:
+        from pointkit.engine.bank import build_bank
+
+        click.echo(json.dumps(build_bank(out, meshes, procedural, seed, family_list, grid, progress=not quiet)))
+        return
     summary = build_dataset(out, meshes=meshes, procedural=procedural, preset=preset, views=views,
                             resolution=resolution, renderer=renderer, seed=seed, workers=workers, shard=shard,
                             max_corr=max_corr, renderer_options=_renderer_options(options),
-                            families=[f.strip() for f in families.split(",")] if families else None, progress=not quiet)
+                            families=family_list, progress=not quiet)
     click.echo(json.dumps(summary))
     if summary["failed"]:
         from pointkit.errors import PointkitError

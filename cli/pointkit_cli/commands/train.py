@@ -8,7 +8,7 @@ import click
 
 
 @click.command("train")
-@click.argument("datasets", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.argument("datasets", nargs=-1, type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (config, logs, checkpoints).")
 @click.option("--loss", type=click.Choice(["corr", "depth"]), default="corr", show_default=True,
               help="corr: LiftNet from correspondences only; depth: supervised baseline (aligned MSE on ground truth).")
@@ -51,11 +51,14 @@ import click
 @click.option("--cache", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Decoded dataset in memory (auto: when it fits in --cache-gb).")
 @click.option("--cache-gb", type=float, default=4.0, show_default=True)
+@click.option("--synth", type=click.Path(dir_okay=False),
+              help="Shape bank (render-synthetic --bank): make training pairs on the fly on the device instead of DATASETs.")
 @click.pass_context
 def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypotheses, steps, epochs, batch_size, lr,
           optimizer, grad_clamp, amp, device, seed, resume, init, input_size, ngf, mask_head, mask_weight,
-          center_weight, dropout, prior, prior_dropout, val_every, patience, checkpoint_every, workers, threads, cache, cache_gb):
-    """Train LiftNet on DATASET... (their "train" objects; "val" objects drive early stopping).
+          center_weight, dropout, prior, prior_dropout, val_every, patience, checkpoint_every, workers, threads, cache, cache_gb, synth):
+    """Train LiftNet on DATASET... (their "train" objects; "val" objects drive early stopping), or on
+    pairs made on the fly from a --synth shape bank.
 
     Depth is learned from the correspondences only; a --mask-head is supervised by the dataset
     masks. Under torchrun (`torchrun --nproc-per-node N -m pointkit_cli.main train ...`) the
@@ -71,7 +74,7 @@ def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypothes
                       input_size=input_size, ngf=ngf, mask_head=mask_head, dropout=dropout, prior=prior,
                       prior_dropout=prior_dropout, mask_weight=mask_weight,
                       center_weight=center_weight, val_every=val_every, patience=patience,
-                      checkpoint_every=checkpoint_every, workers=workers, threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume)
+                      checkpoint_every=checkpoint_every, workers=workers, threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume, synth=synth)
     summary = run_training(cfg)
     if int(os.environ.get("RANK", "0")) == 0:   # under torchrun only process 0 reports
         click.echo(json.dumps(summary))
