@@ -26,6 +26,21 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
+def _surface(hits, i: int, camera: OrthoCamera, vertex_normals: np.ndarray,
+             faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) camera-facing interpolated normals and (N, 3) world points of view ``i``'s object
+    pixels (row-major order of ``hits.mask[i]``)."""
+    mask, depth = hits.mask[i], hits.depth[i]
+    f = faces[hits.face[i][mask]]
+    b = hits.barycentric[i][mask].astype(np.float64)
+    weights = np.stack([1 - b[:, 0] - b[:, 1], b[:, 0], b[:, 1]], 1)[..., None]
+    normal = _unit((vertex_normals[f] * weights).sum(1))
+    normal[normal @ camera.world_to_camera[2, :3] > 0] *= -1
+    v, u = np.nonzero(mask)
+    points = unproject(np.stack([u, v], 1) + 0.5, depth[v, u], camera.world_to_camera, camera.affine)
+    return normal, points
+
+
 class FastRenderer:
     """Ray-cast renderer (about 30 ms per 256 x 256 view on one CPU core for ~100k faces).
 
@@ -91,14 +106,7 @@ class FastRenderer:
             top, bottom = backgrounds[i]
             image = np.broadcast_to(np.linspace(0, 1, h)[:, None, None] * (bottom - top) + top, (h, w, 3)).copy()
             if mask.any():
-                f = faces[hits.face[i][mask]]
-                b = hits.barycentric[i][mask].astype(np.float64)
-                weights = np.stack([1 - b[:, 0] - b[:, 1], b[:, 0], b[:, 1]], 1)[..., None]
-                normal = _unit((vertex_normals[f] * weights).sum(1))
-                forward = camera.world_to_camera[2, :3]
-                normal[normal @ forward > 0] *= -1
-                v, u = np.nonzero(mask)
-                points = unproject(np.stack([u, v], 1) + 0.5, depth[v, u], camera.world_to_camera, camera.affine)
+                normal, points = _surface(hits, i, camera, vertex_normals, faces)
                 pattern = 0.5 + 0.5 * np.sin(points @ freq.T + phase).mean(1)
                 albedo = base * (1 - self.texture + self.texture * pattern)[:, None]
                 light = ambient + sum(p * np.clip(normal @ l, 0, None) for p, l in zip(power, lights))
@@ -132,14 +140,8 @@ class FastRenderer:
                 kind += "+floor"
             foreground = np.zeros((h, w, 3), np.float32)
             if mask.any():
-                f = faces[hits.face[i][mask]]
-                b = hits.barycentric[i][mask].astype(np.float64)
-                weights = np.stack([1 - b[:, 0] - b[:, 1], b[:, 0], b[:, 1]], 1)[..., None]
-                normal = _unit((vertex_normals[f] * weights).sum(1))
+                normal, points = _surface(hits, i, camera, vertex_normals, faces)
                 forward = camera.world_to_camera[2, :3]
-                normal[normal @ forward > 0] *= -1
-                v, u = np.nonzero(mask)
-                points = unproject(np.stack([u, v], 1) + 0.5, depth[v, u], camera.world_to_camera, camera.affine)
                 foreground[mask] = app.shade(scene, points, normal, -forward, material, lighting, self.ao_rays)
             image, alpha = app.composite(foreground, background, mask)
             out.append(RenderedView(image=app.camera_effects(view_rng, image), depth=depth, mask=mask,

@@ -22,27 +22,38 @@ from pointkit.geometry.camera import OrthoCamera
 _FLIP = np.diag([1.0, -1.0, -1.0])
 
 
-def build(mesh, rng: np.random.Generator, material: str, samples: int, denoise: bool, threads: int,
-          seed: int) -> None:
-    """Reset Blender and set up the scene for ``mesh`` (a normalised trimesh)."""
+def _reset_cycles(samples: int, denoise: bool, threads: int, seed: int, color_depth: str, oidn: bool = False,
+                  clamp_indirect: float | None = None):
+    """Reset Blender to an empty scene rendered by CPU Cycles to a transparent RGBA PNG; returns it."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
     scene.cycles.device = "CPU"
     scene.cycles.samples = samples
     scene.cycles.use_adaptive_sampling = False
-    scene.cycles.use_denoising = denoise
+    scene.cycles.use_denoising = bool(denoise)
+    if oidn:
+        scene.cycles.denoiser = "OPENIMAGEDENOISE"
     scene.cycles.seed = seed
     scene.cycles.max_bounces = 4
+    if clamp_indirect is not None:
+        scene.cycles.sample_clamp_indirect = clamp_indirect
     scene.render.film_transparent = True
     scene.render.resolution_percentage = 100
     scene.render.image_settings.file_format = "PNG"
     scene.render.image_settings.color_mode = "RGBA"
-    scene.render.image_settings.color_depth = "8"
+    scene.render.image_settings.color_depth = color_depth
     scene.view_settings.view_transform = "Standard"
     if threads:
         scene.render.threads_mode = "FIXED"
         scene.render.threads = threads
+    return scene
+
+
+def build(mesh, rng: np.random.Generator, material: str, samples: int, denoise: bool, threads: int,
+          seed: int) -> None:
+    """Reset Blender and set up the scene for ``mesh`` (a normalised trimesh)."""
+    scene = _reset_cycles(samples, denoise, threads, seed, color_depth="8")
 
     _add_mesh(mesh, _material(material, rng))
     _add_lights(rng)
@@ -211,28 +222,9 @@ def build_photo(mesh, rng: np.random.Generator, root: Path, material: str, sampl
     """Reset Blender and set up the photo-style scene: an HDRI world, a Principled material (an image
     texture set from ``root/textures`` or a procedural one), sometimes an extra key light. Returns
     what was drawn (for the caller's records)."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = samples
-    scene.cycles.use_adaptive_sampling = False
-    scene.cycles.use_denoising = bool(denoise)
-    if denoise:
-        scene.cycles.denoiser = "OPENIMAGEDENOISE"
-    scene.cycles.seed = seed
-    scene.cycles.max_bounces = 4
-    scene.cycles.sample_clamp_indirect = 10.0
-    scene.render.film_transparent = True
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGBA"
-    scene.render.image_settings.color_depth = "16"
-    scene.view_settings.view_transform = "Standard"
+    scene = _reset_cycles(samples, denoise, threads, seed, color_depth="16", oidn=bool(denoise),
+                          clamp_indirect=10.0)
     scene.view_settings.exposure = float(exposure)
-    if threads:
-        scene.render.threads_mode = "FIXED"
-        scene.render.threads = threads
 
     info = {"material": material}
     if material == "texture":
