@@ -228,3 +228,12 @@ def test_silhouette_prior_run_records_it_and_resumes_exactly(dataset, tmp_path):
     train(TrainConfig(out=str(tmp_path / "b"), resume=True, **common))   # the prior dropout draws resume too
     wa, wb = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_val_pairs_validates_on_an_even_fixed_subset(dataset, tmp_path):
+    full = train(TrainConfig(out=str(tmp_path / "a"), datasets=[str(dataset)], steps=2, **TINY))
+    part = train(TrainConfig(out=str(tmp_path / "b"), datasets=[str(dataset)], steps=2, val_pairs=3, **TINY))
+    assert full["val_pairs"] > 3 and part["val_pairs"] == 3
+    assert part["best_val_corr_error_px"] != full["best_val_corr_error_px"]     # a different (smaller) set
+    with pytest.raises(PointkitError, match="--val-pairs -1"):
+        TrainConfig(out=str(tmp_path / "c"), datasets=[str(dataset)], val_pairs=-1)

@@ -56,6 +56,8 @@ class TrainConfig:
         cache_gb: memory the in-memory cache may use.
         progress: tqdm bar on stderr.
         resume: continue the run in ``out`` from its last checkpoint.
+        val_pairs: validate on at most this many validation pairs, evenly spread over the split
+            (0: all; a large split costs minutes per validation on a CPU).
         synth: a shape bank (``render-synthetic --bank``): training pairs are made on the fly on the
             training device by :mod:`pointkit.engine` instead of read from ``datasets``.
     """
@@ -96,6 +98,7 @@ class TrainConfig:
     progress: bool = True
     resume: bool = False
     synth: str | None = None
+    val_pairs: int = 0
 
     def __post_init__(self):
         if not self.datasets and not self.synth:
@@ -119,6 +122,7 @@ class TrainConfig:
             (self.val_every >= 0, f"--val-every {self.val_every}: must be >= 0 (0: once per epoch)"),
             (self.patience >= 0, f"--patience {self.patience}: must be >= 0 (0: no early stopping)"),
             (self.workers is None or self.workers >= 0, f"--workers {self.workers}: must be >= 0"),
+            (self.val_pairs >= 0, f"--val-pairs {self.val_pairs}: must be >= 0 (0: all)"),
             (self.prior in (None, "none", "silhouette"), f"--prior {self.prior!r}: use none or silhouette"),
             (0 <= self.prior_dropout < 1, f"--prior-dropout {self.prior_dropout}: must be in [0, 1)"),
         ]

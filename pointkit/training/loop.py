@@ -291,9 +291,12 @@ def _dataset_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _
     sampler = EpochSampler(len(train_data), bpr, cfg.seed, dist.rank, dist.world)
     loader = torch.utils.data.DataLoader(train_data, batch_size=bpr, sampler=sampler, collate_fn=collate_pairs,
                                          num_workers=workers, pin_memory=cuda, drop_last=True, persistent_workers=False)
-    val_loader = torch.utils.data.DataLoader(val_data, batch_size=bpr, sampler=list(range(dist.rank, len(val_data), dist.world)),
+    val_index = list(range(len(val_data)))
+    if 0 < cfg.val_pairs < len(val_data):   # an even, fixed subset: the same pairs at every validation
+        val_index = sorted({int(i) for i in torch.linspace(0, len(val_data) - 1, cfg.val_pairs).round()})
+    val_loader = torch.utils.data.DataLoader(val_data, batch_size=bpr, sampler=val_index[dist.rank::dist.world],
                                              collate_fn=collate_pairs, num_workers=workers, pin_memory=cuda)
-    return _PairSource(sampler, loader, val_loader, len(train_data), len(val_data), datasets)
+    return _PairSource(sampler, loader, val_loader, len(train_data), len(val_index), datasets)
 
 
 SYNTH_EPOCH_BATCHES = 1000

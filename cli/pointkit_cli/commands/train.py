@@ -45,6 +45,8 @@ import click
 @click.option("--val-every", type=int, default=0, show_default=True, help="Validate every N steps (0: each epoch).")
 @click.option("--patience", type=int, default=5, show_default=True,
               help="Early stopping: validations without a better validation correspondence error (0: off).")
+@click.option("--val-pairs", type=int, default=0, show_default=True,
+              help="Validate on at most N pairs, evenly spread over the split (0: all).")
 @click.option("--checkpoint-every", type=int, default=200, show_default=True, help="Resumable state every N steps.")
 @click.option("--workers", type=int, help="DataLoader workers [default: 0 on CPU, 4 on CUDA].")
 @click.option("--threads", type=int, help="torch CPU threads.")
@@ -56,7 +58,7 @@ import click
 @click.pass_context
 def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypotheses, steps, epochs, batch_size, lr,
           optimizer, grad_clamp, amp, device, seed, resume, init, input_size, ngf, mask_head, mask_weight,
-          center_weight, dropout, prior, prior_dropout, val_every, patience, checkpoint_every, workers, threads, cache, cache_gb, synth):
+          center_weight, dropout, prior, prior_dropout, val_every, val_pairs, patience, checkpoint_every, workers, threads, cache, cache_gb, synth):
     """Train LiftNet on DATASET... (their "train" objects; "val" objects drive early stopping), or on
     pairs made on the fly from a --synth shape bank.
 
@@ -73,7 +75,7 @@ def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypothes
                       optimizer=optimizer, grad_clamp=grad_clamp, amp=amp, device=device, seed=seed, init=init,
                       input_size=input_size, ngf=ngf, mask_head=mask_head, dropout=dropout, prior=prior,
                       prior_dropout=prior_dropout, mask_weight=mask_weight,
-                      center_weight=center_weight, val_every=val_every, patience=patience,
+                      center_weight=center_weight, val_every=val_every, val_pairs=val_pairs, patience=patience,
                       checkpoint_every=checkpoint_every, workers=workers, threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume, synth=synth)
     summary = run_training(cfg)
     if int(os.environ.get("RANK", "0")) == 0:   # under torchrun only process 0 reports
