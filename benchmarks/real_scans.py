@@ -7,7 +7,7 @@ the table gives, per background type, the mask IoU and the depth RMSE over the t
 ls / affine alignment as ratios to the flat depth and to the silhouette heuristic (below 1 =
 better), and where lift's masks came from.
 
-    .venv/bin/python benchmarks/real_scans.py [--checkpoint PATH] [--json OUT]
+    .venv/bin/python benchmarks/real_scans.py [--checkpoint PATH] [--json OUT] [--cache VIEWS.npz]
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", default=None, help="write the summary here")
+    ap.add_argument("--cache", default=None, help="keep the rendered test views in this .npz (same images each run)")
     args = ap.parse_args(argv)
     import torch
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"test scans not found at {args.scans}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    views = scaneval.render_test_views(args.scans, args.resolution, progress=True)
+    views = scaneval.cached_test_views(args.cache, args.scans, args.resolution, progress=True)
     summary = scaneval.evaluate_scans(views, args.checkpoint, args.device, progress=True)
     elapsed = time.perf_counter() - t0
     print(f"checkpoint: {args.checkpoint or 'shipped default'}; {len(views)} views at {args.resolution} px; "

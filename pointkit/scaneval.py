@@ -86,6 +86,26 @@ def render_test_views(scans: str | Path | None = None, resolution: int = 256, se
     return out
 
 
+def cached_test_views(cache: str | Path | None, scans: str | Path | None = None, resolution: int = 256,
+                      progress: bool = False) -> list[ScanView]:
+    """:func:`render_test_views` (all scans and background types), read from the ``cache`` .npz
+    when it holds views of this ``resolution``, else rendered and written there (atomically)."""
+    if cache is not None and Path(cache).is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            if int(z["resolution"]) == resolution:
+                return [ScanView(*arrays, str(s), str(b)) for *arrays, s, b in
+                        zip(z["image"], z["depth"], z["mask"], z["scan"], z["background"])]
+    views = render_test_views(scans, resolution, progress=progress)
+    if cache is not None:
+        from pointkit.io import atomic_path
+
+        with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, image=np.stack([v.image for v in views]), depth=np.stack([v.depth for v in views]),
+                                mask=np.stack([v.mask for v in views]), scan=np.array([v.scan for v in views]),
+                                background=np.array([v.background for v in views]), resolution=resolution)
+    return views
+
+
 def _rmse(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, mode: str) -> float:
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None, None]  # noqa: E731
     from pointkit.metrics import depth_metrics

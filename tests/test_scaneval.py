@@ -64,3 +64,14 @@ def test_missing_scans_or_unknown_background_is_a_one_line_error(tmp_path):
     (tmp_path / "tri.off").write_text("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
     with pytest.raises(PointkitError, match="unknown background type 'beach'"):
         scaneval.render_test_views(tmp_path, names=("tri.off",), types=("beach",))
+
+
+@needs_shared
+def test_cached_views_round_trip(tmp_path, monkeypatch, views):
+    monkeypatch.setattr(scaneval, "render_test_views", lambda *a, **k: views)
+    first = scaneval.cached_test_views(tmp_path / "v.npz", resolution=64)
+    monkeypatch.setattr(scaneval, "render_test_views", lambda *a, **k: pytest.fail("the cache was not used"))
+    again = scaneval.cached_test_views(tmp_path / "v.npz", resolution=64)
+    assert len(again) == len(first) and all(np.array_equal(a.image, b.image) and np.array_equal(a.depth, b.depth)
+                                            and a.scan == b.scan and a.background == b.background
+                                            for a, b in zip(first, again))
