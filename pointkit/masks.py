@@ -3,9 +3,10 @@ r"""Object masks and what is computed from them: one module for every mask sourc
 Sources, in the order ``mask="auto"`` tries them (:func:`object_mask`):
 
 1. the image's **alpha channel**, when it has transparent pixels;
-2. the model's **learned mask** (LiftNet's mask head), unless it looks implausible
-   (:func:`plausible_mask`: it must cover 0.5-90 % of the image and leave most of the image
-   border as background);
+2. the model's **learned mask** (LiftNet's mask head) refined by GrabCut seeded with it
+   (:func:`refine_mask`; the unrefined mask if the refined one is implausible), unless the learned
+   mask looks implausible (:func:`plausible_mask`: it must cover 0.5-90 % of the image and leave
+   most of the image border as background);
 3. **GrabCut** (:func:`grabcut_mask`), initialised with the image border as background: the
    documented fallback for a model without a mask head or with an implausible mask.
 
@@ -48,18 +49,51 @@ def grabcut_mask(rgb: np.ndarray, work_side: int = 256, iterations: int = 4) -> 
     """Classical segmentation for images without a mask: OpenCV GrabCut initialised with the image
     border as background (the object is assumed not to fill the frame), run at most
     ``work_side`` px on the longer side and upsampled. (H, W, 3) uint8 -> (H, W) bool."""
+    return _grabcut(rgb, None, work_side, iterations)
+
+
+def _grabcut(rgb: np.ndarray, init: np.ndarray | None, work_side: int, iterations: int) -> np.ndarray:
+    """GrabCut of (H, W, 3) uint8 at most ``work_side`` px on the longer side, upsampled to (H, W)
+    bool. ``init``: (H, W) uint8 GC_* labels (None: the image border is background)."""
     H, W = rgb.shape[:2]
     scale = min(1.0, work_side / max(H, W))
-    small = cv2.resize(rgb, (max(3, round(W * scale)), max(3, round(H * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    size = (max(3, round(W * scale)), max(3, round(H * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
     h, w = small.shape[:2]
-    gc = np.zeros((h, w), np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    border = max(1, round(0.01 * max(h, w)))
     cv2.setRNGSeed(0)  # GrabCut's GMM initialisation is k-means with OpenCV's RNG: same image, same mask
-    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (border, border, w - 2 * border, h - 2 * border),
-                bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
+    if init is None:
+        gc = np.zeros((h, w), np.uint8)
+        border = max(1, round(0.01 * max(h, w)))
+        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (border, border, w - 2 * border, h - 2 * border),
+                    bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
+    else:
+        gc = cv2.resize(init, size, interpolation=cv2.INTER_NEAREST) if scale < 1 else init.copy()
+        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.float32)
     return cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR) >= 0.5 if scale < 1 else fg.astype(bool)
+
+
+SURE_LOGIT = 4.0
+"""Mask logits beyond +-this are sure object / background for :func:`refine_mask`."""
+
+
+def refine_mask(rgb: np.ndarray, logits: np.ndarray, work_side: int = 256, iterations: int = 3) -> np.ndarray:
+    """The learned mask refined by GrabCut: pixels with logits above ``SURE_LOGIT`` are sure object,
+    below ``-SURE_LOGIT`` sure background, the rest probable object / background by the logit's
+    sign; GrabCut's colour models then settle the uncertain band (the network is coarse, 128 px,
+    at edges). (H, W, 3) uint8, (H, W) float32 -> (H, W) bool.
+
+    On the real-scan test views this raised the learned mask's IoU from 0.62-0.78 to 0.79-0.97
+    (docs/model-card.md)."""
+    init = np.where(logits > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    init[logits > SURE_LOGIT] = cv2.GC_FGD
+    init[logits < -SURE_LOGIT] = cv2.GC_BGD
+    if not (init == cv2.GC_FGD).any() and not (init == cv2.GC_PR_FGD).any():
+        return logits > 0
+    if not (init == cv2.GC_BGD).any() and not (init == cv2.GC_PR_BGD).any():
+        return logits > 0
+    return _grabcut(rgb, init, work_side, iterations)
 
 
 def border_share(mask: np.ndarray) -> float:
@@ -79,9 +113,10 @@ def object_mask(image: LoadedImage, mask_logits: np.ndarray | None, mask: str | 
                 max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, str]:
     """The object mask and where it came from.
 
-    ``mask``: ``"auto"`` (alpha channel, else the learned mask if plausible, else GrabCut; see
-    the module doc), ``"alpha"``, ``"network"``, ``"grabcut"``, ``"none"`` (every pixel), a mask
-    file (white / non-zero = object, same size as the image) or an (H, W) bool array.
+    ``mask``: ``"auto"`` (alpha channel, else the learned mask refined by GrabCut if plausible,
+    else GrabCut; see the module doc), ``"alpha"``, ``"network"`` (the learned mask as it is),
+    ``"grabcut"``, ``"none"`` (every pixel), a mask file (white / non-zero = object, same size as
+    the image) or an (H, W) bool array.
 
     Raises:
         PointkitError: bad mask file / size, a source the image or model lacks, or no object pixels.
@@ -97,10 +132,14 @@ def object_mask(image: LoadedImage, mask_logits: np.ndarray | None, mask: str | 
         if not has_alpha:
             raise PointkitError(f"{image.source}: --mask alpha, but the image has no transparent pixels")
         out, source = image.alpha >= 128, "alpha"
-    elif name == "network" or (name == "auto" and mask_logits is not None and plausible_mask(clean_mask(mask_logits > 0))):
+    elif name == "network":
         if mask_logits is None:
             raise PointkitError("--mask network: this model has no mask head; use --mask auto or grabcut")
         out, source = clean_mask(mask_logits > 0), "network"
+    elif name == "auto" and mask_logits is not None and plausible_mask(clean_mask(mask_logits > 0)):
+        out, source = clean_mask(refine_mask(image.rgb, mask_logits)), "network+grabcut"
+        if not plausible_mask(out):   # GrabCut lost the object: the learned mask as it is
+            out, source = clean_mask(mask_logits > 0), "network"
     elif name in ("auto", "grabcut"):
         out, source = clean_mask(grabcut_mask(image.rgb)), "grabcut"
     else:
