@@ -200,6 +200,15 @@ def place_camera(camera: OrthoCamera) -> None:
 
 def render(camera: OrthoCamera) -> np.ndarray:
     """Render the scene from ``camera``; (H, W, 4) float64 RGBA in [0, 255], straight alpha."""
+    def read(path: Path) -> np.ndarray:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGBA"), np.float64)
+
+    return _render_png(camera, read)
+
+
+def _render_png(camera: OrthoCamera, read):
+    """Render the scene from ``camera`` to a temporary PNG and return ``read(path)``."""
     scene = bpy.context.scene
     place_camera(camera)
     with tempfile.TemporaryDirectory(prefix="pointkit-blender-") as tmp:
@@ -207,8 +216,7 @@ def render(camera: OrthoCamera) -> np.ndarray:
         scene.render.filepath = str(path)
         with _quiet_stdout():
             bpy.ops.render.render(write_still=True)
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGBA"), np.float64)
+        return read(path)
 
 
 # ------------------------------------------------------------------------------------ photo style
@@ -489,14 +497,7 @@ def render_linear(camera: OrthoCamera) -> np.ndarray:
     sRGB PNG), straight alpha in [0, 1]."""
     import cv2
 
-    scene = bpy.context.scene
-    place_camera(camera)
-    with tempfile.TemporaryDirectory(prefix="pointkit-blender-") as tmp:
-        path = Path(tmp) / "view.png"
-        scene.render.filepath = str(path)
-        with _quiet_stdout():
-            bpy.ops.render.render(write_still=True)
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image = _render_png(camera, lambda path: cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
     rgba = image[..., [2, 1, 0, 3]].astype(np.float32) / 65535.0
     srgb = rgba[..., :3]
     linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
