@@ -29,6 +29,7 @@ The raw meshes are not normalised; ``pointkit.render.procedural.sculpture`` norm
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -575,6 +576,64 @@ def _seg2(x, y, a, b, r):
     return np.hypot(x - a[0] - ba[0] * h, y - a[1] - ba[1] * h) - r
 
 
+def _relief_portrait(x, y, s, face_dir, height):
+    """A profile head and shoulders facing sideways (``face_dir`` +-1), ``s`` across."""
+    fx = face_dir * x
+    d2 = _ell2(fx, y, (0, 0.15 * s), (0.38 * s, 0.45 * s))
+    d2 = np.minimum(d2, _ell2(fx, y, (0.3 * s, 0.02 * s), (0.18 * s, 0.28 * s), 0.3))  # face
+    d2 = np.minimum(d2, _ell2(fx, y, (0.47 * s, 0.05 * s), (0.08 * s, 0.04 * s), -0.8))  # nose
+    d2 = np.minimum(d2, _ell2(fx, y, (0.0, -0.45 * s), (0.18 * s, 0.3 * s)))  # neck
+    d2 = np.maximum(d2, -0.6 * s - y)
+    h = _bump(d2, height, 0.06 * s)
+    h = h + _bump(_ell2(fx, y, (-0.05 * s, 0.05 * s), (0.07 * s, 0.1 * s)), height * 0.25, 0.03 * s)  # ear
+    h = h + 0.01 * np.abs(np.sin(30 * np.arctan2(y - 0.15 * s, fx + 0.1 * s))) * (d2 < 0) * (y > 0.1 * s)
+    return h - _bump(_disc2(fx, y, (0.3 * s, 0.13 * s), 0.03 * s), height * 0.3, 0.02 * s)  # eye
+
+
+def _relief_figures(x, y, poses, hw, hh, rim_w, height):
+    """A row of stick figures (one per row of ``poses``, (n, 6) in [-1, 1]) across the panel."""
+    h, n_fig = 0.0, len(poses)
+    for i, pp in enumerate(poses):
+        cx = (-hw + rim_w * 2) + (i + 0.5) * (2 * hw - rim_w * 4) / n_fig
+        sc = min(2 * hh - rim_w * 4, 1.6 * (2 * hw - rim_w * 4) / n_fig) / 2.0
+        hip, sh = (cx, -0.1 * sc), (cx + 0.1 * sc * pp[0], 0.45 * sc)
+        d2 = _seg2(x, y, hip, sh, 0.11 * sc)
+        d2 = np.minimum(d2, _disc2(x, y, (sh[0], sh[1] + 0.28 * sc), 0.14 * sc))
+        for sgn, k in ((-1, 1), (1, 3)):
+            knee = (hip[0] + sgn * 0.2 * sc + 0.2 * sc * pp[k], hip[1] - 0.45 * sc)
+            d2 = np.minimum(d2, _seg2(x, y, hip, knee, 0.07 * sc))
+            d2 = np.minimum(d2, _seg2(x, y, knee, (knee[0] + 0.1 * sc * pp[k], -0.95 * sc), 0.055 * sc))
+            elbow = (sh[0] + sgn * 0.3 * sc, sh[1] - 0.15 * sc + 0.25 * sc * pp[k + 1])
+            d2 = np.minimum(d2, _seg2(x, y, sh, elbow, 0.05 * sc))
+            d2 = np.minimum(d2, _seg2(x, y, elbow, (elbow[0] + sgn * 0.2 * sc, elbow[1] + 0.3 * sc * pp[k + 1]),
+                                      0.04 * sc))
+        h = np.maximum(h, _bump(d2, height, 0.05 * sc))
+    return h
+
+
+def _relief_rosette(x, y, inner, petals, petal_r, height, row: bool):
+    """A rosette of ``petals`` petals in a ring (a repeating row of them when ``row``)."""
+    xr = x
+    if row:
+        period = 2.2 * inner
+        xr = np.mod(x + period / 2, period) - period / 2
+    r, th = np.hypot(xr, y), np.arctan2(y, xr)
+    petal = r - inner * petal_r * (0.55 + 0.45 * np.abs(np.cos(petals * th / 2)))
+    h = _bump(petal, height, 0.05)
+    h = h + _bump(r - inner * 0.12, height * 0.5, 0.03)
+    return h + _bump(np.abs(r - inner * 0.8) - 0.025, height * 0.6, 0.02)
+
+
+def _relief_scroll(x, y, inner, scroll_k, height):
+    """A running wave of spirals along x."""
+    ang = scroll_k * x
+    wave = np.abs(y - 0.35 * inner * np.sin(ang)) - 0.04
+    h = _bump(wave, height * 0.8, 0.03)
+    cx = (np.round(ang / np.pi - 0.5) + 0.5) * np.pi / scroll_k
+    cy = 0.35 * inner * np.sin(cx * scroll_k) * 0.4
+    return np.maximum(h, _bump(np.abs(np.hypot(x - cx, y + cy * 0.0) - 0.12 * inner) - 0.025, height * 0.7, 0.02))
+
+
 def relief(rng: np.random.Generator) -> trimesh.Trimesh:
     """A thin panel, medallion, coin or frieze in the XY plane; the carved face looks toward +Z.
 
@@ -604,57 +663,16 @@ def relief(rng: np.random.Generator) -> trimesh.Trimesh:
     scroll_k, face_dir = rng.uniform(3, 7), rng.choice([-1, 1])
 
     def height_field(x, y):
-        if round_:
-            outline = np.hypot(x, y) - hw
-        else:
-            outline = np.maximum(np.abs(x) - hw, np.abs(y) - hh)
+        outline = np.hypot(x, y) - hw if round_ else np.maximum(np.abs(x) - hw, np.abs(y) - hh)
         rim = _bump(np.abs(outline + rim_w) - rim_w * 0.6, height * 0.8, rim_w * 0.5)
-        if motif == "portrait":  # a profile head and shoulders, facing sideways
-            s = inner
-            fx = face_dir * x
-            d2 = _ell2(fx, y, (0, 0.15 * s), (0.38 * s, 0.45 * s))
-            d2 = np.minimum(d2, _ell2(fx, y, (0.3 * s, 0.02 * s), (0.18 * s, 0.28 * s), 0.3))  # face
-            d2 = np.minimum(d2, _ell2(fx, y, (0.47 * s, 0.05 * s), (0.08 * s, 0.04 * s), -0.8))  # nose
-            d2 = np.minimum(d2, _ell2(fx, y, (0.0, -0.45 * s), (0.18 * s, 0.3 * s)))  # neck
-            d2 = np.maximum(d2, -0.6 * s - y)
-            h = _bump(d2, height, 0.06 * s)
-            h = h + _bump(_ell2(fx, y, (-0.05 * s, 0.05 * s), (0.07 * s, 0.1 * s)), height * 0.25, 0.03 * s)  # ear
-            h = h + 0.01 * np.abs(np.sin(30 * np.arctan2(y - 0.15 * s, fx + 0.1 * s))) * (d2 < 0) * (y > 0.1 * s)
-            h = h - _bump(_disc2(fx, y, (0.3 * s, 0.13 * s), 0.03 * s), height * 0.3, 0.02 * s)  # eye
+        if motif == "portrait":
+            h = _relief_portrait(x, y, inner, face_dir, height)
         elif motif == "figures":
-            h = 0.0
-            for i, pp in enumerate(fig_poses):
-                cx = (-hw + rim_w * 2) + (i + 0.5) * (2 * hw - rim_w * 4) / n_fig
-                sc = min(2 * hh - rim_w * 4, 1.6 * (2 * hw - rim_w * 4) / n_fig) / 2.0
-                hip, sh = (cx, -0.1 * sc), (cx + 0.1 * sc * pp[0], 0.45 * sc)
-                d2 = _seg2(x, y, hip, sh, 0.11 * sc)
-                d2 = np.minimum(d2, _disc2(x, y, (sh[0], sh[1] + 0.28 * sc), 0.14 * sc))
-                for sgn, k in ((-1, 1), (1, 3)):
-                    knee = (hip[0] + sgn * 0.2 * sc + 0.2 * sc * pp[k], hip[1] - 0.45 * sc)
-                    d2 = np.minimum(d2, _seg2(x, y, hip, knee, 0.07 * sc))
-                    d2 = np.minimum(d2, _seg2(x, y, knee, (knee[0] + 0.1 * sc * pp[k], -0.95 * sc), 0.055 * sc))
-                    elbow = (sh[0] + sgn * 0.3 * sc, sh[1] - 0.15 * sc + 0.25 * sc * pp[k + 1])
-                    d2 = np.minimum(d2, _seg2(x, y, sh, elbow, 0.05 * sc))
-                    d2 = np.minimum(d2, _seg2(x, y, elbow, (elbow[0] + sgn * 0.2 * sc, elbow[1] + 0.3 * sc * pp[k + 1]),
-                                              0.04 * sc))
-                h = np.maximum(h, _bump(d2, height, 0.05 * sc))
+            h = _relief_figures(x, y, fig_poses, hw, hh, rim_w, height)
         elif motif == "rosette":
-            xr = x
-            if shape == "frieze":  # a row of rosettes
-                period = 2.2 * inner
-                xr = np.mod(x + period / 2, period) - period / 2
-            r, th = np.hypot(xr, y), np.arctan2(y, xr)
-            petal = r - inner * petal_r * (0.55 + 0.45 * np.abs(np.cos(petals * th / 2)))
-            h = _bump(petal, height, 0.05)
-            h = h + _bump(r - inner * 0.12, height * 0.5, 0.03)
-            h = h + _bump(np.abs(r - inner * 0.8) - 0.025, height * 0.6, 0.02)
-        else:  # scroll: a running wave of spirals
-            ang = scroll_k * x
-            wave = np.abs(y - 0.35 * inner * np.sin(ang)) - 0.04
-            h = _bump(wave, height * 0.8, 0.03)
-            cx = (np.round(ang / np.pi - 0.5) + 0.5) * np.pi / scroll_k
-            cy = 0.35 * inner * np.sin(cx * scroll_k) * 0.4
-            h = np.maximum(h, _bump(np.abs(np.hypot(x - cx, y + cy * 0.0) - 0.12 * inner) - 0.025, height * 0.7, 0.02))
+            h = _relief_rosette(x, y, inner, petals, petal_r, height, row=shape == "frieze")
+        else:
+            h = _relief_scroll(x, y, inner, scroll_k, height)
         inside = outline + rim_w * 1.4 < 0
         return rim + h * inside + _noise((x, y, 0 * x), nrng, 0.003, 20.0), outline
 
@@ -678,30 +696,30 @@ def _revolve(p, radius: Callable[[np.ndarray], np.ndarray], y0, y1):
     return np.maximum(d, np.maximum(y0 - p[1], p[1] - y1))
 
 
-def ornament(rng: np.random.Generator) -> trimesh.Trimesh:
-    """Architecture: a column, baluster, urn or finial (revolved profiles with mouldings)."""
-    kind = rng.choice(["column", "baluster", "urn", "finial", "capital"], p=[0.3, 0.2, 0.2, 0.15, 0.15])
-    nrng = np.random.default_rng(rng.integers(2**32))
-    chisel = rng.uniform(0.0, 0.006)
-    flutes = int(rng.integers(12, 25)) if rng.uniform() < 0.6 else 0
-    ionic = rng.uniform() < 0.5
-    r0 = rng.uniform(0.16, 0.26)
-    H = rng.uniform(1.4, 2.2)
-    sq = rng.uniform() < 0.6  # square plinth
+@dataclass(frozen=True)
+class _Order:
+    """The drawn parameters of one piece of architecture and its parts as SDFs of points ``p``."""
 
-    def fluted(p, d, depth):
-        if not flutes:
+    flutes: int
+    ionic: bool
+    r0: float
+    H: float
+    square: bool
+    swell: tuple[float, float]  # baluster: where the belly is (share of H) and its ripple frequency
+
+    def fluted(self, p, d, depth):
+        if not self.flutes:
             return d
         th = np.arctan2(p[2], p[0])
-        return d + depth * np.maximum(np.cos(flutes * th), 0) ** 0.5
+        return d + depth * np.maximum(np.cos(self.flutes * th), 0) ** 0.5
 
-    def capital(p, y, r):
+    def capital(self, p, y, r):
         d = _revolve(p, lambda t: r * (1 + 0.45 * ((t - y) / 0.12)), y, y + 0.12)  # echinus
         d = _smin(d, _torus(p, (0, y, 0), r * 1.02, 0.025), 0.02)
         d = np.minimum(d, _box(p, (0, y + 0.16, 0), (r * 1.55, 0.04, r * 1.55), 0.01))  # abacus
-        if ionic:
+        if self.ionic:
             for sx in (-1, 1):
-                for k, (rr, w) in enumerate([(0.1, 0.035), (0.06, 0.025)]):
+                for rr, w in [(0.1, 0.035), (0.06, 0.025)]:
                     c = (sx * r * 1.35, y + 0.06, 0)
                     d = np.minimum(d, _cylinder((p[0], p[2], p[1]), (c[0], 0, c[1]), rr * 0.5, r * 1.3))
                     d = np.minimum(d, _torus(p, c, rr, w, axis=2))
@@ -711,64 +729,82 @@ def ornament(rng: np.random.Generator) -> trimesh.Trimesh:
             d = _smin(d, leaves - 0.03 * np.maximum(np.cos(8 * th), 0), 0.02)
         return d
 
-    def base(p, y, r):
+    def base(self, p, y, r):
         d = _smin(_torus(p, (0, y + 0.1, 0), r * 1.15, 0.05), _torus(p, (0, y + 0.2, 0), r * 1.05, 0.035), 0.01)
         d = np.minimum(d, _cylinder(p, (0, y + 0.15, 0), r * 1.05, 0.06))
-        if sq:
-            d = np.minimum(d, _box(p, (0, y + 0.025, 0), (r * 1.45, 0.045, r * 1.45), 0.01))
-        else:
-            d = np.minimum(d, _cylinder(p, (0, y + 0.025, 0), r * 1.4, 0.045))
+        if self.square:
+            return np.minimum(d, _box(p, (0, y + 0.025, 0), (r * 1.45, 0.045, r * 1.45), 0.01))
+        return np.minimum(d, _cylinder(p, (0, y + 0.025, 0), r * 1.4, 0.045))
+
+    def column(self, p):
+        r0, y0, y1 = self.r0, 0.2, self.H - 0.25
+        shaft = _revolve(p, lambda t: r0 * (1 - 0.18 * ((t - y0) / (y1 - y0)) ** 1.5), y0, y1)
+        d = _smin(self.fluted(p, shaft, 0.02), self.base(p, 0.0, r0), 0.02)
+        return np.minimum(d, self.capital(p, y1, r0 * 0.85))
+
+    def capital_block(self, p):
+        r = self.r0 * 1.4
+        d = self.fluted(p, _cylinder(p, (0, 0.2, 0), r, 0.2), 0.03)
+        d = np.minimum(d, _torus(p, (0, 0.4, 0), r, 0.03))
+        return np.minimum(d, self.capital(p, 0.42, r))
+
+    def baluster(self, p):
+        (a, b), r0, H = self.swell, self.r0, self.H
+        d = _revolve(p, lambda t: r0 * (0.55 + 0.6 * np.exp(-((t - a * H) / (0.18 * H)) ** 2) + 0.1 * np.cos(b * t)),
+                     0.15, H - 0.15)
+        d = np.minimum(d, _box(p, (0, 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
+        d = np.minimum(d, _box(p, (0, H - 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
+        d = _smin(d, _torus(p, (0, 0.2, 0), r0 * 0.75, 0.04), 0.01)
+        return _smin(d, _torus(p, (0, H - 0.2, 0), r0 * 0.75, 0.04), 0.01)
+
+    def urn(self, p):
+        rb = self.r0 * 2.0
+        body = np.maximum(_ellipsoid(p, (0, 0.75, 0), (rb, 0.45, rb)), p[1] - 1.05)
+        body = self.fluted(p, body, 0.02) if self.flutes else body - 0.015 * np.abs(np.sin(30 * p[1]))
+        neck = _revolve(p, lambda t: rb * (0.6 + 0.25 * ((t - 1.0) / 0.3) ** 2), 1.0, 1.3)
+        d = _smin(body, neck, 0.04)
+        d = np.minimum(d, _torus(p, (0, 1.3, 0), rb * 0.85, 0.04))
+        d = _ssub(d, _cylinder(p, (0, 1.3, 0), rb * 0.72, 0.2), 0.02)  # the opening
+        d = _smin(d, _revolve(p, lambda t: rb * (0.25 + 0.5 * (0.35 - t) ** 2 / 0.12), 0.05, 0.35), 0.04)
+        d = np.minimum(d, _cylinder(p, (0, 0.04, 0), rb * 0.55, 0.04) if not self.square
+                       else _box(p, (0, 0.04, 0), (rb * 0.6, 0.04, rb * 0.6), 0.01))
+        for sx in (-1, 1):  # handles
+            d = _smin(d, _torus(p, (sx * rb * 0.95, 1.05, 0), 0.16, 0.03, axis=2), 0.02)
         return d
 
+    def finial(self, p):
+        """A stack of spheres, an acorn / pine cone and a spike on a base."""
+        r0 = self.r0
+        d = self.base(p, 0.0, r0 * 0.8)
+        d = _smin(d, _revolve(p, lambda t: r0 * (0.45 + 0.3 * np.sin(np.pi * (t - 0.25) / 0.3)), 0.25, 0.55), 0.03)
+        cone_h = self.H * 0.5
+        cone = _ellipsoid(p, (0, 0.55 + cone_h * 0.45, 0), (r0 * 1.4, cone_h * 0.55, r0 * 1.4))
+        th = np.arctan2(p[2], p[0])
+        cone = cone - 0.02 * np.abs(np.sin(6 * th + 18 * p[1])) - 0.02 * np.abs(np.sin(6 * th - 18 * p[1]))
+        d = _smin(d, cone, 0.04)
+        top = 0.55 + cone_h
+        return _smin(d, _capsule(p, (0, top - 0.05, 0), (0, top + 0.25, 0), 0.06, 0.01), 0.03)
+
+
+def ornament(rng: np.random.Generator) -> trimesh.Trimesh:
+    """Architecture: a column, baluster, urn or finial (revolved profiles with mouldings)."""
+    kind = str(rng.choice(["column", "baluster", "urn", "finial", "capital"], p=[0.3, 0.2, 0.2, 0.15, 0.15]))
+    nrng = np.random.default_rng(rng.integers(2**32))
+    chisel = rng.uniform(0.0, 0.006)
+    flutes = int(rng.integers(12, 25)) if rng.uniform() < 0.6 else 0
+    ionic = bool(rng.uniform() < 0.5)
+    r0, H = rng.uniform(0.16, 0.26), rng.uniform(1.4, 2.2)
+    square = bool(rng.uniform() < 0.6)  # square plinth
+    order = _Order(flutes, ionic, r0, H, square, (rng.uniform(0.3, 0.7), rng.uniform(5, 12)))
+    part = {"column": order.column, "capital": order.capital_block, "baluster": order.baluster, "urn": order.urn,
+            "finial": order.finial}[kind]
+
     def f(p):
-        if kind == "column":
-            y0, y1 = 0.2, H - 0.25
-            shaft = _revolve(p, lambda t: r0 * (1 - 0.18 * ((t - y0) / (y1 - y0)) ** 1.5), y0, y1)
-            d = _smin(fluted(p, shaft, 0.02), base(p, 0.0, r0), 0.02)
-            d = np.minimum(d, capital(p, y1, r0 * 0.85))
-        elif kind == "capital":
-            d = _cylinder(p, (0, 0.2, 0), r0 * 1.4, 0.2)
-            d = fluted(p, d, 0.03)
-            r = r0 * 1.4
-            d = np.minimum(d, _torus(p, (0, 0.4, 0), r, 0.03))
-            d = np.minimum(d, capital(p, 0.42, r))
-        elif kind == "baluster":
-            a, b = rng_b
-            prof = lambda t: r0 * (0.55 + 0.6 * np.exp(-((t - a * H) / (0.18 * H)) ** 2) + 0.1 * np.cos(b * t))
-            d = _revolve(p, prof, 0.15, H - 0.15)
-            d = np.minimum(d, _box(p, (0, 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
-            d = np.minimum(d, _box(p, (0, H - 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
-            d = _smin(d, _torus(p, (0, 0.2, 0), r0 * 0.75, 0.04), 0.01)
-            d = _smin(d, _torus(p, (0, H - 0.2, 0), r0 * 0.75, 0.04), 0.01)
-        elif kind == "urn":
-            rb = r0 * 2.0
-            body = _ellipsoid(p, (0, 0.75, 0), (rb, 0.45, rb))
-            body = np.maximum(body, p[1] - 1.05)
-            body = fluted(p, body, 0.02) if flutes else body - 0.015 * np.abs(np.sin(30 * p[1]))
-            neck = _revolve(p, lambda t: rb * (0.6 + 0.25 * ((t - 1.0) / 0.3) ** 2), 1.0, 1.3)
-            d = _smin(body, neck, 0.04)
-            d = np.minimum(d, _torus(p, (0, 1.3, 0), rb * 0.85, 0.04))
-            d = _ssub(d, _cylinder(p, (0, 1.3, 0), rb * 0.72, 0.2), 0.02)  # the opening
-            d = _smin(d, _revolve(p, lambda t: rb * (0.25 + 0.5 * (0.35 - t) ** 2 / 0.12), 0.05, 0.35), 0.04)
-            d = np.minimum(d, _cylinder(p, (0, 0.04, 0), rb * 0.55, 0.04) if not sq
-                           else _box(p, (0, 0.04, 0), (rb * 0.6, 0.04, rb * 0.6), 0.01))
-            for sx in (-1, 1):  # handles
-                d = _smin(d, _torus(p, (sx * rb * 0.95, 1.05, 0), 0.16, 0.03, axis=2), 0.02)
-        else:  # finial: a stack of spheres, an acorn / pine cone and a spike on a base
-            d = base(p, 0.0, r0 * 0.8)
-            d = _smin(d, _revolve(p, lambda t: r0 * (0.45 + 0.3 * np.sin(np.pi * (t - 0.25) / 0.3)), 0.25, 0.55), 0.03)
-            cone_h = H * 0.5
-            cone = _ellipsoid(p, (0, 0.55 + cone_h * 0.45, 0), (r0 * 1.4, cone_h * 0.55, r0 * 1.4))
-            th = np.arctan2(p[2], p[0])
-            cone = cone - 0.02 * np.abs(np.sin(6 * th + 18 * p[1])) - 0.02 * np.abs(np.sin(6 * th - 18 * p[1]))
-            d = _smin(d, cone, 0.04)
-            top = 0.55 + cone_h
-            d = _smin(d, _capsule(p, (0, top - 0.05, 0), (0, top + 0.25, 0), 0.06, 0.01), 0.03)
+        d = part(p)
         if chisel:
             d = d + _chisel(p, nrng, chisel, 30.0)
         return d + _noise(p, nrng, 0.003, 20.0)
 
-    rng_b = (rng.uniform(0.3, 0.7), rng.uniform(5, 12))
     w = {"column": r0 * 2.1, "capital": r0 * 2.6, "baluster": r0 * 1.8, "urn": r0 * 3.3,
          "finial": r0 * 1.8}[kind]
     top = {"column": H + 0.05, "capital": 0.75, "baluster": H + 0.02, "urn": 1.42, "finial": 0.55 + H * 0.5 + 0.32}[kind]
