@@ -32,6 +32,7 @@ for data in old new; do
         $PK -q train "${sets[@]}" --out "$run" --resume --loss "$loss" --corr-per-pair 200 --input-size 128 --ngf 16 \
             --mask-head --optimizer adamw --lr 5e-4 --batch-size 16 --steps "$STEPS" --val-every "$STEPS" \
             --val-pairs 256 --patience 0 --checkpoint-every 100 --threads 2 --seed 0
-        $PY benchmarks/real_scans.py --checkpoint "$run/last.safetensors" --threads 2 --json "$run/real_scans.json"
+        $PY benchmarks/real_scans.py --checkpoint "$run/last.safetensors" --threads 2 --cache "$W/testviews.npz" \
+            --json "$run/real_scans.json"
     done
 done
