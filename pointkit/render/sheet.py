@@ -88,18 +88,3 @@ def save_sheet(image: np.ndarray, out: str | Path) -> Path:
         Image.fromarray(image).save(tmp)
     return out
 
-
-def sculpture_sheet(seed: int = 0, count: int = 12, columns: int = 6, resolution: int = 96,
-                    renderer: str = "fast", view: tuple[float, float] = (30.0, 15.0), **options) -> np.ndarray:
-    """A preview grid of procedural sculptures 0 .. count-1 of ``seed``, one view each.
-
-    Returns:
-        (rows * R, columns * R, 3) uint8.
-    """
-    from pointkit.render.procedural import sculpture
-    from pointkit.render.views import render_views
-
-    tiles = [render_views(sculpture(seed, i), [view], resolution, renderer=renderer, seed=i, **options)[0].image
-             for i in range(count)]
-    tiles += [np.zeros_like(tiles[0])] * (-count % columns)
-    return np.concatenate([np.concatenate(tiles[r:r + columns], 1) for r in range(0, len(tiles), columns)], 0)
