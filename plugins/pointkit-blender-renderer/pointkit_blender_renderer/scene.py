@@ -57,6 +57,11 @@ def build(mesh, rng: np.random.Generator, material: str, samples: int, denoise: 
 
     _add_mesh(mesh, _material(material, rng))
     _add_lights(rng)
+    _add_ortho_camera(scene)
+
+
+def _add_ortho_camera(scene) -> None:
+    """An orthographic camera as the scene's camera (placed per view by ``place_camera``)."""
     cam_data = bpy.data.cameras.new("camera")
     cam_data.type = "ORTHO"
     cam_data.clip_start, cam_data.clip_end = 0.01, 10.0
@@ -250,12 +255,7 @@ def build_photo(mesh, rng: np.random.Generator, root: Path, material: str, sampl
     if rng.uniform() < key_light:
         _add_key_light(rng)
         info["key_light"] = True
-    cam_data = bpy.data.cameras.new("camera")
-    cam_data.type = "ORTHO"
-    cam_data.clip_start, cam_data.clip_end = 0.01, 10.0
-    cam = bpy.data.objects.new("camera", cam_data)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
+    _add_ortho_camera(scene)
     return info
 
 
