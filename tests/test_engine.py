@@ -10,13 +10,12 @@ import pytest
 import torch
 import trimesh
 
-from pointkit.engine import (ShapeBank, SynthStream, lattice, load_bank, mesh_to_sdf, orbit_cameras,
-                             pair_correspondences, save_bank, trace)
+from pointkit.engine import (ShapeBank, mesh_to_sdf, orbit_cameras,
+                             pair_correspondences, trace)
 from pointkit.geometry import OrthoCamera
 from pointkit.geometry.camera import project, unproject
 from pointkit.render import sculpture
 from pointkit.render.raycast import raycast
-from pointkit.training.data import collate_pairs
 
 torch.set_num_threads(1)
 R = 64
@@ -125,76 +124,6 @@ def test_occluded_points_are_never_paired():
     assert dist.max() < 0.5
 
 
-def _sphere_bank(n=3, grid=32):
-    pts = lattice(grid)
-    radii = np.linspace(0.5, 0.9, n)
-    return ShapeBank.from_grids(np.stack([np.linalg.norm(pts * [1.0, 1.2, 0.8], axis=-1) - r for r in radii]),
-                                dtype="int8")
-
-
-def test_stream_format_and_determinism():
-    stream = SynthStream(_sphere_bank(), input_size=32, corr_per_pair=50, device="cpu")
-    a = stream.next_batch(4, stream.generator(7))
-    b = stream.next_batch(4, stream.generator(7))
-    c = stream.next_batch(4, stream.generator(8))
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-    assert not torch.equal(a["image"], c["image"])
-    # The collate_pairs format, key for key.
-    items = [{"image": a["image"][i], "mask": a["mask"][i], "depth": a["depth"][i],
-              "src": a["src"][i][a["valid"][i]], "tgt": a["tgt"][i][a["valid"][i]]} for i in range(4)]
-    ref = collate_pairs(items)
-    assert set(ref) == set(a)
-    for key in ref:
-        assert a[key].dtype == ref[key].dtype, key
-        assert a[key].shape[:2] == ref[key].shape[:2] and a[key].shape[2:] == ref[key].shape[2:] or key in ("src", "tgt", "valid")
-    assert a["image"].shape == (4, 3, 32, 32) and a["mask"].shape == (4, 32, 32) and a["depth"].shape == (4, 32, 32)
-    assert a["src"].shape == a["tgt"].shape == (4, 50, 2) and a["valid"].shape == (4, 50)
-    n = a["valid"].sum(1)
-    assert (n > 4).all()
-    for i in range(4):  # valid rows first, on source object pixels; padding is zero
-        assert a["valid"][i, : n[i]].all() and not a["valid"][i, n[i]:].any()
-        uv = a["src"][i, : n[i]].long()
-        assert a["mask"][i, uv[:, 1], uv[:, 0]].all()
-        assert (a["src"][i, n[i]:] == 0).all()
-    assert (a["depth"][~a["mask"]] == 0).all()
-
-
-def test_bank_round_trip(tmp_path):
-    bank = _sphere_bank(2, 24)
-    path = save_bank(tmp_path / "bank.npz", bank)
-    loaded = load_bank(path)
-    assert loaded.data.dtype == torch.int8 and torch.equal(loaded.data, bank.data)
-    assert loaded.truncation == pytest.approx(0.1) and loaded.names == ("0", "1")
-    half = ShapeBank.from_grids(np.zeros((1, 8, 8, 8)) + 0.05, dtype="float16")
-    loaded = load_bank(save_bank(tmp_path / "half.npz", half))
-    assert loaded.data.dtype == torch.float16
-    assert torch.allclose(loaded.sdf(torch.tensor([0])), torch.full((1, 1, 8, 8, 8), 0.05), atol=1e-4)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_matches_cpu():
-    bank = _sphere_bank()
-    cpu = SynthStream(bank, input_size=48, corr_per_pair=100, device="cpu")
-    gpu = SynthStream(bank, input_size=48, corr_per_pair=100, device="cuda")
-    a = cpu.next_batch(4, cpu.generator(1))
-    # Random draws differ across devices, so compare geometry for the same shapes and views.
-    cams = orbit_cameras(torch.tensor([[20.0, 70.0]] * 3), torch.tensor([[10.0, 25.0]] * 3), 48)
-    tc = trace(bank.sdf(torch.arange(3)), cams, bank.bound)
-    cams_g = orbit_cameras(torch.tensor([[20.0, 70.0]] * 3, device="cuda"),
-                           torch.tensor([[10.0, 25.0]] * 3, device="cuda"), 48)
-    tg = trace(gpu.shapes.sdf(torch.arange(3)), cams_g, bank.bound)
-    assert (tc.mask == tg.mask.cpu()).float().mean() > 0.999
-    both = tc.mask & tg.mask.cpu()
-    assert (tc.depth[both] - tg.depth.cpu()[both]).abs().max() < 1e-3
-    b = gpu.next_batch(4, gpu.generator(1))
-    c = gpu.next_batch(4, gpu.generator(1))
-    for key in a:
-        assert b[key].dtype == a[key].dtype and b[key].shape == a[key].shape and b[key].device.type == "cuda"
-        assert torch.equal(b[key], c[key])
-
-
 @pytest.mark.slow
 def test_bank_cli_and_train_synth_resume_exactly(tmp_path):
     """render-synthetic --bank writes a bank that train --synth trains from; resume is exact."""
@@ -207,10 +136,14 @@ def test_bank_cli_and_train_synth_resume_exactly(tmp_path):
     from pointkit_cli.main import cli
 
     res = CliRunner().invoke(cli, ["-q", "render-synthetic", "--procedural", "3", "--bank", "--grid", "24",
-                                   "--out", str(tmp_path / "b"), "--families", "blob,vase"])
+                                   "--out", str(tmp_path / "b"), "--families", "blob,vase", "--option", "backgrounds=none"])
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output.strip().splitlines()[-1])
     assert summary["objects"] == 3 and (tmp_path / "b" / "bank.npz").is_file()
+    assert summary["assets"] == {"photos": 0, "textures": 0, "sh": 0}
+    odd = CliRunner().invoke(cli, ["-q", "render-synthetic", "--procedural", "1", "--bank", "--out", str(tmp_path / "x"),
+                                   "--option", "samples=4"])
+    assert odd.exit_code != 0 and "only appearance=DIR and backgrounds" in odd.output
     common = dict(datasets=[], synth=str(tmp_path / "b" / "bank.npz"), input_size=32, ngf=4, batch_size=2, threads=1,
                   progress=False, hypotheses=16, val_every=2, checkpoint_every=1, patience=0, corr_per_pair=20,
                   mask_head=True, steps=4)
@@ -224,3 +157,10 @@ def test_bank_cli_and_train_synth_resume_exactly(tmp_path):
     assert bad.exit_code == 1 and "not a readable shape bank" in bad.output
     none = CliRunner().invoke(cli, ["-q", "train", "--out", str(tmp_path / "e")])
     assert none.exit_code == 1 and "--synth BANK" in none.output
+    zoom = CliRunner().invoke(cli, ["-q", "train", "--synth", str(tmp_path / "b" / "bank.npz"), "--synth-zoom", "2,1",
+                                    "--out", str(tmp_path / "f"), "--steps", "1"])
+    assert zoom.exit_code == 1 and "--synth-zoom" in zoom.output
+    # Two banks pool their shapes (the same bank twice: 6 shapes).
+    twice = train(TrainConfig(out=str(tmp_path / "g"), **{**common, "synth": [common["synth"]] * 2, "steps": 1,
+                                                          "synth_zoom": (1.0, 1.4)}))
+    assert twice["steps"] == 1 and json.loads((tmp_path / "g" / "run.json").read_text())["config"]["synth_zoom"] == [1.0, 1.4]

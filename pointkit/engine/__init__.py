@@ -8,5 +8,7 @@ See docs/engine.md.
 """
 from pointkit.engine.render import (Cameras, Traced, backgrounds, orbit_cameras, pair_correspondences,  # noqa: F401
                                     sample_sdf, shade, trace)
-from pointkit.engine.sdf import BOUND, TRUNCATION, ShapeBank, lattice, load_bank, mesh_to_sdf, quantise, save_bank  # noqa: F401
+from pointkit.engine.appearance import EngineAppearance, appearance_from_folder  # noqa: F401
+from pointkit.engine.sdf import (BOUND, TRUNCATION, ShapeBank, concat_banks, lattice, load_appearance,  # noqa: F401
+                                load_bank, mesh_to_sdf, quantise, save_bank)
 from pointkit.engine.stream import SynthStream  # noqa: F401

@@ -11,10 +11,14 @@ DEFAULT_GRID = 64
 
 
 def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: int | None = None, seed: int = 0,
-               families: list[str] | None = None, grid: int = DEFAULT_GRID, progress: bool = True) -> dict[str, Any]:
+               families: list[str] | None = None, grid: int = DEFAULT_GRID, progress: bool = True,
+               appearance: str | Path | None = None, backgrounds: str = "train") -> dict[str, Any]:
     """Write ``out/bank.npz``: int8 truncated SDF grids (``grid``^3) of the objects a
     ``render-synthetic`` job with the same ``meshes`` / ``procedural`` / ``seed`` / ``families``
-    would render (same object ids, same sculptures). Returns a summary (out, objects, failed, bytes).
+    would render (same object ids, same sculptures), plus the photo style's assets
+    (``EngineAppearance``: background photos of the ``backgrounds`` split, texture maps, HDRI
+    light) from the appearance folder (``appearance``, else the default one; ``backgrounds="none"``
+    or no folder: shapes only). Returns a summary (out, objects, failed, bytes, assets).
 
     Raises:
         PointkitError: bad options, or no object could be turned into a grid.
@@ -28,8 +32,15 @@ def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: in
     from pointkit.render.mesh import load_mesh
     from pointkit.render.procedural import check_families, sculpture
 
+    from pointkit.engine.appearance import appearance_from_folder
+    from pointkit.render.appearance import BACKGROUND_SPLITS, resolve_appearance_dir
+
     if grid < 16:
         raise PointkitError(f"--grid {grid}: use at least 16 voxels per side")
+    if backgrounds not in BACKGROUND_SPLITS + ("none",):
+        raise PointkitError(f"backgrounds={backgrounds!r}: use one of {', '.join(BACKGROUND_SPLITS + ('none',))}")
+    root = None if backgrounds == "none" else resolve_appearance_dir(appearance, required=appearance is not None)
+    assets = appearance_from_folder(root, backgrounds) if root is not None else None
     try:
         families = list(check_families(families)) if families else None
     except ValueError as exc:
@@ -50,5 +61,8 @@ def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: in
         raise PointkitError("no shape could be turned into an SDF grid; see the warnings above")
     import numpy as np
 
-    path = save_bank(Path(out) / BANK_NAME, ShapeBank.from_grids(np.stack(grids), "int8", names=names))
-    return {"out": str(path), "objects": len(names), "failed": len(failed), "grid": grid, "bytes": path.stat().st_size}
+    path = save_bank(Path(out) / BANK_NAME, ShapeBank.from_grids(np.stack(grids), "int8", names=names), assets)
+    counts = {k: 0 if assets is None or getattr(assets, k) is None else len(getattr(assets, k))
+              for k in ("photos", "textures", "sh")}
+    return {"out": str(path), "objects": len(names), "failed": len(failed), "grid": grid, "bytes": path.stat().st_size,
+            "assets": counts}

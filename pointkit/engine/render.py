@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from pointkit.engine.appearance import EngineAppearance, sh_irradiance, triplanar
 from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
+
+TEXTURE_PROB = 0.4
+"""Share of shapes with a texture map (when the bank has textures); the rest: solid sinusoids."""
+ENVIRONMENT_PROB = 0.7
+"""Share of shapes lit by an HDRI's irradiance (when the bank has SH); the rest: flat ambient."""
 
 
 @dataclass
@@ -234,15 +240,19 @@ def backgrounds(n: int, size: int, generator: torch.Generator, device, photos: t
     return out.clamp(0, 1)
 
 
-def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, photos: torch.Tensor | None = None,
+def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearance: EngineAppearance | None = None,
           photo_prob: float = 0.5) -> torch.Tensor:
     """uint8 images (B, V, 3, S, S) of traced views: one material and light rig per shape (shared
     by its V views, fixed in world space), a background per view, camera noise per view.
 
     Material: a random albedo times a solid texture (random 3D sinusoids of the world position,
-    coarse and fine, random amplitude), a random specular strength and shininess. Light: ambient
-    plus 1-3 directional lights (Lambert + Blinn-Phong), random colours near white.
+    coarse and fine, random amplitude), or (``TEXTURE_PROB``, when ``appearance`` has textures)
+    a triplanar texture map; a random specular strength and shininess. Light: ambient, or
+    (``ENVIRONMENT_PROB``, when ``appearance`` has SH) a rotated HDRI's irradiance, plus 1-3
+    directional lights (Lambert + Blinn-Phong), random colours near white. Backgrounds: see
+    ``backgrounds`` (``appearance.photos`` with probability ``photo_prob``).
     """
+    appearance = appearance or EngineAppearance()
     g = generator
     B, V, S = traced.depth.shape[0], traced.depth.shape[1], traced.depth.shape[2]
     device = traced.depth.device
@@ -254,7 +264,9 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, photos: 
     # Material.
     albedo = _rand((B, 1, 3), g, device, 0.2, 0.95) * _rand((B, 1, 1), g, device, 0.5, 1.0)
     gray = _rand((B, 1, 1), g, device) < 0.3
-    albedo = torch.where(gray, albedo.mean(-1, keepdim=True).expand_as(albedo), albedo)
+    # Sculpture materials are rarely saturated: the rest keep 0-70 % of their colour.
+    saturation = torch.where(gray, torch.zeros_like(gray, dtype=albedo.dtype), _rand((B, 1, 1), g, device, 0, 0.7))
+    albedo = albedo.mean(-1, keepdim=True) + saturation * (albedo - albedo.mean(-1, keepdim=True))
     freq = torch.randn(B, 8, 3, generator=g, device=device) * torch.tensor([2.0] * 4 + [10.0] * 4, device=device)[:, None]
     phase = _rand((B, 8), g, device, 0, 2 * math.pi)
     waves = torch.sin(pts @ freq.transpose(1, 2) + phase[:, None])                # (B, N, 8)
@@ -263,6 +275,12 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, photos: 
     texture = 1 + (waves * weights).sum(-1, keepdim=True) / 2.0
     texture = torch.where(_rand((B, 1, 1), g, device) < 0.5, texture * tint + (1 - tint) * 0.5, texture)
     kd = albedo * texture.clamp(0.2, 1.8)
+    if appearance.textures is not None:
+        use = _rand((B, 1, 1), g, device) < TEXTURE_PROB
+        pick = torch.randint(len(appearance.textures), (B,), generator=g, device=device)
+        where = pts * _rand((B, 1, 1), g, device, 0.3, 1.2) + _rand((B, 1, 3), g, device)
+        mapped = triplanar(appearance.textures[pick], where, nrm) * _rand((B, 1, 3), g, device, 0.75, 1.15) ** 0.5
+        kd = torch.where(use, mapped.clamp(0, 1), kd)
     ks = _rand((B, 1, 1), g, device, 0, 0.5)
     shininess = 2 ** _rand((B, 1, 1), g, device, 2, 7)
     # Lights: ambient + up to 3 directional (the first always on, mostly from above).
@@ -272,6 +290,14 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, photos: 
         [torch.ones(B, 1, device=device), (_rand((B, 2), g, device) < 0.5).float()], 1)
     colour = _rand((B, 3, 3), g, device, 0.8, 1.0)
     lum = ambient.expand(B, 1, 3) * torch.ones_like(kd)
+    if appearance.sh is not None:
+        use = _rand((B, 1, 1), g, device) < ENVIRONMENT_PROB
+        pick = torch.randint(len(appearance.sh), (B,), generator=g, device=device)
+        turn = _rand((B,), g, device, 0, 2 * math.pi)
+        c, s_ = torch.cos(turn)[:, None], torch.sin(turn)[:, None]
+        rotated = torch.stack([c * nrm[..., 0] - s_ * nrm[..., 2], nrm[..., 1], s_ * nrm[..., 0] + c * nrm[..., 2]], -1)
+        env = sh_irradiance(appearance.sh[pick], rotated) * _rand((B, 1, 1), g, device, 0.3, 0.8)
+        lum = torch.where(use, env, lum)
     spec = torch.zeros_like(kd)
     for j in range(3):
         lj = dirs[:, j][:, None]
@@ -282,7 +308,7 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, photos: 
         lum = lum + pj * ndl
         spec = spec + pj * ks * ndh ** shininess * (ndl > 0)
     obj = (kd * lum + spec).clamp(0, 1).reshape(B, V, S, S, 3).permute(0, 1, 4, 2, 3)
-    bg = backgrounds(B * V, S, g, device, photos, photo_prob).reshape(B, V, 3, S, S)
+    bg = backgrounds(B * V, S, g, device, appearance.photos, photo_prob).reshape(B, V, 3, S, S)
     img = torch.where(traced.mask[:, :, None], obj, bg)
     # Camera: exposure, gamma, gaussian noise.
     img = img * _rand((B, V, 1, 1, 1), g, device, 0.85, 1.15)

@@ -19,6 +19,7 @@ A bank (``save_bank`` / ``load_bank``) is one ``numpy.savez_compressed`` file ho
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -150,24 +151,57 @@ class ShapeBank:
         return cls(data, float(truncation), float(bound), names)
 
 
-def save_bank(path: str | Path, bank: ShapeBank) -> Path:
-    """Write a bank as one compressed .npz (atomically); returns the path."""
+def save_bank(path: str | Path, bank: ShapeBank, appearance=None) -> Path:
+    """Write a bank (and optionally an ``EngineAppearance``'s assets) as one compressed .npz,
+    atomically; returns the path."""
     from pointkit.io import atomic_path
 
     path = Path(path)
     data = bank.data.cpu().numpy()
+    extra = appearance.arrays() if appearance is not None else {}
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, sdf=data, truncation=np.float32(bank.truncation), bound=np.float32(bank.bound),
                                 names=np.array(bank.names or [str(i) for i in range(len(data))]),
-                                format=np.array("pointkit-sdf-bank-1"))
+                                format=np.array("pointkit-sdf-bank-1"), **extra)
     return path
+
+
+def _open_bank(path: str | Path):
+    try:
+        z = np.load(Path(path), allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise PointkitError(f"{path}: not a readable shape bank ({exc}); make one with render-synthetic --bank") from None
+    if "sdf" not in z or str(z.get("format", "")) != "pointkit-sdf-bank-1":
+        z.close()
+        raise PointkitError(f"{path}: not a pointkit SDF bank; make one with render-synthetic --bank")
+    return z
 
 
 def load_bank(path: str | Path, device="cpu") -> ShapeBank:
     """Read a bank written by ``save_bank`` (numpy + torch only) onto ``device``."""
-    with np.load(Path(path), allow_pickle=False) as z:
-        if "sdf" not in z or str(z.get("format", "")) != "pointkit-sdf-bank-1":
-            raise PointkitError(f"{path}: not a pointkit SDF bank; write one with pointkit.engine.save_bank")
+    with _open_bank(path) as z:
         data = torch.from_numpy(np.ascontiguousarray(z["sdf"])).to(device)
         return ShapeBank(data, float(z["truncation"]), float(z["bound"]), tuple(str(n) for n in z["names"]))
+
+
+def load_appearance(path: str | Path, device="cpu"):
+    """The ``EngineAppearance`` saved with a bank (empty when it has none), on ``device``."""
+    from pointkit.engine.appearance import EngineAppearance
+
+    with _open_bank(path) as z:
+        return EngineAppearance.from_arrays(z).to(device)
+
+
+def concat_banks(banks: list[ShapeBank]) -> ShapeBank:
+    """One bank of all shapes of ``banks`` (same grid, dtype, truncation and bound)."""
+    first = banks[0]
+    for b in banks[1:]:
+        same_scale = math.isclose(b.truncation, first.truncation, rel_tol=1e-6) and \
+            math.isclose(b.bound, first.bound, rel_tol=1e-6)
+        if (b.grid, b.data.dtype) != (first.grid, first.data.dtype) or not same_scale:
+            raise PointkitError(f"shape banks differ (grid {b.grid} vs {first.grid}, {b.data.dtype} vs "
+                                f"{first.data.dtype}, truncation {b.truncation:g} vs {first.truncation:g}); "
+                                "build them with the same --grid")
+    return ShapeBank(torch.cat([b.data for b in banks]), first.truncation, first.bound,
+                     tuple(n for b in banks for n in b.names))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from pointkit.engine.appearance import EngineAppearance
 from pointkit.engine.render import Cameras, Traced, orbit_cameras, pair_correspondences, shade, trace
 from pointkit.engine.sdf import ShapeBank
 from pointkit.errors import PointkitError
@@ -26,13 +27,17 @@ class SynthStream:
         elevation: (low, high) degrees of random elevations.
         max_azimuth_delta: degrees.
         steps, refine: sphere-tracing steps and bisection steps (``trace``).
-        photos: optional (M, 3, H, W) uint8 background photo crops.
-        photo_prob: probability of a photo background when ``photos`` is given.
+        appearance: optional ``EngineAppearance`` (background photos, texture maps, HDRI light).
+        photo_prob: probability of a photo background when ``appearance`` has photos.
+        zoom: (low, high): each batch is framed tighter by a factor drawn uniformly in this range
+            (1: the whole unit sphere in view, as ``OrthoCamera.orbit``; 1.5: objects may fill
+            the frame and be cut by it, as in close-up photos). The same factor for both views.
     """
 
     def __init__(self, shapes: ShapeBank, input_size: int = 128, views=None, corr_per_pair: int = 200,
                  device=None, elevation=(-10.0, 30.0), max_azimuth_delta: float = 60.0, steps: int = 48,
-                 refine: int = 6, photos: torch.Tensor | None = None, photo_prob: float = 0.5):
+                 refine: int = 6, appearance: EngineAppearance | None = None, photo_prob: float = 0.5,
+                 zoom: tuple[float, float] = (1.0, 1.0)):
         if len(shapes) == 0:
             raise PointkitError("the shape bank is empty; build one with ShapeBank.from_meshes")
         self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -44,8 +49,11 @@ class SynthStream:
         self.elevation = tuple(float(e) for e in elevation)
         self.max_delta = float(max_azimuth_delta)
         self.steps, self.refine = int(steps), int(refine)
-        self.photos = None if photos is None else photos.to(self.device)
+        self.appearance = (appearance or EngineAppearance()).to(self.device)
         self.photo_prob = float(photo_prob)
+        self.zoom = (float(zoom[0]), float(zoom[1]))
+        if not 0 < self.zoom[0] <= self.zoom[1]:
+            raise PointkitError(f"zoom {zoom}: need 0 < low <= high")
 
     def generator(self, seed: int) -> torch.Generator:
         """A generator on the stream's device seeded with ``seed``."""
@@ -74,10 +82,14 @@ class SynthStream:
         index = torch.randint(len(self.shapes), (B,), generator=g, device=self.device)
         az, el = self._angles(B, g)
         cams = orbit_cameras(az, el, self.size)                              # (B, 2)
+        lo, hi = self.zoom
+        if hi > lo or lo != 1.0:
+            zoom = lo + (hi - lo) * float(torch.rand((), generator=g, device=self.device))
+            cams = Cameras(cams.world_to_camera, cams.scale * zoom, cams.resolution)
         traced = trace(self.shapes.sdf(index), cams, self.shapes.bound, self.steps, self.refine)
         src_cam = Cameras(cams.world_to_camera[:, :1], cams.scale, cams.resolution)
         src_view = Traced(traced.depth[:, :1], traced.mask[:, :1], traced.normal[:, :1], traced.points[:, :1])
-        image = shade(src_view, src_cam, g, self.photos, self.photo_prob)[:, 0]
+        image = shade(src_view, src_cam, g, self.appearance, self.photo_prob)[:, 0]
         depth, mask = traced.depth[:, 0], traced.mask[:, 0]
         src, tgt, valid = pair_correspondences(
             depth, mask, Cameras(cams.world_to_camera[:, 0], cams.scale, cams.resolution),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from pointkit.errors import PointkitError
@@ -58,8 +59,10 @@ class TrainConfig:
         resume: continue the run in ``out`` from its last checkpoint.
         val_pairs: validate on at most this many validation pairs, evenly spread over the split
             (0: all; a large split costs minutes per validation on a CPU).
-        synth: a shape bank (``render-synthetic --bank``): training pairs are made on the fly on the
-            training device by :mod:`pointkit.engine` instead of read from ``datasets``.
+        synth: shape banks (``render-synthetic --bank``), their shapes and appearance assets
+            pooled: training pairs are made on the fly on the training device by
+            :mod:`pointkit.engine` instead of read from ``datasets``.
+        synth_zoom: (low, high) framing factor of ``synth`` batches (``SynthStream``'s ``zoom``).
     """
 
     datasets: list[str]
@@ -97,13 +100,18 @@ class TrainConfig:
     cache_gb: float = 4.0
     progress: bool = True
     resume: bool = False
-    synth: str | None = None
+    synth: list[str] | None = None
     val_pairs: int = 0
+    synth_zoom: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self):
         if not self.datasets and not self.synth:
             raise PointkitError("give at least one DATASET folder to train on, or --synth BANK")
         self.datasets = [str(d) for d in self.datasets]
+        if isinstance(self.synth, (str, Path)):   # one bank, as configs before several were allowed
+            self.synth = [str(self.synth)]
+        self.synth = [str(b) for b in self.synth] if self.synth else None
+        self.synth_zoom = tuple(float(z) for z in self.synth_zoom)
         checks = [
             (self.loss in ("corr", "depth"), f"--loss {self.loss!r}: use corr or depth"),
             (self.optimizer in ("sgd", "adamw"), f"--optimizer {self.optimizer!r}: use sgd or adamw"),
@@ -125,6 +133,8 @@ class TrainConfig:
             (self.val_pairs >= 0, f"--val-pairs {self.val_pairs}: must be >= 0 (0: all)"),
             (self.prior in (None, "none", "silhouette"), f"--prior {self.prior!r}: use none or silhouette"),
             (0 <= self.prior_dropout < 1, f"--prior-dropout {self.prior_dropout}: must be in [0, 1)"),
+            (len(self.synth_zoom) == 2 and 0 < self.synth_zoom[0] <= self.synth_zoom[1],
+             f"--synth-zoom {self.synth_zoom}: use LOW,HIGH with 0 < LOW <= HIGH, e.g. 1,1.5"),
         ]
         for ok, message in checks:
             if not ok:

@@ -131,7 +131,7 @@ def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
         old = saved["config"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise PointkitError(f"{saved_path}: unreadable run record ({exc}); start a new run with another --out") from None
-    new = cfg.to_dict()
+    new = json.loads(json.dumps(cfg.to_dict()))   # as saved: tuples become lists
     changed = [k for k in new if k not in RESUMABLE_CHANGES and k in old and old[k] != new[k]]
     if changed:
         raise PointkitError(f"{run}: --resume with other settings ({', '.join(changed)}); use the original options")
@@ -324,17 +324,16 @@ class _SynthBatches:
 
 
 def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _PairSource:
-    """Pairs made on the fly on the training device by pointkit.engine from the shape bank ``cfg.synth``."""
-    from pointkit.engine import SynthStream, load_bank
+    """Pairs made on the fly on the training device by pointkit.engine from the shape banks
+    ``cfg.synth`` (shapes and appearance assets pooled)."""
+    from pointkit.engine import EngineAppearance, SynthStream, concat_banks, load_appearance, load_bank
 
     if cfg.loss == "depth":
         log.info("--loss depth on --synth: the engine's exact depth supervises the baseline")
-    try:
-        bank = load_bank(cfg.synth, dist.device)
-    except (OSError, ValueError, KeyError) as exc:
-        raise PointkitError(f"{cfg.synth}: not a readable shape bank ({exc}); make one with "
-                            "render-synthetic --bank") from None
-    stream = SynthStream(bank, input_size=S, corr_per_pair=cfg.corr_per_pair or 200, device=dist.device)
+    bank = concat_banks([load_bank(path, dist.device) for path in cfg.synth])
+    appearance = EngineAppearance.concat([load_appearance(path, dist.device) for path in cfg.synth])
+    stream = SynthStream(bank, input_size=S, corr_per_pair=cfg.corr_per_pair or 200, device=dist.device,
+                         appearance=appearance, zoom=cfg.synth_zoom)
     batches = _SynthBatches(stream, bpr, cfg.seed, dist.rank)
     val = [stream.next_batch(bpr, stream.generator(cfg.seed + 7919 + 101 * i + dist.rank))
            for i in range(SYNTH_VAL_BATCHES // dist.world)]

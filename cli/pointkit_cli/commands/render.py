@@ -34,7 +34,8 @@ def _renderer_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--families", metavar="A,B,...", help="Procedural families to draw from (default all; e.g. "
               "blob,vase,twist,union: pointkit's first, abstract datasets).")
 @click.option("--bank", is_flag=True, help="Instead of rendering views, write --out/bank.npz: the objects' SDF grids "
-              "for `train --synth` (on-the-fly data, e.g. on a GPU machine).")
+              "and the photo style's assets (--option backgrounds=train|test|all|none) for `train --synth` "
+              "(on-the-fly data, e.g. on a GPU machine).")
 @click.option("--grid", type=int, default=64, show_default=True, help="With --bank: SDF voxels per side.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Job seed: shapes, appearance, views, splits.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes rendering in parallel.")
@@ -55,7 +56,13 @@ def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, re
     if bank:
         from pointkit.engine.bank import build_bank
 
-        click.echo(json.dumps(build_bank(out, meshes, procedural, seed, family_list, grid, progress=not quiet)))
+        opts = _renderer_options(options)
+        unknown = sorted(set(opts) - {"appearance", "backgrounds"})
+        if unknown:
+            raise click.BadParameter(f"{', '.join(unknown)}: with --bank only appearance=DIR and "
+                                     "backgrounds=train|test|all|none apply", param_hint="--option")
+        click.echo(json.dumps(build_bank(out, meshes, procedural, seed, family_list, grid, progress=not quiet,
+                                         appearance=opts.get("appearance"), backgrounds=opts.get("backgrounds", "train"))))
         return
     summary = build_dataset(out, meshes=meshes, procedural=procedural, preset=preset, views=views,
                             resolution=resolution, renderer=renderer, seed=seed, workers=workers, shard=shard,

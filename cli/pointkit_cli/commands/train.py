@@ -7,6 +7,14 @@ import os
 import click
 
 
+def _pair_of_floats(text: str, option: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: use LOW,HIGH, e.g. 1,1.5", param_hint=option) from None
+    return low, high
+
+
 @click.command("train")
 @click.argument("datasets", nargs=-1, type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (config, logs, checkpoints).")
@@ -53,12 +61,17 @@ import click
 @click.option("--cache", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Decoded dataset in memory (auto: when it fits in --cache-gb).")
 @click.option("--cache-gb", type=float, default=4.0, show_default=True)
-@click.option("--synth", type=click.Path(dir_okay=False),
-              help="Shape bank (render-synthetic --bank): make training pairs on the fly on the device instead of DATASETs.")
+@click.option("--synth", type=click.Path(dir_okay=False), multiple=True,
+              help="Shape bank (render-synthetic --bank), repeatable (pooled): make training pairs on the fly on "
+                   "the device instead of DATASETs.")
+@click.option("--synth-zoom", metavar="LOW,HIGH", default="1,1", show_default=True,
+              help="With --synth: each batch framed tighter by a factor in [LOW, HIGH] (1.5: objects may fill "
+                   "and leave the frame, as in close-ups).")
 @click.pass_context
 def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypotheses, steps, epochs, batch_size, lr,
           optimizer, grad_clamp, amp, device, seed, resume, init, input_size, ngf, mask_head, mask_weight,
-          center_weight, dropout, prior, prior_dropout, val_every, val_pairs, patience, checkpoint_every, workers, threads, cache, cache_gb, synth):
+          center_weight, dropout, prior, prior_dropout, val_every, val_pairs, patience, checkpoint_every, workers, threads, cache, cache_gb, synth,
+          synth_zoom):
     """Train LiftNet on DATASET... (their "train" objects; "val" objects drive early stopping), or on
     pairs made on the fly from a --synth shape bank.
 
@@ -76,7 +89,8 @@ def train(ctx, datasets, out, loss, corr_per_pair, tau, ransac, robust, hypothes
                       input_size=input_size, ngf=ngf, mask_head=mask_head, dropout=dropout, prior=prior,
                       prior_dropout=prior_dropout, mask_weight=mask_weight,
                       center_weight=center_weight, val_every=val_every, val_pairs=val_pairs, patience=patience,
-                      checkpoint_every=checkpoint_every, workers=workers, threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume, synth=synth)
+                      checkpoint_every=checkpoint_every, workers=workers, threads=threads, cache=cache, cache_gb=cache_gb, progress=not quiet, resume=resume,
+                      synth=list(synth) or None, synth_zoom=_pair_of_floats(synth_zoom, "--synth-zoom"))
     summary = run_training(cfg)
     if int(os.environ.get("RANK", "0")) == 0:   # under torchrun only process 0 reports
         click.echo(json.dumps(summary))
