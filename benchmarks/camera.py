@@ -25,9 +25,9 @@ def make_batch(B: int, N: int, device: str, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     S = 256
     depth = torch.rand(B, 1, S, S, generator=g).to(device).requires_grad_(True)
-    src = (torch.rand(B, N, 2, generator=g) * S).to(device)
-    tgt = (src + 5 * torch.randn(B, N, 2, generator=g)).to(device)
-    return depth, src, tgt
+    src = torch.rand(B, N, 2, generator=g) * S          # made on the CPU (the generator's device), then moved
+    tgt = src + 5 * torch.randn(B, N, 2, generator=g)
+    return depth, src.to(device), tgt.to(device)
 
 
 def step(depth, src, tgt, hypotheses: int, batched: bool):
