@@ -9,9 +9,9 @@
 #
 # Modes (MODE=cpu is the one the shipped model used; see the model card for hardware and time):
 #   MODE=cpu   2 CPU threads, 128 px, ngf 16, STEPS steps (default 4000).
-#   MODE=gpu   not available yet: the lent GPU machines have only torch and receive 64 MiB of working
-#              tree, so their data must come from the on-the-fly torch engine (pointkit.engine),
-#              which `pointkit train` cannot consume yet. The script says so and stops.
+#   MODE=gpu   is a different script: a lent GPU machine has no network and gets 64 MiB of working
+#              tree, so its data come from shape banks (train --synth): scripts/gpu_run.sh,
+#              docs/training.md "On a lent GPU machine". This script says so and stops.
 #
 # Usage: MODE=cpu STEPS=4000 scripts/train_default_model.sh [WORK_DIR]   (default /tmp/pkw)
 #        SHIP=1 also copies best.safetensors into the package (only after it beat v1 on every test).
@@ -24,7 +24,7 @@ MODE=${MODE:-cpu}
 STEPS=${STEPS:-4000}
 DATA=${POINTKIT_SHARED_DATA:-$(pwd)/../shared/data}
 if [ "$MODE" != cpu ]; then
-    echo "MODE=$MODE: only MODE=cpu exists so far (the GPU recipe needs train --synth on pointkit.engine)" >&2
+    echo "MODE=$MODE: this script is the CPU recipe; on a GPU machine run scripts/gpu_run.sh (docs/training.md)" >&2
     exit 1
 fi
 
