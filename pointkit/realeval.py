@@ -14,7 +14,12 @@ A model is then scored at those points, the same way for every model:
   maps with a pixel grid, not on scattered points), reported as a **ratio to the flat baseline**
   (a constant depth at the same points aligned the same way: the true depth's std for ``ls``, the
   residual of a plane fit for ``affine``), so 1 = no better than flat, 0 = perfect;
-* the same ratios for the **silhouette heuristic** ``-sqrt(distance to the mask boundary)``.
+* the same ratios for the **silhouette heuristic** ``-sqrt(distance to the mask boundary)``;
+* ``all_{ls,affine}_ratio``: the network's raw depth at **every** point, in the mask or not,
+  against flat at the same points. The ratios above are scored on each model's own mask points, so
+  two models with different masks are scored on different point sets; this one is the same set for
+  every model (it measures depth alone, for frame-filling scenes such as fountain-P11 where the
+  whole photo is the object).
 
 Which depth is scored: lift's resolved ``.depth`` (what users get). Within the mask it is exactly
 ``s (raw - b u - c v) + e`` of the network's ``.raw``, so the ``affine`` numbers of the two agree;
@@ -380,6 +385,11 @@ def score_image(depth: np.ndarray, raw: np.ndarray, mask: np.ndarray, truth: Spa
     out: dict = {"points": n, "scored": int(inside.sum()), "coverage": float(inside.mean()) if n else float("nan"),
                  "iou": iou(mask, reference) if reference is not None else float("nan")}
     nan = float("nan")
+    every = sample(raw, truth.u, truth.v) if n else np.zeros(0)
+    for mode in MODES:
+        flat = aligned_rmse(np.zeros(n), truth.depth, truth.u, truth.v, mode, (W, H)) if n >= MIN_POINTS else 0.0
+        out[f"all_{mode}_ratio"] = aligned_rmse(every, truth.depth, truth.u, truth.v, mode, (W, H)) / flat \
+            if flat > 0 else nan
     if len(gt) < MIN_POINTS or gt.std() <= 0:
         out["gt_std"] = nan
         for mode in MODES:
@@ -456,7 +466,7 @@ def markdown_table(reports: Sequence[SetReport]) -> str:
     cols = [("points", "points"), ("coverage", "coverage"), ("iou", "IoU"), ("sign_ok", "sign ok"),
             ("ls_ratio", "ls / flat"), ("affine_ratio", "affine / flat"), ("raw_ls_ratio", "raw ls / flat"),
             ("heur_ls_ratio", "heur. ls / flat"), ("heur_affine_ratio", "heur. affine / flat"),
-            ("affine_rmse", "affine RMSE / std")]
+            ("affine_rmse", "affine RMSE / std"), ("all_affine_ratio", "all points: affine / flat")]
     lines = ["| set | images | " + " | ".join(c[1] for c in cols) + " | lift mask from |",
              "|---|---:|" + "---:|" * len(cols) + "---|"]
     for rep in reports:

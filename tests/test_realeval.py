@@ -142,3 +142,23 @@ def test_flat_ratio_is_one_and_exact_is_zero():
     sc = realeval.score_image(true, true, half, sd)
     assert sc["coverage"] == pytest.approx(np.mean(sd.u >= 40))
     assert sc["scored"] == int(np.sum(sd.u >= 40))
+
+
+def test_all_points_ratio_scores_the_raw_depth_everywhere_whatever_the_mask():
+    true, sd = _synthetic_truth()
+    half = np.ones_like(true, bool)
+    half[:, :40] = False
+    # Raw depth exact on the right half (the mask), noise on the left: the masked ratios see only
+    # the exact half, the all-points ratio sees the noise too.
+    noise = np.random.default_rng(0).normal(0, 1, true.shape)
+    raw = np.where(np.arange(true.shape[1])[None] >= 40, -true, noise)
+    sc = realeval.score_image(raw, raw, half, sd)
+    assert sc["raw_affine_ratio"] == pytest.approx(0.0, abs=1e-6)
+    assert sc["all_affine_ratio"] > 0.3
+    # Exact everywhere: 0 with any mask, even one holding too few points to score the others.
+    tiny = np.zeros_like(true, bool)
+    tiny[0, 0] = True
+    sc = realeval.score_image(-true, -true, tiny, sd)
+    assert sc["all_affine_ratio"] == pytest.approx(0.0, abs=1e-6) and np.isnan(sc["affine_ratio"])
+    flat = realeval.score_image(np.zeros_like(true), np.full_like(true, 2.0), half, sd)
+    assert flat["all_ls_ratio"] == pytest.approx(1.0) and flat["all_affine_ratio"] == pytest.approx(1.0)
