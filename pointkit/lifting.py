@@ -38,6 +38,7 @@ from pointkit.errors import PointkitError
 from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, from_array, load_image
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
 from pointkit.meshing import DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, save_depth_npz
+from pointkit.models.liftnet import checkpoint_file
 
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "liftnet-default.safetensors"
@@ -89,9 +90,7 @@ def load_model(checkpoint: str | Path | None = None, device: str = "cpu"):
             raise PointkitError(f"the default model {DEFAULT_CHECKPOINT.name} is missing from this pointkit install "
                                 f"(not shipped yet); pass --checkpoint PATH to a LiftNet checkpoint")
         checkpoint = DEFAULT_CHECKPOINT
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise PointkitError(f"{path}: checkpoint not found")
+    path = checkpoint_file(checkpoint)
     return _load_cached(str(path.resolve()), path.stat().st_mtime_ns, str(device))
 
 

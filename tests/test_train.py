@@ -237,3 +237,23 @@ def test_val_pairs_validates_on_an_even_fixed_subset(dataset, tmp_path):
     assert part["best_val_corr_error_px"] != full["best_val_corr_error_px"]     # a different (smaller) set
     with pytest.raises(PointkitError, match="--val-pairs -1"):
         TrainConfig(out=str(tmp_path / "c"), datasets=[str(dataset)], val_pairs=-1)
+
+
+def test_resume_accepts_moved_run_and_respelled_or_moved_dataset(dataset, tmp_path, monkeypatch):
+    """Resume compares inputs by identity (resolved path or manifest), not by spelling."""
+    common = dict(TINY, steps=4)
+    train(TrainConfig(out=str(tmp_path / "a"), datasets=[str(dataset)], **common))
+    train(TrainConfig(out=str(tmp_path / "b"), datasets=[str(dataset)], **{**common, "steps": 2}))
+    moved_data = tmp_path / "elsewhere" / "data"
+    shutil.copytree(dataset, moved_data)
+    (tmp_path / "b").rename(tmp_path / "b-moved")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    train(TrainConfig(out="../b-moved/", datasets=["./data/"], resume=True, **common))
+    wa, wb = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b-moved" / "last.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    # Another dataset is still refused.
+    other = tmp_path / "other"
+    shutil.copytree(dataset, other)
+    (other / "manifest.json").write_text((other / "manifest.json").read_text().replace("{", "{ ", 1))
+    with pytest.raises(PointkitError, match="datasets"):
+        train(TrainConfig(out=str(tmp_path / "b-moved"), datasets=[str(other)], resume=True, **common))

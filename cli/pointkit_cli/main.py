@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import signal
 import sys
+import threading
 
 import click
 
@@ -25,6 +27,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lift": ("pointkit_cli.commands.lift:lift", "Image -> depth -> textured mesh."),
     "view": ("pointkit_cli.commands.view:view", "Turntable preview of a mesh or depth map."),
 }
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, docker stop, Slurm), raised in the main thread like Ctrl-C, so that every
+    job's clean-up (atomic writes, lift's per-image sets, train's checkpoints) runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line (what is wrong, and where the help is), exit code 2."""
+
+    def __init__(self, error: click.UsageError):
+        super().__init__(error.format_message(), error.ctx)
+
+    def show(self, file=None) -> None:
+        where = f"{self.ctx.command_path} -h" if self.ctx is not None else "pointkit -h"
+        click.echo(f"Error: {self.format_message()} (see {where})", err=True, file=file)
 
 
 class LazyGroup(click.Group):
@@ -52,14 +74,23 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:   # a bad top-level option (pointkit --bogus)
+            raise OneLineUsageError(exc) from None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:   # a bad option value or a missing argument: exit 2, one line
+            raise OneLineUsageError(exc) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
-            click.echo("pointkit: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            click.echo(f"pointkit: {'terminated' if terminated else 'interrupted'}", err=True)
+            sys.exit(143 if terminated else 130)
         except Exception as exc:  # map library errors to exit 1 with one line
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -91,6 +122,9 @@ def cli(ctx, debug, verbose, quiet):
     """
     ctx.ensure_object(dict)
     ctx.obj.update(debug=debug, quiet=quiet)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, format="pointkit: %(message)s")
     if quiet:

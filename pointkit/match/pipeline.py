@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 import zlib
@@ -220,6 +221,21 @@ def _preview(images: np.ndarray, pairs: list[tuple[int, int, PairResult]], uv: d
     return cv2.imencode(".png", sheet)[1].tobytes()
 
 
+def _refuse_other_dataset(out: Path) -> None:
+    """Refuse an ``out`` that holds a dataset not written by ``pointkit match`` (its manifest would
+    be overwritten)."""
+    manifest = out / "manifest.json"
+    if not manifest.is_file():
+        return
+    try:
+        generator = json.loads(manifest.read_text()).get("generator")
+    except (OSError, ValueError, AttributeError):
+        raise PointkitError(f"{out} holds an unreadable manifest.json; choose a new --out") from None
+    if generator != "pointkit match":
+        raise PointkitError(f"{out} holds a dataset made by {generator or 'another tool'}; matching would overwrite "
+                            "its manifest; choose a new --out")
+
+
 def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSettings | None = None,
                           progress: bool = True) -> dict[str, Any]:
     """Match every pair inside each cluster of ``photos`` and write a dataset to ``out``.
@@ -240,6 +256,7 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
     photos, out = Path(photos), Path(out)
     if s.masks not in ("none", "auto") and not Path(s.masks).is_dir():
         raise PointkitError(f"--masks {s.masks}: not a folder; use none, auto, or a folder of masks")
+    _refuse_other_dataset(out)
     clusters = list_clusters(photos)
     total = sum(len(f) + len(f) * (len(f) - 1) // 2 for _, f in clusters)
     objects: dict[str, Any] = {}

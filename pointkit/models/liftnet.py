@@ -171,19 +171,47 @@ class LiftNet(nn.Module):
         return load_checkpoint(path, map_location)[0]
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[LiftNet, dict[str, Any]]:
-    """Load ``(model, metadata)`` from a LiftNet safetensors checkpoint; the model is in eval mode.
+def checkpoint_file(path: str | Path) -> Path:
+    """The checkpoint file ``path`` names: itself, or a ``pointkit train`` run folder's best.safetensors.
 
     Raises:
-        PointkitError: missing or unreadable file, not a LiftNet checkpoint, or weights that do not
-            match the stored architecture.
+        PointkitError: no such file, or a folder without best.safetensors.
+    """
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "best.safetensors").is_file():
+            raise PointkitError(f"{path}: a folder without best.safetensors; give a checkpoint file or a "
+                                "pointkit train run folder")
+        return path / "best.safetensors"
+    if not path.is_file():
+        raise PointkitError(f"{path}: checkpoint not found")
+    return path
+
+
+def _is_pickle(path: Path) -> bool:
+    """True for torch.save files: a zip archive (torch >= 1.6) or a raw pickle (protocol 2+ opcode),
+    and not a safetensors file (8-byte header length, then the JSON header's ``{``)."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return head[8:9] != b"{" and (head[:2] == b"PK" or head[:1] == b"\x80")
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[LiftNet, dict[str, Any]]:
+    """Load ``(model, metadata)`` from a LiftNet safetensors checkpoint, or from a ``pointkit train``
+    run folder (its ``best.safetensors``); the model is in eval mode. Only safetensors is read:
+    pickled files (``torch.save`` .pt / .pth) are refused, never unpickled.
+
+    Raises:
+        PointkitError: missing or unreadable file, a pickle, not a LiftNet checkpoint, or weights
+            that do not match the stored architecture.
     """
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise PointkitError(f"{path}: checkpoint not found")
+    path = checkpoint_file(path)
+    if _is_pickle(path):
+        raise PointkitError(f"{path}: a pickled file (torch.save); pointkit loads safetensors checkpoints only, "
+                            "never pickles (convert it with safetensors.torch.save_file)")
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}

@@ -117,6 +117,37 @@ def _model_config(cfg: TrainConfig, init_config=None):
     return LiftNetConfig(**{k: (v if v is not None else getattr(base, k)) for k, v in chosen.items()})
 
 
+INPUT_PATHS = ("datasets", "synth", "init")
+"""Config entries that name inputs: on resume they match by identity, not spelling. ("out", the
+run folder itself, may move or be spelled otherwise freely.)"""
+
+
+def _identity(path: str) -> str:
+    """What a training input is, whatever its spelling or place: a dataset folder's manifest bytes
+    or a file's bytes (sha256); the resolved path when it cannot be read."""
+    import hashlib
+
+    p = Path(path)
+    target = p / "manifest.json" if p.is_dir() else p
+    try:
+        return hashlib.sha256(target.read_bytes()).hexdigest()
+    except OSError:
+        return str(p.resolve())
+
+
+def _same_inputs(old, new) -> bool:
+    """Whether two config values of an INPUT_PATHS entry name the same inputs: equal, the same
+    resolved paths, or the same content (a moved or re-spelled dataset, bank or checkpoint)."""
+    if old == new:
+        return True
+    as_list = lambda v: [] if v is None else ([v] if isinstance(v, str) else list(v))  # noqa: E731
+    a, b = as_list(old), as_list(new)
+    if len(a) != len(b):
+        return False
+    return all(x == y or Path(x).resolve() == Path(y).resolve() or _identity(x) == _identity(y)
+               for x, y in zip(a, b))
+
+
 def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
     """The saved run.json of ``run`` when resuming it; error when it holds another run."""
     saved_path = run / "run.json"
@@ -132,7 +163,8 @@ def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise PointkitError(f"{saved_path}: unreadable run record ({exc}); start a new run with another --out") from None
     new = json.loads(json.dumps(cfg.to_dict()))   # as saved: tuples become lists
-    changed = [k for k in new if k not in RESUMABLE_CHANGES and k in old and old[k] != new[k]]
+    changed = [k for k in new if k not in RESUMABLE_CHANGES + INPUT_PATHS + ("out",) and k in old and old[k] != new[k]]
+    changed += [k for k in INPUT_PATHS if k in old and not _same_inputs(old[k], new[k])]
     if changed:
         raise PointkitError(f"{run}: --resume with other settings ({', '.join(changed)}); use the original options")
     return saved

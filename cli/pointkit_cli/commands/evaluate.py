@@ -11,10 +11,10 @@ import click
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for metrics.json, CSV, table, grid.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate: train, val, test or all.")
 @click.option("--baseline", type=click.Choice(["flat"]), help="Evaluate the flat-depth baseline instead of a checkpoint.")
-@click.option("--input-size", type=int, help="Evaluation side for --baseline (default: the dataset's resolution).")
-@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--input-size", type=click.IntRange(min=16), help="Evaluation side for --baseline (default: the dataset's resolution).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--grid", type=int, default=8, show_default=True, help="Images in grid.png (0: none).")
+@click.option("--grid", type=click.IntRange(min=0), default=8, show_default=True, help="Images in grid.png (0: none).")
 @click.pass_context
 def evaluate(ctx, paths, out, split, baseline, input_size, batch_size, device, grid):
     """Depth metrics of CHECKPOINT (a .safetensors file or a run folder) on DATASET.

@@ -9,16 +9,16 @@ import click
 @click.command("lift")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (created).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="LiftNet checkpoint (default: the model shipped in pointkit).")
+@click.option("--checkpoint", type=click.Path(), help="LiftNet checkpoint or train run folder (default: the model shipped in pointkit).")
 @click.option("--format", "fmt", type=click.Choice(["glb", "ply", "obj", "npz"]), default="glb", show_default=True,
               help="Mesh file: glb (textured), ply (vertex colours), obj (+ .mtl + texture), npz (for the Blender add-on).")
-@click.option("--depth-scale", type=float, default=1.0, show_default=True, help="Multiplies the depth extent (1: about a sphere's).")
+@click.option("--depth-scale", type=click.FloatRange(0, 1000, min_open=True), default=1.0, show_default=True, help="Multiplies the depth extent (1: about a sphere's).")
 @click.option("--mask", default="auto", show_default=True, metavar="auto|alpha|network|grabcut|none|PATH",
               help="Object mask: auto (alpha, else the model's mask head if plausible, else GrabCut), one of those "
                    "sources by name, none (every pixel), or a mask image.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for the network (cpu, cuda, auto: cuda when available).")
-@click.option("--max-pixels", type=int, default=50_000_000, show_default=True, help="Refuse larger images.")
-@click.option("--mesh-resolution", type=int, default=512, show_default=True, help="Mesh vertices on the longer image side.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=50_000_000, show_default=True, help="Refuse larger images.")
+@click.option("--mesh-resolution", type=click.IntRange(2, 8192), default=512, show_default=True, help="Mesh vertices on the longer image side.")
 @click.pass_context
 def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixels, mesh_resolution):
     """Lift IMAGE files or folders of images to depth maps and textured meshes in --out.

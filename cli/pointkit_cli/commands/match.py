@@ -11,17 +11,17 @@ import click
               help="Object masks: a folder of user masks (same stem as the photo), auto (GrabCut), or none.")
 @click.option("--features", default="sift", show_default=True, type=click.Choice(["sift", "rootsift"]),
               help="Local features (OpenCV SIFT; rootsift = Hellinger-normalised SIFT).")
-@click.option("--max-size", default=1024, show_default=True, type=int, metavar="PX",
+@click.option("--max-size", default=1024, show_default=True, type=click.IntRange(min=64), metavar="PX",
               help="Downscale photos so the longer side is at most PX before detecting features.")
-@click.option("--max-features", default=4000, show_default=True, type=int, help="Keypoints per image (0 = all).")
-@click.option("--ratio", default=0.8, show_default=True, type=float, help="Lowe's ratio test.")
-@click.option("--threshold", default=1.0, show_default=True, type=float,
+@click.option("--max-features", default=4000, show_default=True, type=click.IntRange(min=0), help="Keypoints per image (0 = all).")
+@click.option("--ratio", default=0.8, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Lowe's ratio test.")
+@click.option("--threshold", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Affine-F inlier threshold, px in the --max-size frame.")
-@click.option("--min-matches", default=20, show_default=True, type=int, help="Putative matches a pair needs.")
-@click.option("--min-inliers", default=15, show_default=True, type=int, help="Affine-F inliers a kept pair needs.")
-@click.option("--resolution", default=256, show_default=True, type=int,
+@click.option("--min-matches", default=20, show_default=True, type=click.IntRange(min=4), help="Putative matches a pair needs.")
+@click.option("--min-inliers", default=15, show_default=True, type=click.IntRange(min=4), help="Affine-F inliers a kept pair needs.")
+@click.option("--resolution", default=256, show_default=True, type=click.IntRange(min=16),
               help="Stored images are letterboxed to RESOLUTION x RESOLUTION.")
-@click.option("--workers", default=1, show_default=True, type=int, metavar="W", help="Threads for features and pairs.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), metavar="W", help="Threads for features and pairs.")
 @click.option("--seed", default=0, show_default=True, type=int, help="RANSAC seed.")
 def match(photos, out, masks, features, max_size, max_features, ratio, threshold, min_matches, min_inliers,
           resolution, workers, seed):

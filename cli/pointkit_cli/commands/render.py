@@ -21,13 +21,13 @@ def _renderer_options(pairs: tuple[str, ...]) -> dict:
 
 @click.command("render-synthetic")
 @click.option("--meshes", type=click.Path(file_okay=False), help="Folder of OBJ/PLY/STL/OFF/GLB meshes (searched recursively).")
-@click.option("--procedural", type=int, help="Render N procedural sculptures instead of mesh files.")
+@click.option("--procedural", type=click.IntRange(min=1), help="Render N procedural sculptures instead of mesh files.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder (resumed if it exists).")
 @click.option("--preset", type=click.Choice(["sketchfab", "shapenet", "turntable"]), default="sketchfab",
               show_default=True, help="Views: sketchfab = 5 views, azimuth 0-120, elevation 0; shapenet = 10 random "
                                       "views (both the paper's); turntable = 6 random views, azimuth 0-120, elevation -10-30.")
-@click.option("--views", type=int, help="Views per object (overrides the preset).")
-@click.option("--resolution", type=int, default=256, show_default=True, help="Image size R (R x R).")
+@click.option("--views", type=click.IntRange(min=2), help="Views per object (overrides the preset).")
+@click.option("--resolution", type=click.IntRange(min=16), default=256, show_default=True, help="Image size R (R x R).")
 @click.option("--renderer", default="fast", show_default=True, help="Renderer plugin: fast (open3d) or blender.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Renderer option, repeatable (e.g. samples=32 for blender).")
@@ -36,11 +36,11 @@ def _renderer_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--bank", is_flag=True, help="Instead of rendering views, write --out/bank.npz: the objects' SDF grids "
               "and the photo style's assets (--option backgrounds=train|test|all|none) for `train --synth` "
               "(on-the-fly data, e.g. on a GPU machine).")
-@click.option("--grid", type=int, default=64, show_default=True, help="With --bank: SDF voxels per side.")
+@click.option("--grid", type=click.IntRange(min=16), default=64, show_default=True, help="With --bank: SDF voxels per side.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Job seed: shapes, appearance, views, splits.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Processes rendering in parallel.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes rendering in parallel.")
 @click.option("--shard", metavar="I/N", help="Do only shard I of N (0-based); shards read as one dataset.")
-@click.option("--max-corr", type=int, default=1000, show_default=True,
+@click.option("--max-corr", type=click.IntRange(min=-1), default=1000, show_default=True,
               help="Correspondences kept per ordered view pair (seeded subset); 0 or -1 keeps all.")
 @click.pass_context
 def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, renderer, options, families, bank, grid,
@@ -79,8 +79,8 @@ def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, re
 @click.command("show")
 @click.argument("dataset", type=click.Path(file_okay=False))
 @click.option("--object", "object_id", help="Object id (default: the first one).")
-@click.option("--pair", type=int, default=0, show_default=True, help="View pair whose correspondences are drawn.")
-@click.option("--lines", type=int, default=40, show_default=True, help="Correspondence lines drawn.")
+@click.option("--pair", type=click.IntRange(min=0), default=0, show_default=True, help="View pair whose correspondences are drawn.")
+@click.option("--lines", type=click.IntRange(min=0), default=40, show_default=True, help="Correspondence lines drawn.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output image (e.g. sheet.png).")
 def show(dataset, object_id, pair, lines, out):
     """Contact sheet of one object: RGB, depth colour map, mask per view and correspondence lines."""

@@ -20,47 +20,47 @@ def _pair_of_floats(text: str, option: str) -> tuple[float, float]:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (config, logs, checkpoints).")
 @click.option("--loss", type=click.Choice(["corr", "depth"]), default="corr", show_default=True,
               help="corr: LiftNet from correspondences only; depth: supervised baseline (aligned MSE on ground truth).")
-@click.option("--corr-per-pair", type=int, default=0, show_default=True,
+@click.option("--corr-per-pair", type=click.IntRange(min=0), default=0, show_default=True,
               help="K correspondences per view pair, a fixed seeded subset; 0 keeps all.")
-@click.option("--tau", type=float, help="Robust threshold of R in input pixels [default: 10 px at 256 px, scaled].")
+@click.option("--tau", type=click.FloatRange(min=0, min_open=True), help="Robust threshold of R in input pixels [default: 10 px at 256 px, scaled].")
 @click.option("--ransac/--no-ransac", default=True, show_default=True, help="RANSAC camera before the least-squares refit.")
 @click.option("--robust/--no-robust", default=True, show_default=True, help="Robust cost R (off: plain squared error).")
-@click.option("--hypotheses", type=int, default=256, show_default=True, help="RANSAC hypotheses per pair.")
-@click.option("--steps", type=int, help="Optimiser steps (wins over --epochs).")
-@click.option("--epochs", type=int, default=200, show_default=True, help="Epochs (the paper's maximum; early stopping ends sooner).")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Pairs per step over all processes.")
-@click.option("--lr", type=float, help="Learning rate [default: 1e-3; 1e-5 with --init].")
+@click.option("--hypotheses", type=click.IntRange(min=1), default=256, show_default=True, help="RANSAC hypotheses per pair.")
+@click.option("--steps", type=click.IntRange(min=1), help="Optimiser steps (wins over --epochs).")
+@click.option("--epochs", type=click.IntRange(min=1), default=200, show_default=True, help="Epochs (the paper's maximum; early stopping ends sooner).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Pairs per step over all processes.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate [default: 1e-3; 1e-5 with --init].")
 @click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), default="sgd", show_default=True,
               help="sgd: momentum 0.9 (the paper's).")
-@click.option("--grad-clamp", type=float, default=5.0, show_default=True, help="Clamp gradients to +-this (0: off).")
+@click.option("--grad-clamp", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Clamp gradients to +-this (0: off).")
 @click.option("--amp", type=click.Choice(["auto", "bf16", "off"]), default="auto", show_default=True,
               help="bf16 autocast (auto: on CUDA only).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Weights, data order, subsets, RANSAC.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
-@click.option("--init", "init", type=click.Path(dir_okay=False), help="Start from this checkpoint (fine-tuning).")
-@click.option("--input-size", type=int, help="Network input side (power of two) [default: 256 or --init's].")
-@click.option("--ngf", type=int, help="Width of the first layer [default: 64 or --init's].")
+@click.option("--init", "init", type=click.Path(), help="Start from this checkpoint or run folder (fine-tuning).")
+@click.option("--input-size", type=click.IntRange(min=8), help="Network input side (power of two) [default: 256 or --init's].")
+@click.option("--ngf", type=click.IntRange(min=1), help="Width of the first layer [default: 64 or --init's].")
 @click.option("--mask-head/--no-mask-head", default=None, help="Second output: foreground-mask logits, supervised by dataset masks.")
-@click.option("--mask-weight", type=float, default=1.0, show_default=True, help="Weight of the mask head's BCE loss.")
-@click.option("--center-weight", type=float, default=0.0, show_default=True,
+@click.option("--mask-weight", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Weight of the mask head's BCE loss.")
+@click.option("--center-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Weight pinning the free depth offset: (mean depth on the mask)^2 (0: the paper, off).")
-@click.option("--dropout", type=float, help="Dropout in the innermost decoder blocks [default: 0].")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout in the innermost decoder blocks [default: 0].")
 @click.option("--prior", type=click.Choice(["none", "silhouette"]),
               help="Extra input channel: the mask's silhouette prior (none: the paper) [default: none or --init's].")
-@click.option("--prior-dropout", type=float, default=0.3, show_default=True,
+@click.option("--prior-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True,
               help="With --prior silhouette: share of samples trained without it (lift's mask pass has none).")
-@click.option("--val-every", type=int, default=0, show_default=True, help="Validate every N steps (0: each epoch).")
-@click.option("--patience", type=int, default=5, show_default=True,
+@click.option("--val-every", type=click.IntRange(min=0), default=0, show_default=True, help="Validate every N steps (0: each epoch).")
+@click.option("--patience", type=click.IntRange(min=0), default=5, show_default=True,
               help="Early stopping: validations without a better validation correspondence error (0: off).")
-@click.option("--val-pairs", type=int, default=0, show_default=True,
+@click.option("--val-pairs", type=click.IntRange(min=0), default=0, show_default=True,
               help="Validate on at most N pairs, evenly spread over the split (0: all).")
-@click.option("--checkpoint-every", type=int, default=200, show_default=True, help="Resumable state every N steps.")
-@click.option("--workers", type=int, help="DataLoader workers [default: 0 on CPU, 4 on CUDA].")
-@click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=200, show_default=True, help="Resumable state every N steps.")
+@click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers [default: 0 on CPU, 4 on CUDA].")
+@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
 @click.option("--cache", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Decoded dataset in memory (auto: when it fits in --cache-gb).")
-@click.option("--cache-gb", type=float, default=4.0, show_default=True)
+@click.option("--cache-gb", type=click.FloatRange(min=0), default=4.0, show_default=True)
 @click.option("--synth", type=click.Path(dir_okay=False), multiple=True,
               help="Shape bank (render-synthetic --bank), repeatable (pooled): make training pairs on the fly on "
                    "the device instead of DATASETs.")

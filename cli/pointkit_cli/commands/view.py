@@ -9,8 +9,8 @@ import click
 @click.command("view")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), help="Turntable strip PNG to write.")
-@click.option("--views", type=int, default=8, show_default=True, help="Frames in the strip.")
-@click.option("--size", type=int, default=256, show_default=True, help="Frame side in pixels.")
+@click.option("--views", type=click.IntRange(min=1), default=8, show_default=True, help="Frames in the strip.")
+@click.option("--size", type=click.IntRange(16, 8192), default=256, show_default=True, help="Frame side in pixels.")
 @click.option("--elevation", type=float, default=15.0, show_default=True, help="Camera elevation in degrees.")
 @click.option("--arc", type=float, default=360.0, show_default=True,
               help="Degrees of azimuth the frames span (e.g. 120 for a relief seen from the front).")

@@ -1,0 +1,100 @@
+"""Bad input, as a table: every row is a command that must fail before doing any work, with its
+exit code (2: a usage error, an option value out of range; 1: bad data or files), a fragment of
+its one-line message, and nothing written under --out. Issue 12's defects are rows here."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from pointkit_cli.main import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "pointkit" / "assets" / "liftnet-default.safetensors"
+
+# {img}: a small PNG; {out}: a fresh output folder; {pickle}: a torch.save file; {empty}: an empty
+# folder; {photos}: a folder with one photo sub-folder; {mesh}: a .npz depth file.
+CASES = [
+    # usage errors: exit 2
+    (["lift", "{img}", "--out", "{out}", "--mesh-resolution", "0"], 2, "--mesh-resolution"),
+    (["lift", "{img}", "--out", "{out}", "--mesh-resolution", "100000"], 2, "--mesh-resolution"),
+    (["lift", "{img}", "--out", "{out}", "--depth-scale", "0"], 2, "--depth-scale"),
+    (["lift", "{img}", "--out", "{out}", "--depth-scale", "1e30"], 2, "--depth-scale"),
+    (["lift", "{img}", "--out", "{out}", "--max-pixels", "-1"], 2, "--max-pixels"),
+    (["lift", "{img}", "--out", "{out}", "--format", "stl"], 2, "--format"),
+    (["lift", "--out", "{out}"], 2, "Missing argument"),
+    (["train", "{empty}", "--out", "{out}", "--steps", "1", "--threads", "-1"], 2, "--threads"),
+    (["train", "{empty}", "--out", "{out}", "--steps", "1", "--ngf", "0"], 2, "--ngf"),
+    (["train", "{empty}", "--out", "{out}", "--steps", "1", "--dropout", "2"], 2, "--dropout"),
+    (["train", "{empty}", "--out", "{out}", "--steps", "1", "--workers", "-1"], 2, "--workers"),
+    (["train", "{empty}", "--out", "{out}", "--steps", "1", "--cache-gb", "-1"], 2, "--cache-gb"),
+    (["train", "{empty}", "--out", "{out}", "--steps", "0"], 2, "--steps"),
+    (["train", "{empty}", "--out", "{out}", "--steps", "1", "--lr", "0"], 2, "--lr"),
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--max-corr", "-5"], 2, "--max-corr"),
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--workers", "-1"], 2, "--workers"),
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--bank", "--grid", "-1"], 2, "--grid"),
+    (["render-synthetic", "--procedural", "0", "--out", "{out}"], 2, "--procedural"),
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--resolution", "0"], 2, "--resolution"),
+    (["match", "{photos}", "--out", "{out}", "--max-features", "-1"], 2, "--max-features"),
+    (["match", "{photos}", "--out", "{out}", "--ratio", "1.5"], 2, "--ratio"),
+    (["view", "{mesh}", "--out", "{out}/strip.png", "--size", "20000"], 2, "--size"),
+    (["eval", "{empty}", "--baseline", "flat", "--out", "{out}", "--grid", "-1"], 2, "--grid"),
+    (["--bogus", "lift"], 2, "--bogus"),
+    # bad data or files: exit 1
+    (["lift", "{img}", "--out", "{out}", "--checkpoint", "{pickle}"], 1, "pickled file"),
+    (["lift", "{img}", "--out", "{out}", "--checkpoint", "{empty}"], 1, "without best.safetensors"),
+    (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--steps", "1"], 1, "not a readable shape bank"),
+    (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--synth-zoom", "2,1"], 1, "--synth-zoom"),
+]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inputs")
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(root / "img.png")
+    torch.save({"w": torch.zeros(2)}, root / "model.pt")
+    (root / "empty").mkdir()
+    (root / "photos" / "obj").mkdir(parents=True)
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(root / "photos" / "obj" / "a.png")
+    np.savez(root / "depth.npz", depth=np.ones((8, 8), np.float32))
+    return {"img": root / "img.png", "pickle": root / "model.pt", "empty": root / "empty", "photos": root / "photos",
+            "mesh": root / "depth.npz"}
+
+
+@pytest.mark.parametrize("args,code,fragment", CASES, ids=[" ".join(c[0][:2]) + f" {c[2]}" for c in CASES])
+def test_bad_input_fails_with_one_line_and_writes_nothing(inputs, tmp_path, args, code, fragment):
+    out = tmp_path / "out"
+    argv = [a.format(out=out, **inputs) for a in args]
+    run = CliRunner().invoke(cli, argv)
+    lines = run.stderr.strip().splitlines()
+    assert run.exit_code == code, run.output
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in run.output, run.stderr
+    assert not out.exists() or not any(out.rglob("*"))
+
+
+def test_checkpoint_may_be_a_run_folder(inputs, tmp_path):
+    if not SHIPPED.is_file():
+        pytest.skip(f"the shipped model {SHIPPED} is absent")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(SHIPPED, run_dir / "best.safetensors")
+    run = CliRunner().invoke(cli, ["-q", "lift", str(inputs["img"]), "--out", str(tmp_path / "o"),
+                                   "--checkpoint", str(run_dir), "--mask", "none"])
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "o" / "img_depth.npy").is_file()
+
+
+def test_match_refuses_to_overwrite_another_kind_of_dataset(inputs, tmp_path):
+    rendered = tmp_path / "rendered"
+    rendered.mkdir()
+    manifest = '{"generator": "pointkit render-synthetic", "objects": {}}'
+    (rendered / "manifest.json").write_text(manifest)
+    run = CliRunner().invoke(cli, ["match", str(inputs["photos"]), "--out", str(rendered)])
+    assert run.exit_code == 1 and "made by pointkit render-synthetic" in run.stderr, run.output
+    assert (rendered / "manifest.json").read_text() == manifest and sorted(p.name for p in rendered.iterdir()) == [
+        "manifest.json"]
