@@ -28,7 +28,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -37,7 +37,7 @@ import trimesh
 from pointkit.errors import PointkitError
 from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, from_array, load_image
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
-from pointkit.meshing import DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, save_depth_npz
+from pointkit.meshing import DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, export_points, save_depth_npz
 from pointkit.models.liftnet import checkpoint_file
 
 
@@ -260,22 +260,43 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
     return LiftResult(depth, obj, mesh, loaded.rgb, raw, info)
 
 
-def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str = "glb") -> list[Path]:
+def parse_formats(fmt: str | Sequence[str]) -> tuple[str, ...]:
+    """``"glb,ply"`` or ``["glb", "ply"]`` -> ("glb", "ply"), each known and once.
+
+    Raises:
+        PointkitError: an unknown or empty format.
+    """
+    names = [f.strip().lower() for f in (fmt.split(",") if isinstance(fmt, str) else fmt)]
+    unknown = [f for f in names if f not in MESH_FORMATS]
+    if unknown or not names:
+        raise PointkitError(f"unknown format {', '.join(unknown) or repr(fmt)}; use one or more of "
+                            f"{', '.join(MESH_FORMATS)}, comma-separated")
+    return tuple(dict.fromkeys(names))
+
+
+def output_files(out: str | Path, stem: str, fmt: str | Sequence[str] = "glb") -> list[Path]:
+    """The files ``write_outputs`` writes for ``stem`` (obj's .mtl and texture aside)."""
+    out = Path(out)
+    files = [out / f"{stem}{suffix}" for suffix in ("_depth.npy", "_depth.png", "_depth_color.png", "_mask.png")]
+    return files + [out / (f"{stem}_points.ply" if f == "points" else f"{stem}.{f}") for f in parse_formats(fmt)]
+
+
+def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Sequence[str] = "glb") -> list[Path]:
     """Write one image's files into ``out``, each atomically; on any failure the files already
     written for this image are removed (never a partial set, never a partial mesh).
 
     Files: ``<stem>_depth.npy`` (float32), ``<stem>_depth.png`` (16-bit: 0 = background, 1..65535
     linear from the nearest to the farthest object depth; the range is in the PNG's text chunks
-    ``depth_near`` / ``depth_far``), ``<stem>_depth_color.png``, ``<stem>_mask.png`` (0/255) and
-    ``<stem>.<fmt>`` (glb, ply, obj (+ .mtl, texture) or npz), last.
+    ``depth_near`` / ``depth_far``), ``<stem>_depth_color.png``, ``<stem>_mask.png`` (0/255) and,
+    last, one file per format of ``fmt`` (``parse_formats``): ``<stem>.glb`` / ``.ply`` / ``.obj``
+    (+ .mtl, texture) / ``.npz``, ``<stem>_points.ply``. ``stem`` may hold sub-folders.
     """
     from PIL import Image, PngImagePlugin
 
     from pointkit.io import atomic_path
     from pointkit.render.sheet import colorize_depth
 
-    if fmt not in MESH_FORMATS:
-        raise PointkitError(f"unknown --format {fmt!r}; use one of {', '.join(MESH_FORMATS)}")
+    formats = parse_formats(fmt)
     out = Path(out)
     written: list[Path] = []
     try:
@@ -297,11 +318,14 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str = "gl
                 # zlib level 1 (not 6): slightly larger files, cheaper writes; lift is mostly file writing
                 Image.fromarray(array).save(tmp, compress_level=1, **kwargs)
             written.append(out / name)
-        mesh_path = out / f"{stem}.{fmt}"
-        if fmt == "npz":
-            written.append(save_depth_npz(mesh_path, result.depth, result.mask, result.image, result.mesh, result.info))
-        else:
-            written.extend(export_mesh(result.mesh, mesh_path))
+        for f in formats:
+            if f == "npz":
+                written.append(save_depth_npz(out / f"{stem}.npz", result.depth, result.mask, result.image,
+                                              result.mesh, result.info))
+            elif f == "points":
+                written.append(export_points(result.mesh, out / f"{stem}_points.ply"))
+            else:
+                written.extend(export_mesh(result.mesh, out / f"{stem}.{f}"))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -309,34 +333,44 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str = "gl
     return written
 
 
-def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
-    """Image files from files and folders (a folder's images with known suffixes, sorted, not
-    recursive), each once."""
-    files: list[Path] = []
+def collect_images(inputs: Iterable[str | Path], recursive: bool = False) -> list[tuple[Path, Path]]:
+    """(image file, its folder relative to the input folder it was found in) for files and folders
+    (a folder's images with known suffixes, sorted; with ``recursive`` its sub-folders' too), each
+    file once. A file given directly has the relative folder ``.``."""
+    files: dict[Path, Path] = {}
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            walk = item.rglob("*") if recursive else item.iterdir()
+            found = sorted(p for p in walk if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                           and not any(part.startswith(".") for part in p.relative_to(item).parts))
             if not found:
-                raise PointkitError(f"{item}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
-            files.extend(found)
+                where = "this folder or below" if recursive else "this folder (-r: and its sub-folders)"
+                raise PointkitError(f"{item}: no images ({', '.join(IMAGE_SUFFIXES)}) in {where}")
+            for p in found:
+                files.setdefault(p, p.parent.relative_to(item))
         else:
-            files.append(item)
+            files.setdefault(item, Path("."))
     if not files:
         raise PointkitError("no input images given")
-    return list(dict.fromkeys(files))
+    return list(files.items())
 
 
-def output_stems(files: list[Path]) -> list[str]:
-    """The output stem of each input: its own stem, or ``<stem>_<suffix>`` when two inputs share a
-    stem (a.jpg, a.png), so they do not overwrite each other.
+def output_stems(files: list[tuple[Path, Path]] | list[Path]) -> list[str]:
+    """The output stem of each input (``collect_images`` pairs, or plain paths): its relative folder
+    and its own stem, or ``<stem>_<suffix>`` when two inputs of one folder share a stem (a.jpg,
+    a.png), so they do not overwrite each other.
 
     Raises:
         PointkitError: two inputs that would still write the same files (x.png in two folders).
     """
-    counts = Counter(f.stem for f in files)
-    stems = [f.stem if counts[f.stem] == 1 else f"{f.stem}_{f.suffix.lstrip('.').lower()}" for f in files]
+    pairs = [(f, Path(".")) if isinstance(f, Path) else f for f in files]
+    counts = Counter((rel / f.stem).as_posix() for f, rel in pairs)
+    stems = []
+    for f, rel in pairs:
+        key = (rel / f.stem).as_posix()
+        stems.append(key if counts[key] == 1 else f"{key}_{f.suffix.lstrip('.').lower()}")
     first: dict[str, Path] = {}
-    for path, stem in zip(files, stems):
+    for (path, _), stem in zip(pairs, stems):
         if stem in first:
             raise PointkitError(f"{first[stem]} and {path} would both write {stem}.* into the output folder; "
                                 f"lift them into separate --out folders")
@@ -357,33 +391,39 @@ def check_writable(out: str | Path) -> Path:
     return out
 
 
-def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str = "glb", checkpoint: str | Path | None = None,
-               depth_scale: float = 1.0, mask: str = "auto", device: str = "cpu", max_pixels: int = MAX_PIXELS,
-               mesh_resolution: int = DEFAULT_MAX_SIDE, progress: bool = True) -> dict[str, Any]:
-    """The ``pointkit lift`` job: every image of ``inputs`` (files and folders) into ``out``.
+def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequence[str] = "glb",
+               checkpoint: str | Path | None = None, depth_scale: float = 1.0, mask: str = "auto",
+               device: str = "auto", max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
+               progress: bool = True, recursive: bool = False, skip_existing: bool = False) -> dict[str, Any]:
+    """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
+    folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``.
 
     A failing image is reported (one line on stderr, naming it) and the others go on; a single
-    input file that fails raises. The model is loaded once, before the first image.
+    input file that fails raises. The model is loaded once, before the first image. With
+    ``skip_existing`` an image whose files (``output_files``) all exist is not lifted again.
 
     Returns:
-        ``{"out", "lifted", "failed", "errors": {file: message}, "outputs": {file: [paths]}}``.
+        ``{"out", "lifted", "skipped", "failed", "errors": {file: message}, "outputs": {file: [paths]}}``.
     """
     from tqdm import tqdm
 
-    if fmt not in MESH_FORMATS:
-        raise PointkitError(f"unknown --format {fmt!r}; use one of {', '.join(MESH_FORMATS)}")
+    formats = parse_formats(fmt)
     device = _check_options(depth_scale, mesh_resolution, device)
-    files = collect_images(inputs)
+    files = collect_images(inputs, recursive)
     stems = output_stems(files)
     out = check_writable(out)
     load_model(checkpoint, device)
     outputs: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
+    skipped = 0
     bar = tqdm(files, desc="lift", unit="img", disable=not progress or len(files) < 2)
-    for path, stem in zip(bar, stems):
+    for (path, _), stem in zip(bar, stems):
+        if skip_existing and all(p.is_file() for p in output_files(out, stem, formats)):
+            skipped += 1
+            continue
         try:
             result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution)
-            outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, fmt)]
+            outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, formats)]
         except Exception as exc:  # one bad image must not stop a folder: report it, go on
             if isinstance(exc, PointkitError):
                 message = str(exc)
@@ -397,5 +437,5 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str = "glb", 
                 raise PointkitError(message) from None
             errors[str(path)] = message
             bar.write(f"pointkit: {message}", file=sys.stderr)
-    return {"out": str(out), "lifted": len(outputs), "failed": len(errors), "errors": errors,
+    return {"out": str(out), "lifted": len(outputs), "skipped": skipped, "failed": len(errors), "errors": errors,
             "outputs": outputs}

@@ -28,9 +28,10 @@ from PIL import Image
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic
 
-MESH_FORMATS = ("glb", "ply", "obj", "npz")
+MESH_FORMATS = ("glb", "ply", "obj", "npz", "points")
 """``pointkit lift --format``: glb (textured), ply (vertex colours), obj (+ .mtl + texture png),
-npz (the pointkit depth file the Blender add-on imports)."""
+npz (the pointkit depth file the Blender add-on imports), points (``<stem>_points.ply``: a point
+cloud with normals and colours)."""
 DEFAULT_MAX_SIDE = 512
 DEFAULT_MAX_SLOPE = 8.0
 
@@ -142,6 +143,22 @@ def save_depth_npz(path: str | Path, depth: np.ndarray, mask: np.ndarray, image:
                             image=np.asarray(image, np.uint8), vertices=np.asarray(mesh.vertices, np.float32),
                             faces=np.asarray(mesh.faces, np.int32), uv=uv, info=np.array(json.dumps(meta)))
     return Path(path)
+
+
+def export_points(mesh: trimesh.Trimesh, path: str | Path) -> Path:
+    """Write the mesh's vertices as a binary PLY point cloud, atomically: x y z, the vertex normals
+    (nx ny nz) and the texture's colour at each vertex (red green blue alpha)."""
+    from trimesh.exchange.ply import export_ply
+
+    path = Path(path)
+    textured = getattr(mesh.visual, "uv", None) is not None and getattr(mesh.visual, "material", None) is not None
+    colours = vertex_colours(mesh) if textured else np.asarray(mesh.visual.vertex_colors)
+    cloud = trimesh.Trimesh(vertices=mesh.vertices, faces=np.zeros((0, 3), np.int64),
+                            vertex_normals=mesh.vertex_normals, vertex_colors=colours, process=False)
+    data = export_ply(cloud, encoding="binary", vertex_normal=True)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
 
 
 def export_mesh(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:

@@ -243,3 +243,40 @@ def test_auto_mask_falls_back_to_grabcut_when_the_learned_mask_is_implausible():
     assert source == "grabcut" and (mask & v.mask).sum() / (mask | v.mask).sum() > 0.8
     mask, source = object_mask(from_array(v.image), np.where(v.mask, 5.0, -5.0).astype(np.float32), "auto")
     assert source == "network+grabcut" and np.array_equal(mask, v.mask)           # all sure: kept as it is
+
+
+def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_path, checkpoint, view):
+    """-r mirrors sub-folders under --out; --format takes a list (points: a PLY point cloud with
+    normals and colours); --skip-existing leaves out images whose files are all there."""
+    import trimesh
+
+    import pointkit.lifting as lifting
+
+    src = tmp_path / "in"
+    (src / "a" / "b").mkdir(parents=True)
+    (src / ".hidden").mkdir()
+    for rel in ("top.png", "a/b/deep.png", "a/b/top.png", ".hidden/x.png"):
+        Image.fromarray(view.image).save(src / rel)
+    out = tmp_path / "out"
+    summary = lifting.lift_files([src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True)
+    assert summary["lifted"] == 3 and summary["skipped"] == 0        # .hidden is left out
+    for stem in ("top", "a/b/deep", "a/b/top"):
+        for path in lifting.output_files(out, stem, ("glb", "points")):
+            assert path.is_file(), path
+    mesh = trimesh.load(out / "top.glb", force="mesh")
+    cloud_bytes = (out / "top_points.ply").read_bytes()
+    header = cloud_bytes[:cloud_bytes.index(b"end_header")].decode()
+    assert all(f"property float {k}" in header for k in ("x", "nx", "ny", "nz")) and "property uchar red" in header
+    cloud = trimesh.load(out / "top_points.ply")
+    assert len(cloud.vertices) == len(mesh.vertices)
+    # Without -r only the top folder's image; with --skip-existing nothing is lifted again.
+    assert lifting.collect_images([src]) == [(src / "top.png", Path("."))]
+    again = lifting.lift_files([src], out, fmt="points,glb", checkpoint=checkpoint, progress=False, recursive=True,
+                               skip_existing=True)
+    assert again["lifted"] == 0 and again["skipped"] == 3
+    (out / "a" / "b" / "deep_points.ply").unlink()
+    again = lifting.lift_files([src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True,
+                               skip_existing=True)
+    assert again["lifted"] == 1 and again["skipped"] == 2 and (out / "a" / "b" / "deep_points.ply").is_file()
+    with pytest.raises(PointkitError, match="unknown format stl"):
+        lifting.parse_formats("glb,stl")
