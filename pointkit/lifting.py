@@ -38,10 +38,11 @@ from pointkit.errors import PointkitError
 from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, from_array, load_image
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
 from pointkit.meshing import DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, export_points, save_depth_npz
+from pointkit.models.catalog import DEFAULT_MODEL
 from pointkit.models.liftnet import checkpoint_file
 
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "liftnet-default.safetensors"
+DEFAULT_CHECKPOINT = DEFAULT_MODEL
 BULGE = 1.0
 """Visible depth extent (2-98 % range) / equivalent radius sqrt(area / pi) of the object's image:
 1 for a sphere; the median over 60 test-split views of procedural sculptures is 1.03

@@ -75,3 +75,33 @@ def test_load_rejects_other_files(tmp_path):
     save_file(state, str(tmp_path / "mismatch.safetensors"), metadata=meta)
     with pytest.raises(PointkitError, match="do not match"):
         LiftNet.load(tmp_path / "mismatch.safetensors")
+
+
+def test_models_by_name_from_the_user_folder(tmp_path, monkeypatch):
+    """pointkit models lists the shipped default and $POINTKIT_HOME/models; names work as --checkpoint."""
+    from click.testing import CliRunner
+
+    from pointkit.models import catalog
+    from pointkit_cli.main import cli
+
+    monkeypatch.setenv("POINTKIT_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "home" / "models"
+    (folder / "myrun").mkdir(parents=True)
+    torch.manual_seed(0)
+    small = LiftNet(LiftNetConfig(input_size=32, ngf=4))
+    small.save(folder / "small.safetensors", {"step": 1})
+    LiftNet(LiftNetConfig(input_size=32, ngf=8)).save(folder / "myrun" / "best.safetensors", {"step": 2})
+    (folder / "notes.txt").write_text("not a model")
+    names = {e.name: e for e in catalog.available()}
+    assert {"small", "myrun"} <= set(names) and names["myrun"].path == folder / "myrun" / "best.safetensors"
+    assert all(e.source == "user" for n, e in names.items() if n != "default")
+    model, meta = catalog.load("small")
+    assert model.config.ngf == 4 and meta["step"] == 1
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), small.state_dict().values()))
+    assert load_checkpoint("myrun")[0].config.ngf == 8
+    with pytest.raises(PointkitError, match="no model named 'nosuch'.*small"):
+        catalog.resolve("nosuch")
+    listed = CliRunner().invoke(cli, ["models", "--json"])
+    assert listed.exit_code == 0 and {"small", "myrun"} <= {r["name"] for r in json.loads(listed.stdout)}
+    bad = CliRunner().invoke(cli, ["lift", str(tmp_path / "x.png"), "--checkpoint", "nosuch", "--out", str(tmp_path / "o")])
+    assert bad.exit_code == 1 and "no model named 'nosuch'" in bad.stderr

@@ -18,6 +18,7 @@ import click
 # name -> (module:function, one-line help). Add a command here and in pointkit_cli/commands/.
 COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("pointkit_cli.commands.plugins:plugins", "List the plugins the entry-point registry finds."),
+    "models": ("pointkit_cli.commands.models:models", "List the models --checkpoint NAME can name."),
     "render-synthetic": ("pointkit_cli.commands.render:render_synthetic",
                          "Render training views with exact depth and correspondences."),
     "show": ("pointkit_cli.commands.render:show", "Contact sheet of a dataset object: RGB, depth, mask, matches."),

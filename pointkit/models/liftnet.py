@@ -172,11 +172,16 @@ class LiftNet(nn.Module):
 
 
 def checkpoint_file(path: str | Path) -> Path:
-    """The checkpoint file ``path`` names: itself, or a ``pointkit train`` run folder's best.safetensors.
+    """The checkpoint file ``path`` names: itself, a ``pointkit train`` run folder's
+    best.safetensors, or a model's by name (``pointkit.models.catalog``: "default", the user's).
 
     Raises:
-        PointkitError: no such file, or a folder without best.safetensors.
+        PointkitError: no such file or model, or a folder without best.safetensors.
     """
+    from pointkit.models import catalog
+
+    if catalog.looks_like_name(path):
+        return catalog.resolve(str(path))
     path = Path(path)
     if path.is_dir():
         if not (path / "best.safetensors").is_file():
