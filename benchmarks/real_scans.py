@@ -12,7 +12,6 @@ better), and where lift's masks came from.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

@@ -3,6 +3,7 @@ torchrun), and the ``pointkit train`` command. Tiny nets (32 px, ngf 4) and a fe
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -83,7 +84,8 @@ class TestRunFolder:
         val = list(csv.DictReader(open(out / "val.csv")))
         assert [int(r["step"]) for r in val] == [0, 2]
         assert all(float(r["val_corr_error_px"]) > 0 for r in val)
-        assert any((out / "tb").iterdir())
+        if importlib.util.find_spec("tensorboard") is not None:   # optional (pointkit[train]); CSV logs always
+            assert any((out / "tb").iterdir())
 
     def test_other_run_in_out_is_an_error(self, dataset, tmp_path):
         cfg = dict(TINY, datasets=[str(dataset)], out=str(tmp_path / "run"), steps=1)
@@ -149,6 +151,7 @@ def test_cli_train_prints_summary_and_one_line_errors(dataset, tmp_path):
     assert res.exit_code == 1 and "holds another run" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.slow
 def test_ddp_two_process_cpu_torchrun(dataset, tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.exists():

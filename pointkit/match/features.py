@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from pointkit.errors import PointkitError
@@ -19,14 +20,6 @@ from pointkit.imaging import load_image
 FEATURE_KINDS = ("sift", "rootsift")
 IMAGE_SUFFIXES = _LIFT_SUFFIXES + (".ppm", ".pgm")
 """Photo files ``pointkit match`` picks up: those of ``pointkit lift`` plus PPM / PGM."""
-
-
-def _cv2():
-    try:
-        import cv2
-    except ImportError:
-        raise PointkitError("OpenCV is missing: pip install 'pointkit[match]'") from None
-    return cv2
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -60,7 +53,6 @@ def auto_mask(rgb: np.ndarray, work_size: int = 320, iterations: int = 4) -> np.
     Returns:
         (H, W) bool, True on the object. All True when GrabCut finds no foreground.
     """
-    cv2 = _cv2()
     h, w = rgb.shape[:2]
     s = min(1.0, work_size / max(h, w))
     small = cv2.resize(rgb, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
@@ -103,7 +95,6 @@ def detect(rgb: np.ndarray, kind: str = "sift", max_size: int = 1024, max_featur
     """
     if kind not in FEATURE_KINDS:
         raise PointkitError(f"unknown features {kind!r}; use one of {', '.join(FEATURE_KINDS)}")
-    cv2 = _cv2()
     h, w = rgb.shape[:2]
     s = min(1.0, max_size / max(h, w))
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

@@ -54,12 +54,6 @@ def fit_affine_f(X: np.ndarray) -> np.ndarray:
     return np.concatenate([n, [-n @ mean]])
 
 
-def affine_f_matrix(f: np.ndarray) -> np.ndarray:
-    """(5,) ``(a, b, c, d, e)`` -> the (3, 3) matrix ``F_A`` with ``x'^T F_A x = 0``."""
-    a, b, c, d, e = f
-    return np.array([[0.0, 0.0, a], [0.0, 0.0, b], [c, d, e]])
-
-
 def affine_f_errors(f: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Geometric error (pixels) of (N, 4) joint points under ``f`` (K, 5) or (5,): (K, N) or (N,)."""
     f = np.asarray(f, np.float64)
