@@ -37,7 +37,8 @@ import trimesh
 from pointkit.errors import PointkitError
 from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, from_array, load_image
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
-from pointkit.meshing import DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, export_points, save_depth_npz
+from pointkit.meshing import (DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, export_points, normal_map,
+                              save_depth_npz)
 from pointkit.models.catalog import DEFAULT_MODEL
 from pointkit.models.liftnet import checkpoint_file
 
@@ -275,21 +276,26 @@ def parse_formats(fmt: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def output_files(out: str | Path, stem: str, fmt: str | Sequence[str] = "glb") -> list[Path]:
+def output_files(out: str | Path, stem: str, fmt: str | Sequence[str] = "glb", normals: bool = False) -> list[Path]:
     """The files ``write_outputs`` writes for ``stem`` (obj's .mtl and texture aside)."""
     out = Path(out)
-    files = [out / f"{stem}{suffix}" for suffix in ("_depth.npy", "_depth.png", "_depth_color.png", "_mask.png")]
+    suffixes = ("_depth.npy", "_depth.png", "_depth_color.png", "_mask.png") + \
+        (("_normals.npy", "_normals.png") if normals else ())
+    files = [out / f"{stem}{suffix}" for suffix in suffixes]
     return files + [out / (f"{stem}_points.ply" if f == "points" else f"{stem}.{f}") for f in parse_formats(fmt)]
 
 
-def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Sequence[str] = "glb") -> list[Path]:
+def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Sequence[str] = "glb",
+                  normals: bool = False) -> list[Path]:
     """Write one image's files into ``out``, each atomically; on any failure the files already
     written for this image are removed (never a partial set, never a partial mesh).
 
     Files: ``<stem>_depth.npy`` (float32), ``<stem>_depth.png`` (16-bit: 0 = background, 1..65535
     linear from the nearest to the farthest object depth; the range is in the PNG's text chunks
-    ``depth_near`` / ``depth_far``), ``<stem>_depth_color.png``, ``<stem>_mask.png`` (0/255) and,
-    last, one file per format of ``fmt`` (``parse_formats``): ``<stem>.glb`` / ``.ply`` / ``.obj``
+    ``depth_near`` / ``depth_far``), ``<stem>_depth_color.png``, ``<stem>_mask.png`` (0/255), with
+    ``normals`` ``<stem>_normals.npy`` (H, W, 3 float32, ``meshing.normal_map``) and
+    ``<stem>_normals.png`` ((n + 1) / 2 as 8-bit RGB, black off the object) and, last, one file per
+    format of ``fmt`` (``parse_formats``): ``<stem>.glb`` / ``.ply`` / ``.obj``
     (+ .mtl, texture) / ``.npz``, ``<stem>_points.ply``. ``stem`` may hold sub-folders.
     """
     from PIL import Image, PngImagePlugin
@@ -319,6 +325,15 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Seq
                 # zlib level 1 (not 6): slightly larger files, cheaper writes; lift is mostly file writing
                 Image.fromarray(array).save(tmp, compress_level=1, **kwargs)
             written.append(out / name)
+        if normals:
+            n = normal_map(result.depth, result.mask)
+            with atomic_path(out / f"{stem}_normals.npy") as tmp:
+                np.save(tmp, n)
+            written.append(out / f"{stem}_normals.npy")
+            rgb = np.where(result.mask[..., None], np.round((n + 1) * 127.5), 0).astype(np.uint8)
+            with atomic_path(out / f"{stem}_normals.png") as tmp:
+                Image.fromarray(rgb).save(tmp, compress_level=1)
+            written.append(out / f"{stem}_normals.png")
         for f in formats:
             if f == "npz":
                 written.append(save_depth_npz(out / f"{stem}.npz", result.depth, result.mask, result.image,
@@ -395,9 +410,11 @@ def check_writable(out: str | Path) -> Path:
 def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequence[str] = "glb",
                checkpoint: str | Path | None = None, depth_scale: float = 1.0, mask: str = "auto",
                device: str = "auto", max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
-               progress: bool = True, recursive: bool = False, skip_existing: bool = False) -> dict[str, Any]:
+               progress: bool = True, recursive: bool = False, skip_existing: bool = False,
+               normals: bool = False) -> dict[str, Any]:
     """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
-    folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``.
+    folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``
+    (``normals``: normal maps too; ``write_outputs``).
 
     A failing image is reported (one line on stderr, naming it) and the others go on; a single
     input file that fails raises. The model is loaded once, before the first image. With
@@ -419,12 +436,12 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     skipped = 0
     bar = tqdm(files, desc="lift", unit="img", disable=not progress or len(files) < 2)
     for (path, _), stem in zip(bar, stems):
-        if skip_existing and all(p.is_file() for p in output_files(out, stem, formats)):
+        if skip_existing and all(p.is_file() for p in output_files(out, stem, formats, normals)):
             skipped += 1
             continue
         try:
             result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution)
-            outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, formats)]
+            outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, formats, normals)]
         except Exception as exc:  # one bad image must not stop a folder: report it, go on
             if isinstance(exc, PointkitError):
                 message = str(exc)

@@ -145,6 +145,29 @@ def save_depth_npz(path: str | Path, depth: np.ndarray, mask: np.ndarray, image:
     return Path(path)
 
 
+def normal_map(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 unit normals of a depth map in the mesh frame (x right, y up, z toward the
+    viewer; depth in units of the longer side), 0 off the object.
+
+    The surface is z = -depth(u, v) with x = u / L, y = -v / L, so n is proportional to
+    (L dd/du, -L dd/dv, 1); derivatives are central differences, with the background filled by
+    the nearest object pixel's depth so that the silhouette does not read as a cliff.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    depth = np.asarray(depth, np.float64)
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return np.zeros(depth.shape + (3,), np.float32)
+    L = float(max(depth.shape))
+    nearest = distance_transform_edt(~mask, return_distances=False, return_indices=True)
+    filled = depth[nearest[0], nearest[1]]
+    dv, du = np.gradient(filled)
+    n = np.stack([L * du, -L * dv, np.ones_like(du)], -1)
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    return np.where(mask[..., None], n, 0.0).astype(np.float32)
+
+
 def export_points(mesh: trimesh.Trimesh, path: str | Path) -> Path:
     """Write the mesh's vertices as a binary PLY point cloud, atomically: x y z, the vertex normals
     (nx ny nz) and the texture's colour at each vertex (red green blue alpha)."""

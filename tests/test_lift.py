@@ -280,3 +280,16 @@ def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_pat
     assert again["lifted"] == 1 and again["skipped"] == 2 and (out / "a" / "b" / "deep_points.ply").is_file()
     with pytest.raises(PointkitError, match="unknown format stl"):
         lifting.parse_formats("glb,stl")
+
+
+def test_normals_flag_writes_unit_normal_maps_on_the_mask(tmp_path, checkpoint, view):
+    Image.fromarray(view.image).save(tmp_path / "a.png")
+    run = CliRunner().invoke(cli, ["-q", "lift", str(tmp_path / "a.png"), "--checkpoint", str(checkpoint), "--normals",
+                                   "--out", str(tmp_path / "o")])
+    assert run.exit_code == 0, run.output
+    n = np.load(tmp_path / "o" / "a_normals.npy")
+    mask = np.asarray(Image.open(tmp_path / "o" / "a_mask.png")) > 0
+    assert n.shape == mask.shape + (3,) and np.allclose(np.linalg.norm(n[mask], axis=-1), 1, atol=1e-5)
+    assert (n[~mask] == 0).all() and (n[mask][:, 2] > 0).all()        # front-facing, toward the viewer
+    png = np.asarray(Image.open(tmp_path / "o" / "a_normals.png"))
+    assert png.shape == n.shape and np.abs(png[mask] / 127.5 - 1 - n[mask]).max() < 0.01

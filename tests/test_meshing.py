@@ -122,3 +122,28 @@ def test_obj_failure_leaves_no_material_or_texture(tmp_path, textured, monkeypat
     with pytest.raises(OSError):
         export_mesh(textured[3], tmp_path / "m.obj")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_normal_map_matches_the_analytic_normals_of_a_sphere_and_a_tilted_plane():
+    from pointkit.meshing import normal_map
+
+    H = W = 200
+    v, u = np.mgrid[0:H, 0:W] + 0.5
+    # Tilted plane in the mesh frame: z = a x + b y with x = (u - W/2)/L, y = (H/2 - v)/L, depth = -z.
+    a, b = 0.4, -0.7
+    x, y = (u - W / 2) / W, (H / 2 - v) / W
+    plane = -(a * x + b * y) + 2.0
+    mask = np.ones((H, W), bool)
+    n = normal_map(plane, mask)
+    expected = np.array([-a, -b, 1.0]) / np.linalg.norm([-a, -b, 1.0])
+    assert np.allclose(n[5:-5, 5:-5], expected, atol=1e-6)
+    # Sphere of radius r (in units of L), centred: its normal is the unit vector from the centre.
+    r = 0.4
+    inside = x ** 2 + y ** 2 < (0.95 * r) ** 2
+    sphere = np.where(inside, 2.0 - np.sqrt(np.clip(r ** 2 - x ** 2 - y ** 2, 0, None)), 0.0)
+    n = normal_map(sphere, inside)
+    z = np.sqrt(np.clip(r ** 2 - x ** 2 - y ** 2, 0, None))
+    true = np.stack([x, y, z], -1) / r
+    core = x ** 2 + y ** 2 < (0.8 * r) ** 2
+    assert np.degrees(np.arccos(np.clip((n[core] * true[core]).sum(-1), -1, 1))).max() < 1.5
+    assert (n[~inside] == 0).all() and np.allclose(np.linalg.norm(n[inside], axis=-1), 1, atol=1e-5)
