@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("pointkit_cli.commands.evaluate:evaluate", "Depth metrics of a checkpoint on a dataset split."),
     "lift": ("pointkit_cli.commands.lift:lift", "Image -> depth -> textured mesh."),
     "view": ("pointkit_cli.commands.view:view", "Turntable preview of a mesh or depth map."),
+    "export": ("pointkit_cli.commands.export:export", "A checkpoint in another format (onnx)."),
 }
 
 
