@@ -223,9 +223,38 @@ def _check_options(depth_scale: float, mesh_resolution: int, device: str) -> str
         raise PointkitError(f"--device {device}: not a torch device; use cpu, cuda (cuda:N) or auto") from None
 
 
+SCALE_KEYS = ("height", "width")
+
+
+def parse_scale_from(spec: str) -> tuple[str, float]:
+    """``"height=0.42"`` -> ("height", 0.42): the object's real height (or width) in metres.
+
+    Raises:
+        PointkitError: another key, or a size that is not a positive number.
+    """
+    key, sep, value = str(spec).partition("=")
+    try:
+        metres = float(value)
+    except ValueError:
+        metres = float("nan")
+    if not sep or key.strip() not in SCALE_KEYS or not np.isfinite(metres) or metres <= 0:
+        raise PointkitError(f"--scale-from {spec!r}: use height=METRES or width=METRES (the object's real size, "
+                            "e.g. height=0.42)")
+    return key.strip(), metres
+
+
+def metres_per_unit(spec: str, mask: np.ndarray) -> float:
+    """Metres per mesh unit (the image's longer side) that make the mask's height (or width)
+    span the size ``spec`` gives (``parse_scale_from``)."""
+    key, metres = parse_scale_from(spec)
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    extent = (rows[-1] - rows[0] + 1) if key == "height" else (cols[-1] - cols[0] + 1)
+    return metres * max(mask.shape) / float(extent)
+
+
 def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, depth_scale: float = 1.0,
          mask: str | Path | np.ndarray = "auto", device: str = "cpu", max_pixels: int = MAX_PIXELS,
-         mesh_resolution: int = DEFAULT_MAX_SIDE) -> LiftResult:
+         mesh_resolution: int = DEFAULT_MAX_SIDE, scale_from: str | None = None) -> LiftResult:
     """Lift one image to a resolved depth map, an object mask and a textured mesh.
 
     Args:
@@ -237,6 +266,9 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
         device: torch device for the network ("cpu", "cuda", "auto": cuda when available).
         max_pixels: refuse larger images.
         mesh_resolution: vertex grid samples on the longer side of the mesh.
+        scale_from: ``"height=M"`` or ``"width=M"``: the object's real size in metres; the depth
+            and the mesh are then in metres (the mask's extent spans M), else in units of the
+            image's longer side.
 
     Returns:
         LiftResult (``.depth`` (H, W) float32, ``.mask`` (H, W) bool, ``.mesh`` trimesh.Trimesh).
@@ -248,6 +280,8 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
     >>> result.mesh.export("photo.glb")                # doctest: +SKIP
     """
     device = _check_options(depth_scale, mesh_resolution, device)
+    if scale_from is not None:
+        parse_scale_from(scale_from)
     loaded = load_image(image, max_pixels) if isinstance(image, (str, Path)) else from_array(image)
     model, meta = load_model(checkpoint, device)
     raw, obj, source = lift_arrays(model, loaded.rgb, lambda logits: object_mask(loaded, logits, mask, max_pixels), device)
@@ -259,6 +293,12 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
     info = {"mask": source, "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT), "depth_scale": float(depth_scale),
             "units": "longer image side = 1; nearest object point at depth 1", "rules": rules,
             "model": {k: meta[k] for k in sorted(meta) if isinstance(meta[k], (str, int, float, bool))}}
+    if scale_from is not None:
+        k = metres_per_unit(scale_from, obj)
+        depth = (depth * k).astype(np.float32)
+        mesh.apply_scale(k)
+        info.update(units=f"metres ({scale_from}: the mask's extent; 1 longer image side = {k:.6g} m)",
+                    metres_per_unit=k)
     return LiftResult(depth, obj, mesh, loaded.rgb, raw, info)
 
 
@@ -411,10 +451,10 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
                checkpoint: str | Path | None = None, depth_scale: float = 1.0, mask: str = "auto",
                device: str = "auto", max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
                progress: bool = True, recursive: bool = False, skip_existing: bool = False,
-               normals: bool = False) -> dict[str, Any]:
+               normals: bool = False, scale_from: str | None = None) -> dict[str, Any]:
     """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
     folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``
-    (``normals``: normal maps too; ``write_outputs``).
+    (``normals``: normal maps too; ``write_outputs``; ``scale_from``: in metres, see ``lift``).
 
     A failing image is reported (one line on stderr, naming it) and the others go on; a single
     input file that fails raises. The model is loaded once, before the first image. With
@@ -427,6 +467,8 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
 
     formats = parse_formats(fmt)
     device = _check_options(depth_scale, mesh_resolution, device)
+    if scale_from is not None:
+        parse_scale_from(scale_from)
     files = collect_images(inputs, recursive)
     stems = output_stems(files)
     out = check_writable(out)
@@ -440,7 +482,7 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
             skipped += 1
             continue
         try:
-            result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution)
+            result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from)
             outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, formats, normals)]
         except Exception as exc:  # one bad image must not stop a folder: report it, go on
             if isinstance(exc, PointkitError):

@@ -293,3 +293,25 @@ def test_normals_flag_writes_unit_normal_maps_on_the_mask(tmp_path, checkpoint, 
     assert (n[~mask] == 0).all() and (n[mask][:, 2] > 0).all()        # front-facing, toward the viewer
     png = np.asarray(Image.open(tmp_path / "o" / "a_normals.png"))
     assert png.shape == n.shape and np.abs(png[mask] / 127.5 - 1 - n[mask]).max() < 0.01
+
+
+def test_scale_from_puts_the_mesh_and_depth_in_metres(tmp_path, checkpoint, view):
+    """--scale-from height=M: the mask's height spans M metres in the mesh; depth scales alike."""
+    import trimesh
+
+    rgba = np.dstack([view.image, np.where(view.mask, 255, 0).astype(np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    rows = np.flatnonzero(view.mask.any(1))
+    for spec, out in (("height=0.42", "m"), (None, "units")):
+        args = ["-q", "lift", str(tmp_path / "a.png"), "--checkpoint", str(checkpoint), "--out", str(tmp_path / out)]
+        run = CliRunner().invoke(cli, args + (["--scale-from", spec] if spec else []))
+        assert run.exit_code == 0, run.output
+    k = 0.42 * max(view.mask.shape) / (rows[-1] - rows[0] + 1)
+    metric = trimesh.load(tmp_path / "m" / "a.glb", force="mesh")
+    plain = trimesh.load(tmp_path / "units" / "a.glb", force="mesh")
+    assert np.allclose(metric.extents, plain.extents * k, rtol=1e-5)
+    assert abs(metric.extents[1] - 0.42) < 0.42 * 2.0 / (rows[-1] - rows[0] + 1)   # within a grid step
+    assert np.allclose(np.load(tmp_path / "m" / "a_depth.npy"), np.load(tmp_path / "units" / "a_depth.npy") * k,
+                       rtol=1e-5)
+    bad = CliRunner().invoke(cli, ["lift", str(tmp_path / "a.png"), "--out", str(tmp_path / "b"), "--scale-from", "height=-1"])
+    assert bad.exit_code == 2 and "height=METRES" in bad.stderr

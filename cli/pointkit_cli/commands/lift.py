@@ -16,6 +16,19 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
         raise click.BadParameter(str(exc)) from None
 
 
+def _scale(ctx, param, value):
+    from pointkit.errors import PointkitError
+    from pointkit.lifting import parse_scale_from
+
+    if value is None:
+        return None
+    try:
+        parse_scale_from(value)
+    except PointkitError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command("lift")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (created).")
@@ -31,11 +44,13 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--max-pixels", type=click.IntRange(min=1), default=50_000_000, show_default=True, help="Refuse larger images.")
 @click.option("--mesh-resolution", type=click.IntRange(2, 8192), default=512, show_default=True, help="Mesh vertices on the longer image side.")
 @click.option("-r", "--recursive", is_flag=True, help="Also the images in sub-folders of folder inputs; the tree is mirrored under --out.")
+@click.option("--scale-from", metavar="height=M|width=M", callback=_scale,
+              help="The object's real height (or width) in metres: the mesh and the depth are then in metres.")
 @click.option("--normals", is_flag=True, help="Also <stem>_normals.npy and .png: normal maps in the mesh frame.")
 @click.option("--skip-existing", is_flag=True, help="Leave out images whose output files all exist (resume a folder run).")
 @click.pass_context
-def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixels, mesh_resolution, recursive, normals,
-         skip_existing):
+def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixels, mesh_resolution, recursive, scale_from,
+         normals, skip_existing):
     """Lift IMAGE files or folders of images to depth maps and textured meshes in --out.
 
     Per image: <stem>_depth.npy, <stem>_depth.png (16-bit), <stem>_depth_color.png,
@@ -48,7 +63,7 @@ def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixel
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     summary = lift_files(inputs, out, fmt=fmt, checkpoint=checkpoint, depth_scale=depth_scale, mask=mask, device=device,
                          max_pixels=max_pixels, mesh_resolution=mesh_resolution, progress=not quiet,
-                         recursive=recursive, skip_existing=skip_existing, normals=normals)
+                         recursive=recursive, skip_existing=skip_existing, normals=normals, scale_from=scale_from)
     click.echo(json.dumps(summary))
     if summary["failed"]:
         raise PointkitError(f"{summary['failed']} of {summary['failed'] + summary['lifted']} images failed (listed above)")
