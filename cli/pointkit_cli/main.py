@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("pointkit_cli.commands.render:show", "Contact sheet of a dataset object: RGB, depth, mask, matches."),
     "match": ("pointkit_cli.commands.match:match", "Correspondences from folders of real photos."),
     "train": ("pointkit_cli.commands.train:train", "Train LiftNet (correspondence or depth loss)."),
+    "adapt": ("pointkit_cli.commands.adapt:adapt", "Fine-tune LiftNet on your own photos (match + train)."),
     "eval": ("pointkit_cli.commands.evaluate:evaluate", "Depth metrics of a checkpoint on a dataset split."),
     "lift": ("pointkit_cli.commands.lift:lift", "Image -> depth -> textured mesh."),
     "view": ("pointkit_cli.commands.view:view", "Turntable preview of a mesh or depth map."),

@@ -18,7 +18,7 @@ import click
 @click.option("--threshold", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Affine-F inlier threshold, px in the --max-size frame.")
 @click.option("--min-matches", default=20, show_default=True, type=click.IntRange(min=4), help="Putative matches a pair needs.")
-@click.option("--min-inliers", default=15, show_default=True, type=click.IntRange(min=4), help="Affine-F inliers a kept pair needs.")
+@click.option("--min-inliers", default=15, show_default=True, type=click.IntRange(min=5), help="Affine-F inliers a kept pair needs.")
 @click.option("--resolution", default=256, show_default=True, type=click.IntRange(min=16),
               help="Stored images are letterboxed to RESOLUTION x RESOLUTION.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), metavar="W", help="Threads for features and pairs.")

@@ -1,0 +1,196 @@
+"""``pointkit adapt``: fine-tune LiftNet on your own photos in one command.
+
+1. ``match`` the photo folders (one sub-folder per object) into ``OUT/matched``;
+2. hold out a seeded share of each object's view pairs (both directions of a pair together):
+   ``OUT/pairs-train`` and ``OUT/pairs-heldout`` hold the same photos with disjoint pairs;
+3. fine-tune the model (default: the shipped one) with the correspondence loss, SGD with momentum
+   0.9 as the paper, at lr 1e-4 (the paper fine-tunes at 1e-5 for thousands of steps; in a
+   300-step run 1e-5 barely moves: on the 16 dino photos, 100 steps lowered the held-out error by
+   8 % at 1e-5 and 35 % at 1e-4) in ``OUT/run``; the held-out pairs are the validation set, so
+   ``val.csv``'s step 0 is the error before and its best the error after;
+4. ``OUT/best.safetensors`` and ``OUT/MODEL_CARD.md``: ``lift --checkpoint OUT`` takes the folder.
+
+Only depth is fine-tuned (mask loss weight 0): matched photos have no object masks to teach the
+mask head. Re-running the same command resumes (matching is reused, training resumes exactly).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pointkit.errors import PointkitError
+from pointkit.io import write_bytes_atomic, write_json_atomic
+
+RECORD = "adapt.json"
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """What ``pointkit adapt`` does (the single source of its defaults).
+
+    Attributes:
+        photos: a folder with one sub-folder of photos per object.
+        out: the adaptation folder (created; re-running with it resumes).
+        init: the model to start from (a checkpoint, run folder or model name).
+        steps, batch_size, lr: fine-tuning length, pairs per step, SGD learning rate.
+        holdout: share of each object's view pairs held out to measure the error before and after.
+        min_pairs: fewer kept view pairs than this (over all objects): refuse.
+        corr_per_pair: correspondences per pair per step (a seeded subset; 0: all).
+        match: ``pointkit match`` settings (``MatchSettings`` fields) other than the defaults.
+        seed, device, threads: as ``pointkit train``.
+    """
+
+    photos: str
+    out: str
+    init: str = "default"
+    steps: int = 300
+    batch_size: int = 8
+    lr: float = 1e-4
+    holdout: float = 0.2
+    min_pairs: int = 4
+    corr_per_pair: int = 200
+    match: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+
+    def check(self) -> None:
+        if not Path(self.photos).is_dir():
+            raise PointkitError(f"{self.photos}: not a folder; give a folder with one sub-folder of photos per object")
+        if not 0 < self.holdout < 1:
+            raise PointkitError(f"--holdout {self.holdout}: use a share in (0, 1), e.g. 0.2")
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.min_pairs < 2:
+            raise PointkitError("--steps, --batch-size, --lr must be positive and --min-pairs at least 2")
+
+
+def _unordered(pairs: np.ndarray) -> list[tuple[int, int]]:
+    return sorted({(int(min(s, t)), int(max(s, t))) for s, t in pairs})
+
+
+def split_pairs(matched: Path, out: Path, holdout: float, seed: int) -> dict[str, int]:
+    """Write ``out/pairs-train`` and ``out/pairs-heldout`` from the matched dataset (see the module
+    doc); an object with one view pair goes to training only. Returns pair counts (unordered)."""
+    from pointkit.data.format import Dataset, ObjectRecord, write_manifest, write_object
+
+    ds = Dataset.open(matched)
+    rng = np.random.default_rng(seed)
+    counts = Counter()
+    entries: dict[str, dict] = {"train": {}, "val": {}}
+    for oid in ds.split("all"):
+        rec = ds.read(oid)
+        keys = _unordered(rec.pairs)
+        n_out = int(round(holdout * len(keys))) if len(keys) >= 2 else 0
+        held = {keys[i] for i in rng.permutation(len(keys))[:max(n_out, 1 if len(keys) >= 2 else 0)]}
+        for split, folder in (("train", "pairs-train"), ("val", "pairs-heldout")):
+            rows = [i for i, (s, t) in enumerate(rec.pairs) if ((min(s, t), max(s, t)) in held) == (split == "val")]
+            if not rows:
+                continue
+            sizes = [rec.pair_offsets[i + 1] - rec.pair_offsets[i] for i in rows]
+            write_object(out / folder, ObjectRecord(
+                oid, rec.images, rec.masks, rec.pairs[rows], np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                np.concatenate([rec.uv_src[rec.pair_offsets[i]:rec.pair_offsets[i + 1]] for i in rows]),
+                np.concatenate([rec.uv_tgt[rec.pair_offsets[i]:rec.pair_offsets[i + 1]] for i in rows])))
+            entries[split][oid] = {"split": split, "pairs": len(rows)}
+            counts[split] += len(rows) // 2
+    for split, folder in (("train", "pairs-train"), ("val", "pairs-heldout")):
+        write_manifest(out / folder, {"kind": "matched", "generator": "pointkit adapt", "source": str(matched),
+                                      "objects": entries[split]})
+    return {"train_pairs": counts["train"], "heldout_pairs": counts["val"]}
+
+
+def _match(cfg: AdaptConfig, out: Path, previous: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """Run the match stage (or reuse a finished one); refuse too few usable pairs with the reasons."""
+    from pointkit.match.pipeline import MatchSettings, build_matched_dataset
+
+    settings = MatchSettings(**cfg.match)
+    matched = out / "matched"
+    if "match" in previous and (matched / "manifest.json").is_file():
+        summary = previous["match"]
+    else:
+        if matched.exists():
+            shutil.rmtree(matched)
+        summary = build_matched_dataset(cfg.photos, matched, settings, progress=progress)
+    if summary["pairs_kept"] < cfg.min_pairs:
+        kinds = Counter()
+        for why, n in summary["reasons"].items():   # "too few matches (4 < 20)" -> "too few matches"
+            kinds[re.sub(r"\s*\(.*\)$", "", why)] += n
+        reasons = "; ".join(f"{n} x {why}" for why, n in kinds.most_common(3)) or "none given"
+        raise PointkitError(f"{cfg.photos}: only {summary['pairs_kept']} usable view pairs of "
+                            f"{summary['pairs_kept'] + summary['pairs_rejected']} (need {cfg.min_pairs}); most "
+                            f"rejected because: {reasons}. Add photos with more overlap and texture")
+    return summary
+
+
+def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
+    """Run ``pointkit adapt`` (module doc). Returns the summary also written to ``OUT/adapt.json``.
+
+    Raises:
+        PointkitError: bad options, an --out holding something else, too few usable pairs.
+    """
+    from pointkit.models.liftnet import checkpoint_file
+    from pointkit.training import TrainConfig, train
+
+    cfg.check()
+    out = Path(cfg.out)
+    record = out / RECORD
+    if out.exists() and any(out.iterdir()) and not record.is_file():
+        raise PointkitError(f"{out}: not empty and not an adapt folder; choose a new --out")
+    previous = json.loads(record.read_text()) if record.is_file() else {}
+    if previous and previous.get("config") != json.loads(json.dumps(asdict(cfg))):
+        raise PointkitError(f"{out} holds an adaptation with other settings; use them again or choose a new --out")
+    checkpoint_file(cfg.init)   # a bad --init fails before matching
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"config": asdict(cfg)}
+    summary["match"] = _match(cfg, out, previous, progress)
+    write_json_atomic(record, summary)
+    if "pairs" in previous and (out / "pairs-heldout" / "manifest.json").is_file():
+        summary["pairs"] = previous["pairs"]
+    else:
+        summary["pairs"] = split_pairs(out / "matched", out, cfg.holdout, cfg.seed)
+    if not summary["pairs"]["heldout_pairs"]:
+        raise PointkitError(f"{cfg.photos}: no object has 2 usable view pairs, so none can be held out to measure "
+                            "the fine-tuning; add photos with more overlap")
+    write_json_atomic(record, summary)
+    run = out / "run"
+    result = train(TrainConfig(
+        datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")], out=str(run), init=cfg.init, loss="corr",
+        corr_per_pair=cfg.corr_per_pair, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="sgd",
+        mask_weight=0.0, val_every=max(1, cfg.steps // 5), patience=0, checkpoint_every=max(1, cfg.steps // 10),
+        seed=cfg.seed, device=cfg.device, threads=cfg.threads, progress=progress, resume=(run / "run.json").is_file()))
+    with open(run / "val.csv") as f:
+        errors = {int(r["step"]): float(r["val_corr_error_px"]) for r in csv.DictReader(f)}
+    summary.update(heldout_error_before_px=errors[min(errors)], heldout_error_after_px=min(errors.values()),
+                   best_step=min(errors, key=errors.get), steps=result["steps"])
+    write_bytes_atomic(out / "best.safetensors", (run / "best.safetensors").read_bytes())
+    write_bytes_atomic(out / "MODEL_CARD.md", _card(cfg, summary).encode())
+    write_json_atomic(record, summary)
+    return {"out": str(out), "checkpoint": str(out / "best.safetensors"),
+            **{k: v for k, v in summary.items() if k != "config"}}
+
+
+def _card(cfg: AdaptConfig, s: dict[str, Any]) -> str:
+    m, p = s["match"], s["pairs"]
+    return f"""# Adapted LiftNet: `{Path(cfg.out).name}`
+
+Fine-tuned by `pointkit adapt` from `{cfg.init}` on the photos in `{cfg.photos}`.
+
+| | |
+|---|---|
+| objects matched | {m['objects']} |
+| view pairs kept / rejected by `match` | {m['pairs_kept']} / {m['pairs_rejected']} |
+| pairs for training / held out | {p['train_pairs']} / {p['heldout_pairs']} (seed {cfg.seed}) |
+| fine-tuning | correspondence loss only, SGD momentum 0.9, lr {cfg.lr:g}, batch {cfg.batch_size}, {s['steps']} steps; mask head not trained |
+| held-out correspondence error | **{s['heldout_error_before_px']:.3f} px before, {s['heldout_error_after_px']:.3f} px after** (best step {s['best_step']}) |
+
+The error is the reprojection error of held-out pairs through each pair's best affine camera, in
+input pixels (lower is better); it measures the depth's consistency with those photos, not its
+accuracy against true depth. Use it with `pointkit lift --checkpoint {cfg.out}`.
+"""
