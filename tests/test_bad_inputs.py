@@ -98,3 +98,18 @@ def test_match_refuses_to_overwrite_another_kind_of_dataset(inputs, tmp_path):
     assert run.exit_code == 1 and "made by pointkit render-synthetic" in run.stderr, run.output
     assert (rendered / "manifest.json").read_text() == manifest and sorted(p.name for p in rendered.iterdir()) == [
         "manifest.json"]
+
+
+def test_global_flags_work_after_the_subcommand(inputs, tmp_path):
+    if not SHIPPED.is_file():
+        pytest.skip(f"the shipped model {SHIPPED} is absent")
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        shutil.copy(inputs["img"], folder / name)
+    loud = CliRunner().invoke(cli, ["lift", str(folder), "--out", str(tmp_path / "o1"), "--mask", "none"])
+    quiet = CliRunner().invoke(cli, ["lift", str(folder), "--out", str(tmp_path / "o2"), "--mask", "none", "-q"])
+    assert loud.exit_code == quiet.exit_code == 0
+    assert "lift" in loud.stderr and quiet.stderr == ""           # the progress bar, then none
+    debug = CliRunner().invoke(cli, ["lift", str(tmp_path / "missing.png"), "--out", str(tmp_path / "o3"), "--debug"])
+    assert debug.exception is not None and type(debug.exception).__name__ == "PointkitError"

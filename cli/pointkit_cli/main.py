@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import signal
 import sys
 import threading
@@ -52,6 +53,44 @@ class OneLineUsageError(click.UsageError):
         click.echo(f"Error: {self.format_message()} (see {where})", err=True, file=file)
 
 
+def _root_obj(ctx) -> dict:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    return root.obj
+
+
+def _quiet(ctx, param, value):
+    if value:
+        _root_obj(ctx)["quiet"] = True
+        logging.getLogger().setLevel(logging.ERROR)
+        os.environ["TQDM_DISABLE"] = "1"
+
+
+def _verbose(ctx, param, value):
+    if value:
+        logging.getLogger().setLevel(logging.DEBUG if value > 1 else logging.INFO)
+
+
+def _debug(ctx, param, value):
+    if value:
+        _root_obj(ctx)["debug"] = True
+
+
+def _with_global_flags(command: click.Command) -> click.Command:
+    """Accept -q, -v and --debug after the sub-command too (``pointkit lift x.jpg -q``), once."""
+    names = {p.name for p in command.params}
+    flags = [(["-q", "--quiet"], dict(is_flag=True, callback=_quiet, help="As pointkit -q: only errors, no progress.")),
+             (["-v", "--verbose"], dict(count=True, callback=_verbose, help="As pointkit -v: more log output.")),
+             (["--debug"], dict(is_flag=True, callback=_debug, help="As pointkit --debug: full tracebacks."))]
+    for decls, kwargs in flags:
+        if decls[-1].lstrip("-") not in names:
+            command.params.append(click.Option(decls, expose_value=False, **kwargs))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_global_flags(sub)
+    return command
+
+
 class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use; missing modules are not listed."""
 
@@ -66,9 +105,11 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx, name):
         if name not in COMMANDS or not self._exists(COMMANDS[name][0]):
-            return super().get_command(ctx, name)
-        module, attr = COMMANDS[name][0].split(":")
-        return getattr(importlib.import_module(module), attr)
+            command = super().get_command(ctx, name)
+        else:
+            module, attr = COMMANDS[name][0].split(":")
+            command = getattr(importlib.import_module(module), attr)
+        return _with_global_flags(command) if command is not None else None
 
     def format_commands(self, ctx, formatter):
         rows = [(name, COMMANDS[name][1] if name in COMMANDS else self.commands[name].get_short_help_str())
@@ -131,8 +172,6 @@ def cli(ctx, debug, verbose, quiet):
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, format="pointkit: %(message)s")
     if quiet:
-        import os
-
         os.environ["TQDM_DISABLE"] = "1"
 
 
