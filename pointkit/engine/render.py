@@ -240,28 +240,10 @@ def backgrounds(n: int, size: int, generator: torch.Generator, device, photos: t
     return out.clamp(0, 1)
 
 
-def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearance: EngineAppearance | None = None,
-          photo_prob: float = 0.5) -> torch.Tensor:
-    """uint8 images (B, V, 3, S, S) of traced views: one material and light rig per shape (shared
-    by its V views, fixed in world space), a background per view, camera noise per view.
-
-    Material: a random albedo times a solid texture (random 3D sinusoids of the world position,
-    coarse and fine, random amplitude), or (``TEXTURE_PROB``, when ``appearance`` has textures)
-    a triplanar texture map; a random specular strength and shininess. Light: ambient, or
-    (``ENVIRONMENT_PROB``, when ``appearance`` has SH) a rotated HDRI's irradiance, plus 1-3
-    directional lights (Lambert + Blinn-Phong), random colours near white. Backgrounds: see
-    ``backgrounds`` (``appearance.photos`` with probability ``photo_prob``).
-    """
-    appearance = appearance or EngineAppearance()
-    g = generator
-    B, V, S = traced.depth.shape[0], traced.depth.shape[1], traced.depth.shape[2]
-    device = traced.depth.device
-    pts = traced.points.reshape(B, V * S * S, 3)
-    nrm = traced.normal.reshape(B, V * S * S, 3)
-    view_dir = -cameras.rotation[..., 2, :]                                   # (B, V, 3) toward the camera
-    view_dir = view_dir[:, :, None].expand(B, V, S * S, 3).reshape(B, V * S * S, 3)
-    nrm = torch.where((nrm * view_dir).sum(-1, keepdim=True) < 0, -nrm, nrm)
-    # Material.
+def _material(pts: torch.Tensor, nrm: torch.Tensor, appearance: EngineAppearance, g: torch.Generator):
+    """Per-shape material at points / normals (B, N, 3): diffuse colour kd (B, N, 3), specular
+    strength ks and shininess (B, 1, 1). See ``shade``."""
+    B, device = pts.shape[0], pts.device
     albedo = _rand((B, 1, 3), g, device, 0.2, 0.95) * _rand((B, 1, 1), g, device, 0.5, 1.0)
     gray = _rand((B, 1, 1), g, device) < 0.3
     # Sculpture materials are rarely saturated: the rest keep 0-70 % of their colour.
@@ -283,13 +265,21 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearan
         kd = torch.where(use, mapped.clamp(0, 1), kd)
     ks = _rand((B, 1, 1), g, device, 0, 0.5)
     shininess = 2 ** _rand((B, 1, 1), g, device, 2, 7)
-    # Lights: ambient + up to 3 directional (the first always on, mostly from above).
+    return kd, ks, shininess
+
+
+def _light(nrm: torch.Tensor, view_dir: torch.Tensor, ks: torch.Tensor, shininess: torch.Tensor,
+           appearance: EngineAppearance, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-shape light rig at normals (B, N, 3): diffuse irradiance and specular light (B, N, 3).
+    Ambient (or a rotated HDRI's irradiance) plus up to 3 directional lights (the first always on,
+    mostly from above), Lambert + Blinn-Phong. See ``shade``."""
+    B, device = nrm.shape[0], nrm.device
     ambient = _rand((B, 1, 1), g, device, 0.1, 0.35)
     dirs = _unit(torch.randn(B, 3, 3, generator=g, device=device) + torch.tensor([0.0, 0.8, 0.0], device=device))
     power = _rand((B, 3), g, device, 0.3, 0.9) * torch.cat(
         [torch.ones(B, 1, device=device), (_rand((B, 2), g, device) < 0.5).float()], 1)
     colour = _rand((B, 3, 3), g, device, 0.8, 1.0)
-    lum = ambient.expand(B, 1, 3) * torch.ones_like(kd)
+    lum = ambient.expand(B, 1, 3) * torch.ones_like(nrm)
     if appearance.sh is not None:
         use = _rand((B, 1, 1), g, device) < ENVIRONMENT_PROB
         pick = torch.randint(len(appearance.sh), (B,), generator=g, device=device)
@@ -298,7 +288,7 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearan
         rotated = torch.stack([c * nrm[..., 0] - s_ * nrm[..., 2], nrm[..., 1], s_ * nrm[..., 0] + c * nrm[..., 2]], -1)
         env = sh_irradiance(appearance.sh[pick], rotated) * _rand((B, 1, 1), g, device, 0.3, 0.8)
         lum = torch.where(use, env, lum)
-    spec = torch.zeros_like(kd)
+    spec = torch.zeros_like(nrm)
     for j in range(3):
         lj = dirs[:, j][:, None]
         ndl = (nrm * lj).sum(-1, keepdim=True).clamp(min=0)
@@ -307,6 +297,32 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearan
         pj = (power[:, j, None, None] * colour[:, j, None])
         lum = lum + pj * ndl
         spec = spec + pj * ks * ndh ** shininess * (ndl > 0)
+    return lum, spec
+
+
+def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearance: EngineAppearance | None = None,
+          photo_prob: float = 0.5) -> torch.Tensor:
+    """uint8 images (B, V, 3, S, S) of traced views: one material and light rig per shape (shared
+    by its V views, fixed in world space), a background per view, camera noise per view.
+
+    Material (``_material``): a random albedo times a solid texture (random 3D sinusoids of the
+    world position, coarse and fine, random amplitude), or (``TEXTURE_PROB``, when ``appearance``
+    has textures) a triplanar texture map; a random specular strength and shininess. Light
+    (``_light``): ambient, or (``ENVIRONMENT_PROB``, when ``appearance`` has SH) a rotated HDRI's
+    irradiance, plus 1-3 directional lights (Lambert + Blinn-Phong), random colours near white.
+    Backgrounds: see ``backgrounds`` (``appearance.photos`` with probability ``photo_prob``).
+    """
+    appearance = appearance or EngineAppearance()
+    g = generator
+    B, V, S = traced.depth.shape[0], traced.depth.shape[1], traced.depth.shape[2]
+    device = traced.depth.device
+    pts = traced.points.reshape(B, V * S * S, 3)
+    nrm = traced.normal.reshape(B, V * S * S, 3)
+    view_dir = -cameras.rotation[..., 2, :]                                   # (B, V, 3) toward the camera
+    view_dir = view_dir[:, :, None].expand(B, V, S * S, 3).reshape(B, V * S * S, 3)
+    nrm = torch.where((nrm * view_dir).sum(-1, keepdim=True) < 0, -nrm, nrm)
+    kd, ks, shininess = _material(pts, nrm, appearance, g)
+    lum, spec = _light(nrm, view_dir, ks, shininess, appearance, g)
     obj = (kd * lum + spec).clamp(0, 1).reshape(B, V, S, S, 3).permute(0, 1, 4, 2, 3)
     bg = backgrounds(B * V, S, g, device, appearance.photos, photo_prob).reshape(B, V, 3, S, S)
     img = torch.where(traced.mask[:, :, None], obj, bg)
