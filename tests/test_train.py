@@ -245,10 +245,12 @@ def test_val_pairs_validates_on_an_even_fixed_subset(dataset, tmp_path):
 def test_resume_accepts_moved_run_and_respelled_or_moved_dataset(dataset, tmp_path, monkeypatch):
     """Resume compares inputs by identity (resolved path or manifest), not by spelling."""
     common = dict(TINY, steps=4)
-    train(TrainConfig(out=str(tmp_path / "a"), datasets=[str(dataset)], **common))
-    train(TrainConfig(out=str(tmp_path / "b"), datasets=[str(dataset)], **{**common, "steps": 2}))
     moved_data = tmp_path / "elsewhere" / "data"
-    shutil.copytree(dataset, moved_data)
+    moved_data.parent.mkdir()
+    shutil.copytree(dataset, tmp_path / "original")
+    train(TrainConfig(out=str(tmp_path / "a"), datasets=[str(tmp_path / "original")], **common))
+    train(TrainConfig(out=str(tmp_path / "b"), datasets=[str(tmp_path / "original")], **{**common, "steps": 2}))
+    (tmp_path / "original").rename(moved_data)                     # moved: the old path is gone
     (tmp_path / "b").rename(tmp_path / "b-moved")
     monkeypatch.chdir(tmp_path / "elsewhere")
     train(TrainConfig(out="../b-moved/", datasets=["./data/"], resume=True, **common))

@@ -27,13 +27,12 @@ def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: in
 
     from tqdm import tqdm
 
+    from pointkit.engine.appearance import appearance_from_folder
     from pointkit.engine.sdf import ShapeBank, mesh_to_sdf, save_bank
+    from pointkit.render.appearance import BACKGROUND_SPLITS, resolve_appearance_dir
     from pointkit.render.dataset import object_sources
     from pointkit.render.mesh import load_mesh
     from pointkit.render.procedural import check_families, sculpture
-
-    from pointkit.engine.appearance import appearance_from_folder
-    from pointkit.render.appearance import BACKGROUND_SPLITS, resolve_appearance_dir
 
     if grid < 16:
         raise PointkitError(f"--grid {grid}: use at least 16 voxels per side")

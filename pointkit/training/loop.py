@@ -135,17 +135,26 @@ def _identity(path: str) -> str:
         return str(p.resolve())
 
 
-def _same_inputs(old, new) -> bool:
-    """Whether two config values of an INPUT_PATHS entry name the same inputs: equal, the same
-    resolved paths, or the same content (a moved or re-spelled dataset, bank or checkpoint)."""
+def _as_list(value) -> list[str]:
+    return [] if value is None else ([value] if isinstance(value, str) else list(value))
+
+
+def input_identities(cfg: TrainConfig) -> dict[str, list[str]]:
+    """``_identity`` of every input of INPUT_PATHS (saved in run.json to recognise them on resume)."""
+    return {k: [_identity(x) for x in _as_list(getattr(cfg, k))] for k in INPUT_PATHS}
+
+
+def _same_inputs(old, new, saved_ids: list[str] | None) -> bool:
+    """Whether the config values ``old`` (saved) and ``new`` of an INPUT_PATHS entry name the same
+    inputs: equal, the same resolved paths, or the same content as recorded at the start of the run
+    (``saved_ids``; a moved or re-spelled dataset, bank or checkpoint)."""
     if old == new:
         return True
-    as_list = lambda v: [] if v is None else ([v] if isinstance(v, str) else list(v))  # noqa: E731
-    a, b = as_list(old), as_list(new)
+    a, b = _as_list(old), _as_list(new)
     if len(a) != len(b):
         return False
-    return all(x == y or Path(x).resolve() == Path(y).resolve() or _identity(x) == _identity(y)
-               for x, y in zip(a, b))
+    ids = saved_ids if saved_ids is not None and len(saved_ids) == len(a) else [_identity(x) for x in a]
+    return all(x == y or Path(x).resolve() == Path(y).resolve() or i == _identity(y) for x, y, i in zip(a, b, ids))
 
 
 def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
@@ -164,7 +173,8 @@ def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
         raise PointkitError(f"{saved_path}: unreadable run record ({exc}); start a new run with another --out") from None
     new = json.loads(json.dumps(cfg.to_dict()))   # as saved: tuples become lists
     changed = [k for k in new if k not in RESUMABLE_CHANGES + INPUT_PATHS + ("out",) and k in old and old[k] != new[k]]
-    changed += [k for k in INPUT_PATHS if k in old and not _same_inputs(old[k], new[k])]
+    saved_ids = saved.get("input_ids", {})
+    changed += [k for k in INPUT_PATHS if k in old and not _same_inputs(old[k], new[k], saved_ids.get(k))]
     if changed:
         raise PointkitError(f"{run}: --resume with other settings ({', '.join(changed)}); use the original options")
     return saved
@@ -432,7 +442,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 "host": {"machine": platform.machine(), "cpus": os.cpu_count(),
                          "gpu": torch.cuda.get_device_name(device) if cuda else None},
                 "datasets": [{"root": str(d.root), "manifests": d.manifests} for d in data.datasets],
-                "synth": cfg.synth})
+                "synth": cfg.synth, "input_ids": input_identities(cfg)})
         dist.barrier()
 
         net = model
