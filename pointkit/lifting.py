@@ -366,7 +366,8 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Seq
                 Image.fromarray(array).save(tmp, compress_level=1, **kwargs)
             written.append(out / name)
         if normals:
-            n = normal_map(result.depth, result.mask)
+            # normal_map takes depth in units of the longer image side: undo --scale-from's metres.
+            n = normal_map(result.depth / result.info.get("metres_per_unit", 1.0), result.mask)
             with atomic_path(out / f"{stem}_normals.npy") as tmp:
                 np.save(tmp, n)
             written.append(out / f"{stem}_normals.npy")

@@ -303,7 +303,8 @@ def test_scale_from_puts_the_mesh_and_depth_in_metres(tmp_path, checkpoint, view
     Image.fromarray(rgba).save(tmp_path / "a.png")
     rows = np.flatnonzero(view.mask.any(1))
     for spec, out in (("height=0.42", "m"), (None, "units")):
-        args = ["-q", "lift", str(tmp_path / "a.png"), "--checkpoint", str(checkpoint), "--out", str(tmp_path / out)]
+        args = ["-q", "lift", str(tmp_path / "a.png"), "--checkpoint", str(checkpoint), "--out", str(tmp_path / out),
+                "--normals"]
         run = CliRunner().invoke(cli, args + (["--scale-from", spec] if spec else []))
         assert run.exit_code == 0, run.output
     k = 0.42 * max(view.mask.shape) / (rows[-1] - rows[0] + 1)
@@ -313,5 +314,8 @@ def test_scale_from_puts_the_mesh_and_depth_in_metres(tmp_path, checkpoint, view
     assert abs(metric.extents[1] - 0.42) < 0.42 * 2.0 / (rows[-1] - rows[0] + 1)   # within a grid step
     assert np.allclose(np.load(tmp_path / "m" / "a_depth.npy"), np.load(tmp_path / "units" / "a_depth.npy") * k,
                        rtol=1e-5)
+    # Normals are a property of the shape, not of its units.
+    assert np.allclose(np.load(tmp_path / "m" / "a_normals.npy"), np.load(tmp_path / "units" / "a_normals.npy"),
+                       atol=1e-4)
     bad = CliRunner().invoke(cli, ["lift", str(tmp_path / "a.png"), "--out", str(tmp_path / "b"), "--scale-from", "height=-1"])
     assert bad.exit_code == 2 and "height=METRES" in bad.stderr
