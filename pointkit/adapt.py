@@ -77,7 +77,8 @@ def _unordered(pairs: np.ndarray) -> list[tuple[int, int]]:
 
 def split_pairs(matched: Path, out: Path, holdout: float, seed: int) -> dict[str, int]:
     """Write ``out/pairs-train`` and ``out/pairs-heldout`` from the matched dataset (see the module
-    doc); an object with one view pair goes to training only. Returns pair counts (unordered)."""
+    doc): at least one and at most all but one of an object's view pairs are held out; an object
+    with one view pair goes to training only. Returns pair counts (unordered)."""
     from pointkit.data.format import Dataset, ObjectRecord, write_manifest, write_object
 
     ds = Dataset.open(matched)
@@ -87,8 +88,8 @@ def split_pairs(matched: Path, out: Path, holdout: float, seed: int) -> dict[str
     for oid in ds.split("all"):
         rec = ds.read(oid)
         keys = _unordered(rec.pairs)
-        n_out = int(round(holdout * len(keys))) if len(keys) >= 2 else 0
-        held = {keys[i] for i in rng.permutation(len(keys))[:max(n_out, 1 if len(keys) >= 2 else 0)]}
+        n_out = min(len(keys) - 1, max(1, int(round(holdout * len(keys))))) if len(keys) >= 2 else 0
+        held = {keys[i] for i in rng.permutation(len(keys))[:n_out]}
         for split, folder in (("train", "pairs-train"), ("val", "pairs-heldout")):
             rows = [i for i, (s, t) in enumerate(rec.pairs) if ((min(s, t), max(s, t)) in held) == (split == "val")]
             if not rows:
