@@ -206,8 +206,9 @@ def test_ransac_threshold_is_tau_also_without_r():
 def test_corrupt_run_record_or_state_is_a_one_line_error(dataset, tmp_path):
     cfg = dict(datasets=[str(dataset)], out=str(tmp_path / "r"), steps=1, **TINY)
     train(TrainConfig(**cfg))
-    state = json.loads((tmp_path / "r" / "state.json").read_text())
-    (tmp_path / "r" / state["tensors"]).write_bytes(b"not a safetensors file")
+    for name in ("state.json", "state-previous.json"):   # the latest checkpoint and its fallback
+        state = json.loads((tmp_path / "r" / name).read_text())
+        (tmp_path / "r" / state["tensors"]).write_bytes(b"not a safetensors file")
     with pytest.raises(PointkitError, match="unreadable training state"):
         train(TrainConfig(**{**cfg, "resume": True}))
     (tmp_path / "r" / "run.json").write_text("{truncated")
@@ -262,3 +263,31 @@ def test_resume_accepts_moved_run_and_respelled_or_moved_dataset(dataset, tmp_pa
     (other / "manifest.json").write_text((other / "manifest.json").read_text().replace("{", "{ ", 1))
     with pytest.raises(PointkitError, match="datasets"):
         train(TrainConfig(out=str(tmp_path / "b-moved"), datasets=[str(other)], resume=True, **common))
+
+
+def test_resume_drops_junk_log_rows_and_falls_back_past_a_truncated_state(dataset, tmp_path, caplog):
+    """A junk CSV row is dropped with a warning; an unreadable latest checkpoint resumes from the
+    one before it (still exactly: the same weights as a straight run)."""
+    common = dict(TINY, datasets=[str(dataset)], checkpoint_every=2, val_every=2)
+    train(TrainConfig(out=str(tmp_path / "a"), steps=6, **common))
+    train(TrainConfig(out=str(tmp_path / "b"), steps=4, **common))
+    run = tmp_path / "b"
+    with open(run / "train.csv", "a") as fh:
+        fh.write("junk,row\nabc,0,1,2,3,4,5,6,7,8\n")
+    latest = json.loads((run / "state.json").read_text())["tensors"]
+    assert latest == "state-000000004.safetensors" and (run / "state-previous.json").is_file()
+    data = (run / latest).read_bytes()
+    (run / latest).write_bytes(data[: len(data) // 2])                # truncated by a full disk, say
+    with caplog.at_level("WARNING"):
+        train(TrainConfig(out=str(run), steps=6, resume=True, **common))
+    assert "dropped 2 unreadable row(s)" in caplog.text
+    assert "state-000000004.safetensors: unreadable" in caplog.text and "before it (step 2)" in caplog.text
+    wa, wb = weights(tmp_path / "a" / "last.safetensors"), weights(run / "last.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    steps = [int(r["step"]) for r in csv.DictReader(open(run / "train.csv"))]
+    assert steps == list(range(1, 7))
+    # Both checkpoints unreadable: one line naming the files.
+    for name in ("state.json", "state-previous.json"):
+        (run / name).write_text("{")
+    with pytest.raises(PointkitError, match="state.json: unreadable.*the checkpoint before it too"):
+        train(TrainConfig(out=str(run), steps=8, resume=True, **common))

@@ -5,6 +5,10 @@
 epoch, early-stopping record, the optimiser's non-tensor settings, the config, and the name of the
 tensor file. Both are written atomically and the JSON last, so a kill -9 at any moment leaves the
 previous complete checkpoint (older tensor files are deleted only after the JSON moved on).
+
+The checkpoint before the latest is kept too (``RUN/state-previous.json`` and its tensor file):
+when the latest one cannot be read (a truncated file, a disk error), ``load_state`` resumes from
+the previous one with a warning, losing at most two checkpoint intervals instead of the run.
 """
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ from typing import Any
 import torch
 
 from pointkit.errors import PointkitError
-from pointkit.io import atomic_path, write_json_atomic
+from pointkit.io import atomic_path, write_bytes_atomic, write_json_atomic
 
 STATE_JSON = "state.json"
+PREVIOUS_JSON = "state-previous.json"
 
 
 def _optimizer_split(opt_state: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -55,28 +60,54 @@ def save_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     name = f"state-{step:09d}.safetensors"
     with atomic_path(run / name) as tmp:
         save_file(tensors, str(tmp))
+    keep = {name}
+    if (run / STATE_JSON).is_file():
+        latest = (run / STATE_JSON).read_text()
+        write_bytes_atomic(run / PREVIOUS_JSON, latest.encode())
+        keep.add(json.loads(latest).get("tensors", ""))
     write_json_atomic(run / STATE_JSON, {**info, "tensors": name, "optimizer": opt_plain})
     for old in run.glob("state-*.safetensors"):
-        if old.name != name:
+        if old.name not in keep:
             old.unlink(missing_ok=True)
     return run / STATE_JSON
 
 
-def load_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> dict[str, Any]:
-    """Restore model, optimiser and RNG states from ``run``; returns the saved info (step, epoch ...)."""
+def _read_state(run: Path, json_name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = run / STATE_JSON
     try:
-        info = json.loads(path.read_text())
-        tensors = load_file(str(run / info["tensors"]))
-        optimizer_plain, rng_cpu = info["optimizer"], tensors["rng.cpu"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, SafetensorError) as exc:
-        raise PointkitError(f"{path}: unreadable training state ({exc}); start a new run with another --out") from None
+        info = json.loads((run / json_name).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PointkitError(f"{run / json_name}: unreadable ({exc})") from None
+    tensor_path = run / str(info.get("tensors"))
+    try:
+        tensors = load_file(str(tensor_path))
+        info["optimizer"], tensors["rng.cpu"]
+    except (OSError, KeyError, TypeError, SafetensorError) as exc:
+        raise PointkitError(f"{tensor_path}: unreadable training state ({exc})") from None
+    return info, tensors
+
+
+def load_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> dict[str, Any]:
+    """Restore model, optimiser and RNG states from ``run`` (the latest checkpoint, else the one
+    before it, with a warning); returns the saved info (step, epoch ...)."""
+    import logging
+
+    try:
+        info, tensors = _read_state(run, STATE_JSON)
+    except PointkitError as latest:
+        if not (run / PREVIOUS_JSON).is_file():
+            raise PointkitError(f"{latest}; start a new run with another --out") from None
+        try:
+            info, tensors = _read_state(run, PREVIOUS_JSON)
+        except PointkitError as previous:
+            raise PointkitError(f"{latest}; the checkpoint before it too: {previous}; start a new run with another "
+                                "--out") from None
+        logging.getLogger(__name__).warning("%s; resuming from the checkpoint before it (step %s)", latest, info["step"])
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    optimizer.load_state_dict(_optimizer_join({k: v.to(device) for k, v in tensors.items()}, optimizer_plain))
-    torch.set_rng_state(rng_cpu)
+    optimizer.load_state_dict(_optimizer_join({k: v.to(device) for k, v in tensors.items()}, info["optimizer"]))
+    torch.set_rng_state(tensors["rng.cpu"])
     if "rng.cuda" in tensors and device.type == "cuda":
         torch.cuda.set_rng_state(tensors["rng.cuda"])
     return info

@@ -180,6 +180,18 @@ def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
     return saved
 
 
+def _log_row_ok(row: dict[str, Any], fields) -> bool:
+    """A CSV log row as ``_Logs`` writes it: exactly the fields, an integer step, numbers or blanks."""
+    if None in row or any(row.get(f) is None for f in fields):
+        return False
+    try:
+        int(row["step"])
+        [float(row[f]) for f in fields if row[f] != ""]
+    except ValueError:
+        return False
+    return True
+
+
 class _Logs:
     """CSV files (rewritten up to the resumed step) and TensorBoard, on the main process only."""
 
@@ -192,7 +204,11 @@ class _Logs:
             rows = []
             if path.exists():
                 with open(path, newline="") as fh:
-                    rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= start_step]
+                    read = list(csv.DictReader(fh))
+                rows = [r for r in read if _log_row_ok(r, fields) and int(r["step"]) <= start_step]
+                junk = sum(not _log_row_ok(r, fields) for r in read)
+                if junk:
+                    log.warning("%s: dropped %d unreadable row(s) while resuming", path, junk)
             fh = open(path, "w", newline="")
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
