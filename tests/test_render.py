@@ -236,3 +236,28 @@ def test_cli_render_exits_1_when_an_object_failed(tmp_path):
     assert result.exit_code == 1 and "1 of 2 objects failed to render" in result.output, result.output
     summary = json.loads([line for line in result.output.splitlines() if line.startswith("{")][-1])
     assert summary["rendered"] == 1 and summary["failed"] == 1                # the good mesh was kept
+
+
+def test_up_axis_z_stands_z_up_scans_upright(tmp_path):
+    """--up z turns a Z-up mesh (a tall box along z) to pointkit's Y-up; the manifest records it
+    and a resume with another up axis is refused."""
+    from pointkit.render import load_mesh
+    from pointkit_cli.main import cli
+
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    trimesh.creation.box(extents=(0.3, 0.5, 2.0)).export(meshes / "tower.ply")
+    lying, standing = load_mesh(meshes / "tower.ply"), load_mesh(meshes / "tower.ply", up="z")
+    assert np.argmax(lying.extents) == 2 and np.argmax(standing.extents) == 1
+    assert np.allclose(standing.extents, lying.extents[[0, 2, 1]], atol=1e-6)
+    args = ["-q", "render-synthetic", "--meshes", str(meshes), "--out", str(tmp_path / "ds"), "--resolution", "32",
+            "--views", "2", "--max-corr", "10"]
+    run = CliRunner().invoke(cli, args + ["--up", "z"])
+    assert run.exit_code == 0, run.output
+    ds = Dataset.open(tmp_path / "ds")
+    assert ds.manifest["up"] == "z"
+    mask = ds.read(ds.split("all")[0]).masks[0]
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    assert rows[-1] - rows[0] > 2 * (cols[-1] - cols[0])          # standing: taller than wide
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 1 and "other settings (up)" in again.stderr

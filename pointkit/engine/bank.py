@@ -12,13 +12,14 @@ DEFAULT_GRID = 64
 
 def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: int | None = None, seed: int = 0,
                families: list[str] | None = None, grid: int = DEFAULT_GRID, progress: bool = True,
-               appearance: str | Path | None = None, backgrounds: str = "train") -> dict[str, Any]:
+               appearance: str | Path | None = None, backgrounds: str = "train", up: str = "y") -> dict[str, Any]:
     """Write ``out/bank.npz``: int8 truncated SDF grids (``grid``^3) of the objects a
     ``render-synthetic`` job with the same ``meshes`` / ``procedural`` / ``seed`` / ``families``
     would render (same object ids, same sculptures), plus the photo style's assets
     (``EngineAppearance``: background photos of the ``backgrounds`` split, texture maps, HDRI
     light) from the appearance folder (``appearance``, else the default one; ``backgrounds="none"``
-    or no folder: shapes only). Returns a summary (out, objects, failed, bytes, assets).
+    or no folder: shapes only); ``up``: the mesh files' up axis (``load_mesh``). Returns a summary
+    (out, objects, failed, bytes, assets).
 
     Raises:
         PointkitError: bad options, or no object could be turned into a grid.
@@ -48,7 +49,7 @@ def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: in
     grids, names, failed = [], [], []
     for object_id, source in tqdm(tasks, desc="bank", unit="shape", disable=not progress):
         try:
-            mesh = load_mesh(source["mesh"]) if "mesh" in source else \
+            mesh = load_mesh(source["mesh"], up) if "mesh" in source else \
                 sculpture(seed, source["procedural"], families=families)
             grids.append(mesh_to_sdf(mesh, grid))
             names.append(object_id)

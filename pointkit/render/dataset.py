@@ -114,7 +114,7 @@ def _render_object(task: dict) -> dict:
         key = json.dumps([task["renderer"], task["renderer_options"]], sort_keys=True)
         if key not in _RENDERERS:
             _RENDERERS[key] = get_renderer(task["renderer"], **task["renderer_options"])
-        mesh = load_mesh(source["mesh"]) if "mesh" in source else \
+        mesh = load_mesh(source["mesh"], task.get("up", "y")) if "mesh" in source else \
             sculpture(task["seed"], source["procedural"], families=task.get("families"))
         views = render_views(mesh, task["views"], task["resolution"], renderer=_RENDERERS[key],
                              seed=task["object_seed"], margin=task["margin"])
@@ -148,7 +148,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
                   renderer: str = "fast", seed: int = 0, workers: int = 1, shard: tuple[int, int] | str | None = None,
                   max_corr: int = DEFAULT_MAX_CORR, renderer_options: dict[str, Any] | None = None,
                   margin: float | None = None, families: list[str] | None = None,
-                  progress: bool = True) -> dict[str, Any]:
+                  progress: bool = True, up: str = "y") -> dict[str, Any]:
     """Render a dataset of meshes or procedural sculptures (resumable, shardable).
 
     Args:
@@ -167,6 +167,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
         margin: camera framing margin (default pointkit.geometry.DEFAULT_MARGIN).
         families: procedural sculptures only from these families (default all, with
             ``pointkit.render.procedural.WEIGHTS``).
+        up: the up axis of the mesh files ("y", or "z" for Z-up scans; ``load_mesh``).
         progress: show a tqdm bar (views/s) on stderr.
 
     Returns:
@@ -200,6 +201,10 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
         families = list(check_families(families)) if families else None
     except ValueError as exc:
         raise PointkitError(f"--families: {exc}") from None
+    from pointkit.render.mesh import UP_AXES
+
+    if up not in UP_AXES:
+        raise PointkitError(f"--up {up!r}: use one of {', '.join(UP_AXES)}")
     all_tasks, source = object_sources(meshes, procedural)
     if shard is not None:
         all_tasks = all_tasks[shard[0]::shard[1]]
@@ -213,6 +218,8 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     }
     if families:  # recorded only when given, so older manifests keep matching
         settings["families"] = families
+    if meshes is not None:  # (older manifests have no "up": they keep matching)
+        settings["up"] = up
     manifest_path = root / manifest_name(shard)
     if manifest_path.exists():
         try:
@@ -239,7 +246,8 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
             todo.append(({"root": str(root), "object_id": object_id, "source": src, "views": entry["views"],
                           "resolution": int(resolution), "renderer": renderer,
                           "renderer_options": renderer_options or {}, "seed": int(seed), "object_seed": oseed,
-                          "max_corr": max_corr, "margin": settings["margin"], "families": families}, entry))
+                          "max_corr": max_corr, "margin": settings["margin"], "families": families, "up": up},
+                         entry))
     skipped = len(objects)
 
     def save() -> None:

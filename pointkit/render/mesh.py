@@ -12,15 +12,22 @@ MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
 """File types that ``pointkit render-synthetic --meshes DIR`` picks up."""
 
 
-def load_mesh(path: str | Path) -> trimesh.Trimesh:
+UP_AXES = ("y", "z")
+"""Up axes a mesh file may have: "y" (pointkit's, glTF's) or "z" (many scanners and CAD tools)."""
+
+
+def load_mesh(path: str | Path, up: str = "y") -> trimesh.Trimesh:
     """Read a mesh file (OBJ / PLY / STL / OFF / GLB / glTF) as one triangle mesh.
 
     Scenes are flattened (all geometry, with its transforms, concatenated); materials are
-    dropped. The result is cleaned and normalised (``normalise_mesh``).
+    dropped. A Z-up file (``up="z"``) is turned to pointkit's Y-up, (x, y, z) -> (x, z, -y). The
+    result is cleaned and normalised (``normalise_mesh``).
 
     Raises:
-        PointkitError: the file cannot be read or has no usable triangles.
+        PointkitError: the file cannot be read or has no usable triangles, or ``up`` is unknown.
     """
+    if up not in UP_AXES:
+        raise PointkitError(f"--up {up!r}: use one of {', '.join(UP_AXES)}")
     path = Path(path)
     try:
         loaded = trimesh.load(path, force="mesh", process=False)
@@ -28,6 +35,8 @@ def load_mesh(path: str | Path) -> trimesh.Trimesh:
         raise PointkitError(f"{path}: cannot read mesh ({type(exc).__name__}: {exc})") from None
     if not isinstance(loaded, trimesh.Trimesh):
         raise PointkitError(f"{path}: no triangle geometry found (got {type(loaded).__name__})")
+    if up == "z":
+        loaded.apply_transform([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])
     return normalise_mesh(loaded, name=str(path))
 
 

@@ -37,6 +37,8 @@ def _renderer_options(pairs: tuple[str, ...]) -> dict:
               "and the photo style's assets (--option backgrounds=train|test|all|none) for `train --synth` "
               "(on-the-fly data, e.g. on a GPU machine).")
 @click.option("--grid", type=click.IntRange(min=16), default=64, show_default=True, help="With --bank: SDF voxels per side.")
+@click.option("--up", type=click.Choice(["y", "z"]), default="y", show_default=True,
+              help="Up axis of the --meshes files: z for Z-up scans (turned to Y-up), else they lie on their side.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Job seed: shapes, appearance, views, splits.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes rendering in parallel.")
 @click.option("--shard", metavar="I/N", help="Do only shard I of N (0-based); shards read as one dataset.")
@@ -44,7 +46,7 @@ def _renderer_options(pairs: tuple[str, ...]) -> dict:
               help="Correspondences kept per ordered view pair (seeded subset); 0 or -1 keeps all.")
 @click.pass_context
 def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, renderer, options, families, bank, grid,
-                     seed, workers, shard, max_corr):
+                     up, seed, workers, shard, max_corr):
     """Render orthographic views with exact depth and ground-truth correspondences into a dataset.
 
     Prints one JSON line with the summary (objects rendered, skipped, failed, views/s).
@@ -62,12 +64,13 @@ def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, re
             raise click.BadParameter(f"{', '.join(unknown)}: with --bank only appearance=DIR and "
                                      "backgrounds=train|test|all|none apply", param_hint="--option")
         click.echo(json.dumps(build_bank(out, meshes, procedural, seed, family_list, grid, progress=not quiet,
-                                         appearance=opts.get("appearance"), backgrounds=opts.get("backgrounds", "train"))))
+                                         appearance=opts.get("appearance"), backgrounds=opts.get("backgrounds", "train"),
+                                         up=up)))
         return
     summary = build_dataset(out, meshes=meshes, procedural=procedural, preset=preset, views=views,
                             resolution=resolution, renderer=renderer, seed=seed, workers=workers, shard=shard,
                             max_corr=max_corr, renderer_options=_renderer_options(options),
-                            families=family_list, progress=not quiet)
+                            families=family_list, progress=not quiet, up=up)
     click.echo(json.dumps(summary))
     if summary["failed"]:
         from pointkit.errors import PointkitError
