@@ -261,3 +261,23 @@ def test_up_axis_z_stands_z_up_scans_upright(tmp_path):
     assert rows[-1] - rows[0] > 2 * (cols[-1] - cols[0])          # standing: taller than wide
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "other settings (up)" in again.stderr
+
+
+def test_a_failed_object_is_reported_on_its_own_line_not_on_the_progress_bar(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    trimesh.creation.icosphere(subdivisions=1).export(meshes / "a.ply")
+    (meshes / "b.ply").write_text("not a mesh")
+    trimesh.creation.box().export(meshes / "c.ply")
+    run = subprocess.run([sys.executable, "-m", "pointkit_cli.main", "render-synthetic", "--meshes", str(meshes),
+                          "--out", str(tmp_path / "ds"), "--resolution", "32", "--views", "2"],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    lines = [line.strip() for line in run.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    failed = [line for line in lines if "b.ply failed" in line]
+    assert failed and all(line.startswith("pointkit: b.ply failed") for line in failed), run.stderr
+    assert lines[-1].startswith("Error: 1 of 3 objects failed")

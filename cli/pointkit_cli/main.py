@@ -91,6 +91,22 @@ def _with_global_flags(command: click.Command) -> click.Command:
     return command
 
 
+def _log_handler() -> None:
+    """pointkit's log lines on stderr ("pointkit: message"), installed once on the root logger."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("pointkit: %(message)s"))
+        root.addHandler(handler)
+
+
+def _close_progress_bars() -> None:
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use; missing modules are not listed."""
 
@@ -125,8 +141,16 @@ class LazyGroup(click.Group):
             raise OneLineUsageError(exc) from None
 
     def invoke(self, ctx):
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        _log_handler()
         try:
-            return super().invoke(ctx)
+            try:
+                with logging_redirect_tqdm():   # warnings go above progress bars, not onto their line
+                    return super().invoke(ctx)
+            except BaseException:
+                _close_progress_bars()          # so that the error line starts a line of its own
+                raise
         except click.UsageError as exc:   # a bad option value or a missing argument: exit 2, one line
             raise OneLineUsageError(exc) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -170,7 +194,8 @@ def cli(ctx, debug, verbose, quiet):
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
         ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="pointkit: %(message)s")
+    _log_handler()
+    logging.getLogger().setLevel(level)
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"
 
