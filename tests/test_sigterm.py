@@ -42,3 +42,33 @@ def test_sigterm_during_folder_lift_leaves_whole_sets_only(tmp_path):
     for stem in stems:   # every image lifted has its whole set, nothing else is there
         assert all((out / f"{stem}{suffix}").is_file() for suffix in SET), (stem, names)
     assert len(names) == len(stems) * len(SET), names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_render_synthetic_interrupted_then_resumed_completes_the_dataset(tmp_path, how):
+    """SIGTERM: exit 143 with the manifest saved; SIGKILL: whatever was there. Either way only whole
+    object files remain and the same command then completes the dataset."""
+    from pointkit.data.format import Dataset
+
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "pointkit_cli.main", "-q", "render-synthetic", "--procedural", "40", "--out", str(out),
+           "--resolution", "32", "--views", "2", "--max-corr", "20", "--families", "blob,vase"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and len(list((out / "objects").glob("*.npz"))) < 3:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the job ended before it could be interrupted; give it more objects"
+    proc.send_signal(getattr(signal, how))
+    _, err = proc.communicate(timeout=60)
+    if how == "SIGTERM":
+        assert proc.returncode == 143 and err.strip().splitlines()[-1] == "pointkit: terminated", err
+        listed = Dataset.open(out).split("all")
+        assert 3 <= len(listed) < 40
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ds = Dataset.open(out)
+    assert len(ds.split("all")) == 40 and all(ds.read(i).images.shape[0] == 2 for i in ds.split("all"))
