@@ -117,8 +117,9 @@ class TestDatasetJob:
         m = ds.manifest
         assert (m["preset"], m["resolution"], m["renderer"], m["seed"], m["num_views"]) == ("sketchfab", RES, "fast", 1, 3)
         assert sorted(ds.split("train") + ds.split("val") + ds.split("test")) == sorted(ds.objects)
+        assert len(ds.split("train")) == len(ds.split("val")) == len(ds.split("test")) == 1   # none empty
         for object_id, entry in ds.objects.items():
-            assert entry["split"] == job.split_of(object_id, 1)
+            assert entry["split"] == job.job_splits(sorted(ds.objects), 1)[object_id]
             rec = ds.read(object_id)
             assert rec.images.shape == (3, RES, RES, 3) and len(rec.pairs) == 6
             counts = np.diff(rec.pair_offsets)

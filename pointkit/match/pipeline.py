@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from pointkit.data.format import ObjectRecord, check_object_id, write_manifest, write_object
+from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
 from pointkit.match.features import (IMAGE_SUFFIXES, Features, auto_mask, detect, match_descriptors, read_image,
@@ -122,15 +123,20 @@ def sanitize_id(name: str, taken: set[str]) -> str:
     return object_id
 
 
+def _cluster_u(cluster: str) -> float:
+    """A cluster's number in [0, 1): CRC-32 of its UTF-8 name mod 1000, in whole per mille."""
+    return (zlib.crc32(cluster.encode()) % 1000) / 1000
+
+
 def split_of(cluster: str) -> str:
-    """Deterministic split from the cluster name: CRC-32 of its UTF-8 bytes mod 1000, in whole
-    per mille (no float round-off at the edges): [0, 800) train, [800, 900) val, [900, 1000) test."""
-    k, edge = zlib.crc32(cluster.encode()) % 1000, 0
-    for name, fraction in SPLITS:
-        edge += round(fraction * 1000)
-        if k < edge:
-            return name
-    return SPLITS[-1][0]
+    """A cluster's split by its name alone: [0, 0.8) train, [0.8, 0.9) val, [0.9, 1) test of
+    ``_cluster_u`` (what ``cluster_splits`` gives it unless a job is too small to fill every split)."""
+    return assign_splits({cluster: _cluster_u(cluster)}, dict(SPLITS))[cluster]
+
+
+def cluster_splits(clusters: list[str]) -> dict[str, str]:
+    """The split of every cluster of a job (``pointkit.data.splits.assign_splits``)."""
+    return assign_splits({c: _cluster_u(c) for c in clusters}, dict(SPLITS))
 
 
 def letterbox_transform(size: tuple[int, int], resolution: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -258,6 +264,7 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
         raise PointkitError(f"--masks {s.masks}: not a folder; use none, auto, or a folder of masks")
     _refuse_other_dataset(out)
     clusters = list_clusters(photos)
+    splits = cluster_splits([c for c, _ in clusters])
     total = sum(len(f) + len(f) * (len(f) - 1) // 2 for _, f in clusters)
     objects: dict[str, Any] = {}
     failures: list[dict[str, Any]] = []
@@ -333,7 +340,7 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
                 object_id=object_id, images=images, masks=masks, pairs=np.array(pairs, np.int32),
                 pair_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
                 uv_src=np.concatenate(uv_s), uv_tgt=np.concatenate(uv_t)))
-            objects[object_id] = {"split": split_of(cluster), "cluster": cluster, "views": meta,
+            objects[object_id] = {"split": splits[cluster], "cluster": cluster, "views": meta,
                                   "pairs": len(pairs), "correspondences": int(sum(counts))}
     bar.close()
     settings_dict = asdict(s)

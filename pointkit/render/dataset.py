@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,15 @@ def object_seed(seed: int, object_id: str) -> int:
 
 
 def split_of(object_id: str, seed: int, fractions: dict[str, float] = SPLIT_FRACTIONS) -> str:
-    """"train", "val" or "test" for an object, fixed by its id and the job seed."""
-    u, edge = _hash01("split", seed, object_id), 0.0
-    for name, fraction in fractions.items():
-        edge += fraction
-        if u < edge:
-            return name
-    return list(fractions)[-1]
+    """"train", "val" or "test" of an object by its hash alone (its id and the job seed): what
+    ``job_splits`` gives it unless the job is too small to fill every split that way."""
+    return assign_splits({object_id: _hash01("split", seed, object_id)}, fractions)[object_id]
+
+
+def job_splits(object_ids: list[str], seed: int, fractions: dict[str, float] = SPLIT_FRACTIONS) -> dict[str, str]:
+    """The split of every object of a job (``pointkit.data.splits.assign_splits``: no empty split
+    once there are 3 objects)."""
+    return assign_splits({oid: _hash01("split", seed, oid) for oid in object_ids}, fractions)
 
 
 def mesh_object_id(path: Path, root: Path) -> str:
@@ -206,6 +209,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     if up not in UP_AXES:
         raise PointkitError(f"--up {up!r}: use one of {', '.join(UP_AXES)}")
     all_tasks, source = object_sources(meshes, procedural)
+    splits = job_splits([oid for oid, _ in all_tasks], seed)   # of the whole job: every shard agrees
     if shard is not None:
         all_tasks = all_tasks[shard[0]::shard[1]]
     root = Path(out)
@@ -238,7 +242,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     todo = []
     for object_id, src in all_tasks:
         oseed = object_seed(seed, object_id)
-        entry = {"split": split_of(object_id, seed), "source": src, "seed": oseed,
+        entry = {"split": splits[object_id], "source": src, "seed": oseed,
                  "views": [list(v) for v in preset_views(preset, num_views, oseed)]}
         if object_path(root, object_id).exists():
             objects[object_id] = entry
