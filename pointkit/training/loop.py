@@ -398,6 +398,79 @@ def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _Pa
     return _PairSource(batches, batches, val, SYNTH_EPOCH_BATCHES * cfg.batch_size, len(val) * bpr * dist.world)
 
 
+def _optimizer_step(net, model, optimizer, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: float | None,
+                    step: int, rank: int, device: torch.device, autocast, channels_last: bool) -> tuple[float, dict]:
+    """One optimiser step on ``batch`` (``compute_loss``, backward, gradient clamp); returns the
+    loss value and the loss terms. Raises PointkitError when the loss is not finite."""
+    loss, stats = compute_loss(net, batch, cfg, tau, step, rank, device, autocast, channels_last)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clamp > 0:
+        torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clamp)
+    optimizer.step()
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise PointkitError(f"loss became {value} at step {step + 1}; lower --lr or check the dataset")
+    return value, stats
+
+
+def _optimizer(cfg: TrainConfig, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    return torch.optim.AdamW(model.parameters(), lr=lr)
+
+
+def _write_run_record(run: Path, cfg: TrainConfig, model_cfg, resolved: dict[str, Any], data: _PairSource,
+                      device: torch.device) -> None:
+    """``run.json``: the resolved config, versions, host, dataset manifests, input identities."""
+    from pointkit import __version__
+
+    run.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run / "run.json", {
+        "config": cfg.to_dict(), "model": {"input_size": model_cfg.input_size, "ngf": model_cfg.ngf,
+                                           "mask_head": model_cfg.mask_head, "dropout": model_cfg.dropout,
+                                           "prior": model_cfg.prior},
+        "resolved": {**resolved, "train_pairs": data.train_pairs, "val_pairs": data.val_pairs},
+        "pointkit_version": __version__, "torch_version": torch.__version__,
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count(),
+                 "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None},
+        "datasets": [{"root": str(d.root), "manifests": d.manifests} for d in data.datasets],
+        "synth": cfg.synth, "input_ids": input_identities(cfg)})
+
+
+class _Checkpointer:
+    """Validation, early-stopping record and checkpoints of one run (``info`` is the record
+    ``save_state`` keeps: step, epoch, best_val, best_step, bad_validations, stopped_early)."""
+
+    def __init__(self, run: Path, cfg: TrainConfig, model, optimizer, info: dict[str, Any], data: _PairSource,
+                 logs: _Logs, dist: _Distributed, evaluate, metadata):
+        self.run, self.cfg, self.model, self.optimizer, self.info = run, cfg, model, optimizer, info
+        self.data, self.logs, self.dist, self.evaluate, self.metadata = data, logs, dist, evaluate, metadata
+
+    def __call__(self, step: int, epoch: int, validate: bool) -> None:
+        info, run, main = self.info, self.run, self.dist.main
+        if validate and self.data.val_pairs:
+            err, vloss = self.evaluate()
+            better = info["best_val"] is None or err < info["best_val"]
+            if better:
+                info.update(best_val=err, best_step=step, bad_validations=0)
+                if main:
+                    self.model.save(run / "best.safetensors", self.metadata(step, err))
+            else:
+                info["bad_validations"] += 1
+            self.logs.write("val", {"step": step, "epoch": epoch, "val_corr_error_px": err, "val_loss": vloss,
+                                    "best": int(better)})
+            if self.cfg.patience and info["bad_validations"] >= self.cfg.patience:
+                info["stopped_early"] = True
+        if main:
+            self.model.save(run / "last.safetensors", self.metadata(step, info["best_val"]))
+            if not self.data.val_pairs:
+                self.model.save(run / "best.safetensors", self.metadata(step, None))
+            save_state(run, self.model, self.optimizer, {**info, "step": step, "epoch": epoch,
+                                                         "config": self.cfg.to_dict()})
+        self.dist.barrier()
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train LiftNet as ``cfg`` says; returns a summary (steps, best validation error, paths).
 
@@ -410,7 +483,6 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """
     from tqdm import tqdm
 
-    from pointkit import __version__
     from pointkit.models import LiftNet, load_checkpoint
 
     dist = _Distributed(cfg.device)
@@ -436,68 +508,35 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
         channels_last = cuda
         model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        lr = cfg.resolved_lr()
-        if cfg.optimizer == "sgd":
-            optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-        else:
-            optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-        tau = cfg.resolved_tau(S)
+        lr, tau = cfg.resolved_lr(), cfg.resolved_tau(S)
+        optimizer = _optimizer(cfg, model, lr)
 
         info = {"step": 0, "epoch": 0, "best_val": None, "best_step": None, "bad_validations": 0, "stopped_early": False}
         if saved is not None and (run / STATE_JSON).exists():
             info = {**info, **{k: v for k, v in load_state(run, model, optimizer, device).items()
                                if k in info}}
         elif dist.main:
-            run.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(run / "run.json", {
-                "config": cfg.to_dict(), "model": {"input_size": S, "ngf": model_cfg.ngf, "mask_head": model_cfg.mask_head,
-                                                   "dropout": model_cfg.dropout, "prior": model_cfg.prior},
-                "resolved": {"lr": lr, "tau": tau, "amp": amp, "device": str(device), "world_size": dist.world,
-                             "train_pairs": data.train_pairs, "val_pairs": data.val_pairs},
-                "pointkit_version": __version__, "torch_version": torch.__version__,
-                "host": {"machine": platform.machine(), "cpus": os.cpu_count(),
-                         "gpu": torch.cuda.get_device_name(device) if cuda else None},
-                "datasets": [{"root": str(d.root), "manifests": d.manifests} for d in data.datasets],
-                "synth": cfg.synth, "input_ids": input_identities(cfg)})
+            _write_run_record(run, cfg, model_cfg, {"lr": lr, "tau": tau, "amp": amp, "device": str(device),
+                                                    "world_size": dist.world}, data, device)
         dist.barrier()
 
         net = model
         if dist.world > 1:
             net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
-        sampler, loader, val_loader = data.sampler, data.loader, data.val_loader
+        sampler, loader = data.sampler, data.loader
         per_epoch = sampler.batches_per_epoch
         total = cfg.steps if cfg.steps is not None else cfg.epochs * per_epoch
         val_every = cfg.val_every or per_epoch
         autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
         logs = _Logs(run, info["step"], dist.main)
-
-        def meta(step: int, err: float | None) -> dict[str, Any]:
-            return _checkpoint_metadata(cfg, model_cfg, step, err, data.datasets)
-
-        def validate_and_checkpoint(step: int, epoch: int, validate: bool) -> None:
-            if validate and data.val_pairs:
-                err, vloss = validation_error(model, val_loader, cfg, tau, device, dist, channels_last, autocast)
-                better = info["best_val"] is None or err < info["best_val"]
-                if better:
-                    info.update(best_val=err, best_step=step, bad_validations=0)
-                    if dist.main:
-                        model.save(run / "best.safetensors", meta(step, err))
-                else:
-                    info["bad_validations"] += 1
-                logs.write("val", {"step": step, "epoch": epoch, "val_corr_error_px": err, "val_loss": vloss,
-                                   "best": int(better)})
-                if cfg.patience and info["bad_validations"] >= cfg.patience:
-                    info["stopped_early"] = True
-            if dist.main:
-                model.save(run / "last.safetensors", meta(step, info["best_val"]))
-                if not data.val_pairs:
-                    model.save(run / "best.safetensors", meta(step, None))
-                save_state(run, model, optimizer, {**info, "step": step, "epoch": epoch, "config": cfg.to_dict()})
-            dist.barrier()
+        checkpoint = _Checkpointer(
+            run, cfg, model, optimizer, info, data, logs, dist,
+            evaluate=lambda: validation_error(model, data.val_loader, cfg, tau, device, dist, channels_last, autocast),
+            metadata=lambda step, err: _checkpoint_metadata(cfg, model_cfg, step, err, data.datasets))
 
         step = info["step"]
         if step == 0:
-            validate_and_checkpoint(0, 0, validate=True)   # the "before" number (fine-tuning) and step 0 state
+            checkpoint(0, 0, validate=True)   # the "before" number (fine-tuning) and step 0 state
         bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (cfg.progress and dist.main),
                    dynamic_ncols=True)
         net.train()
@@ -507,17 +546,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             sampler.set_epoch(epoch, start_batch)
             for batch in loader:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                loss, stats = compute_loss(net, batch, cfg, tau, step, dist.rank, device, autocast, channels_last)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clamp > 0:
-                    torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clamp)
-                optimizer.step()
+                loss_value, stats = _optimizer_step(net, model, optimizer, batch, cfg, tau, step, dist.rank, device,
+                                                    autocast, channels_last)
                 step += 1
                 images_since += bpr * dist.world
-                loss_value = float(loss.detach())
-                if not math.isfinite(loss_value):
-                    raise PointkitError(f"loss became {loss_value} at step {step}; lower --lr or check the dataset")
                 elapsed = time.perf_counter() - t0
                 row = {"step": step, "epoch": epoch, "loss": loss_value, "lr": optimizer.param_groups[0]["lr"],
                        "images_per_s": images_since / elapsed if elapsed > 0 else "", **stats}
@@ -526,7 +558,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 bar.update(1)
                 validate = step % val_every == 0 or step == total
                 if validate or step % cfg.checkpoint_every == 0:
-                    validate_and_checkpoint(step, step // per_epoch, validate)
+                    checkpoint(step, step // per_epoch, validate)
                 if step >= total or info["stopped_early"]:
                     break
         bar.close()
