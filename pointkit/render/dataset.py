@@ -146,6 +146,51 @@ def _run(tasks: list[dict], workers: int) -> Iterator[dict]:
         yield from pool.imap_unordered(_render_object, tasks)
 
 
+def _check_job(shard, preset: str, views: int | None, resolution: int, renderer: str, renderer_options, families,
+               up: str) -> tuple[tuple[int, int] | None, int, list[str] | None]:
+    """Refuse bad ``build_dataset`` options before any work; returns (shard, views per object, families)."""
+    from pointkit.render.mesh import UP_AXES
+    from pointkit.render.presets import PRESETS
+    from pointkit.render.procedural import check_families
+    from pointkit.render.views import get_renderer
+
+    shard = parse_shard(shard) if isinstance(shard, str) else shard
+    if shard is not None and not 0 <= shard[0] < shard[1]:
+        raise PointkitError(f"shard {shard}: need 0 <= i < n")
+    if preset not in PRESETS:
+        raise PointkitError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    if resolution < 8:
+        raise PointkitError(f"resolution {resolution} is too small; use at least 8")
+    num_views = PRESETS[preset].num_views if views is None else int(views)
+    if num_views < 2:
+        raise PointkitError(f"--views {num_views}: correspondences need at least 2 views per object")
+    get_renderer(renderer, **(renderer_options or {}))  # a bad name or option fails here, not once per object
+    try:
+        families = list(check_families(families)) if families else None
+    except ValueError as exc:
+        raise PointkitError(f"--families: {exc}") from None
+    if up not in UP_AXES:
+        raise PointkitError(f"--up {up!r}: use one of {', '.join(UP_AXES)}")
+    return shard, num_views, families
+
+
+def _refuse_other_settings(manifest_path: Path, settings: dict[str, Any]) -> None:
+    """Refuse to resume a dataset made with other settings (a procedural job may grow or shrink:
+    sculpture i depends only on (seed, i))."""
+    if not manifest_path.exists():
+        return
+    try:
+        previous = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return  # a manifest is rewritten from the object files
+    source = settings["source"]
+    changed = [k for k in settings if k in previous and previous[k] != settings[k]
+               and not (k == "source" and "procedural" in previous[k] and "procedural" in source)]
+    if changed:
+        raise PointkitError(f"{manifest_path.parent} was made with other settings ({', '.join(changed)}); "
+                            "use a new --out folder or the original options")
+
+
 def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural: int | None = None,
                   preset: str = "sketchfab", views: int | None = None, resolution: int = DEFAULT_RESOLUTION,
                   renderer: str = "fast", seed: int = 0, workers: int = 1, shard: tuple[int, int] | str | None = None,
@@ -184,30 +229,10 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     from pointkit import __version__
     from pointkit.data.format import manifest_name, object_path, write_manifest
     from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
-    from pointkit.render.presets import PRESETS, preset_views
-    from pointkit.render.procedural import check_families
-    from pointkit.render.views import get_renderer
+    from pointkit.render.presets import preset_views
 
-    shard = parse_shard(shard) if isinstance(shard, str) else shard
-    if shard is not None and not 0 <= shard[0] < shard[1]:
-        raise PointkitError(f"shard {shard}: need 0 <= i < n")
-    if preset not in PRESETS:
-        raise PointkitError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    if resolution < 8:
-        raise PointkitError(f"resolution {resolution} is too small; use at least 8")
-    num_views = PRESETS[preset].num_views if views is None else int(views)
-    if num_views < 2:
-        raise PointkitError(f"--views {num_views}: correspondences need at least 2 views per object")
+    shard, num_views, families = _check_job(shard, preset, views, resolution, renderer, renderer_options, families, up)
     max_corr = int(max_corr) if max_corr and max_corr > 0 else 0
-    get_renderer(renderer, **(renderer_options or {}))  # a bad name or option fails here, not once per object
-    try:
-        families = list(check_families(families)) if families else None
-    except ValueError as exc:
-        raise PointkitError(f"--families: {exc}") from None
-    from pointkit.render.mesh import UP_AXES
-
-    if up not in UP_AXES:
-        raise PointkitError(f"--up {up!r}: use one of {', '.join(UP_AXES)}")
     all_tasks, source = object_sources(meshes, procedural)
     splits = job_splits([oid for oid, _ in all_tasks], seed)   # of the whole job: every shard agrees
     if shard is not None:
@@ -225,17 +250,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     if meshes is not None:  # (older manifests have no "up": they keep matching)
         settings["up"] = up
     manifest_path = root / manifest_name(shard)
-    if manifest_path.exists():
-        try:
-            previous = json.loads(manifest_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            previous = {}  # a manifest is rewritten from the object files below
-        changed = [k for k in settings if k in previous and previous[k] != settings[k]
-                   # sculpture i depends only on (seed, i): a procedural job may grow or shrink
-                   and not (k == "source" and "procedural" in previous[k] and "procedural" in source)]
-        if changed:
-            raise PointkitError(f"{root} was made with other settings ({', '.join(changed)}); "
-                                "use a new --out folder or the original options")
+    _refuse_other_settings(manifest_path, settings)
 
     objects: dict[str, dict] = {}
     failures: list[dict] = []
