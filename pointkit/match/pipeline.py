@@ -242,6 +242,48 @@ def _refuse_other_dataset(out: Path) -> None:
                             "its manifest; choose a new --out")
 
 
+def _read_views(pool, files: list[Path], cluster: str, object_id: str, s: MatchSettings, bar,
+                failures: list[dict[str, Any]]) -> list[tuple]:
+    """(path, *prepared view) of each readable photo of a cluster, read in ``pool``; unreadable
+    ones are logged and listed in ``failures``."""
+    import cv2
+
+    def prepare(path: Path):
+        try:
+            return path, _prepare_view(path, cluster, s), None
+        except PointkitError as exc:
+            return path, None, str(exc)
+        except cv2.error as exc:  # e.g. a degenerate image OpenCV cannot process
+            return path, None, f"{path}: OpenCV failed ({str(exc).strip().splitlines()[-1]})"
+
+    views = []
+    for path, view, error in pool.map(prepare, files):
+        bar.update(1)
+        if error is not None:
+            log.warning("%s", error)
+            failures.append({"object": object_id, "source": str(path), "cluster": cluster, "file": path.name,
+                             "reason": error})
+        else:
+            views.append((path, *view))
+    return views
+
+
+def _stored_pairs(results: list[tuple], meta: list[dict]) -> tuple[list, list, list, dict]:
+    """The kept pairs of a cluster in the stored (letterboxed) frame, both directions:
+    (pairs, uv_src list, uv_tgt list, {(i, j): (uv_i, uv_j)})."""
+    pairs, uv_s, uv_t, uv = [], [], [], {}
+    for i, j, res in results:
+        if not res.kept:
+            continue
+        a = (res.uv_src * meta[i]["scale"] + meta[i]["offset"]).astype(np.float32)
+        b = (res.uv_tgt * meta[j]["scale"] + meta[j]["offset"]).astype(np.float32)
+        uv[(i, j)] = (a, b)
+        pairs += [(i, j), (j, i)]
+        uv_s += [a, b]
+        uv_t += [b, a]
+    return pairs, uv_s, uv_t, uv
+
+
 def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSettings | None = None,
                           progress: bool = True) -> dict[str, Any]:
     """Match every pair inside each cluster of ``photos`` and write a dataset to ``out``.
@@ -254,7 +296,6 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
     Returns:
         Summary: ``{"out", "objects", "pairs_kept", "pairs_rejected", "failures"}``.
     """
-    import cv2
     from tqdm import tqdm
 
     s = settings or MatchSettings()
@@ -274,24 +315,7 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
     with ThreadPoolExecutor(max_workers=s.workers) as pool:
         for cluster, files in clusters:
             object_id = sanitize_id(cluster, taken)
-            views = []
-
-            def prepare(path: Path):
-                try:
-                    return path, _prepare_view(path, cluster, s), None
-                except PointkitError as exc:
-                    return path, None, str(exc)
-                except cv2.error as exc:  # e.g. a degenerate image OpenCV cannot process
-                    return path, None, f"{path}: OpenCV failed ({str(exc).strip().splitlines()[-1]})"
-
-            for path, view, error in pool.map(prepare, files):
-                bar.update(1)
-                if error is not None:
-                    log.warning("%s", error)
-                    failures.append({"object": object_id, "source": str(path), "cluster": cluster,
-                                     "file": path.name, "reason": error})
-                else:
-                    views.append((path, *view))
+            views = _read_views(pool, files, cluster, object_id, s, bar, failures)
             n_pairs_listed = len(files) * (len(files) - 1) // 2
             if len(views) < 2:
                 bar.update(n_pairs_listed)
@@ -315,20 +339,11 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
             images = np.stack([b[0] for b in boxed])
             masks = np.stack([b[1] for b in boxed])
             meta = [{"file": p.name, **b[2]} for (p, *_), b in zip(views, boxed)]
-            pairs, uv_s, uv_t, uv = [], [], [], {}
-            for i, j, res in results:
-                report.append({"cluster": cluster, "object_id": object_id, "src": views[i][0].name,
-                               "tgt": views[j][0].name, "matches": res.matches, "inliers": res.inliers,
-                               "affine_map_inliers": res.affine_map_inliers, "sigma": res.sigma,
-                               "gric_f": res.gric_f, "gric_h": res.gric_h, "kept": res.kept, "reason": res.reason})
-                if not res.kept:
-                    continue
-                a = (res.uv_src * meta[i]["scale"] + meta[i]["offset"]).astype(np.float32)
-                b = (res.uv_tgt * meta[j]["scale"] + meta[j]["offset"]).astype(np.float32)
-                uv[(i, j)] = (a, b)
-                pairs += [(i, j), (j, i)]
-                uv_s += [a, b]
-                uv_t += [b, a]
+            report += [{"cluster": cluster, "object_id": object_id, "src": views[i][0].name, "tgt": views[j][0].name,
+                        "matches": res.matches, "inliers": res.inliers, "affine_map_inliers": res.affine_map_inliers,
+                        "sigma": res.sigma, "gric_f": res.gric_f, "gric_h": res.gric_h, "kept": res.kept,
+                        "reason": res.reason} for i, j, res in results]
+            pairs, uv_s, uv_t, uv = _stored_pairs(results, meta)
             if results:
                 write_bytes_atomic(out / "previews" / f"{object_id}.png", _preview(images, results, uv, cluster))
             if not pairs:
