@@ -282,3 +282,13 @@ def test_a_failed_object_is_reported_on_its_own_line_not_on_the_progress_bar(tmp
     failed = [line for line in lines if "b.ply failed" in line]
     assert failed and all(line.startswith("pointkit: b.ply failed") for line in failed), run.stderr
     assert lines[-1].startswith("Error: 1 of 3 objects failed")
+
+
+def test_a_rerun_removes_temporaries_a_kill_left_for_its_own_objects_only(tmp_path):
+    objects = tmp_path / "ds" / "objects"
+    objects.mkdir(parents=True)
+    mine, other = objects / ".sculpture-000001.npz.tmp-abc123.npz", objects / ".elsewhere-7.npz.tmp-xyz.npz"
+    mine.write_bytes(b"half")
+    other.write_bytes(b"another shard's")
+    build_dataset(tmp_path / "ds", procedural=2, views=2, resolution=RES, max_corr=10, progress=False)
+    assert not mine.exists() and other.exists()

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,8 +48,9 @@ def test_sigterm_during_folder_lift_leaves_whole_sets_only(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_render_synthetic_interrupted_then_resumed_completes_the_dataset(tmp_path, how):
-    """SIGTERM: exit 143 with the manifest saved; SIGKILL: whatever was there. Either way only whole
-    object files remain and the same command then completes the dataset."""
+    """SIGTERM: exit 143 with the manifest saved and no temporary file; SIGKILL: only whole object
+    files under their names (a temporary one may remain). Either way the same command then
+    completes the dataset and removes what a kill left behind."""
     from pointkit.data.format import Dataset
 
     out = tmp_path / "ds"
@@ -65,10 +67,13 @@ def test_render_synthetic_interrupted_then_resumed_completes_the_dataset(tmp_pat
         assert proc.returncode == 143 and err.strip().splitlines()[-1] == "pointkit: terminated", err
         listed = Dataset.open(out).split("all")
         assert 3 <= len(listed) < 40
+        assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
     else:
         assert proc.returncode == -signal.SIGKILL
-    assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
+    for path in (out / "objects").glob("*.npz"):       # every file under its final name is whole
+        np.load(path)["images"]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
     ds = Dataset.open(out)
     assert len(ds.split("all")) == 40 and all(ds.read(i).images.shape[0] == 2 for i in ds.split("all"))

@@ -174,6 +174,15 @@ def _check_job(shard, preset: str, views: int | None, resolution: int, renderer:
     return shard, num_views, families
 
 
+def _remove_stale_temporaries(root: Path, object_ids: set[str]) -> None:
+    """Remove the temporary files a killed (``kill -9``) earlier run left for this run's objects
+    (``.<id>.npz.tmp-*``: ``atomic_path``'s names); other shards' objects are not touched."""
+    folder = root / "objects"
+    for tmp in folder.glob(".*.npz.tmp-*") if folder.is_dir() else ():
+        if tmp.name[1:].split(".npz.tmp-")[0] in object_ids:
+            tmp.unlink(missing_ok=True)
+
+
 def _refuse_other_settings(manifest_path: Path, settings: dict[str, Any]) -> None:
     """Refuse to resume a dataset made with other settings (a procedural job may grow or shrink:
     sculpture i depends only on (seed, i))."""
@@ -238,6 +247,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
     if shard is not None:
         all_tasks = all_tasks[shard[0]::shard[1]]
     root = Path(out)
+    _remove_stale_temporaries(root, {oid for oid, _ in all_tasks})
     settings = {
         "generator": "pointkit render-synthetic", "source": source, "preset": preset, "num_views": num_views,
         "resolution": int(resolution), "renderer": renderer, "renderer_options": renderer_options or {},
