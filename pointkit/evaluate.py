@@ -78,6 +78,49 @@ def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], til
     return buf.getvalue()
 
 
+def _predictor(checkpoint, baseline, input_size: int | None, dev: torch.device) -> tuple[Callable, int | None, str]:
+    """(predict(images, masks) -> depth, evaluation side or None for the dataset's, source name)
+    of a checkpoint (a file, run folder or model name) or a baseline."""
+    from pointkit.models.liftnet import checkpoint_file
+
+    if baseline is None:
+        if checkpoint is None:
+            raise PointkitError("give a CHECKPOINT or --baseline flat")
+        ckpt = checkpoint_file(checkpoint)
+        model, _ = load_checkpoint(ckpt, map_location=dev)
+        return _model_predictor(model, dev), model.config.input_size, str(ckpt)
+    if baseline == "flat":
+        return (lambda images, masks: flat_baseline(images)), input_size, "flat"
+    if callable(baseline):
+        return baseline, input_size, "function"
+    raise PointkitError(f"--baseline {baseline!r}: the only built-in baseline is 'flat'")
+
+
+def _score_object(rec, object_id: str, predict: Callable, S: int, batch_size: int) -> tuple[list[dict], list[tuple]]:
+    """Per-view metric rows of one object at side S (views with fewer than 4 object pixels left
+    out) and the (image, depth, paper-aligned prediction, mask) samples of the grid."""
+    from pointkit.training.data import resize_views
+
+    images, masks, depth = resize_views(rec.images, rec.masks, rec.depth, S)
+    mask = masks & (depth > 0)
+    img_t, masks_t = torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(mask)
+    preds = torch.cat([predict(img_t[i:i + batch_size], masks_t[i:i + batch_size])
+                       for i in range(0, len(img_t), batch_size)])
+    gt_t, m_t = torch.from_numpy(depth)[:, None], torch.from_numpy(mask)[:, None]
+    preds = zero_median(preds, m_t)
+    keep = m_t.flatten(1).sum(1) >= 4
+    rows = [{"object": object_id, "view": v} for v in range(len(images))]
+    kept_views = keep.nonzero().flatten().tolist()
+    for mode in MODES:
+        values = depth_metrics(preds[keep], gt_t[keep], m_t[keep], mode=mode, per_image=True) if keep.any() else {}
+        for name in METRICS:
+            for j, v in enumerate(kept_views):
+                rows[v][f"{name}_{mode}"] = float(values[name][j])
+    aligned = align_depth(preds.double(), gt_t.double(), m_t, mode="paper").float() if keep.any() else preds
+    return ([rows[v] for v in kept_views],
+            [(images[v], depth[v], aligned[v, 0].numpy(), mask[v]) for v in kept_views])
+
+
 def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path, split: str = "test",
              baseline: str | Callable[[torch.Tensor], torch.Tensor] | None = None, input_size: int | None = None,
              batch_size: int = 16, device: str = "auto", grid: int = 8, progress: bool = True) -> dict[str, Any]:
@@ -101,7 +144,6 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
     from tqdm import tqdm
 
     from pointkit.data.format import Dataset
-    from pointkit.training.data import resize_views
     from pointkit.training.loop import resolve_device
 
     if batch_size < 1:
@@ -112,21 +154,7 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
     ids = ds.split(split)
     if not ids:
         raise PointkitError(f"{dataset}: no objects in split {split!r}; choose another --split")
-    dev = resolve_device(device)
-    source = "flat" if baseline == "flat" else ("function" if callable(baseline) else None)
-    if baseline is None:
-        if checkpoint is None:
-            raise PointkitError("give a CHECKPOINT or --baseline flat")
-        ckpt = Path(checkpoint)
-        if ckpt.is_dir():
-            ckpt = ckpt / "best.safetensors"
-        model, meta = load_checkpoint(ckpt, map_location=dev)
-        predict, size, source = _model_predictor(model, dev), model.config.input_size, str(ckpt)
-    elif baseline == "flat" or callable(baseline):
-        predict = (lambda images, masks: flat_baseline(images)) if baseline == "flat" else baseline
-        size = input_size
-    else:
-        raise PointkitError(f"--baseline {baseline!r}: the only built-in baseline is 'flat'")
+    predict, size, source = _predictor(checkpoint, baseline, input_size, resolve_device(device))
 
     per_image: list[dict[str, Any]] = []
     samples: list[tuple] = []
@@ -137,28 +165,10 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
         if rec.depth is None:
             raise PointkitError(f"{dataset}: object {object_id} has no ground-truth depth (a matched dataset?); "
                                 "evaluate on a rendered dataset")
-        S = size or rec.images.shape[1]
-        images, masks, depth = resize_views(rec.images, rec.masks, rec.depth, S)
-        mask = masks & (depth > 0)
-        img_t, masks_t = torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(mask)
-        preds = torch.cat([predict(img_t[i:i + batch_size], masks_t[i:i + batch_size])
-                           for i in range(0, len(img_t), batch_size)])
-        gt_t, m_t = torch.from_numpy(depth)[:, None], torch.from_numpy(mask)[:, None]
-        preds = zero_median(preds, m_t)
-        keep = m_t.flatten(1).sum(1) >= 4
-        rows = [{"object": object_id, "view": v} for v in range(len(images))]
-        kept_views = keep.nonzero().flatten().tolist()
-        for mode in MODES:
-            values = depth_metrics(preds[keep], gt_t[keep], m_t[keep], mode=mode, per_image=True) if keep.any() else {}
-            for name in METRICS:
-                for j, v in enumerate(kept_views):
-                    rows[v][f"{name}_{mode}"] = float(values[name][j])
-        aligned = align_depth(preds.double(), gt_t.double(), m_t, mode="paper").float() if keep.any() else preds
-        for v in range(len(images)):
-            if keep[v]:
-                per_image.append(rows[v])
-                samples.append((images[v], depth[v], aligned[v, 0].numpy(), mask[v]))
-        bar.update(len(images))
+        rows, views = _score_object(rec, object_id, predict, size or rec.images.shape[1], batch_size)
+        per_image += rows
+        samples += views
+        bar.update(rec.images.shape[0])
     bar.close()
     if not per_image:
         raise PointkitError(f"{dataset}: no view of split {split!r} has object pixels with depth")
