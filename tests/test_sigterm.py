@@ -2,6 +2,7 @@
 only complete per-image sets and no temporary files."""
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -77,3 +78,26 @@ def test_render_synthetic_interrupted_then_resumed_completes_the_dataset(tmp_pat
     assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
     ds = Dataset.open(out)
     assert len(ds.split("all")) == 40 and all(ds.read(i).images.shape[0] == 2 for i in ds.split("all"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,code,word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_match_interrupted_says_one_line_and_a_rerun_completes(shared_data, tmp_path, sig, code, word):
+    shared = shared_data / "photos"
+    photos = tmp_path / "photos"
+    for name, folder, prefix in (("dino", "dinoSparseRing", "dinoSR"), ("temple", "templeSparseRing", "templeSR")):
+        (photos / name).mkdir(parents=True)
+        for i in range(1, 17):
+            (photos / name / f"{prefix}{i:04d}.png").symlink_to(shared / folder / f"{prefix}{i:04d}.png")
+    out = tmp_path / "matched"
+    cmd = [sys.executable, "-m", "pointkit_cli.main", "-q", "match", str(photos), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert proc.poll() is None, "match ended before it could be interrupted; give it more photos"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code and err.strip().splitlines() == [f"pointkit: {word}"], err
+    assert not [p for p in out.rglob(".*") if p.is_file()] if out.exists() else True
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["objects"] == 2
