@@ -41,5 +41,22 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def write_npz_atomic(path: str | os.PathLike, **arrays: Any) -> Path:
+    """Write ``arrays`` as one compressed .npz, atomically; returns the path.
+
+    The archive is built in memory and written in one call: numpy's writer leaves its ZipFile
+    unclosed when an interrupt (Ctrl-C, SIGTERM) lands inside it, and that ZipFile's finaliser then
+    fails on the closed file ("Exception ignored in ZipFile.__del__") after the error line.
+    """
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_bytes_atomic(path, buffer.getvalue())
+    return Path(path)
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())

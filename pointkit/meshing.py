@@ -26,7 +26,7 @@ import trimesh
 from PIL import Image
 
 from pointkit.errors import PointkitError
-from pointkit.io import atomic_path, write_bytes_atomic
+from pointkit.io import atomic_path, write_bytes_atomic, write_npz_atomic
 
 MESH_FORMATS = ("glb", "ply", "obj", "npz", "points")
 """``pointkit lift --format``: glb (textured), ply (vertex colours), obj (+ .mtl + texture png),
@@ -138,11 +138,9 @@ def save_depth_npz(path: str | Path, depth: np.ndarray, mask: np.ndarray, image:
     meta = {"frame": "x right, y up, z toward the viewer; 1 unit = the image's longer side",
             "image_size": list(depth.shape), **(info or {}), **{k: mesh.metadata[k] for k in ("z_ref",) if k in mesh.metadata}}
     uv = np.asarray(mesh.visual.uv, np.float32) if getattr(mesh.visual, "uv", None) is not None else np.zeros((len(mesh.vertices), 2), np.float32)
-    with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, depth=np.asarray(depth, np.float32), mask=np.asarray(mask, bool),
+    return write_npz_atomic(path, depth=np.asarray(depth, np.float32), mask=np.asarray(mask, bool),
                             image=np.asarray(image, np.uint8), vertices=np.asarray(mesh.vertices, np.float32),
                             faces=np.asarray(mesh.faces, np.int32), uv=uv, info=np.array(json.dumps(meta)))
-    return Path(path)
 
 
 def normal_map(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -97,12 +97,11 @@ def cached_test_views(cache: str | Path | None, scans: str | Path | None = None,
                         zip(z["image"], z["depth"], z["mask"], z["scan"], z["background"])]
     views = render_test_views(scans, resolution, progress=progress)
     if cache is not None:
-        from pointkit.io import atomic_path
+        from pointkit.io import write_npz_atomic
 
-        with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, image=np.stack([v.image for v in views]), depth=np.stack([v.depth for v in views]),
-                                mask=np.stack([v.mask for v in views]), scan=np.array([v.scan for v in views]),
-                                background=np.array([v.background for v in views]), resolution=resolution)
+        write_npz_atomic(cache, image=np.stack([v.image for v in views]), depth=np.stack([v.depth for v in views]),
+                         mask=np.stack([v.mask for v in views]), scan=np.array([v.scan for v in views]),
+                         background=np.array([v.background for v in views]), resolution=resolution)
     return views
 
 

@@ -92,7 +92,11 @@ def test_match_interrupted_says_one_line_and_a_rerun_completes(shared_data, tmp_
     out = tmp_path / "matched"
     cmd = [sys.executable, "-m", "pointkit_cli.main", "-q", "match", str(photos), "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    # Interrupt the work itself (after the first cluster's preview), not the interpreter's start-up,
+    # where numpy can turn the signal into an ImportError that a library then swallows.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not list(out.glob("previews/*.png")):
+        time.sleep(0.02)
     assert proc.poll() is None, "match ended before it could be interrupted; give it more photos"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)

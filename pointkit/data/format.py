@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from pointkit.errors import PointkitError
-from pointkit.io import atomic_path, write_json_atomic
+from pointkit.io import write_json_atomic, write_npz_atomic
 
 FORMAT_NAME = "pointkit-dataset"
 FORMAT_VERSION = 1
@@ -128,9 +128,7 @@ def write_object(root: str | Path, record: ObjectRecord) -> Path:
         arrays["depth"] = arrays["depth"].astype(np.float32)
     _validate(arrays, record.object_id)
     path = object_path(root, record.object_id)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+    write_npz_atomic(path, **arrays)
     return path
 
 

@@ -154,17 +154,13 @@ class ShapeBank:
 def save_bank(path: str | Path, bank: ShapeBank, appearance=None) -> Path:
     """Write a bank (and optionally an ``EngineAppearance``'s assets) as one compressed .npz,
     atomically; returns the path."""
-    from pointkit.io import atomic_path
+    from pointkit.io import write_npz_atomic
 
-    path = Path(path)
     data = bank.data.cpu().numpy()
     extra = appearance.arrays() if appearance is not None else {}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, sdf=data, truncation=np.float32(bank.truncation), bound=np.float32(bank.bound),
-                                names=np.array(bank.names or [str(i) for i in range(len(data))]),
-                                format=np.array("pointkit-sdf-bank-1"), **extra)
-    return path
+    return write_npz_atomic(path, sdf=data, truncation=np.float32(bank.truncation), bound=np.float32(bank.bound),
+                            names=np.array(bank.names or [str(i) for i in range(len(data))]),
+                            format=np.array("pointkit-sdf-bank-1"), **extra)
 
 
 def _open_bank(path: str | Path):
