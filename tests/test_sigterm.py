@@ -91,7 +91,9 @@ def test_match_interrupted_says_one_line_and_a_rerun_completes(shared_data, tmp_
             (photos / name / f"{prefix}{i:04d}.png").symlink_to(shared / folder / f"{prefix}{i:04d}.png")
     out = tmp_path / "matched"
     cmd = [sys.executable, "-m", "pointkit_cli.main", "-q", "match", str(photos), "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A job started in the background (nohup, CI) inherits SIGINT ignored; a terminal's Ctrl-C is not.
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Interrupt the work itself (after the first cluster's preview), not the interpreter's start-up,
     # where numpy can turn the signal into an ImportError that a library then swallows.
     deadline = time.monotonic() + 120
