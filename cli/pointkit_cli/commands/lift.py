@@ -6,34 +6,29 @@ import json
 import click
 
 
-def _formats(ctx, param, value: str) -> tuple[str, ...]:
-    from pointkit.errors import PointkitError
-    from pointkit.lifting import parse_formats
+def _checked_by(parser: str, keep_text: bool = False):
+    """A Click callback that runs ``pointkit.lifting.<parser>`` on the option's text (imported on
+    use, so ``lift -h`` stays fast) and turns its PointkitError into a usage error; it returns the
+    parsed value, or the text itself with ``keep_text``."""
+    def callback(ctx, param, value):
+        from pointkit import lifting
+        from pointkit.errors import PointkitError
 
-    try:
-        return parse_formats(value)
-    except PointkitError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _scale(ctx, param, value):
-    from pointkit.errors import PointkitError
-    from pointkit.lifting import parse_scale_from
-
-    if value is None:
-        return None
-    try:
-        parse_scale_from(value)
-    except PointkitError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return value
+        if value is None:
+            return None
+        try:
+            parsed = getattr(lifting, parser)(value)
+        except PointkitError as exc:
+            raise click.BadParameter(str(exc)) from None
+        return value if keep_text else parsed
+    return callback
 
 
 @click.command("lift")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (created).")
 @click.option("--checkpoint", type=click.Path(), help="LiftNet checkpoint or train run folder (default: the model shipped in pointkit).")
-@click.option("--format", "fmt", default="glb", show_default=True, metavar="F[,F...]", callback=_formats,
+@click.option("--format", "fmt", default="glb", show_default=True, metavar="F[,F...]", callback=_checked_by("parse_formats"),
               help="Mesh files, comma-separated: glb (textured), ply (vertex colours), obj (+ .mtl + texture), "
                    "npz (for the Blender add-on), points (<stem>_points.ply: point cloud with normals and colours).")
 @click.option("--depth-scale", type=click.FloatRange(0, 1000, min_open=True), default=1.0, show_default=True, help="Multiplies the depth extent (1: about a sphere's).")
@@ -44,7 +39,7 @@ def _scale(ctx, param, value):
 @click.option("--max-pixels", type=click.IntRange(min=1), default=50_000_000, show_default=True, help="Refuse larger images.")
 @click.option("--mesh-resolution", type=click.IntRange(2, 8192), default=512, show_default=True, help="Mesh vertices on the longer image side.")
 @click.option("-r", "--recursive", is_flag=True, help="Also the images in sub-folders of folder inputs; the tree is mirrored under --out.")
-@click.option("--scale-from", metavar="height=M|width=M", callback=_scale,
+@click.option("--scale-from", metavar="height=M|width=M", callback=_checked_by("parse_scale_from", keep_text=True),
               help="The object's real height (or width) in metres: the mesh and the depth are then in metres.")
 @click.option("--normals", is_flag=True, help="Also <stem>_normals.npy and .png: normal maps in the mesh frame.")
 @click.option("--skip-existing", is_flag=True, help="Leave out images whose output files all exist (resume a folder run).")
