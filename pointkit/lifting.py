@@ -28,7 +28,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -452,10 +452,13 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
                checkpoint: str | Path | None = None, depth_scale: float = 1.0, mask: str = "auto",
                device: str = "auto", max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
                progress: bool = True, recursive: bool = False, skip_existing: bool = False,
-               normals: bool = False, scale_from: str | None = None) -> dict[str, Any]:
+               normals: bool = False, scale_from: str | None = None,
+               on_image: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
     folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``
     (``normals``: normal maps too; ``write_outputs``; ``scale_from``: in metres, see ``lift``).
+    ``on_image`` is called after each image with ``{"image", "done", "total"}`` plus ``"outputs"``
+    (paths), ``"skipped": True`` or ``"error"`` (one line): the progress a driving program shows.
 
     A failing image is reported (one line on stderr, naming it) and the others go on; a single
     input file that fails raises. The model is loaded once, before the first image. With
@@ -478,13 +481,18 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     errors: dict[str, str] = {}
     skipped = 0
     bar = tqdm(files, desc="lift", unit="img", disable=not progress or len(files) < 2)
-    for (path, _), stem in zip(bar, stems):
+    for done, ((path, _), stem) in enumerate(zip(bar, stems), start=1):
+        event: dict[str, Any] = {"image": str(path), "done": done, "total": len(files)}
         if skip_existing and all(p.is_file() for p in output_files(out, stem, formats, normals)):
             skipped += 1
+            if on_image:
+                on_image({**event, "skipped": True})
             continue
         try:
             result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from)
             outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, formats, normals)]
+            if on_image:
+                on_image({**event, "outputs": outputs[str(path)]})
         except Exception as exc:  # one bad image must not stop a folder: report it, go on
             if isinstance(exc, PointkitError):
                 message = str(exc)
@@ -498,5 +506,7 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
                 raise PointkitError(message) from None
             errors[str(path)] = message
             bar.write(f"pointkit: {message}", file=sys.stderr)
+            if on_image:
+                on_image({**event, "error": message})
     return {"out": str(out), "lifted": len(outputs), "skipped": skipped, "failed": len(errors), "errors": errors,
             "outputs": outputs}

@@ -165,6 +165,17 @@ def test_cli_folder_one_bad_file(tmp_path, checkpoint, view):
     assert sorted(p.name for p in out.iterdir()) == sorted(["good_depth.npy", "good_depth.png", "good_depth_color.png",
                                                             "good_mask.png", "good.ply"])
 
+    # --events: one JSON line per image, in order, before the summary (the Blender add-on's progress)
+    run = CliRunner().invoke(cli, ["-q", "lift", str(src), "--out", str(out), "--checkpoint", str(checkpoint), "--format", "ply",
+                                   "--skip-existing", "--events"])
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    events, summary = lines[:-1], lines[-1]
+    assert [e["done"] for e in events] == [1, 2, 3, 4] and {e["total"] for e in events} == {4}
+    by_name = {Path(e["image"]).name: e for e in events}
+    assert by_name["good.png"].get("skipped") is True and summary["skipped"] == 1
+    for name in ("bad.jpg", "empty.png", "huge.png"):
+        assert name in by_name[name]["error"] and by_name[name]["error"] == summary["errors"][by_name[name]["image"]]
+
 
 def test_folder_goes_on_after_an_unexpected_error_in_one_image(tmp_path, checkpoint, view, monkeypatch):
     import pointkit.lifting as lifting

@@ -43,9 +43,12 @@ def _checked_by(parser: str, keep_text: bool = False):
               help="The object's real height (or width) in metres: the mesh and the depth are then in metres.")
 @click.option("--normals", is_flag=True, help="Also <stem>_normals.npy and .png: normal maps in the mesh frame.")
 @click.option("--skip-existing", is_flag=True, help="Leave out images whose output files all exist (resume a folder run).")
+@click.option("--events", is_flag=True,
+              help='One JSON line per image on stdout as it is done ({"image", "done", "total", "outputs"|"skipped"|"error"}), '
+                   "before the summary: progress for programs that drive lift, such as the Blender add-on.")
 @click.pass_context
 def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixels, mesh_resolution, recursive, scale_from,
-         normals, skip_existing):
+         normals, skip_existing, events):
     """Lift IMAGE files or folders of images to depth maps and textured meshes in --out.
 
     Per image: <stem>_depth.npy, <stem>_depth.png (16-bit), <stem>_depth_color.png,
@@ -58,7 +61,8 @@ def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixel
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     summary = lift_files(inputs, out, fmt=fmt, checkpoint=checkpoint, depth_scale=depth_scale, mask=mask, device=device,
                          max_pixels=max_pixels, mesh_resolution=mesh_resolution, progress=not quiet,
-                         recursive=recursive, skip_existing=skip_existing, normals=normals, scale_from=scale_from)
+                         recursive=recursive, skip_existing=skip_existing, normals=normals, scale_from=scale_from,
+                         on_image=(lambda event: click.echo(json.dumps(event))) if events else None)
     click.echo(json.dumps(summary))
     if summary["failed"]:
         raise PointkitError(f"{summary['failed']} of {summary['failed'] + summary['lifted']} images failed (listed above)")
