@@ -34,11 +34,11 @@ import cv2
 import numpy as np
 import trimesh
 
+from pointkit import registry
 from pointkit.errors import PointkitError
 from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, from_array, load_image
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
-from pointkit.meshing import (DEFAULT_MAX_SIDE, MESH_FORMATS, depth_to_mesh, export_mesh, export_points, normal_map,
-                              save_depth_npz)
+from pointkit.meshing import DEFAULT_MAX_SIDE, depth_to_mesh, normal_map
 from pointkit.models.catalog import DEFAULT_MODEL
 from pointkit.models.liftnet import checkpoint_file
 
@@ -303,16 +303,18 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
 
 
 def parse_formats(fmt: str | Sequence[str]) -> tuple[str, ...]:
-    """``"glb,ply"`` or ``["glb", "ply"]`` -> ("glb", "ply"), each known and once.
+    """``"glb,ply"`` or ``["glb", "ply"]`` -> ("glb", "ply"), each once and each a registered
+    exporter (entry-point group ``pointkit.exporters``: the built-ins and any plugin's).
 
     Raises:
         PointkitError: an unknown or empty format.
     """
     names = [f.strip().lower() for f in (fmt.split(",") if isinstance(fmt, str) else fmt)]
-    unknown = [f for f in names if f not in MESH_FORMATS]
+    known = registry.available("pointkit.exporters")
+    unknown = [f for f in names if f not in known]
     if unknown or not names:
         raise PointkitError(f"unknown format {', '.join(unknown) or repr(fmt)}; use one or more of "
-                            f"{', '.join(MESH_FORMATS)}, comma-separated")
+                            f"{', '.join(known)}, comma-separated")
     return tuple(dict.fromkeys(names))
 
 
@@ -321,8 +323,8 @@ def output_files(out: str | Path, stem: str, fmt: str | Sequence[str] = "glb", n
     out = Path(out)
     suffixes = ("_depth.npy", "_depth.png", "_depth_color.png", "_mask.png") + \
         (("_normals.npy", "_normals.png") if normals else ())
-    files = [out / f"{stem}{suffix}" for suffix in suffixes]
-    return files + [out / (f"{stem}_points.ply" if f == "points" else f"{stem}.{f}") for f in parse_formats(fmt)]
+    suffixes += tuple(registry.load("pointkit.exporters", f).suffix for f in parse_formats(fmt))
+    return [out / f"{stem}{suffix}" for suffix in suffixes]
 
 
 def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Sequence[str] = "glb",
@@ -335,15 +337,16 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Seq
     ``depth_near`` / ``depth_far``), ``<stem>_depth_color.png``, ``<stem>_mask.png`` (0/255), with
     ``normals`` ``<stem>_normals.npy`` (H, W, 3 float32, ``meshing.normal_map``) and
     ``<stem>_normals.png`` ((n + 1) / 2 as 8-bit RGB, black off the object) and, last, one file per
-    format of ``fmt`` (``parse_formats``): ``<stem>.glb`` / ``.ply`` / ``.obj``
-    (+ .mtl, texture) / ``.npz``, ``<stem>_points.ply``. ``stem`` may hold sub-folders.
+    format of ``fmt`` (``parse_formats``), by its exporter (``pointkit.meshing.Exporter``): ``<stem>.glb`` /
+    ``.ply`` / ``.obj`` (+ .mtl, texture) / ``.npz``, ``<stem>_points.ply``, or a plugin's. ``stem`` may hold
+    sub-folders.
     """
     from PIL import Image, PngImagePlugin
 
     from pointkit.io import atomic_path
     from pointkit.render.sheet import colorize_depth
 
-    formats = parse_formats(fmt)
+    exporters = [registry.load("pointkit.exporters", f) for f in parse_formats(fmt)]
     out = Path(out)
     written: list[Path] = []
     try:
@@ -375,14 +378,8 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Seq
             with atomic_path(out / f"{stem}_normals.png") as tmp:
                 Image.fromarray(rgb).save(tmp, compress_level=1)
             written.append(out / f"{stem}_normals.png")
-        for f in formats:
-            if f == "npz":
-                written.append(save_depth_npz(out / f"{stem}.npz", result.depth, result.mask, result.image,
-                                              result.mesh, result.info))
-            elif f == "points":
-                written.append(export_points(result.mesh, out / f"{stem}_points.ply"))
-            else:
-                written.extend(export_mesh(result.mesh, out / f"{stem}.{f}"))
+        for exporter in exporters:
+            written.extend(exporter.write(result, out / f"{stem}{exporter.suffix}"))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

@@ -18,7 +18,9 @@ so no face bridges a depth discontinuity.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -28,10 +30,6 @@ from PIL import Image
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic, write_npz_atomic
 
-MESH_FORMATS = ("glb", "ply", "obj", "npz", "points")
-"""``pointkit lift --format``: glb (textured), ply (vertex colours), obj (+ .mtl + texture png),
-npz (the pointkit depth file the Blender add-on imports), points (``<stem>_points.ply``: a point
-cloud with normals and colours)."""
 DEFAULT_MAX_SIDE = 512
 DEFAULT_MAX_SLOPE = 8.0
 
@@ -166,62 +164,110 @@ def normal_map(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask[..., None], n, 0.0).astype(np.float32)
 
 
+def _textured(mesh: trimesh.Trimesh) -> bool:
+    return getattr(mesh.visual, "uv", None) is not None and getattr(mesh.visual, "material", None) is not None
+
+
 def export_points(mesh: trimesh.Trimesh, path: str | Path) -> Path:
     """Write the mesh's vertices as a binary PLY point cloud, atomically: x y z, the vertex normals
     (nx ny nz) and the texture's colour at each vertex (red green blue alpha)."""
-    from trimesh.exchange.ply import export_ply
-
     path = Path(path)
-    textured = getattr(mesh.visual, "uv", None) is not None and getattr(mesh.visual, "material", None) is not None
-    colours = vertex_colours(mesh) if textured else np.asarray(mesh.visual.vertex_colors)
+    colours = vertex_colours(mesh) if _textured(mesh) else np.asarray(mesh.visual.vertex_colors)
     cloud = trimesh.Trimesh(vertices=mesh.vertices, faces=np.zeros((0, 3), np.int64),
                             vertex_normals=mesh.vertex_normals, vertex_colors=colours, process=False)
-    data = export_ply(cloud, encoding="binary", vertex_normal=True)
+    data = trimesh.exchange.ply.export_ply(cloud, encoding="binary", vertex_normal=True)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path
 
 
-def export_mesh(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
-    """Write a mesh atomically; the format is the suffix (.glb, .ply, .obj).
+def export_glb(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
+    """Write a binary glTF atomically, the texture inside. Returns ``[path]``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        mesh.export(tmp, file_type="glb")
+    return [path]
 
-    glb keeps the texture inside; ply gets per-vertex colours sampled from the texture (PLY has
-    no standard texture reference); obj writes ``<stem>.mtl`` and the texture PNG beside it first,
-    the .obj last, so a reader never sees an .obj without its material.
+
+def export_ply(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
+    """Write a PLY mesh atomically, with per-vertex colours sampled from the texture (PLY has no
+    standard texture reference). Returns ``[path]``."""
+    path = Path(path)
+    out = mesh.copy()
+    if _textured(mesh):
+        out.visual = trimesh.visual.ColorVisuals(out, vertex_colors=vertex_colours(mesh))
+    with atomic_path(path) as tmp:
+        out.export(tmp, file_type="ply")
+    return [path]
+
+
+def export_obj(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
+    """Write an OBJ atomically: ``<stem>.mtl`` and the texture ``<stem>_material_0.png`` beside it
+    first, the .obj last, so a reader never sees an .obj without its material (and a failed .obj
+    leaves neither behind). Returns the files written, the .obj last."""
+    path = Path(path)
+    text, files = trimesh.exchange.obj.export_obj(mesh, include_texture=_textured(mesh), return_texture=True,
+                                                  mtl_name=f"{path.stem}.mtl")
+    written = []
+    try:
+        for name, data in files.items():
+            # trimesh names the texture "material_0.png": give it this mesh's stem so meshes in one folder do not clash.
+            target = path.with_name(name if name.endswith(".mtl") else f"{path.stem}_{name}")
+            if name.endswith(".mtl"):
+                data = data.replace(b"material_0.png", f"{path.stem}_material_0.png".encode())
+            write_bytes_atomic(target, data)
+            written.append(target)
+        write_bytes_atomic(path, text.encode())
+    except BaseException:  # no .mtl / texture left behind without their .obj
+        for target in written:
+            target.unlink(missing_ok=True)
+        raise
+    return written + [path]
+
+
+MESH_WRITERS = {"glb": export_glb, "ply": export_ply, "obj": export_obj}
+"""Mesh file writers by suffix: ``(mesh, path) -> files written, the mesh file last``."""
+
+
+def export_mesh(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
+    """Write a mesh atomically with the writer of its suffix (``MESH_WRITERS``: .glb, .ply, .obj).
 
     Returns:
         The files written (the mesh file last).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
-    textured = getattr(mesh.visual, "uv", None) is not None and getattr(mesh.visual, "material", None) is not None
-    if fmt == "glb":
-        with atomic_path(path) as tmp:
-            mesh.export(tmp, file_type="glb")
-        return [path]
-    if fmt == "ply":
-        out = mesh.copy()
-        if textured:
-            out.visual = trimesh.visual.ColorVisuals(out, vertex_colors=vertex_colours(mesh))
-        with atomic_path(path) as tmp:
-            out.export(tmp, file_type="ply")
-        return [path]
-    if fmt == "obj":
-        text, files = trimesh.exchange.obj.export_obj(mesh, include_texture=textured, return_texture=True,
-                                                      mtl_name=f"{path.stem}.mtl")
-        written = []
-        try:
-            for name, data in files.items():
-                # trimesh names the texture "material_0.png": give it this mesh's stem so meshes in one folder do not clash.
-                target = path.with_name(name if name.endswith(".mtl") else f"{path.stem}_{name}")
-                if name.endswith(".mtl"):
-                    data = data.replace(b"material_0.png", f"{path.stem}_material_0.png".encode())
-                write_bytes_atomic(target, data)
-                written.append(target)
-            write_bytes_atomic(path, text.encode())
-        except BaseException:  # no .mtl / texture left behind without their .obj
-            for target in written:
-                target.unlink(missing_ok=True)
-            raise
-        return written + [path]
-    raise PointkitError(f"{path}: unknown mesh format {fmt!r}; use one of glb, ply, obj")
+    if fmt not in MESH_WRITERS:
+        raise PointkitError(f"{path}: unknown mesh format {fmt!r}; use one of {', '.join(MESH_WRITERS)}")
+    return MESH_WRITERS[fmt](mesh, path)
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """One ``pointkit lift --format``: what a ``pointkit.exporters`` entry point names.
+
+    Attributes:
+        suffix: what follows the image's stem in the file name (".glb", "_points.ply").
+        write: ``write(result, path) -> files written``: write a
+            :class:`pointkit.lifting.LiftResult` (``mesh``, ``depth``, ``mask``, ``image``,
+            ``info``) to ``path`` atomically; return every file written, ``path`` last (files
+            beside it first, and none of them left behind when writing ``path`` fails).
+    """
+
+    suffix: str
+    write: Callable[[Any, Path], list[Path]]
+
+
+# The built-in exporters, registered in pyproject.toml like a plugin's. Globals are looked up at
+# call time, so a patched writer is the one used.
+GLB = Exporter(".glb", lambda result, path: export_glb(result.mesh, path))
+"""glb: binary glTF, textured."""
+PLY = Exporter(".ply", lambda result, path: export_ply(result.mesh, path))
+"""ply: mesh with vertex colours."""
+OBJ = Exporter(".obj", lambda result, path: export_obj(result.mesh, path))
+"""obj: with ``<stem>.mtl`` and ``<stem>_material_0.png``."""
+POINTS = Exporter("_points.ply", lambda result, path: [export_points(result.mesh, path)])
+"""points: binary PLY point cloud with normals and colours."""
+NPZ = Exporter(".npz", lambda result, path: [save_depth_npz(path, result.depth, result.mask, result.image,
+                                                            result.mesh, result.info)])
+"""npz: the pointkit depth file the Blender add-on imports."""

@@ -136,7 +136,7 @@ def test_files_round_trip_and_no_partial_set(tmp_path, checkpoint, view, monkeyp
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr("pointkit.lifting.export_mesh", broken)
+    monkeypatch.setattr("pointkit.meshing.export_ply", broken)   # what the registered "ply" exporter calls
     with pytest.raises(OSError):
         write_outputs(result, tmp_path / "second", "obj2", "ply")
     assert list((tmp_path / "second").iterdir()) == []

@@ -59,6 +59,21 @@ def test_save_load_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))  # the atomic write left no temporary file
 
 
+def test_checkpoint_names_its_architecture_and_old_ones_load_as_liftnet(tmp_path):
+    from safetensors import safe_open
+
+    net = LiftNet(LiftNetConfig(input_size=32, ngf=4)).eval()
+    path = net.save(tmp_path / "m.safetensors")
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+    assert meta["architecture"] == "liftnet"
+    # Checkpoints written before the architecture was stored name none: they are LiftNets.
+    del meta["architecture"]
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "old.safetensors"), metadata=meta)
+    loaded, _ = load_checkpoint(tmp_path / "old.safetensors")
+    assert type(loaded) is LiftNet and loaded.config == net.config
+
+
 def test_load_rejects_other_files(tmp_path):
     with pytest.raises(PointkitError, match="not found"):
         LiftNet.load(tmp_path / "missing.safetensors")
@@ -66,7 +81,7 @@ def test_load_rejects_other_files(tmp_path):
     with pytest.raises(PointkitError, match="not a readable"):
         LiftNet.load(tmp_path / "junk.safetensors")
     save_file({"w": torch.zeros(1)}, str(tmp_path / "other.safetensors"), metadata={"format": "something"})
-    with pytest.raises(PointkitError, match="not a pointkit LiftNet"):
+    with pytest.raises(PointkitError, match="not a pointkit model checkpoint"):
         LiftNet.load(tmp_path / "other.safetensors")
     # A checkpoint whose weights belong to another architecture.
     net = LiftNet(input_size=64, ngf=4)

@@ -19,10 +19,17 @@ def test_every_registered_entry_point_loads():
             assert registry.load(group, name) is not None
 
 
-def test_liftnet_is_registered_as_a_builtin():
+def test_builtins_are_registered_like_plugins():
+    from pointkit.match.features import SiftMatcher
+    from pointkit.meshing import GLB, Exporter
     from pointkit.models import LiftNet
 
     assert registry.load("pointkit.models", "liftnet") is LiftNet
+    assert registry.load("pointkit.matchers", "sift") is SiftMatcher
+    assert registry.load("pointkit.exporters", "glb") is GLB
+    exporters = {name: registry.load("pointkit.exporters", name) for name in ("glb", "npz", "obj", "ply", "points")}
+    assert all(isinstance(e, Exporter) for e in exporters.values())
+    assert exporters["points"].suffix == "_points.ply" and exporters["npz"].suffix == ".npz"
 
 
 def test_unknown_plugin_names_the_choices():

@@ -1,4 +1,5 @@
-"""Local features and putative matches (OpenCV SIFT, kornia matching; no downloaded weights).
+"""Local features and putative matches (OpenCV SIFT, kornia matching; no downloaded weights), and
+:class:`SiftMatcher`, the built-in ``pointkit.matchers`` plugin ``pointkit match --matcher`` uses.
 
 Coordinates follow the project's pixel convention (u right, v down, origin at the top-left corner
 of the top-left pixel, pixel centres at i + 0.5). OpenCV puts pixel centres at integers, so its
@@ -73,8 +74,9 @@ def auto_mask(rgb: np.ndarray, work_size: int = 320, iterations: int = 4) -> np.
 class Features:
     """Keypoints of one image.
 
-    ``uv`` (K, 2) float64 in the original frame; ``desc`` (K, 128) float32; ``scale`` (2,) the
-    per-axis factor from the original frame to the (downscaled) frame the detector saw.
+    ``uv`` (K, 2) float64 in the original frame; ``desc`` (K, D) float32 (SIFT: D = 128) or
+    whatever the matcher that made them compares; ``scale`` (2,) the per-axis factor from the
+    original frame to the (downscaled) frame the detector saw (pixel thresholds apply there).
     """
 
     uv: np.ndarray
@@ -137,3 +139,24 @@ def match_descriptors(a: np.ndarray, b: np.ndarray, ratio: float = 0.8) -> np.nd
     with torch.inference_mode():
         _, idx = match_smnn(torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(b)), ratio)
     return idx.numpy().astype(np.int64).reshape(-1, 2)
+
+
+class SiftMatcher:
+    """The built-in matcher ``sift``: OpenCV SIFT (RootSIFT with ``features="rootsift"``) and mutual
+    nearest neighbours with Lowe's ratio test.
+
+    A ``pointkit.matchers`` plugin is a class like this one: built with the job's
+    :class:`pointkit.match.MatchSettings` (its ``max_size``, ``max_features``, ``ratio`` ... are the
+    user's options), with ``detect(rgb, mask) -> Features`` (``mask`` (H, W) bool or None: drop
+    keypoints off it) and ``match(a, b) -> (M, 2) int64`` index pairs ``(i in a, j in b)``.
+    """
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def detect(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Features:
+        s = self.settings
+        return detect(rgb, s.features, s.max_size, s.max_features, mask)
+
+    def match(self, a: Features, b: Features) -> np.ndarray:
+        return match_descriptors(a.desc, b.desc, self.settings.ratio)

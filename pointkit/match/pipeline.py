@@ -1,7 +1,8 @@
 """Folder of photo clusters -> correspondence dataset (``pointkit match``). See docs/matching.md.
 
 PHOTOS/<cluster>/<image> -> one dataset object per cluster: every unordered pair of its images is
-matched (SIFT, mutual nearest neighbours + ratio test), filtered by the affine fundamental matrix
+matched (by the ``pointkit.matchers`` plugin ``settings.matcher``; built in: SIFT, mutual nearest
+neighbours + ratio test), filtered by the affine fundamental matrix
 (seeded RANSAC + Gold Standard refit) and dropped when a 2D affine map explains it (Torr's GRIC).
 Kept pairs are stored in both directions, in the letterboxed R x R frame of the stored images.
 """
@@ -25,8 +26,7 @@ from pointkit.data.format import ObjectRecord, check_object_id, write_manifest, 
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
-from pointkit.match.features import (IMAGE_SUFFIXES, Features, auto_mask, detect, match_descriptors, read_image,
-                                     read_mask)
+from pointkit.match.features import IMAGE_SUFFIXES, Features, auto_mask, read_image, read_mask
 from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ class MatchSettings:
 
     resolution: int = 256          # stored images are letterboxed to resolution x resolution
     masks: str = "none"            # "none", "auto" (GrabCut), or a folder of user masks
-    features: str = "sift"         # "sift" or "rootsift"
+    matcher: str = "sift"          # a pointkit.matchers plugin
+    features: str = "sift"         # the sift matcher's descriptors: "sift" or "rootsift"
     max_size: int = 1024           # longer side before detection
     max_features: int = 4000       # strongest keypoints per image (0 = all)
     ratio: float = 0.8             # Lowe's ratio test
@@ -67,6 +68,17 @@ class MatchSettings:
             raise PointkitError(f"--min-inliers {self.min_inliers} must be at least 5 (RANSAC needs 4 + 1)")
 
 
+    def load_matcher(self):
+        """The ``pointkit.matchers`` plugin named ``matcher``, built with these settings.
+
+        Raises:
+            PluginError (a PointkitError): no such matcher, or it failed to import.
+        """
+        from pointkit import registry
+
+        return registry.load("pointkit.matchers", self.matcher)(self)
+
+
 @dataclass
 class PairResult:
     """One matched pair. ``uv_src``/``uv_tgt`` (K, 2): kept correspondences, original frames."""
@@ -83,8 +95,10 @@ class PairResult:
     uv_tgt: np.ndarray = field(repr=False)
 
 
-def match_pair(fa: Features, fb: Features, settings: MatchSettings, rng: np.random.Generator) -> PairResult:
-    """Match two images' features, fit the affine F, and decide whether the pair is kept.
+def match_pair(fa: Features, fb: Features, settings: MatchSettings, rng: np.random.Generator,
+               matcher=None) -> PairResult:
+    """Match two images' features (with ``matcher``, default ``settings.load_matcher()``), fit the
+    affine F, and decide whether the pair is kept.
 
     Decision, in order: fewer than ``min_matches`` putative matches -> "too few matches";
     fewer than ``min_inliers`` affine-F inliers -> "too few inliers"; GRIC of the best 2D
@@ -92,7 +106,7 @@ def match_pair(fa: Features, fb: Features, settings: MatchSettings, rng: np.rand
     every putative match and sigma = 1.4826 median(|e_F|) over the F_A inliers (floor 0.05 px).
     """
     empty = np.zeros((0, 2))
-    m = match_descriptors(fa.desc, fb.desc, settings.ratio)
+    m = (matcher if matcher is not None else settings.load_matcher()).match(fa, fb)
     if len(m) < settings.min_matches:
         return PairResult(len(m), 0, 0, None, None, None, False,
                           f"too few matches ({len(m)} < {settings.min_matches})", empty, empty)
@@ -187,7 +201,7 @@ def _find_mask(mask_dir: Path, cluster: str, image: Path) -> Path | None:
     return None
 
 
-def _prepare_view(path: Path, cluster: str, s: MatchSettings) -> tuple[np.ndarray, np.ndarray, Features]:
+def _prepare_view(path: Path, cluster: str, s: MatchSettings, matcher) -> tuple[np.ndarray, np.ndarray, Features]:
     rgb = read_image(path)
     if s.masks == "none":
         mask = np.ones(rgb.shape[:2], bool)
@@ -198,7 +212,7 @@ def _prepare_view(path: Path, cluster: str, s: MatchSettings) -> tuple[np.ndarra
         if mpath is None:
             raise PointkitError(f"{path}: no mask named {path.stem}.* in {s.masks} (or its {cluster}/ sub-folder)")
         mask = read_mask(mpath, rgb.shape[:2])
-    feats = detect(rgb, s.features, s.max_size, s.max_features, None if s.masks == "none" else mask)
+    feats = matcher.detect(rgb, None if s.masks == "none" else mask)
     return rgb, mask, feats
 
 
@@ -242,7 +256,7 @@ def _refuse_other_dataset(out: Path) -> None:
                             "its manifest; choose a new --out")
 
 
-def _read_views(pool, files: list[Path], cluster: str, object_id: str, s: MatchSettings, bar,
+def _read_views(pool, files: list[Path], cluster: str, object_id: str, s: MatchSettings, matcher, bar,
                 failures: list[dict[str, Any]]) -> list[tuple]:
     """(path, *prepared view) of each readable photo of a cluster, read in ``pool``; unreadable
     ones are logged and listed in ``failures``."""
@@ -250,7 +264,7 @@ def _read_views(pool, files: list[Path], cluster: str, object_id: str, s: MatchS
 
     def prepare(path: Path):
         try:
-            return path, _prepare_view(path, cluster, s), None
+            return path, _prepare_view(path, cluster, s, matcher), None
         except PointkitError as exc:
             return path, None, str(exc)
         except cv2.error as exc:  # e.g. a degenerate image OpenCV cannot process
@@ -304,6 +318,7 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
     if s.masks not in ("none", "auto") and not Path(s.masks).is_dir():
         raise PointkitError(f"--masks {s.masks}: not a folder; use none, auto, or a folder of masks")
     _refuse_other_dataset(out)
+    matcher = s.load_matcher()
     clusters = list_clusters(photos)
     splits = cluster_splits([c for c, _ in clusters])
     total = sum(len(f) + len(f) * (len(f) - 1) // 2 for _, f in clusters)
@@ -315,7 +330,7 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
     with ThreadPoolExecutor(max_workers=s.workers) as pool:
         for cluster, files in clusters:
             object_id = sanitize_id(cluster, taken)
-            views = _read_views(pool, files, cluster, object_id, s, bar, failures)
+            views = _read_views(pool, files, cluster, object_id, s, matcher, bar, failures)
             n_pairs_listed = len(files) * (len(files) - 1) // 2
             if len(views) < 2:
                 bar.update(n_pairs_listed)
@@ -328,7 +343,7 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
 
             def run(ij):
                 i, j = ij
-                return ij, match_pair(views[i][3], views[j][3], s, np.random.default_rng([s.seed, key, i, j]))
+                return ij, match_pair(views[i][3], views[j][3], s, np.random.default_rng([s.seed, key, i, j]), matcher)
 
             results = []
             for (i, j), res in pool.map(run, pair_ids):

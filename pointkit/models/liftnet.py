@@ -5,8 +5,10 @@ in [-1, 1]) and every transposed convolution is replaced by bilinear x2 upsampli
 3x3 convolution (no checkerboard artefacts). Optionally a second output channel carries
 foreground-mask logits.
 
-Checkpoints are safetensors files whose metadata holds the :class:`LiftNetConfig` (and any extra
-metadata, e.g. training settings), so loading needs no pickle and no config file.
+Checkpoints are safetensors files whose metadata holds the architecture's name (an entry point of
+the ``pointkit.models`` group; "liftnet" when absent, as in checkpoints written before it was
+stored), its config (the :class:`LiftNetConfig` for LiftNet) and any extra metadata (e.g. training
+settings), so loading needs no pickle and no config file.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from torch import nn
 from pointkit.errors import PointkitError
 
 CHECKPOINT_FORMAT = "pointkit-liftnet"
+"""The ``format`` tag of every pointkit checkpoint, whatever its architecture (named after the first)."""
+DEFAULT_ARCHITECTURE = "liftnet"
 PRIORS = ("none", "silhouette")
 
 
@@ -152,23 +156,38 @@ class LiftNet(nn.Module):
         return torch.cat([depth, y[:, 1:]], 1) if self.config.mask_head else depth
 
     # --- checkpoints -------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "LiftNet":
+        """An untrained LiftNet of a checkpoint's stored config (keys LiftNetConfig lacks are ignored):
+        what :func:`load_checkpoint` calls on the ``pointkit.models`` plugin a checkpoint names."""
+        known = {f.name for f in fields(LiftNetConfig)}
+        return cls(LiftNetConfig(**{k: v for k, v in config.items() if k in known}))
+
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
         """Write a safetensors checkpoint atomically, with the config and ``metadata`` inside."""
-        from safetensors.torch import save_file
-
-        from pointkit.io import atomic_path
-
-        meta = {"format": CHECKPOINT_FORMAT, "config": json.dumps(asdict(self.config)),
-                "metadata": json.dumps(metadata or {})}
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(path) as tmp:
-            save_file(state, str(tmp), metadata=meta)
-        return Path(path)
+        return save_checkpoint(self, path, DEFAULT_ARCHITECTURE, asdict(self.config), metadata)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "LiftNet":
         """Load a checkpoint written by :meth:`save` (no pickle). See :func:`load_checkpoint`."""
         return load_checkpoint(path, map_location)[0]
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, architecture: str, config: dict[str, Any],
+                    metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``model``'s weights as a safetensors checkpoint, atomically, with the ``architecture``
+    name (its ``pointkit.models`` entry point), the JSON ``config`` its ``from_config`` rebuilds it
+    from, and ``metadata`` inside."""
+    from safetensors.torch import save_file
+
+    from pointkit.io import atomic_path
+
+    meta = {"format": CHECKPOINT_FORMAT, "architecture": architecture, "config": json.dumps(config),
+            "metadata": json.dumps(metadata or {})}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
+    return Path(path)
 
 
 def checkpoint_file(path: str | Path) -> Path:
@@ -201,17 +220,22 @@ def _is_pickle(path: Path) -> bool:
     return head[8:9] != b"{" and (head[:2] == b"PK" or head[:1] == b"\x80")
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[LiftNet, dict[str, Any]]:
-    """Load ``(model, metadata)`` from a LiftNet safetensors checkpoint, or from a ``pointkit train``
-    run folder (its ``best.safetensors``); the model is in eval mode. Only safetensors is read:
-    pickled files (``torch.save`` .pt / .pth) are refused, never unpickled.
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Load ``(model, metadata)`` from a pointkit safetensors checkpoint, or from a ``pointkit train``
+    run folder (its ``best.safetensors``); the model is in eval mode. The network is built by the
+    ``pointkit.models`` plugin the checkpoint's ``architecture`` names (``from_config`` of its
+    stored config; "liftnet" when the checkpoint names none). Only safetensors is read: pickled
+    files (``torch.save`` .pt / .pth) are refused, never unpickled.
 
     Raises:
-        PointkitError: missing or unreadable file, a pickle, not a LiftNet checkpoint, or weights
-            that do not match the stored architecture.
+        PointkitError: missing or unreadable file, a pickle, not a pointkit checkpoint, an
+            architecture no installed plugin provides, or weights that do not match the stored
+            architecture.
     """
     from safetensors import safe_open
     from safetensors.torch import load_file
+
+    from pointkit import registry
 
     path = checkpoint_file(path)
     if _is_pickle(path):
@@ -224,13 +248,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except Exception as exc:
         raise PointkitError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
     if meta.get("format") != CHECKPOINT_FORMAT:
-        raise PointkitError(f"{path}: not a pointkit LiftNet checkpoint (format {meta.get('format')!r})")
+        raise PointkitError(f"{path}: not a pointkit model checkpoint (format {meta.get('format')!r})")
+    architecture = meta.get("architecture", DEFAULT_ARCHITECTURE)
     try:
-        raw = json.loads(meta["config"])
-        known = {f.name for f in fields(LiftNetConfig)}
-        model = LiftNet(LiftNetConfig(**{k: v for k, v in raw.items() if k in known}))
+        network = registry.load("pointkit.models", architecture)
+    except registry.PluginError as exc:
+        raise PointkitError(f"{path}: {exc}") from None
+    try:
+        model = network.from_config(json.loads(meta["config"]))
         model.load_state_dict(state, strict=True)
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]
-        raise PointkitError(f"{path}: weights do not match the LiftNet architecture stored in it ({first})") from None
+        raise PointkitError(f"{path}: weights do not match the {architecture} architecture stored in it ({first})") \
+            from None
     return model.to(map_location).eval(), json.loads(meta.get("metadata", "{}"))

@@ -30,7 +30,8 @@ def _checked_by(parser: str, keep_text: bool = False):
 @click.option("--checkpoint", type=click.Path(), help="LiftNet checkpoint or train run folder (default: the model shipped in pointkit).")
 @click.option("--format", "fmt", default="glb", show_default=True, metavar="F[,F...]", callback=_checked_by("parse_formats"),
               help="Mesh files, comma-separated: glb (textured), ply (vertex colours), obj (+ .mtl + texture), "
-                   "npz (for the Blender add-on), points (<stem>_points.ply: point cloud with normals and colours).")
+                   "npz (for the Blender add-on), points (<stem>_points.ply: point cloud with normals and colours), "
+                   "or one a plugin adds (`pointkit plugins`: pointkit.exporters).")
 @click.option("--depth-scale", type=click.FloatRange(0, 1000, min_open=True), default=1.0, show_default=True, help="Multiplies the depth extent (1: about a sphere's).")
 @click.option("--mask", default="auto", show_default=True, metavar="auto|alpha|network|grabcut|none|PATH",
               help="Object mask: auto (alpha, else the model's mask head if plausible, else GrabCut), one of those "

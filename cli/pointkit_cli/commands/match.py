@@ -4,13 +4,26 @@ import json
 import click
 
 
+def _registered_matcher(ctx, param, value):
+    """A Click callback: ``value`` must name a ``pointkit.matchers`` plugin (nothing is imported)."""
+    from pointkit import registry
+
+    try:
+        registry.require("pointkit.matchers", value)
+    except registry.PluginError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command()
 @click.argument("photos", type=click.Path(file_okay=False, path_type=str))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str), help="Dataset folder to write.")
 @click.option("--masks", default="none", show_default=True, metavar="DIR|auto|none",
               help="Object masks: a folder of user masks (same stem as the photo), auto (GrabCut), or none.")
+@click.option("--matcher", default="sift", show_default=True, metavar="NAME", callback=_registered_matcher,
+              help="Features and matching: a pointkit.matchers plugin (built in: sift; `pointkit plugins` lists them).")
 @click.option("--features", default="sift", show_default=True, type=click.Choice(["sift", "rootsift"]),
-              help="Local features (OpenCV SIFT; rootsift = Hellinger-normalised SIFT).")
+              help="The sift matcher's descriptors (OpenCV SIFT; rootsift = Hellinger-normalised SIFT).")
 @click.option("--max-size", default=1024, show_default=True, type=click.IntRange(min=64), metavar="PX",
               help="Downscale photos so the longer side is at most PX before detecting features.")
 @click.option("--max-features", default=4000, show_default=True, type=click.IntRange(min=0), help="Keypoints per image (0 = all).")
@@ -23,7 +36,7 @@ import click
               help="Stored images are letterboxed to RESOLUTION x RESOLUTION.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), metavar="W", help="Threads for features and pairs.")
 @click.option("--seed", default=0, show_default=True, type=int, help="RANSAC seed.")
-def match(photos, out, masks, features, max_size, max_features, ratio, threshold, min_matches, min_inliers,
+def match(photos, out, masks, matcher, features, max_size, max_features, ratio, threshold, min_matches, min_inliers,
           resolution, workers, seed):
     """Match every pair of photos inside each sub-folder of PHOTOS; write a dataset to --out.
 
@@ -35,7 +48,7 @@ def match(photos, out, masks, features, max_size, max_features, ratio, threshold
 
     from pointkit.match import MatchSettings, build_matched_dataset
 
-    settings = MatchSettings(resolution=resolution, masks=masks, features=features, max_size=max_size,
+    settings = MatchSettings(resolution=resolution, masks=masks, matcher=matcher, features=features, max_size=max_size,
                              max_features=max_features, ratio=ratio, threshold=threshold, min_matches=min_matches,
                              min_inliers=min_inliers, seed=seed, workers=workers)
     from pointkit.errors import PointkitError
