@@ -67,7 +67,6 @@ class MatchSettings:
         if self.min_inliers < 5:
             raise PointkitError(f"--min-inliers {self.min_inliers} must be at least 5 (RANSAC needs 4 + 1)")
 
-
     def load_matcher(self):
         """The ``pointkit.matchers`` plugin named ``matcher``, built with these settings.
 
