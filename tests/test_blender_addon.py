@@ -1,9 +1,13 @@
 """The Blender extension, headless with the bpy wheel: register, both operators on real files,
-objects / vertex counts / material / camera, errors as reports, clean unregister."""
+objects / vertex counts / material / camera, several images side by side, real progress events,
+cancel, the model picker, nothing half-made when the camera fails, errors as reports, clean
+unregister. Headless Blender has no event loop: the modal timer / Esc wiring and an actual drag
+and drop cannot run here (the operator builds through the same ``LiftSession.step`` they call)."""
 from __future__ import annotations
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +79,7 @@ def check_camera_reproduces_the_view(bpy, mesh_obj, camera_obj, size):
         assert abs(p.x - per_vertex[k, 0]) < 1e-4 and abs(p.y - per_vertex[k, 1]) < 1e-4
 
 
-def test_lift_operator_in_process(bpy, files):
+def test_lift_operator_with_blenders_python(bpy, files):
     prefs = bpy.context.preferences.addons["pointkit_blender"].preferences
     prefs.mode, prefs.checkpoint = "AUTO", str(files["checkpoint"])
     made = new_objects(bpy, lambda: bpy.ops.pointkit.lift_image(filepath=str(files["image"]), depth_scale=2.0,
@@ -142,3 +146,136 @@ def test_unregister_cleanly(bpy):
     assert "pointkit_blender" not in bpy.context.preferences.addons
     addon_utils.enable("pointkit_blender", default_set=True, handle_error=None)   # the fixture's teardown disables again
     assert hasattr(bpy.ops.pointkit, "lift_image")
+
+
+def _mesh_box(obj):
+    """(min, max) of the object's world-space vertex x."""
+    obj.users_scene[0].view_layers[0].update()              # matrix_world follows location after an update
+    xs = [(obj.matrix_world @ v.co).x for v in obj.data.vertices]
+    return min(xs), max(xs)
+
+
+def test_several_images_side_by_side_with_one_bad(bpy, files, tmp_path):
+    """What a drop or a multi-selection sends: ``directory`` + ``files``. Every good image gets its
+    mesh and camera, placed left to right without overlap; the bad one is one line in the report."""
+    prefs = bpy.context.preferences.addons["pointkit_blender"].preferences
+    prefs.mode, prefs.checkpoint = "AUTO", str(files["checkpoint"])
+    wide = np.array(Image.open(files["image"]))
+    Image.fromarray(np.ascontiguousarray(wide.transpose(1, 0, 2))).save(tmp_path / "tall.png")   # 64 x 48
+    shutil.copy(files["image"], tmp_path / "wide.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    before = set(bpy.data.objects)
+    with pytest.raises(RuntimeError, match=r"2 of 3 images lifted; 1 failed, the first: .*broken.png"):
+        bpy.ops.pointkit.lift_image(directory=str(tmp_path), files=[{"name": n} for n in ("wide.png", "broken.png", "tall.png")])
+    made = [o for o in bpy.data.objects if o not in before]
+    meshes = sorted((o for o in made if o.type == "MESH"), key=lambda o: o.location.x)
+    cameras = {o.name: o for o in made if o.type == "CAMERA"}
+    assert [o.name for o in meshes] == ["wide", "tall"] and set(cameras) == {"wide view", "tall view"}
+    assert meshes[0].location.x == 0.0
+    (_, right), (left, _) = _mesh_box(meshes[0]), _mesh_box(meshes[1])
+    assert right < left                                      # side by side, no overlap
+    assert meshes[1].location.x == pytest.approx(0.5 + 0.1 + 0.375)    # image frames 1 and 0.75 wide, a 0.1 gap
+    assert bpy.context.scene.camera == cameras["wide view"]   # the first image's camera is the scene's
+    check_camera_reproduces_the_view(bpy, meshes[0], cameras["wide view"], (48, 64))
+    assert cameras["tall view"].location.x == pytest.approx(meshes[1].location.x)
+
+
+def test_session_reports_real_progress_and_cancels(bpy, files, tmp_path):
+    from pointkit_blender import backend, session
+
+    for k in range(3):
+        Image.open(files["image"]).rotate(90 * k, expand=True).save(tmp_path / f"p{k}.png")
+    images = [tmp_path / f"p{k}.png" for k in range(3)]
+    run = session.LiftSession(images, session.MeshOptions(add_camera=False), "AUTO", "", str(files["checkpoint"]))
+    assert not run.job.cached_only
+    seen = []
+    while not run.step(bpy.context):
+        seen.append(run.done)
+        time.sleep(0.02)
+    seen.append(run.done)
+    assert seen[0] < 3 and seen[-1] == 3 and seen == sorted(seen)          # one event per image, as they finish
+    assert run.summary()[0] == "INFO" and [o.name for o in run.built] == ["p0", "p1", "p2"]
+    again = session.LiftSession(images, session.MeshOptions(add_camera=False), "AUTO", "", str(files["checkpoint"]))
+    assert again.job.cached_only                                          # a redo: no process, the network ran once
+
+    for k in range(3):
+        Image.open(files["image"]).rotate(90 * k + 45).save(tmp_path / f"q{k}.png")
+    before = set(bpy.data.objects)
+    job_run = session.LiftSession([tmp_path / f"q{k}.png" for k in range(3)], session.MeshOptions(), "AUTO", "",
+                                  str(files["checkpoint"]))
+    job_run.cancel()                                                      # Esc, before pointkit got going
+    start = time.monotonic()
+    while not job_run.step(bpy.context):
+        time.sleep(0.02)
+    assert time.monotonic() - start < 5 and not job_run.job.running
+    assert job_run.summary() == ("WARNING", "pointkit: cancelled; 0 of 3 images lifted")
+    assert set(bpy.data.objects) == before
+    with pytest.raises(backend.BackendError, match="no such file"):
+        session.LiftSession([tmp_path / "missing.png"], session.MeshOptions())
+
+
+def test_model_picker_lists_and_uses_models_by_name(bpy, files, tmp_path, monkeypatch):
+    from pointkit_blender import _model_search, backend
+
+    prefs = bpy.context.preferences.addons["pointkit_blender"].preferences
+    prefs.mode, prefs.checkpoint = "AUTO", ""
+    monkeypatch.setenv("POINTKIT_HOME", str(tmp_path / "home"))          # the pointkit process inherits it
+    (tmp_path / "home" / "models").mkdir(parents=True)
+    shutil.copy(files["checkpoint"], tmp_path / "home" / "models" / "tiny-statues.safetensors")
+    assert bpy.ops.pointkit.refresh_models() == {"FINISHED"}
+    names = [name for name, _ in _model_search(prefs, bpy.context, "")]
+    assert names == ["default", "tiny-statues"]
+    assert [name for name, _ in _model_search(prefs, bpy.context, "TINY")] == ["tiny-statues"]
+    prefs.model = "tiny-statues"
+    assert prefs.checkpoint_argument() == "tiny-statues"
+    shutil.copy(files["image"], tmp_path / "named.png")
+    made = new_objects(bpy, lambda: bpy.ops.pointkit.lift_image(filepath=str(tmp_path / "named.png"), add_camera=False))
+    from pointkit.lifting import lift_files
+
+    by_path = lift_files([tmp_path / "named.png"], tmp_path / "ref", fmt="npz", checkpoint=files["checkpoint"],
+                         progress=False)["outputs"][str(tmp_path / "named.png")][-1]
+    co = np.empty(len(made["MESH"].data.vertices) * 3)
+    made["MESH"].data.vertices.foreach_get("co", co)
+    with np.load(by_path) as reference:                                  # the same weights as by the checkpoint's path
+        assert np.allclose(co.reshape(-1, 3), reference["vertices"], atol=1e-6)
+    prefs.model = "no-such-model"
+    shutil.copy(files["image"], tmp_path / "unnamed.png")
+    with pytest.raises(RuntimeError, match="no-such-model") as info:
+        bpy.ops.pointkit.lift_image(filepath=str(tmp_path / "unnamed.png"))
+    assert "Traceback" not in str(info.value) and "\n" not in str(info.value).strip()
+    prefs.model = "default"
+    backend.list_models(refresh=True)                                    # leave the cache as the other tests expect
+
+
+def test_a_failing_camera_leaves_nothing_half_made(bpy, files, monkeypatch):
+    from pointkit_blender import objects
+
+    def broken_camera(context, name, size, x=0.0, scene_camera=True):
+        objects.bpy.data.objects.new(name, objects.bpy.data.cameras.new(name))   # half-made, then the failure
+        raise RuntimeError("no camera today")
+
+    monkeypatch.setattr(objects, "view_camera", broken_camera)
+    scene = bpy.context.scene
+    blocks = (bpy.data.objects, bpy.data.meshes, bpy.data.materials, bpy.data.images, bpy.data.cameras)
+    state = lambda: ([set(b) for b in blocks], scene.camera, scene.render.resolution_x)
+    before = state()
+    with pytest.raises(RuntimeError, match="no camera today"):
+        bpy.ops.import_mesh.pointkit_depth(filepath=str(files["npz"]))
+    assert state() == before
+
+
+def test_file_handler_for_drag_and_drop(bpy):
+    handler = bpy.types.POINTKIT_FH_lift_image
+    assert handler.bl_import_operator == "pointkit.lift_image"
+    assert set(handler.bl_file_extensions.split(";")) >= {".png", ".jpg", ".jpeg", ".tif"}
+    assert not handler.poll_drop(bpy.context)                            # headless: no 3D view to drop onto
+
+
+def test_manifest_is_valid_for_the_extensions_platform(bpy):
+    """Blender's own extension validator (``blender --command extension validate``), from the bpy wheel."""
+    import subprocess
+
+    validator = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    run = subprocess.run([sys.executable, str(validator), "validate", str(ADDON_PARENT / "pointkit_blender")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr

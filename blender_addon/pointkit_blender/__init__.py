@@ -1,49 +1,90 @@
 """pointkit for Blender: "Lift image to mesh" and the "pointkit depth (.npz / .ply)" importer.
 
-The lift runs pointkit in-process when ``import pointkit`` works inside Blender, else the
-``pointkit`` executable set in the preferences (argument list, no shell). The result is a mesh
-object textured with the image and an orthographic camera that reproduces the input view; depth
-scale, smoothing and decimation are in the redo panel (the network runs once per image: redo
-reuses its result). Errors go to Blender's report area as one line.
+"Lift image to mesh" is a modal operator: ``pointkit lift`` runs in a background process
+(``backend``), the status bar shows its real progress (one event per image), Esc cancels, and the
+UI never blocks. Images come from the file browser (several at once) or are dropped onto the 3D
+view (a FileHandler); their meshes are placed side by side, each textured with its image, each
+with an orthographic camera that reproduces its view (``session``, ``objects``). Depth scale,
+smoothing and decimation are in the redo panel (the network runs once per image: redo reuses its
+result). Errors go to Blender's report area as one line, their details to the system console.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
-from bpy_extras.io_utils import ImportHelper
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy_extras.io_utils import ImportHelper, poll_file_object_drop
 
-from . import backend, objects
+from . import backend, objects, session
 
-IMAGE_GLOB = "*.jpg;*.jpeg;*.png;*.tif;*.tiff;*.webp;*.bmp"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 
 
 def preferences(context) -> "PointkitPreferences":
     return context.preferences.addons[__package__].preferences
 
 
+def _model_search(self, context, edit_text):
+    """The names ``pointkit models`` lists (asked once, then cached; "Refresh" asks again)."""
+    try:
+        models = backend.list_models(self.mode, bpy.path.abspath(self.executable))
+    except backend.BackendError as exc:
+        print(f"pointkit: {exc}")
+        return []
+    return [(name, about) for name, about in models if edit_text.lower() in name.lower()]
+
+
 class PointkitPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
+    mode: EnumProperty(name="Run pointkit", default="AUTO", items=[
+        ("AUTO", "Automatic", "Blender's Python when pointkit imports there, else the executable"),
+        ("PYTHON", "Blender's Python", "python -m pointkit_cli.main with the Python Blender runs"),
+        ("EXECUTABLE", "Executable", "Always the pointkit executable below"),
+    ])
     executable: StringProperty(name="pointkit executable", subtype="FILE_PATH", default="",
                                description="Path of the pointkit command (empty: 'pointkit' on PATH)")
-    checkpoint: StringProperty(name="Checkpoint", subtype="FILE_PATH", default="",
-                               description="LiftNet checkpoint (empty: the model shipped with pointkit)")
-    mode: EnumProperty(name="Run pointkit", default="AUTO", items=[
-        ("AUTO", "Automatic", "In-process when pointkit imports inside Blender, else the executable"),
-        ("IN_PROCESS", "In-process", "Import pointkit inside Blender"),
-        ("EXECUTABLE", "Executable", "Always run the pointkit executable"),
-    ])
-    timeout: IntProperty(name="Timeout (s)", default=600, min=10, description="Give up on the executable after this long")
+    model: StringProperty(name="Model", default="default", search=_model_search,
+                          description="A model by name, as 'pointkit models' lists them (default: the one shipped)")
+    checkpoint: StringProperty(name="Checkpoint file", subtype="FILE_PATH", default="",
+                               description="A LiftNet checkpoint or train run folder; when set, it is used instead of Model")
+    timeout: IntProperty(name="Timeout (s)", default=600, min=10,
+                         description="Stop pointkit when no image has finished for this long")
+
+    def checkpoint_argument(self) -> str:
+        """What ``lift --checkpoint`` gets: the file when set, else the model name ("" for the default)."""
+        if self.checkpoint:
+            return bpy.path.abspath(self.checkpoint)
+        return "" if self.model in ("", "default") else self.model
 
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "mode")
         layout.prop(self, "executable")
+        row = layout.row(align=True)
+        row.prop(self, "model")
+        row.operator(POINTKIT_OT_refresh_models.bl_idname, text="", icon="FILE_REFRESH")
         layout.prop(self, "checkpoint")
         layout.prop(self, "timeout")
-        layout.label(text=f"pointkit importable here: {'yes' if backend.in_process_available() else 'no'}")
+        layout.label(text=f"pointkit importable here: {'yes' if backend.python_available() else 'no'}")
+
+
+class POINTKIT_OT_refresh_models(bpy.types.Operator):
+    """Ask pointkit again which models it can find (after adding checkpoints to $POINTKIT_HOME/models)"""
+
+    bl_idname = "pointkit.refresh_models"
+    bl_label = "Refresh pointkit models"
+
+    def execute(self, context):
+        prefs = preferences(context)
+        try:
+            names = [name for name, _ in backend.list_models(prefs.mode, bpy.path.abspath(prefs.executable), refresh=True)]
+        except backend.BackendError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"pointkit models: {', '.join(names)}")
+        return {"FINISHED"}
 
 
 class _MeshOptions:
@@ -55,39 +96,92 @@ class _MeshOptions:
 
 
 class POINTKIT_OT_lift_image(bpy.types.Operator, ImportHelper, _MeshOptions):
-    """Lift an image to a textured mesh with pointkit, plus an orthographic camera of the input view"""
+    """Lift images to textured meshes with pointkit, side by side, each with an orthographic camera of its view"""
 
     bl_idname = "pointkit.lift_image"
     bl_label = "Lift image to mesh"
     bl_options = {"REGISTER", "UNDO"}
 
-    filter_glob: StringProperty(default=IMAGE_GLOB, options={"HIDDEN"})
+    filter_glob: StringProperty(default=";".join(f"*{s}" for s in IMAGE_SUFFIXES), options={"HIDDEN"})
+    files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
+    directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
     add_camera: BoolProperty(name="Camera of the input view", default=True)
+
+    def invoke(self, context, event):
+        return self.invoke_popup(context)       # dropped files: the options, then execute; else the file browser
+
+    def images(self) -> list[Path]:
+        """The chosen images: the file browser's or the drop's selection, else ``filepath``."""
+        names = [f.name for f in self.files if f.name] if self.directory else []
+        return [Path(self.directory) / name for name in names] if names else \
+            ([Path(self.filepath)] if self.filepath else [])
 
     def execute(self, context):
         prefs = preferences(context)
-        wm = context.window_manager
-        wm.progress_begin(0, 100)
+        images = self.images()
+        if not images:
+            self.report({"ERROR"}, "pointkit: choose one or more images")
+            return {"CANCELLED"}
+        options = session.MeshOptions(self.depth_scale, self.smoothing, self.decimation, self.add_camera)
         try:
-            npz = backend.lift_image(self.filepath, prefs.mode, bpy.path.abspath(prefs.executable),
-                                     bpy.path.abspath(prefs.checkpoint), prefs.timeout,
-                                     progress=lambda f: wm.progress_update(int(100 * f)))
-            data = objects.read_npz(npz)
-            name = Path(self.filepath).stem
-            obj = objects.mesh_object(context, name, data, self.depth_scale, self.smoothing, self.decimation)
-            if self.add_camera:
-                objects.view_camera(context, f"{name} view", data["image"].shape[:2])
+            self._run = session.LiftSession(images, options, prefs.mode, bpy.path.abspath(prefs.executable),
+                                            prefs.checkpoint_argument(), prefs.timeout)
         except backend.BackendError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        except Exception as exc:  # never a traceback in the UI: one line in the report area
-            self.report({"ERROR"}, f"pointkit: {type(exc).__name__}: {exc}")
+        if bpy.app.background or self._run.job.cached_only:   # no event loop, or a redo: build here and now
+            self._run.run(context)
+            return self._finish(context)
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, self._run.total)
+        context.workspace.status_text_set(self._run.progress_text)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type not in ("TIMER", "ESC"):
+            return {"PASS_THROUGH"}             # the UI stays live while pointkit works
+        try:
+            if event.type == "ESC":
+                self._run.cancel()
+            over = self._run.step(context)
+        except Exception as exc:                # a bug must not leave a timer and a process behind
+            self._run.cancel(f"pointkit: {type(exc).__name__}: {exc}")
+            print(f"pointkit: {type(exc).__name__}: {exc}")
+            over = True
+        wm = context.window_manager
+        wm.progress_update(self._run.done)
+        context.workspace.status_text_set(self._run.progress_text)
+        if not over:
+            return {"RUNNING_MODAL"}
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+        return self._finish(context)
+
+    def _finish(self, context):
+        level, line = self._run.summary()
+        if self._run.job.stderr:
+            print(self._run.job.stderr)         # the details, in the system console
+        self.report({level}, line)
+        if not self._run.built:
             return {"CANCELLED"}
-        finally:
-            wm.progress_end()
-        _select(context, obj)
-        self.report({"INFO"}, f"{name}: {len(obj.data.vertices)} vertices")
+        _select(context, self._run.built[-1])
         return {"FINISHED"}
+
+
+class POINTKIT_FH_lift_image(bpy.types.FileHandler):
+    """Images dropped onto the 3D view (or the outliner) are lifted to meshes."""
+
+    bl_idname = "POINTKIT_FH_lift_image"
+    bl_label = "Lift image to mesh (pointkit)"
+    bl_import_operator = POINTKIT_OT_lift_image.bl_idname
+    bl_file_extensions = ";".join(IMAGE_SUFFIXES)
+
+    @classmethod
+    def poll_drop(cls, context):
+        return poll_file_object_drop(context)
 
 
 class POINTKIT_OT_import_depth(bpy.types.Operator, ImportHelper, _MeshOptions):
@@ -108,10 +202,8 @@ class POINTKIT_OT_import_depth(bpy.types.Operator, ImportHelper, _MeshOptions):
             if path.suffix.lower() == ".ply":
                 obj = objects.import_ply(context, path, self.depth_scale, self.smoothing, self.decimation)
             elif path.suffix.lower() == ".npz":
-                data = objects.read_npz(path)
-                obj = objects.mesh_object(context, path.stem, data, self.depth_scale, self.smoothing, self.decimation)
-                if self.add_camera:
-                    objects.view_camera(context, f"{path.stem} view", data["image"].shape[:2])
+                obj = objects.lifted_objects(context, path.stem, objects.read_npz(path), self.depth_scale,
+                                             self.smoothing, self.decimation, self.add_camera)
             else:
                 raise ValueError(f"{path.name}: choose a .npz or .ply written by pointkit lift")
         except KeyError as exc:
@@ -138,6 +230,12 @@ class POINTKIT_PT_sidebar(bpy.types.Panel):
     bl_category = "pointkit"
 
     def draw(self, context):
+        prefs = preferences(context)
+        row = self.layout.row(align=True)
+        row.prop(prefs, "model")
+        row.operator(POINTKIT_OT_refresh_models.bl_idname, text="", icon="FILE_REFRESH")
+        if prefs.checkpoint:
+            self.layout.label(text=f"Checkpoint file: {Path(prefs.checkpoint).name}", icon="INFO")
         col = self.layout.column(align=True)
         col.operator(POINTKIT_OT_lift_image.bl_idname, icon="IMAGE_DATA")
         col.operator(POINTKIT_OT_import_depth.bl_idname, icon="IMPORT")
@@ -148,7 +246,8 @@ def menu_import(self, context):
     self.layout.operator(POINTKIT_OT_import_depth.bl_idname, text="pointkit depth (.npz / .ply)")
 
 
-CLASSES = (PointkitPreferences, POINTKIT_OT_lift_image, POINTKIT_OT_import_depth, POINTKIT_PT_sidebar)
+CLASSES = (PointkitPreferences, POINTKIT_OT_refresh_models, POINTKIT_OT_lift_image, POINTKIT_FH_lift_image,
+           POINTKIT_OT_import_depth, POINTKIT_PT_sidebar)
 
 
 def register():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import bpy
@@ -17,6 +18,32 @@ import numpy as np
 
 UPRIGHT = (math.pi / 2, 0.0, 0.0)
 CAMERA_DISTANCE = 5.0
+GAP = 0.1                                       # between meshes imported side by side (units: image sides)
+
+
+@contextmanager
+def all_or_nothing(scene):
+    """Everything made inside the block is removed again if the block raises, and ``scene``'s
+    camera and resolution are restored: a failed import leaves nothing half-made."""
+    blocks = (bpy.data.objects, bpy.data.cameras, bpy.data.meshes, bpy.data.materials, bpy.data.images)
+    before = [set(b) for b in blocks]
+    render = scene.render
+    saved = (scene.camera, render.resolution_x, render.resolution_y, render.resolution_percentage)
+    try:
+        yield
+    except BaseException:
+        for block, old in zip(blocks, before):  # objects first, so their data has no users left
+            for item in [item for item in block if item not in old]:
+                block.remove(item)
+        scene.camera = saved[0]
+        render.resolution_x, render.resolution_y, render.resolution_percentage = saved[1:]
+        raise
+
+
+def width(data: dict) -> float:
+    """The mesh's width in Blender units (the image's longer side is 1)."""
+    H, W = data["image"].shape[:2]
+    return W / max(H, W)
 
 
 def read_npz(path: str | Path) -> dict:
@@ -78,8 +105,9 @@ def add_modifiers(obj: bpy.types.Object, smoothing: int, decimation: float) -> N
 
 
 def mesh_object(context, name: str, data: dict, depth_scale: float = 1.0, smoothing: int = 0,
-                decimation: float = 1.0) -> bpy.types.Object:
-    """A textured mesh object from :func:`read_npz` arrays, upright, linked to the active collection."""
+                decimation: float = 1.0, x: float = 0.0) -> bpy.types.Object:
+    """A textured mesh object from :func:`read_npz` arrays, upright at Blender ``x``, linked to the
+    active collection."""
     vertices = data["vertices"].astype(np.float64).copy()
     vertices[:, 2] *= depth_scale
     faces = data["faces"].astype(np.int64)
@@ -92,13 +120,16 @@ def mesh_object(context, name: str, data: dict, depth_scale: float = 1.0, smooth
     mesh.materials.append(texture_material(name, image_datablock(name, data["image"])))
     obj = bpy.data.objects.new(name, mesh)
     obj.rotation_euler = UPRIGHT
+    obj.location.x = x
     context.collection.objects.link(obj)
     add_modifiers(obj, smoothing, decimation)
     return obj
 
 
-def view_camera(context, name: str, image_size: tuple[int, int]) -> bpy.types.Object:
-    """The orthographic camera of the input view; becomes the scene camera at the image's resolution."""
+def view_camera(context, name: str, image_size: tuple[int, int], x: float = 0.0,
+                scene_camera: bool = True) -> bpy.types.Object:
+    """The orthographic camera of the input view of a mesh at Blender ``x``; with ``scene_camera``
+    it becomes the scene camera, at the image's resolution."""
     H, W = image_size
     camera = bpy.data.cameras.new(name)
     camera.type = "ORTHO"
@@ -106,14 +137,28 @@ def view_camera(context, name: str, image_size: tuple[int, int]) -> bpy.types.Ob
     camera.sensor_fit = "AUTO"                  # ortho_scale spans the longer render side
     camera.clip_start, camera.clip_end = 0.01, 2 * CAMERA_DISTANCE + 10
     obj = bpy.data.objects.new(name, camera)
-    obj.location = (0.0, -CAMERA_DISTANCE, 0.0)
+    obj.location = (x, -CAMERA_DISTANCE, 0.0)
     obj.rotation_euler = UPRIGHT                # looks along +Y with +Z up
     context.collection.objects.link(obj)
+    if not scene_camera:
+        return obj
     scene = context.scene
     scene.camera = obj
     scene.render.resolution_x, scene.render.resolution_y = int(W), int(H)
     scene.render.resolution_percentage = 100
     scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
+    return obj
+
+
+def lifted_objects(context, name: str, data: dict, depth_scale: float = 1.0, smoothing: int = 0,
+                   decimation: float = 1.0, add_camera: bool = True, x: float = 0.0,
+                   scene_camera: bool = True) -> bpy.types.Object:
+    """The mesh object (and, with ``add_camera``, the input-view camera) of one lifted image at
+    Blender ``x``, all or nothing: if any part fails, nothing of it stays in the scene."""
+    with all_or_nothing(context.scene):
+        obj = mesh_object(context, name, data, depth_scale, smoothing, decimation, x=x)
+        if add_camera:
+            view_camera(context, f"{name} view", data["image"].shape[:2], x=x, scene_camera=scene_camera)
     return obj
 
 
