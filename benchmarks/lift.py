@@ -14,7 +14,12 @@ median depth extent / equivalent radius) and the scale error of the resolved dep
 alignment but a shift. With --checkpoint (or the shipped default model) it does the same on the
 model's own predictions.
 
+batch: ``--images`` (16) 256 x 256 renders through ``lift_batch`` one image per call vs
+``--batch`` (8) per call (what ``lift --batch-size`` does); images per second of both and their
+ratio (the network forward is batched, the rules and meshing stay per image).
+
 Usage: python benchmarks/lift.py speed [--checkpoint PATH] [--device cpu]
+       python benchmarks/lift.py batch [--batch 8] [--images 16] [--device cuda]
        python benchmarks/lift.py rules [--objects 12] [--resolution 128] [--checkpoint PATH]
 """
 from __future__ import annotations
@@ -68,6 +73,27 @@ def speed(args) -> dict:
     return {"bench": "lift-speed", "device": args.device, "threads": torch.get_num_threads(), "model": label,
             "input_size": S, "image": "256x256", "forward_ms": round(1e3 * t_fwd, 2),
             "lift_to_mesh_written_ms": round(1e3 * t_full, 2), "ratio": round(t_full / t_fwd, 2)}
+
+
+def batch(args) -> dict:
+    from pointkit.lifting import lift_batch
+
+    torch.set_num_threads(args.threads)
+    checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
+    images = [v.image for k in range(args.images) for v in render_views(sculpture(0, k), [(30.0, 0.0)], 256)]
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else None
+
+    def run(size):
+        for start in range(0, len(images), size):
+            for result in lift_batch(images[start:start + size], checkpoint, device=args.device, mesh_resolution=256):
+                if isinstance(result, Exception):
+                    raise result
+
+    t_one = median_time(lambda: run(1), args.repeats, warmup=1, sync=sync)
+    t_batch = median_time(lambda: run(args.batch), args.repeats, warmup=1, sync=sync)
+    return {"bench": "lift-batch", "device": args.device, "threads": torch.get_num_threads(), "model": str(checkpoint),
+            "images": len(images), "batch": args.batch, "one_at_a_time_img_s": round(len(images) / t_one, 1),
+            "batched_img_s": round(len(images) / t_batch, 1), "speedup": round(t_one / t_batch, 2)}
 
 
 def test_views(objects: int, resolution: int, seed: int = 0):
@@ -134,15 +160,17 @@ def rules(args) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "rules"])
+    parser.add_argument("what", choices=["speed", "rules", "batch"])
     parser.add_argument("--checkpoint")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--objects", type=int, default=12)
     parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--images", type=int, default=16)
     args = parser.parse_args(argv)
-    print(json.dumps(speed(args) if args.what == "speed" else rules(args)))
+    print(json.dumps({"speed": speed, "rules": rules, "batch": batch}[args.what](args)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ longer side = 1 (so a depth of 1 is one image width in front of the object's nea
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import Counter
 import os
 import sys
@@ -104,20 +105,8 @@ def _square(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return cv2.copyMakeBorder(rgb, top, side - H - top, left, side - W - left, cv2.BORDER_REPLICATE), (top, left)
 
 
-def predict(model, rgb: np.ndarray, device: str = "cpu",
-            mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Run LiftNet on one image at its input size and map the outputs back.
-
-    Args:
-        model: a LiftNet in eval mode.
-        rgb: (H, W, 3) uint8.
-        mask: (H, W) bool object mask for a model with the silhouette prior
-            (``config.prior == "silhouette"``); None gives it an empty prior (the pass that
-            predicts the mask). Ignored by models without the prior.
-
-    Returns:
-        raw depth (H, W) float32 (channel 0, unresolved) and mask logits (H, W) float32 or None.
-    """
+def _network_input(model, rgb: np.ndarray, mask: np.ndarray | None):
+    """One image as LiftNet's input: the (C, S, S) tensor and how to map outputs back (side, top, left)."""
     import torch
 
     from pointkit.models import to_network_input
@@ -134,31 +123,42 @@ def predict(model, rgb: np.ndarray, device: str = "cpu",
                                          side - mask.shape[1] - left, cv2.BORDER_CONSTANT, value=0)
             prior = silhouette_prior(cv2.resize(sq_mask, (S, S), interpolation=cv2.INTER_NEAREST) > 0)
         prior = torch.from_numpy(prior)[None, None]
-    x = to_network_input(torch.from_numpy(small).to(device).permute(2, 0, 1)[None], prior=prior)
-    with torch.inference_mode():
-        y = model(x)[0].float().cpu().numpy()                   # (C, S, S)
-    H, W = rgb.shape[:2]
-    out = [cv2.resize(c, (side, side), interpolation=cv2.INTER_LINEAR)[top:top + H, left:left + W] for c in y]
-    return out[0].astype(np.float32), (out[1].astype(np.float32) if len(out) > 1 else None)
+    return to_network_input(torch.from_numpy(small).permute(2, 0, 1)[None], prior=prior)[0], (side, top, left)
 
 
-def lift_arrays(model, rgb: np.ndarray, mask_of, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, str]:
-    """Network depth and object mask of one image: the core of :func:`lift` without the rules.
+def predict_batch(model, rgbs: Sequence[np.ndarray], device: str = "cpu",
+                  masks: Sequence[np.ndarray | None] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """Run LiftNet once on a batch of images (any sizes) at its input size and map each output back.
 
-    ``mask_of(logits) -> (mask, source)`` picks the object mask given the mask head's logits
-    (None without a head). A model with the silhouette prior runs twice: without the prior (for
-    the learned mask), then with the prior of the chosen mask (for depth). The depth is made
-    canonical: zero median over the object (the loss leaves the offset free).
+    Args:
+        model: a LiftNet in eval mode (batch-independent: BatchNorm uses its running statistics).
+        rgbs: N images, each (H_i, W_i, 3) uint8.
+        masks: N (H_i, W_i) bool object masks for a model with the silhouette prior
+            (``config.prior == "silhouette"``); None gives it an empty prior (the pass that
+            predicts the mask). Ignored by models without the prior.
 
     Returns:
-        raw depth (H, W) float32, mask (H, W) bool, mask source.
+        per image: raw depth (H_i, W_i) float32 (channel 0, unresolved) and mask logits (H_i, W_i)
+        float32 or None.
     """
-    raw, logits = predict(model, rgb, device)
-    mask, source = mask_of(logits)
-    if model.config.prior == "silhouette":
-        raw, _ = predict(model, rgb, device, mask=mask)
-    raw = raw - np.float32(np.median(raw[mask]))
-    return raw, mask, source
+    import torch
+
+    inputs = [_network_input(model, rgb, m) for rgb, m in zip(rgbs, masks or [None] * len(rgbs))]
+    x = torch.stack([t for t, _ in inputs]).to(device)
+    with torch.inference_mode():
+        y = model(x).float().cpu().numpy()                      # (N, C, S, S)
+    results = []
+    for rgb, (_, (side, top, left)), channels in zip(rgbs, inputs, y):
+        H, W = rgb.shape[:2]
+        out = [cv2.resize(c, (side, side), interpolation=cv2.INTER_LINEAR)[top:top + H, left:left + W] for c in channels]
+        results.append((out[0].astype(np.float32), out[1].astype(np.float32) if len(out) > 1 else None))
+    return results
+
+
+def predict(model, rgb: np.ndarray, device: str = "cpu",
+            mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`predict_batch` of one (H, W, 3) image: raw depth (H, W) and mask logits (H, W) or None."""
+    return predict_batch(model, [rgb], device, [mask])[0]
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -224,6 +224,7 @@ def _check_options(depth_scale: float, mesh_resolution: int, device: str) -> str
 
 
 SCALE_KEYS = ("height", "width")
+GPU_BATCH = 8                                   # images per network forward on CUDA (lift_files' default)
 
 
 def parse_scale_from(spec: str) -> tuple[str, float]:
@@ -279,12 +280,64 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
     >>> result = pointkit.lift("photo.jpg")            # doctest: +SKIP
     >>> result.mesh.export("photo.glb")                # doctest: +SKIP
     """
+    result = lift_batch([image], checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from)[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _attempt(fn, *args):
+    """``fn(*args)``, or the exception it raised (one image's failure must not stop its batch)."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return exc
+
+
+def _load(image: str | Path | np.ndarray, max_pixels: int):
+    return load_image(image, max_pixels) if isinstance(image, (str, Path)) else from_array(image)
+
+
+def lift_batch(images: Sequence[str | Path | np.ndarray], checkpoint: str | Path | None = None,
+               depth_scale: float = 1.0, mask: str | Path | np.ndarray = "auto", device: str = "cpu",
+               max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
+               scale_from: str | None = None) -> list[LiftResult | Exception]:
+    """:func:`lift` of several images with one network forward per pass for all of them: batched
+    inference, what makes a GPU pay off (same arguments as :func:`lift`, ``mask`` for every image).
+
+    Returns:
+        per image, in order: its LiftResult, or the exception that stopped it (the others go on).
+
+    Raises:
+        PointkitError: a bad option or a missing model (before any image is read).
+    """
     device = _check_options(depth_scale, mesh_resolution, device)
     if scale_from is not None:
         parse_scale_from(scale_from)
-    loaded = load_image(image, max_pixels) if isinstance(image, (str, Path)) else from_array(image)
     model, meta = load_model(checkpoint, device)
-    raw, obj, source = lift_arrays(model, loaded.rgb, lambda logits: object_mask(loaded, logits, mask, max_pixels), device)
+    out: list = [_attempt(_load, image, max_pixels) for image in images]
+    live = [i for i, item in enumerate(out) if not isinstance(item, Exception)]
+    first = predict_batch(model, [out[i].rgb for i in live], device) if live else []
+    masks = {i: _attempt(object_mask, out[i], logits, mask, max_pixels) for i, (_, logits) in zip(live, first)}
+    raws = {i: raw for i, (raw, _) in zip(live, first)}
+    for i in [i for i in live if isinstance(masks[i], Exception)]:
+        out[i] = masks[i]
+    live = [i for i in live if not isinstance(masks[i], Exception)]
+    if model.config.prior == "silhouette" and live:   # the second pass sees each chosen mask
+        second = predict_batch(model, [out[i].rgb for i in live], device, [masks[i][0] for i in live])
+        raws.update({i: raw for i, (raw, _) in zip(live, second)})
+    for i in live:
+        out[i] = _attempt(_finish, out[i], raws[i], *masks[i], meta, checkpoint, depth_scale, mesh_resolution,
+                          scale_from)
+    return out
+
+
+def _finish(loaded, raw: np.ndarray, obj: np.ndarray, source: str, meta: dict, checkpoint, depth_scale: float,
+            mesh_resolution: int, scale_from: str | None) -> LiftResult:
+    """One image's result from its network depth ``raw`` (H, W) and mask ``obj`` (H, W) bool: the
+    depth made canonical (zero median over the object: the loss leaves the offset free), the
+    rules, the mesh, the units."""
+    raw = raw - np.float32(np.median(raw[obj]))
     depth, rules = resolve_depth(raw, obj, depth_scale)
     try:
         mesh = depth_to_mesh(depth, obj, loaded.rgb, max_side=mesh_resolution)
@@ -445,17 +498,29 @@ def check_writable(out: str | Path) -> Path:
     return out
 
 
+def _one_line(path: Path, exc: Exception) -> str:
+    """What one image's failure says on one line, naming the image."""
+    if isinstance(exc, PointkitError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{path}: cannot write its outputs ({exc})"
+    text = str(exc).strip()
+    return f"{path}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequence[str] = "glb",
                checkpoint: str | Path | None = None, depth_scale: float = 1.0, mask: str = "auto",
                device: str = "auto", max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
                progress: bool = True, recursive: bool = False, skip_existing: bool = False,
                normals: bool = False, scale_from: str | None = None,
-               on_image: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+               on_image: Callable[[dict[str, Any]], None] | None = None, batch_size: int | None = None) -> dict[str, Any]:
     """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
     folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``
     (``normals``: normal maps too; ``write_outputs``; ``scale_from``: in metres, see ``lift``).
     ``on_image`` is called after each image with ``{"image", "done", "total"}`` plus ``"outputs"``
     (paths), ``"skipped": True`` or ``"error"`` (one line): the progress a driving program shows.
+    The network sees ``batch_size`` images per forward (:func:`lift_batch`; None:
+    ``GPU_BATCH`` on CUDA, 1 on the CPU, where batching buys nothing).
 
     A failing image is reported (one line on stderr, naming it) and the others go on; a single
     input file that fails raises. The model is loaded once, before the first image. With
@@ -470,40 +535,49 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     device = _check_options(depth_scale, mesh_resolution, device)
     if scale_from is not None:
         parse_scale_from(scale_from)
+    if batch_size is not None and batch_size < 1:
+        raise PointkitError(f"--batch-size must be at least 1, got {batch_size}")
+    batch_size = batch_size or (GPU_BATCH if device.startswith("cuda") else 1)
     files = collect_images(inputs, recursive)
     stems = output_stems(files)
     out = check_writable(out)
     load_model(checkpoint, device)
     outputs: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
-    skipped = 0
-    bar = tqdm(files, desc="lift", unit="img", disable=not progress or len(files) < 2)
-    for done, ((path, _), stem) in enumerate(zip(bar, stems), start=1):
-        event: dict[str, Any] = {"image": str(path), "done": done, "total": len(files)}
+    done = itertools.count(1)
+    bar = tqdm(total=len(files), desc="lift", unit="img", disable=not progress or len(files) < 2)
+
+    def report(path: Path, **what) -> None:
+        bar.update()
+        if on_image:
+            on_image({"image": str(path), "done": next(done), "total": len(files), **what})
+
+    todo = []
+    for (path, _), stem in zip(files, stems):
         if skip_existing and all(p.is_file() for p in output_files(out, stem, formats, normals)):
-            skipped += 1
-            if on_image:
-                on_image({**event, "skipped": True})
-            continue
-        try:
-            result = lift(path, checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from)
-            outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, formats, normals)]
-            if on_image:
-                on_image({**event, "outputs": outputs[str(path)]})
-        except Exception as exc:  # one bad image must not stop a folder: report it, go on
-            if isinstance(exc, PointkitError):
-                message = str(exc)
-            elif isinstance(exc, OSError):
-                message = f"{path}: cannot write its outputs ({exc})"
-            else:
-                message = f"{path}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            if len(files) == 1:
-                if not isinstance(exc, (PointkitError, OSError)):
-                    raise  # a single image: the CLI reports it (traceback with --debug)
-                raise PointkitError(message) from None
-            errors[str(path)] = message
-            bar.write(f"pointkit: {message}", file=sys.stderr)
-            if on_image:
-                on_image({**event, "error": message})
+            report(path, skipped=True)
+        else:
+            todo.append((path, stem))
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        results = lift_batch([path for path, _ in chunk], checkpoint, depth_scale, mask, device, max_pixels,
+                             mesh_resolution, scale_from)
+        for (path, stem), result in zip(chunk, results):
+            try:
+                if isinstance(result, BaseException):
+                    raise result
+                outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, formats, normals)]
+                report(path, outputs=outputs[str(path)])
+            except Exception as exc:  # one bad image must not stop a folder: report it, go on
+                message = _one_line(path, exc)
+                if len(files) == 1:
+                    if not isinstance(exc, (PointkitError, OSError)):
+                        raise  # a single image: the CLI reports it (traceback with --debug)
+                    raise PointkitError(message) from None
+                errors[str(path)] = message
+                bar.write(f"pointkit: {message}", file=sys.stderr)
+                report(path, error=message)
+    bar.close()
+    skipped = len(files) - len(todo)
     return {"out": str(out), "lifted": len(outputs), "skipped": skipped, "failed": len(errors), "errors": errors,
             "outputs": outputs}

@@ -184,14 +184,14 @@ def test_folder_goes_on_after_an_unexpected_error_in_one_image(tmp_path, checkpo
     src.mkdir()
     for name in ("a.png", "b.png"):
         Image.fromarray(view.image).save(src / name)
-    real = lifting.lift
+    real = lifting._load
 
     def flaky(path, *args, **kwargs):
         if Path(path).name == "a.png":
             raise RuntimeError("codec exploded\nsecond line")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(lifting, "lift", flaky)
+    monkeypatch.setattr(lifting, "_load", flaky)
     summary = lifting.lift_files([src], tmp_path / "out", checkpoint=checkpoint, fmt="ply", progress=False)
     assert summary["lifted"] == 1 and summary["failed"] == 1
     assert summary["errors"][str(src / "a.png")].endswith("RuntimeError: codec exploded")
@@ -330,3 +330,27 @@ def test_scale_from_puts_the_mesh_and_depth_in_metres(tmp_path, checkpoint, view
                        atol=1e-4)
     bad = CliRunner().invoke(cli, ["lift", str(tmp_path / "a.png"), "--out", str(tmp_path / "b"), "--scale-from", "height=-1"])
     assert bad.exit_code == 2 and "height=METRES" in bad.stderr
+
+
+def test_batched_inference_matches_one_image_at_a_time(tmp_path, checkpoint, view):
+    """lift_batch runs one forward for images of different sizes; each result equals lift's on its
+    own, and a bad image in the middle fails alone. lift_files --batch-size writes the same files."""
+    from pointkit.lifting import lift_batch, lift_files
+
+    images = [view.image, view.image[5:55, :60], np.zeros((0, 4, 3), np.uint8), np.ascontiguousarray(view.image[::-1])]
+    results = lift_batch(images, checkpoint, mask="none")
+    assert isinstance(results[2], PointkitError)
+    for image, result in zip(images[:2] + images[3:], results[:2] + results[3:]):
+        alone = pointkit.lift(image, checkpoint=checkpoint, mask="none")
+        assert result.depth.shape == image.shape[:2]
+        assert np.allclose(result.depth, alone.depth, atol=1e-5) and np.array_equal(result.mask, alone.mask)
+    for k, image in enumerate(images[:2] + images[3:]):
+        Image.fromarray(image).save(tmp_path / f"{k}.png")
+    for batch in (1, 3):
+        run = CliRunner().invoke(cli, ["-q", "lift", str(tmp_path), "--out", str(tmp_path / f"b{batch}"), "--checkpoint",
+                                       str(checkpoint), "--format", "ply", "--batch-size", str(batch)])
+        assert run.exit_code == 0, run.output
+    for k in range(3):
+        assert np.allclose(np.load(tmp_path / "b1" / f"{k}_depth.npy"), np.load(tmp_path / "b3" / f"{k}_depth.npy"), atol=1e-5)
+    bad = CliRunner().invoke(cli, ["lift", str(tmp_path), "--out", str(tmp_path / "b0"), "--batch-size", "0"])
+    assert bad.exit_code == 2 and not (tmp_path / "b0").exists()

@@ -47,9 +47,11 @@ def _checked_by(parser: str, keep_text: bool = False):
 @click.option("--events", is_flag=True,
               help='One JSON line per image on stdout as it is done ({"image", "done", "total", "outputs"|"skipped"|"error"}), '
                    "before the summary: progress for programs that drive lift, such as the Blender add-on.")
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="N",
+              help="Images per network forward (default: 8 on CUDA, 1 on the CPU, where batching buys nothing).")
 @click.pass_context
 def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixels, mesh_resolution, recursive, scale_from,
-         normals, skip_existing, events):
+         normals, skip_existing, events, batch_size):
     """Lift IMAGE files or folders of images to depth maps and textured meshes in --out.
 
     Per image: <stem>_depth.npy, <stem>_depth.png (16-bit), <stem>_depth_color.png,
@@ -63,7 +65,8 @@ def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixel
     summary = lift_files(inputs, out, fmt=fmt, checkpoint=checkpoint, depth_scale=depth_scale, mask=mask, device=device,
                          max_pixels=max_pixels, mesh_resolution=mesh_resolution, progress=not quiet,
                          recursive=recursive, skip_existing=skip_existing, normals=normals, scale_from=scale_from,
-                         on_image=(lambda event: click.echo(json.dumps(event))) if events else None)
+                         on_image=(lambda event: click.echo(json.dumps(event))) if events else None,
+                         batch_size=batch_size)
     click.echo(json.dumps(summary))
     if summary["failed"]:
         raise PointkitError(f"{summary['failed']} of {summary['failed'] + summary['lifted']} images failed (listed above)")
