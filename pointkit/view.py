@@ -126,8 +126,8 @@ def turntable(mesh: trimesh.Trimesh, views: int = 8, size: int = 256, elevation:
                 weights = np.stack([1 - b[:, 0] - b[:, 1], b[:, 0], b[:, 1]], 1)
                 albedo = np.einsum("nk,nkc->nc", weights, colours[faces[face]])
             frame[m] = albedo * shade[:, None]
-        frames.append(frame)
-    return (np.clip(np.concatenate(frames, 1), 0, 1) * 255 + 0.5).astype(np.uint8)
+        frames.append((np.clip(frame, 0, 1) * 255 + 0.5).astype(np.uint8))  # 3 bytes a pixel kept, not 24
+    return np.concatenate(frames, 1)
 
 
 def has_display() -> bool:
@@ -151,15 +151,23 @@ def interactive(mesh: trimesh.Trimesh, title: str = "pointkit view") -> None:
 
 
 def view(path: str | Path, out: str | Path | None = None, views: int = 8, size: int = 256, elevation: float = 15.0,
-         arc: float = 360.0, show: bool = False) -> dict:
+         arc: float = 360.0, show: bool = False, max_memory_gb: float | None = None) -> dict:
     """The ``pointkit view`` job: write the turntable strip to ``out`` (PNG, atomically) and/or
-    open an interactive window (``show``). Returns ``{"input", "out", "views", "size", "vertices", "faces"}``."""
+    open an interactive window (``show``). Returns ``{"input", "out", "views", "size", "vertices", "faces"}``.
+
+    Raises:
+        PointkitError: a bad file, or a strip whose memory estimate (``pointkit.memory.view_bytes``)
+            is over ``max_memory_gb`` (default ``pointkit.memory.default_limit_gb()``).
+    """
+    from pointkit.memory import check_memory, view_bytes
     from pointkit.render.sheet import save_sheet
 
     if out is None and not show:
         raise PointkitError("nothing to do: give --out PREVIEW.png and/or --interactive")
     mesh = load_viewable(path)
     if out is not None:
+        check_memory(view_bytes(views, size, len(mesh.faces)), f"view --views {views} --size {size} "
+                     f"of {len(mesh.faces):,} faces", max_memory_gb)
         save_sheet(turntable(mesh, views, size, elevation, arc), out)
     if show:
         interactive(mesh, f"pointkit view {Path(path).name}")

@@ -56,17 +56,26 @@ def raycast(mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera]) -> RayHits:
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(np.asarray(mesh.vertices, np.float32)),
                         o3d.core.Tensor(np.asarray(mesh.faces, np.uint32)))
-    rays = []
-    for camera in cameras:
-        origins, direction = camera.pixel_rays()
-        rays.append(np.concatenate([origins, np.broadcast_to(direction, origins.shape)], -1))
-    if len({r.shape for r in rays}) != 1:
-        raise PointkitError("all cameras of one ray-cast call must share a resolution")
-    # Origins are at most ~2 units from the object, so float32 keeps depth error near 1e-7.
-    result = scene.cast_rays(o3d.core.Tensor(np.stack(rays).astype(np.float32)))
+    result = scene.cast_rays(o3d.core.Tensor.from_numpy(_rays(cameras)))
     t_hit = result["t_hit"].numpy()
     mask = np.isfinite(t_hit)
     face = result["primitive_ids"].numpy().astype(np.int64)
     face[~mask] = -1
-    return RayHits(np.where(mask, t_hit, 0.0).astype(np.float32), mask, face,
-                   result["primitive_uvs"].numpy().astype(np.float32))
+    depth = t_hit.astype(np.float32)
+    depth[~mask] = 0.0
+    return RayHits(depth, mask, face, result["primitive_uvs"].numpy().astype(np.float32))
+
+
+def _rays(cameras: Sequence[OrthoCamera]) -> np.ndarray:
+    """(V, H, W, 6) float32 origin and direction of every pixel centre's ray, filled view by view
+    (4 bytes a number: ``pointkit.memory`` counts on it)."""
+    if len({tuple(c.resolution) for c in cameras}) != 1:
+        raise PointkitError("all cameras of one ray-cast call must share a resolution")
+    h, w = cameras[0].resolution
+    rays = np.empty((len(cameras), h, w, 6), np.float32)
+    for k, camera in enumerate(cameras):
+        origins, direction = camera.pixel_rays()
+        # Origins are at most ~2 units from the object, so float32 keeps depth error near 1e-7.
+        rays[k, ..., :3] = origins
+        rays[k, ..., 3:] = direction
+    return rays
