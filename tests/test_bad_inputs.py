@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import trimesh
 from click.testing import CliRunner
 from PIL import Image
 
@@ -18,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "pointkit" / "assets" / "liftnet-default.safetensors"
 
 # {img}: a small PNG; {out}: a fresh output folder; {pickle}: a torch.save file; {empty}: an empty
-# folder; {photos}: a folder with one photo sub-folder; {mesh}: a .npz depth file.
+# folder; {photos}: a folder with one photo sub-folder; {mesh}: a .npz depth file; {ply}: a small mesh.
 CASES = [
     # usage errors: exit 2
     (["lift", "{img}", "--out", "{out}", "--mesh-resolution", "0"], 2, "--mesh-resolution"),
@@ -43,6 +44,8 @@ CASES = [
     (["match", "{photos}", "--out", "{out}", "--max-features", "-1"], 2, "--max-features"),
     (["match", "{photos}", "--out", "{out}", "--ratio", "1.5"], 2, "--ratio"),
     (["view", "{mesh}", "--out", "{out}/strip.png", "--size", "20000"], 2, "--size"),
+    (["view", "{ply}", "--out", "{out}/strip.png", "--max-memory-gb", "0"], 2, "--max-memory-gb"),
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--max-memory-gb", "-1"], 2, "--max-memory-gb"),
     (["eval", "{empty}", "--baseline", "flat", "--out", "{out}", "--grid", "-1"], 2, "--grid"),
     (["--bogus", "lift"], 2, "--bogus"),
     # bad data or files: exit 1
@@ -50,6 +53,14 @@ CASES = [
     (["lift", "{img}", "--out", "{out}", "--checkpoint", "{empty}"], 1, "without best.safetensors"),
     (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--steps", "1"], 1, "not a readable shape bank"),
     (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--synth-zoom", "2,1"], 1, "--synth-zoom"),
+    # memory bounds by estimate (pointkit.memory): refused before anything is allocated
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--views", "100000"], 1, "raise the limit with --max-memory-gb"),
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--resolution", "100000"], 1, "GB of memory by estimate"),
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--views", "64", "--max-corr", "0", "--workers", "8"], 1,
+     "--max-corr 0 (all) --workers 8 is too big"),
+    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--max-memory-gb", "0.05"], 1, "over the limit of 0.05 GB"),
+    (["view", "{ply}", "--out", "{out}/strip.png", "--views", "100000"], 1, "view --views 100000 --size 256"),
+    (["view", "{ply}", "--out", "{out}/strip.png", "--size", "8192", "--max-memory-gb", "1"], 1, "--max-memory-gb"),
 ]
 
 
@@ -62,7 +73,8 @@ def inputs(tmp_path_factory):
     (root / "photos" / "obj").mkdir(parents=True)
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(root / "photos" / "obj" / "a.png")
     np.savez(root / "depth.npz", depth=np.ones((8, 8), np.float32))
-    return {"img": root / "img.png", "pickle": root / "model.pt", "empty": root / "empty", "photos": root / "photos",
+    trimesh.creation.icosphere(subdivisions=1).export(root / "ball.ply")
+    return {"ply": root / "ball.ply", "img": root / "img.png", "pickle": root / "model.pt", "empty": root / "empty", "photos": root / "photos",
             "mesh": root / "depth.npz"}
 
 

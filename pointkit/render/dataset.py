@@ -174,6 +174,17 @@ def _check_job(shard, preset: str, views: int | None, resolution: int, renderer:
     return shard, num_views, families
 
 
+def _check_job_memory(num_views: int, resolution: int, max_corr: int, workers: int,
+                      max_memory_gb: float | None) -> None:
+    """Refuse a job whose memory estimate (``pointkit.memory.render_job_bytes``) is over the limit."""
+    from pointkit.memory import check_memory, render_job_bytes
+
+    what = f"render-synthetic --views {num_views} --resolution {resolution}"
+    what += f" --max-corr {max_corr}" if max_corr > 0 else " --max-corr 0 (all)"
+    what += f" --workers {workers}" if workers > 1 else ""
+    check_memory(render_job_bytes(num_views, resolution, max_corr, max(1, workers)), what, max_memory_gb)
+
+
 def _remove_stale_temporaries(root: Path, object_ids: set[str]) -> None:
     """Remove the temporary files a killed (``kill -9``) earlier run left for this run's objects
     (``.<id>.npz.tmp-*``: ``atomic_path``'s names); other shards' objects are not touched."""
@@ -205,7 +216,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
                   renderer: str = "fast", seed: int = 0, workers: int = 1, shard: tuple[int, int] | str | None = None,
                   max_corr: int = DEFAULT_MAX_CORR, renderer_options: dict[str, Any] | None = None,
                   margin: float | None = None, families: list[str] | None = None,
-                  progress: bool = True, up: str = "y") -> dict[str, Any]:
+                  progress: bool = True, up: str = "y", max_memory_gb: float | None = None) -> dict[str, Any]:
     """Render a dataset of meshes or procedural sculptures (resumable, shardable).
 
     Args:
@@ -226,12 +237,15 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
             ``pointkit.render.procedural.WEIGHTS``).
         up: the up axis of the mesh files ("y", or "z" for Z-up scans; ``load_mesh``).
         progress: show a tqdm bar (views/s) on stderr.
+        max_memory_gb: refuse the job when its memory estimate is over this (default
+            ``pointkit.memory.default_limit_gb()``: a share of the machine's memory).
 
     Returns:
         A summary: out, manifest, objects, rendered, skipped, failed, views, seconds, views_per_s.
 
     Raises:
-        PointkitError: bad options, or ``out`` holds a dataset made with other settings.
+        PointkitError: bad options, a memory estimate over ``max_memory_gb``, or ``out`` holds a
+            dataset made with other settings.
     """
     from tqdm import tqdm
 
@@ -242,6 +256,7 @@ def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural:
 
     shard, num_views, families = _check_job(shard, preset, views, resolution, renderer, renderer_options, families, up)
     max_corr = int(max_corr) if max_corr and max_corr > 0 else 0
+    _check_job_memory(num_views, int(resolution), max_corr, int(workers), max_memory_gb)
     all_tasks, source = object_sources(meshes, procedural)
     splits = job_splits([oid for oid, _ in all_tasks], seed)   # of the whole job: every shard agrees
     if shard is not None:

@@ -5,6 +5,8 @@ import json
 
 import click
 
+from pointkit_cli.memory_option import max_memory_option
+
 
 def _renderer_options(pairs: tuple[str, ...]) -> dict:
     options = {}
@@ -44,9 +46,10 @@ def _renderer_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--shard", metavar="I/N", help="Do only shard I of N (0-based); shards read as one dataset.")
 @click.option("--max-corr", type=click.IntRange(min=-1), default=1000, show_default=True,
               help="Correspondences kept per ordered view pair (seeded subset); 0 or -1 keeps all.")
+@max_memory_option
 @click.pass_context
 def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, renderer, options, families, bank, grid,
-                     up, seed, workers, shard, max_corr):
+                     up, seed, workers, shard, max_corr, max_memory_gb):
     """Render orthographic views with exact depth and ground-truth correspondences into a dataset.
 
     Prints one JSON line with the summary (objects rendered, skipped, failed, views/s).
@@ -70,7 +73,7 @@ def render_synthetic(ctx, meshes, procedural, out, preset, views, resolution, re
     summary = build_dataset(out, meshes=meshes, procedural=procedural, preset=preset, views=views,
                             resolution=resolution, renderer=renderer, seed=seed, workers=workers, shard=shard,
                             max_corr=max_corr, renderer_options=_renderer_options(options),
-                            families=family_list, progress=not quiet, up=up)
+                            families=family_list, progress=not quiet, up=up, max_memory_gb=max_memory_gb)
     click.echo(json.dumps(summary))
     if summary["failed"]:
         from pointkit.errors import PointkitError

@@ -5,6 +5,8 @@ import json
 
 import click
 
+from pointkit_cli.memory_option import max_memory_option
+
 
 @click.command("view")
 @click.argument("path", type=click.Path(dir_okay=False))
@@ -15,9 +17,11 @@ import click
 @click.option("--arc", type=float, default=360.0, show_default=True,
               help="Degrees of azimuth the frames span (e.g. 120 for a relief seen from the front).")
 @click.option("--interactive", is_flag=True, help="Also open an open3d window (needs a display).")
-def view(path, out, views, size, elevation, arc, interactive):
+@max_memory_option
+def view(path, out, views, size, elevation, arc, interactive, max_memory_gb):
     """Render PATH (a mesh, a <stem>_depth.npy or a .npz from pointkit lift) as a turntable strip
     offscreen (no GL needed). Prints one JSON line."""
     from pointkit.view import view as run_view
 
-    click.echo(json.dumps(run_view(path, out, views=views, size=size, elevation=elevation, arc=arc, show=interactive)))
+    click.echo(json.dumps(run_view(path, out, views=views, size=size, elevation=elevation, arc=arc, show=interactive,
+                                   max_memory_gb=max_memory_gb)))
