@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml $(PLUGINS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[all,dev]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(PY) -m pip install -q -e ".[all,blender,dev]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $@
 
 demo: setup

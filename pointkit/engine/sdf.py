@@ -51,7 +51,7 @@ def mesh_to_sdf(mesh, grid: int = 64, bound: float = BOUND) -> np.ndarray:
     try:
         import open3d as o3d
     except ImportError:
-        raise PointkitError("mesh_to_sdf needs open3d: pip install 'pointkit[open3d]'") from None
+        raise PointkitError("mesh_to_sdf needs open3d: pip install 'pointkit[open3d]' (or open3d)") from None
     from scipy import ndimage
 
     if grid < 8:
