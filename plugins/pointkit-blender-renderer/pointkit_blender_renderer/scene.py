@@ -1,21 +1,19 @@
 """The bpy side: one Cycles scene (mesh, random material, lights, orthographic camera).
 
-Imported only when rendering (it imports bpy). One scene at a time per process: ``build``
-resets Blender to an empty factory state first.
+Imported only by the worker process (``worker.py``), never by pointkit's process: it needs only
+bpy, numpy and mathutils, not pointkit. Meshes are anything with ``vertices`` and ``faces``
+arrays (and ``face_normals`` for the photo style); cameras are plain dicts (``place_camera``).
+One scene at a time per process: ``build`` resets Blender to an empty factory state first.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import bpy
 import numpy as np
-from PIL import Image
-
-from pointkit.geometry.camera import OrthoCamera
 
 # Blender's camera looks along its local -Z with +Y up; pointkit's camera frame is x right, y down,
 # z forward. camera_to_world(blender) = R^T @ diag(1, -1, -1).
@@ -172,7 +170,7 @@ def _look_quaternion(towards_light: np.ndarray):
 @contextlib.contextmanager
 def _quiet_stdout():
     """Send file descriptor 1 to /dev/null: Cycles prints progress from C, which Python's
-    sys.stdout redirection cannot catch, and stdout must carry only the CLI's JSON result."""
+    sys.stdout redirection cannot catch (the worker's log would fill with it)."""
     sys.stdout.flush()
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -185,43 +183,36 @@ def _quiet_stdout():
         os.close(devnull)
 
 
-def place_camera(camera: OrthoCamera) -> None:
-    """Set Blender's camera and output size to ``camera``."""
+def place_camera(camera: dict) -> None:
+    """Set Blender's camera and output size to ``camera``: a pointkit orthographic camera as a dict
+    of ``resolution`` (H, W), ``world_to_camera`` (3, 4) [R | t], ``scale`` (pixels per world
+    unit) and ``centre`` (cu, cv) in pixels (lists or arrays)."""
     from mathutils import Matrix
 
     scene = bpy.context.scene
-    h, w = camera.resolution
+    h, w = (int(x) for x in camera["resolution"])
+    scale, centre = float(camera["scale"]), [float(c) for c in camera["centre"]]
+    world_to_camera = np.asarray(camera["world_to_camera"], np.float64)
     scene.render.resolution_x, scene.render.resolution_y = w, h
-    rotation, t = camera.world_to_camera[:, :3], camera.world_to_camera[:, 3]
+    rotation, t = world_to_camera[:, :3], world_to_camera[:, 3]
     cam_to_world = np.eye(4)
     cam_to_world[:3, :3] = rotation.T @ _FLIP
     cam_to_world[:3, 3] = -rotation.T @ t
     scene.camera.matrix_world = Matrix(cam_to_world.tolist())
     # ortho_scale spans the larger image side in world units; the principal point is the centre.
-    scene.camera.data.ortho_scale = max(h, w) / camera.scale
-    scene.camera.data.shift_x = (w / 2 - camera.centre[0]) / max(h, w)
-    scene.camera.data.shift_y = (camera.centre[1] - h / 2) / max(h, w)
+    scene.camera.data.ortho_scale = max(h, w) / scale
+    scene.camera.data.shift_x = (w / 2 - centre[0]) / max(h, w)
+    scene.camera.data.shift_y = (centre[1] - h / 2) / max(h, w)
 
 
-def render(camera: OrthoCamera) -> np.ndarray:
-    """Render the scene from ``camera``; (H, W, 4) float64 RGBA in [0, 255], straight alpha."""
-    def read(path: Path) -> np.ndarray:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGBA"), np.float64)
-
-    return _render_png(camera, read)
-
-
-def _render_png(camera: OrthoCamera, read):
-    """Render the scene from ``camera`` to a temporary PNG and return ``read(path)``."""
+def render_png(camera: dict, path: str | Path) -> None:
+    """Render the scene from ``camera`` (see ``place_camera``) to the PNG ``path``: RGBA, straight
+    alpha; 8 bit per channel after ``build``, 16 bit after ``build_photo``."""
     scene = bpy.context.scene
     place_camera(camera)
-    with tempfile.TemporaryDirectory(prefix="pointkit-blender-") as tmp:
-        path = Path(tmp) / "view.png"
-        scene.render.filepath = str(path)
-        with _quiet_stdout():
-            bpy.ops.render.render(write_still=True)
-        return read(path)
+    scene.render.filepath = str(path)
+    with _quiet_stdout():
+        bpy.ops.render.render(write_still=True)
 
 
 # ------------------------------------------------------------------------------------ photo style
@@ -491,14 +482,3 @@ def _add_key_light(rng: np.random.Generator) -> None:
     obj.rotation_quaternion = _look_quaternion(direction)
     scene.collection.objects.link(obj)
 
-
-def render_linear(camera: OrthoCamera) -> np.ndarray:
-    """Render the photo-style scene from ``camera``: (H, W, 4) float32, RGB linear (from the 16-bit
-    sRGB PNG), straight alpha in [0, 1]."""
-    import cv2
-
-    image = _render_png(camera, lambda path: cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
-    rgba = image[..., [2, 1, 0, 3]].astype(np.float32) / 65535.0
-    srgb = rgba[..., :3]
-    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-    return np.concatenate([linear, rgba[..., 3:]], -1).astype(np.float32)
