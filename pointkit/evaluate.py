@@ -64,7 +64,7 @@ def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], til
     """PNG bytes: one row per image, columns input / gt / prediction / |error| (error: white = worst)."""
     from PIL import Image
 
-    from pointkit.render.sheet import colorize_depth
+    from pointkit.imaging import colorize_depth
 
     out = []
     for image, gt, pred, mask in rows:

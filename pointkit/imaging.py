@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -76,12 +77,15 @@ def from_array(array: np.ndarray, source: str = "<array>") -> LoadedImage:
     return LoadedImage(np.ascontiguousarray(rgb), alpha, source)
 
 
-def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS,
+               before_decode: Callable[[int, int], None] | None = None) -> LoadedImage:
     """Decode an image file, upright, as 8-bit RGB (+ alpha).
 
     Args:
         path: image file (JPEG, PNG, TIFF, WebP, BMP, ...).
         max_pixels: refuse larger images (checked before decoding).
+        before_decode: called with (width, height) from the header, before the pixels are
+            decoded (a caller's own size check, e.g. a memory estimate; it raises to refuse).
 
     Returns:
         LoadedImage with ``rgb`` (H, W, 3) uint8 and ``alpha`` (H, W) uint8 or None.
@@ -112,6 +116,8 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
         if w * h > max_pixels:
             raise PointkitError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} Mpixel, above the limit of {max_pixels / 1e6:.0f} Mpixel; "
                                 f"downscale it or raise --max-pixels")
+        if before_decode is not None:
+            before_decode(w, h)
         try:
             image.load()
             image = ImageOps.exif_transpose(image)
@@ -125,3 +131,19 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
             image = image.convert("RGBA")
         array = np.asarray(image)
     return from_array(array, str(path))
+
+
+def colorize_depth(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(H, W) depth -> (H, W, 3) uint8 RGB viridis: near = yellow, far = purple (per-image range),
+    black off the object (``mask`` (H, W) bool)."""
+    import cv2
+
+    out = np.zeros(depth.shape + (3,), np.uint8)
+    if mask.any():
+        d = depth[mask]
+        lo, hi = float(d.min()), float(d.max())
+        level = np.zeros(depth.shape, np.uint8)
+        level[mask] = np.round(255 * (hi - d) / max(hi - lo, 1e-9)).astype(np.uint8)
+        out[mask] = cv2.applyColorMap(level, cv2.COLORMAP_VIRIDIS)[mask][:, ::-1]   # BGR -> RGB
+    return out
+

@@ -35,9 +35,9 @@ import cv2
 import numpy as np
 import trimesh
 
-from pointkit import registry
+from pointkit import memory, registry
 from pointkit.errors import PointkitError
-from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, from_array, load_image
+from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, colorize_depth, from_array, load_image
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
 from pointkit.meshing import DEFAULT_MAX_SIDE, depth_to_mesh, normal_map
 from pointkit.models.catalog import DEFAULT_MODEL
@@ -188,15 +188,16 @@ def resolve_depth(raw: np.ndarray, mask: np.ndarray, depth_scale: float = 1.0, p
     if plane not in ("boundary", "object"):
         raise ValueError(f"plane must be 'boundary' or 'object', got {plane!r}")
     H, W = raw.shape
-    v, u = np.mgrid[0:H, 0:W] + 0.5
     fit = boundary(mask) if plane == "boundary" else mask
     if fit.sum() < 3:
         fit = mask
-    A = np.stack([u[fit], v[fit], np.ones(int(fit.sum()))], 1)
+    # Pixel centres of the object pixels only: full-image coordinate grids cost 200 MB at 12 Mpixel.
+    fv, fu = np.nonzero(fit)
+    A = np.stack([fu + 0.5, fv + 0.5, np.ones(len(fu))], 1)
     coef = np.linalg.lstsq(A, raw[fit].astype(np.float64), rcond=None)[0]
-    d = raw.astype(np.float64) - coef[0] * u - coef[1] * v
-    inside = inside_distance(mask)
-    dm, im = d[mask], inside[mask]
+    mv, mu = np.nonzero(mask)
+    dm = raw[mask].astype(np.float64) - coef[0] * (mu + 0.5) - coef[1] * (mv + 0.5)
+    im = inside_distance(mask)[mask]
     sign = -1.0 if np.mean((dm - dm.mean()) * (im - im.mean())) > 0 else 1.0
     dm = sign * dm
     lo, hi = np.percentile(dm, [2, 98])
@@ -255,7 +256,8 @@ def metres_per_unit(spec: str, mask: np.ndarray) -> float:
 
 def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, depth_scale: float = 1.0,
          mask: str | Path | np.ndarray = "auto", device: str = "cpu", max_pixels: int = MAX_PIXELS,
-         mesh_resolution: int = DEFAULT_MAX_SIDE, scale_from: str | None = None) -> LiftResult:
+         mesh_resolution: int = DEFAULT_MAX_SIDE, scale_from: str | None = None,
+         max_memory_gb: float | None = None) -> LiftResult:
     """Lift one image to a resolved depth map, an object mask and a textured mesh.
 
     Args:
@@ -270,6 +272,8 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
         scale_from: ``"height=M"`` or ``"width=M"``: the object's real size in metres; the depth
             and the mesh are then in metres (the mask's extent spans M), else in units of the
             image's longer side.
+        max_memory_gb: refuse an image file whose memory estimate (``pointkit.memory.lift_bytes``)
+            is over this (default: 75 % of the machine's memory), before decoding it.
 
     Returns:
         LiftResult (``.depth`` (H, W) float32, ``.mask`` (H, W) bool, ``.mesh`` trimesh.Trimesh).
@@ -280,7 +284,8 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
     >>> result = pointkit.lift("photo.jpg")            # doctest: +SKIP
     >>> result.mesh.export("photo.glb")                # doctest: +SKIP
     """
-    result = lift_batch([image], checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from)[0]
+    result = lift_batch([image], checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from,
+                        max_memory_gb)[0]
     if isinstance(result, BaseException):
         raise result
     return result
@@ -294,14 +299,20 @@ def _attempt(fn, *args):
         return exc
 
 
-def _load(image: str | Path | np.ndarray, max_pixels: int):
-    return load_image(image, max_pixels) if isinstance(image, (str, Path)) else from_array(image)
+def _load(image: str | Path | np.ndarray, max_pixels: int, max_memory_gb: float | None = None):
+    """The image, decoded only when its memory estimate fits ``max_memory_gb``."""
+    if not isinstance(image, (str, Path)):
+        return from_array(image)
+
+    def fits(width: int, height: int) -> None:
+        memory.check_memory(memory.lift_bytes(height, width), f"{image}: lift at {width}x{height}", max_memory_gb)
+    return load_image(image, max_pixels, before_decode=fits)
 
 
 def lift_batch(images: Sequence[str | Path | np.ndarray], checkpoint: str | Path | None = None,
                depth_scale: float = 1.0, mask: str | Path | np.ndarray = "auto", device: str = "cpu",
                max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
-               scale_from: str | None = None) -> list[LiftResult | Exception]:
+               scale_from: str | None = None, max_memory_gb: float | None = None) -> list[LiftResult | Exception]:
     """:func:`lift` of several images with one network forward per pass for all of them: batched
     inference, what makes a GPU pay off (same arguments as :func:`lift`, ``mask`` for every image).
 
@@ -315,7 +326,7 @@ def lift_batch(images: Sequence[str | Path | np.ndarray], checkpoint: str | Path
     if scale_from is not None:
         parse_scale_from(scale_from)
     model, meta = load_model(checkpoint, device)
-    out: list = [_attempt(_load, image, max_pixels) for image in images]
+    out: list = [_attempt(_load, image, max_pixels, max_memory_gb) for image in images]
     live = [i for i, item in enumerate(out) if not isinstance(item, Exception)]
     first = predict_batch(model, [out[i].rgb for i in live], device) if live else []
     masks = {i: _attempt(object_mask, out[i], logits, mask, max_pixels) for i, (_, logits) in zip(live, first)}
@@ -397,7 +408,6 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Seq
     from PIL import Image, PngImagePlugin
 
     from pointkit.io import atomic_path
-    from pointkit.render.sheet import colorize_depth
 
     exporters = [registry.load("pointkit.exporters", f) for f in parse_formats(fmt)]
     out = Path(out)
@@ -513,7 +523,8 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
                device: str = "auto", max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
                progress: bool = True, recursive: bool = False, skip_existing: bool = False,
                normals: bool = False, scale_from: str | None = None,
-               on_image: Callable[[dict[str, Any]], None] | None = None, batch_size: int | None = None) -> dict[str, Any]:
+               on_image: Callable[[dict[str, Any]], None] | None = None, batch_size: int | None = None,
+               max_memory_gb: float | None = None) -> dict[str, Any]:
     """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
     folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``
     (``normals``: normal maps too; ``write_outputs``; ``scale_from``: in metres, see ``lift``).
@@ -561,7 +572,7 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     for start in range(0, len(todo), batch_size):
         chunk = todo[start:start + batch_size]
         results = lift_batch([path for path, _ in chunk], checkpoint, depth_scale, mask, device, max_pixels,
-                             mesh_resolution, scale_from)
+                             mesh_resolution, scale_from, max_memory_gb)
         for (path, stem), result in zip(chunk, results):
             try:
                 if isinstance(result, BaseException):

@@ -12,6 +12,9 @@ are in docs/reliability.md):
 - ``view`` of a mesh of F faces as V frames of S x S:
   ``PROCESS_BYTES + FACE_BYTES * F + PIXEL_BYTES * V S^2 + VIEW_FRAME_BYTES * S^2``.
 
+- ``lift`` of an H x W image: ``LIFT_BASE_BYTES + LIFT_PIXEL_BYTES * H W`` (torch and the model
+  loaded; the photo-resolution maps, the mask, the rules and the texture encoded in the mesh file).
+
 ``PIXEL_BYTES`` is what every pixel of every view holds at the peak (its float32 ray, open3d's hit
 arrays and their numpy copies); ``*_FRAME_BYTES`` what the one view being shaded holds besides.
 The limit is ``--max-memory-gb`` (environment ``POINTKIT_MAX_MEMORY_GB``), by default
@@ -35,6 +38,8 @@ VIEW_FRAME_BYTES = 40             # view's float64 frame being shaded
 CORR_BYTES = 40                   # measured: 35 bytes a stored correspondence (lists, concatenation, npz)
 FACE_BYTES = 200
 OBJECT_SHARE = 0.25
+LIFT_BASE_BYTES = 400 * 1024 ** 2  # fitted to lift --format glb at 12 and 47 Mpixel (docs/reliability.md)
+LIFT_PIXEL_BYTES = 75
 """Correspondences of an uncapped view pair as a share of R^2: objects cover 23% of a view
 (median of 120 procedural sculptures; 40% at the 90th percentile) and about 2/3 of that is seen
 in the other view. An object filling the frame (a sphere: 71%) has up to twice as many."""
@@ -91,3 +96,8 @@ def view_bytes(views: int, size: int, faces: int) -> float:
     frames of ``size``^2 pixels."""
     pixels = float(size) ** 2
     return PROCESS_BYTES + FACE_BYTES * float(faces) + PIXEL_BYTES * views * pixels + VIEW_FRAME_BYTES * pixels
+
+
+def lift_bytes(height: int, width: int) -> float:
+    """Peak bytes of ``pointkit lift`` on one ``height`` x ``width`` image."""
+    return LIFT_BASE_BYTES + LIFT_PIXEL_BYTES * float(height) * float(width)

@@ -43,7 +43,7 @@ def gallery_row(path: Path, checkpoint: str | None, max_side: int = 768) -> np.n
     """(TILE, 6 TILE, 3) uint8: input, depth colour map, mask overlay, three turntable frames."""
     import pointkit
     from pointkit.imaging import load_image
-    from pointkit.render.sheet import colorize_depth
+    from pointkit.imaging import colorize_depth
     from pointkit.view import turntable
 
     rgb = load_image(path).rgb

@@ -95,3 +95,19 @@ def test_from_array_dtypes():
     assert from_array(np.zeros((4, 5, 4), np.uint8)).alpha.shape == (4, 5)
     with pytest.raises(PointkitError):
         from_array(np.zeros((4, 5, 2)))
+
+
+def test_colorize_depth_is_viridis_near_yellow_far_purple_black_off_the_object():
+    from pointkit.imaging import colorize_depth
+
+    depth = np.tile(np.linspace(1.0, 2.0, 256, dtype=np.float32), (3, 1))
+    mask = np.ones_like(depth, bool)
+    mask[2] = False
+    rgb = colorize_depth(depth, mask)
+    assert rgb.shape == (3, 256, 3) and rgb.dtype == np.uint8
+    assert np.abs(rgb[0, 0].astype(int) - [253, 231, 37]).max() <= 3       # nearest: viridis' yellow end
+    assert np.abs(rgb[0, -1].astype(int) - [68, 1, 84]).max() <= 3         # farthest: its purple end
+    assert (rgb[2] == 0).all()
+    green = rgb[0, :, 1].astype(int)                                       # viridis' green rises from far to near
+    assert (np.diff(green[::-1]) >= 0).all()
+    assert (colorize_depth(depth, np.zeros_like(mask)) == 0).all()

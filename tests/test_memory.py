@@ -44,6 +44,23 @@ def test_render_estimate_is_within_2x_of_the_peak_rss(tmp_path):
     assert peak / 2 < estimate < 2 * peak, (estimate / memory.GB, peak / memory.GB)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KiB on Linux only")
+def test_lift_estimate_is_within_2x_of_the_peak_rss_and_refuses_before_decoding(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (300, 400, 3), np.uint8)
+    Image.fromarray(noise).resize((4000, 3000), Image.BILINEAR).save(tmp_path / "big.jpg", quality=90)   # 12 Mpixel
+    peak = _peak_rss(["lift", str(tmp_path / "big.jpg"), "--out", str(tmp_path / "o"), "--format", "glb"])
+    estimate = memory.lift_bytes(3000, 4000)
+    assert peak / 2 < estimate < 2 * peak, (estimate / memory.GB, peak / memory.GB)
+    run = CliRunner().invoke(cli, ["lift", str(tmp_path / "big.jpg"), "--out", str(tmp_path / "p"), "--max-memory-gb", "0.5"])
+    assert run.exit_code == 1 and "big.jpg: lift at 4000x3000 is too big" in run.stderr, run.output
+    assert len(run.stderr.strip().splitlines()) == 1 and not list((tmp_path / "p").glob("*"))   # nothing written
+
+
 def test_the_limit_comes_from_the_environment_too(tmp_path):
     args = ["render-synthetic", "--procedural", "1", "--views", "2", "--resolution", "16", "--out", str(tmp_path / "o")]
     run = CliRunner().invoke(cli, args, env={memory.ENV: "0.01"})

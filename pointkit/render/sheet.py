@@ -8,24 +8,8 @@ from PIL import Image, ImageDraw
 
 from pointkit.data.format import Dataset
 from pointkit.errors import PointkitError
+from pointkit.imaging import colorize_depth
 from pointkit.io import atomic_path
-
-# Viridis at 5 stops. A colour map is five lines of numpy; it spares the core a plotting dependency.
-_VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float64)
-
-
-def colorize_depth(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(H, W) depth -> (H, W, 3) uint8: near = yellow, far = purple (per-image range), black off the object."""
-    out = np.zeros(depth.shape + (3,), np.uint8)
-    if mask.any():
-        d = depth[mask]
-        t = 1 - (d - d.min()) / max(float(d.max() - d.min()), 1e-9)
-        x = t * (len(_VIRIDIS) - 1)
-        i = np.minimum(x.astype(int), len(_VIRIDIS) - 2)
-        f = (x - i)[:, None]
-        out[mask] = (_VIRIDIS[i] * (1 - f) + _VIRIDIS[i + 1] * f).astype(np.uint8)
-    return out
-
 
 def object_sheet(dataset: str | Path, object_id: str | None = None, pair: int = 0, lines: int = 40,
                  tile: int = 160, seed: int = 0) -> np.ndarray:

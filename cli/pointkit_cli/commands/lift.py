@@ -5,6 +5,8 @@ import json
 
 import click
 
+from pointkit_cli.memory_option import max_memory_option
+
 
 def _checked_by(parser: str, keep_text: bool = False):
     """A Click callback that runs ``pointkit.lifting.<parser>`` on the option's text (imported on
@@ -49,9 +51,10 @@ def _checked_by(parser: str, keep_text: bool = False):
                    "before the summary: progress for programs that drive lift, such as the Blender add-on.")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N",
               help="Images per network forward (default: 8 on CUDA, 1 on the CPU, where batching buys nothing).")
+@max_memory_option
 @click.pass_context
 def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixels, mesh_resolution, recursive, scale_from,
-         normals, skip_existing, events, batch_size):
+         normals, skip_existing, events, batch_size, max_memory_gb):
     """Lift IMAGE files or folders of images to depth maps and textured meshes in --out.
 
     Per image: <stem>_depth.npy, <stem>_depth.png (16-bit), <stem>_depth_color.png,
@@ -66,7 +69,7 @@ def lift(ctx, inputs, out, checkpoint, fmt, depth_scale, mask, device, max_pixel
                          max_pixels=max_pixels, mesh_resolution=mesh_resolution, progress=not quiet,
                          recursive=recursive, skip_existing=skip_existing, normals=normals, scale_from=scale_from,
                          on_image=(lambda event: click.echo(json.dumps(event))) if events else None,
-                         batch_size=batch_size)
+                         batch_size=batch_size, max_memory_gb=max_memory_gb)
     click.echo(json.dumps(summary))
     if summary["failed"]:
         raise PointkitError(f"{summary['failed']} of {summary['failed'] + summary['lifted']} images failed (listed above)")
