@@ -34,7 +34,8 @@ sys.path.insert(0, str(REPO))
 from pointkit.data.format import Dataset, ObjectRecord, write_manifest, write_object  # noqa: E402
 from pointkit.models import LiftNet, LiftNetConfig  # noqa: E402
 from pointkit.training import PairData, TrainConfig, collate_pairs  # noqa: E402
-from pointkit.training.loop import compute_loss, resolve_device  # noqa: E402
+from pointkit.models.device import resolve_device  # noqa: E402
+from pointkit.training.loop import compute_loss  # noqa: E402
 from timing import run_times  # benchmarks/timing.py
 
 

@@ -99,7 +99,7 @@ def _predictor(checkpoint, baseline, input_size: int | None, dev: torch.device) 
 def _score_object(rec, object_id: str, predict: Callable, S: int, batch_size: int) -> tuple[list[dict], list[tuple]]:
     """Per-view metric rows of one object at side S (views with fewer than 4 object pixels left
     out) and the (image, depth, paper-aligned prediction, mask) samples of the grid."""
-    from pointkit.training.data import resize_views
+    from pointkit.data.resize import resize_views
 
     images, masks, depth = resize_views(rec.images, rec.masks, rec.depth, S)
     mask = masks & (depth > 0)
@@ -144,7 +144,7 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
     from tqdm import tqdm
 
     from pointkit.data.format import Dataset
-    from pointkit.training.loop import resolve_device
+    from pointkit.models.device import resolve_device
 
     if batch_size < 1:
         raise PointkitError(f"--batch-size {batch_size}: must be at least 1")

@@ -212,7 +212,7 @@ def resolve_depth(raw: np.ndarray, mask: np.ndarray, depth_scale: float = 1.0, p
 # --- the API ---------------------------------------------------------------------------------
 def _check_options(depth_scale: float, mesh_resolution: int, device: str) -> str:
     """Refuse bad options in one line; returns the torch device name ("auto" resolved)."""
-    from pointkit.training.loop import resolve_device
+    from pointkit.models.device import resolve_device
 
     if not depth_scale > 0:
         raise PointkitError(f"--depth-scale must be positive, got {depth_scale}")

@@ -335,7 +335,7 @@ def test_scale_from_puts_the_mesh_and_depth_in_metres(tmp_path, checkpoint, view
 def test_batched_inference_matches_one_image_at_a_time(tmp_path, checkpoint, view):
     """lift_batch runs one forward for images of different sizes; each result equals lift's on its
     own, and a bad image in the middle fails alone. lift_files --batch-size writes the same files."""
-    from pointkit.lifting import lift_batch, lift_files
+    from pointkit.lifting import lift_batch
 
     images = [view.image, view.image[5:55, :60], np.zeros((0, 4, 3), np.uint8), np.ascontiguousarray(view.image[::-1])]
     results = lift_batch(images, checkpoint, mask="none")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pointkit.data.format import Dataset, object_path, read_object, summarize_object
+from pointkit.data.resize import resize_views
 from pointkit.errors import PointkitError
 
 log = logging.getLogger(__name__)
@@ -52,24 +52,6 @@ def corr_subset(n: int, k: int, seed: int, object_id: str, pair: int) -> np.ndar
         return np.arange(n)
     rng = np.random.default_rng([seed, zlib.crc32(object_id.encode()), pair])
     return np.sort(rng.choice(n, size=k, replace=False))
-
-
-def resize_views(images: np.ndarray, masks: np.ndarray, depth: np.ndarray | None, size: int):
-    """(V,H,W,3) uint8, (V,H,W) bool, (V,H,W) float32 | None -> the same at (size, size).
-
-    Images are resampled bilinearly with antialiasing; masks and depth by nearest pixel centre
-    (depth values stay exact samples of the surface, and stay 0 off the object).
-    """
-    if images.shape[1:3] == (size, size):
-        return images, masks, depth
-    img = torch.from_numpy(images).permute(0, 3, 1, 2).float()
-    img = F.interpolate(img, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    img = img.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-    m = F.interpolate(torch.from_numpy(masks).float()[:, None], size=(size, size), mode="nearest-exact")
-    out_depth = None
-    if depth is not None:
-        out_depth = F.interpolate(torch.from_numpy(depth)[:, None], size=(size, size), mode="nearest-exact")[:, 0].numpy()
-    return img, m[:, 0].numpy() > 0.5, out_depth
 
 
 class PairData(torch.utils.data.Dataset):

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from pointkit.errors import PointkitError
+from pointkit.models.device import resolve_device
 from pointkit.io import write_json_atomic
 from pointkit.models import to_network_input
 from pointkit.training.checkpoint import STATE_JSON, load_state, save_state
@@ -36,15 +37,6 @@ log = logging.getLogger(__name__)
 
 TRAIN_FIELDS = ["step", "epoch", "loss", "corr_loss", "depth_loss", "mask_loss", "center_loss", "corr_error_px", "lr", "images_per_s"]
 VAL_FIELDS = ["step", "epoch", "val_corr_error_px", "val_loss", "best"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> cuda when available else cpu; "cuda" without a GPU is a PointkitError."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise PointkitError("--device cuda: no CUDA GPU is available to torch; use --device cpu or auto")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def network_input(model, batch: dict[str, torch.Tensor], channels_last: bool, prior_dropout: float = 0.0,
