@@ -1,13 +1,21 @@
-"""The Blender (Cycles) renderer plugin: tiny renders only (CI has 2 cores)."""
+"""The Blender (Cycles) renderer plugin: tiny renders only (CI has 2 cores). Blender runs in the
+renderer's worker process (tests/test_blender_worker.py tests that boundary)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-pytest.importorskip("bpy")
 pytest.importorskip("pointkit_blender_renderer")
 
 from pointkit import registry  # noqa: E402
+from pointkit.errors import PointkitError  # noqa: E402
+from pointkit_blender_renderer.process import worker_command  # noqa: E402
+
+try:
+    worker_command()
+except PointkitError as exc:
+    pytest.skip(f"no Blender for the worker: {exc}", allow_module_level=True)
+
 from pointkit.data.format import Dataset  # noqa: E402
 from pointkit.render import build_dataset, render_views, sculpture  # noqa: E402
 

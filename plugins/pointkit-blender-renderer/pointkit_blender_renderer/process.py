@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from pointkit.errors import PointkitError
-
 from pointkit_blender_renderer.worker import PREFIX, respond
 
 BLENDER_ENV = "POINTKIT_BLENDER"
@@ -41,7 +40,7 @@ def _executable_kind(path: str) -> str:
     if name.startswith("python"):
         return "python"
     try:
-        run = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=120)
+        run = subprocess.run([path, "--version"], check=False, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise PointkitError(f"${BLENDER_ENV}={path}: cannot run its --version ({exc}); {HOW}") from None
     said = (run.stdout + run.stderr).strip()

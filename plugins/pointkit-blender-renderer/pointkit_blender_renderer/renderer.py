@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -17,7 +17,6 @@ from pointkit.errors import PointkitError
 from pointkit.geometry.camera import OrthoCamera
 from pointkit.render.raycast import raycast
 from pointkit.render.views import RenderedView
-
 from pointkit_blender_renderer.process import InProcess, WorkerProcess
 
 MATERIALS = ("bronze", "marble", "stone", "plaster")
@@ -86,7 +85,7 @@ class BlenderRenderer:
         self._transport, self._finalizer, self._pid, self._objects = None, None, None, 0
 
     @classmethod
-    def in_process(cls, **options) -> "BlenderRenderer":
+    def in_process(cls, **options) -> BlenderRenderer:
         """This renderer with the worker's handler called in this process (bpy imported here), as
         before the worker existed: the baseline of benchmarks/render.py and of the identity tests."""
         renderer = cls(**options)
@@ -124,8 +123,8 @@ class BlenderRenderer:
         rng = np.random.default_rng(seed)
         materials = PHOTO_MATERIALS if photo else MATERIALS
         material = self.material or materials[int(rng.integers(len(materials)))]
-        build = dict(material=material, samples=self.samples, denoise=self.denoise, threads=self.threads,
-                     seed=int(seed))
+        build = {"material": material, "samples": self.samples, "denoise": self.denoise, "threads": self.threads,
+                 "seed": int(seed)}
         arrays = {"vertices": np.asarray(mesh.vertices, np.float64), "faces": np.asarray(mesh.faces, np.int64)}
         if photo:
             build.update(root=str(root), hdri=self.hdri, key_light=self.key_light, exposure=self.exposure,
@@ -138,7 +137,7 @@ class BlenderRenderer:
         try:
             response = self._transport.request({
                 "op": "render", "style": self.style, "mesh": arrays, "rng": rng.bit_generator.state, "build": build,
-                "cameras": [_camera_dict(c) for c in cameras], "out": str(out)})
+                "cameras": [camera_dict(c) for c in cameras], "out": str(out)})
             if not response.get("ok"):
                 raise PointkitError(f"blender worker: {response.get('error')}")
             self._pid = response["pid"]
@@ -181,7 +180,7 @@ class BlenderRenderer:
         return out
 
 
-def _camera_dict(camera: OrthoCamera) -> dict:
+def camera_dict(camera: OrthoCamera) -> dict:
     """An OrthoCamera as the JSON-able dict ``scene.place_camera`` takes (floats round-trip exactly)."""
     return {"resolution": [int(x) for x in camera.resolution], "world_to_camera": camera.world_to_camera.tolist(),
             "scale": float(camera.scale), "centre": [float(c) for c in camera.centre]}
@@ -263,6 +262,6 @@ def _camera(rng: np.random.Generator, linear: np.ndarray, effects: bool) -> np.n
     if effects and rng.uniform() < 0.7:
         import cv2
 
-        ok, data = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(75, 96))])
+        _, data = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(75, 96))])
         out = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
     return np.ascontiguousarray(out)

@@ -274,7 +274,7 @@ def _add_box_uvs(data, mesh) -> None:
     layer.data.foreach_set("uv", np.stack([u, v], -1).astype(np.float32).ravel())
 
 
-def _image(nodes, path: Path, colour: bool, vector, scale_links) -> "bpy.types.Node":
+def _image(nodes, path: Path, colour: bool, vector, scale_links) -> bpy.types.Node:
     node = nodes.new("ShaderNodeTexImage")
     node.image = bpy.data.images.load(str(path), check_existing=True)
     if not colour:

@@ -84,7 +84,7 @@ def respond(request: dict) -> dict:
     """``handle(request)``, with an exception turned into ``{"ok": false, "error": one line}``."""
     try:
         return handle(request)
-    except Exception as exc:  # the worker serves the next object; the parent raises PointkitError
+    except Exception as exc:  # noqa: BLE001 -- the worker serves the next object; the parent raises PointkitError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return {"ok": False, "error": f"{type(exc).__name__}: {first}" if first else type(exc).__name__}
 
