@@ -45,16 +45,19 @@ def clean_mask(mask: np.ndarray, keep: float = 0.1) -> np.ndarray:
     return np.isin(labels, good)
 
 
-def grabcut_mask(rgb: np.ndarray, work_side: int = 256, iterations: int = 4) -> np.ndarray:
-    """Classical segmentation for images without a mask: OpenCV GrabCut initialised with the image
-    border as background (the object is assumed not to fill the frame), run at most
-    ``work_side`` px on the longer side and upsampled. (H, W, 3) uint8 -> (H, W) bool."""
-    return _grabcut(rgb, None, work_side, iterations)
+def grabcut_mask(rgb: np.ndarray, work_side: int = 256, iterations: int = 4, border: float = 0.01) -> np.ndarray:
+    """Classical segmentation for images without a mask: OpenCV GrabCut initialised with a frame
+    of ``border`` x the longer side as background (the object is assumed not to touch it), run at
+    most ``work_side`` px on the longer side and upsampled. (H, W, 3) uint8 -> (H, W) bool.
+    Deterministic (OpenCV's RNG is seeded). Known failures: objects cut by the frame, backgrounds
+    with the object's colours, clutter or several objects (the whole scene is kept)."""
+    return _grabcut(rgb, None, work_side, iterations, border)
 
 
-def _grabcut(rgb: np.ndarray, init: np.ndarray | None, work_side: int, iterations: int) -> np.ndarray:
+def _grabcut(rgb: np.ndarray, init: np.ndarray | None, work_side: int, iterations: int,
+             border: float = 0.01) -> np.ndarray:
     """GrabCut of (H, W, 3) uint8 at most ``work_side`` px on the longer side, upsampled to (H, W)
-    bool. ``init``: (H, W) uint8 GC_* labels (None: the image border is background)."""
+    bool. ``init``: (H, W) uint8 GC_* labels (None: a ``border`` frame is background)."""
     H, W = rgb.shape[:2]
     scale = min(1.0, work_side / max(H, W))
     size = (max(3, round(W * scale)), max(3, round(H * scale)))
@@ -64,8 +67,8 @@ def _grabcut(rgb: np.ndarray, init: np.ndarray | None, work_side: int, iteration
     cv2.setRNGSeed(0)  # GrabCut's GMM initialisation is k-means with OpenCV's RNG: same image, same mask
     if init is None:
         gc = np.zeros((h, w), np.uint8)
-        border = max(1, round(0.01 * max(h, w)))
-        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (border, border, w - 2 * border, h - 2 * border),
+        b = max(1, round(border * max(h, w)))
+        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (b, b, w - 2 * b, h - 2 * b),
                     bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
     else:
         gc = cv2.resize(init, size, interpolation=cv2.INTER_NEAREST) if scale < 1 else init.copy()

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from pointkit.data.format import Dataset
 from pointkit.match import MatchSettings, build_matched_dataset
-from pointkit.match.features import auto_mask, read_image
+from pointkit.match.features import read_image
+from pointkit.match.pipeline import photo_mask
 
 SETS = {
     "temple": ("templeSparseRing", ["templeSR0003.png", "templeSR0004.png", "templeSR0005.png"]),
@@ -200,9 +201,9 @@ def test_masks_user_and_auto(shared_data, tmp_path):
     rgb = read_image(shared_data / "photos" / "dinoSparseRing" / "dinoSR0002.png")
     ref = (rgb.max(-1) / 255.0 > 0.19).astype(np.uint8)
     ref = cv2.erode(cv2.dilate(ref, np.ones((21, 21), np.uint8)), np.ones((15, 15), np.uint8)) > 0
-    got = auto_mask(rgb)
+    got = photo_mask(rgb)
     assert (got & ref).sum() / (got | ref).sum() > 0.85
-    assert np.array_equal(got, auto_mask(rgb))
+    assert np.array_equal(got, photo_mask(rgb))
 
 
 def test_same_seed_same_dataset(shared_data, tmp_path):

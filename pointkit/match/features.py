@@ -38,38 +38,6 @@ def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     return m
 
 
-def auto_mask(rgb: np.ndarray, work_size: int = 320, iterations: int = 4) -> np.ndarray:
-    """Classical foreground mask: OpenCV GrabCut initialised from the image border.
-
-    The outer 4 % frame of the image is background, the rest "probably foreground"; GrabCut
-    refines colour models of both and cuts. Run on a copy downscaled to ``work_size`` px (speed)
-    and resized back. Deterministic (OpenCV's GrabCut seeds its k-means with a fixed state).
-    Known failures: objects touching or cut by the border (the border is forced to background),
-    backgrounds with the object's colours, clutter or several objects (the whole scene is kept),
-    scenes without one object (e.g. a facade: mostly all foreground).
-
-    Args:
-        rgb: (H, W, 3) uint8.
-
-    Returns:
-        (H, W) bool, True on the object. All True when GrabCut finds no foreground.
-    """
-    h, w = rgb.shape[:2]
-    s = min(1.0, work_size / max(h, w))
-    small = cv2.resize(rgb, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
-    sh, sw = small.shape[:2]
-    mx, my = max(1, round(0.04 * sw)), max(1, round(0.04 * sh))
-    gc = np.zeros((sh, sw), np.uint8)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(0)
-    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (mx, my, sw - 2 * mx, sh - 2 * my), bgd, fgd,
-                iterations, cv2.GC_INIT_WITH_RECT)
-    fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
-    if not fg.any():
-        return np.ones((h, w), bool)
-    return cv2.resize(fg, (w, h), interpolation=cv2.INTER_NEAREST) > 0
-
-
 @dataclass
 class Features:
     """Keypoints of one image.

@@ -26,7 +26,8 @@ from pointkit.data.format import ObjectRecord, check_object_id, write_manifest, 
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
-from pointkit.match.features import IMAGE_SUFFIXES, Features, auto_mask, read_image, read_mask
+from pointkit.masks import grabcut_mask
+from pointkit.match.features import IMAGE_SUFFIXES, Features, read_image, read_mask
 from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map
 
 log = logging.getLogger(__name__)
@@ -200,12 +201,20 @@ def _find_mask(mask_dir: Path, cluster: str, image: Path) -> Path | None:
     return None
 
 
+def photo_mask(rgb: np.ndarray) -> np.ndarray:
+    """``--masks auto``: GrabCut (pointkit.masks) with a wider background frame than lift's (4 %: a
+    photo collection's object is framed loosely) at 320 px; the whole image when it finds no
+    object. (H, W, 3) uint8 -> (H, W) bool."""
+    mask = grabcut_mask(rgb, work_side=320, border=0.04)
+    return mask if mask.any() else np.ones(rgb.shape[:2], bool)
+
+
 def _prepare_view(path: Path, cluster: str, s: MatchSettings, matcher) -> tuple[np.ndarray, np.ndarray, Features]:
     rgb = read_image(path)
     if s.masks == "none":
         mask = np.ones(rgb.shape[:2], bool)
     elif s.masks == "auto":
-        mask = auto_mask(rgb)
+        mask = photo_mask(rgb)
     else:
         mpath = _find_mask(Path(s.masks), cluster, path)
         if mpath is None:
