@@ -23,8 +23,8 @@ MAX_PIXELS = 50_000_000
 """Largest image ``load_image`` accepts by default (about 7000 x 7000); the network sees 128-512 px
 anyway, so larger inputs only cost memory. ``pointkit lift --max-pixels`` changes it."""
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
-"""Suffixes picked up when ``pointkit lift`` is given a folder."""
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".ppm", ".pgm")
+"""Image files every command picks up from a folder (lift, match, adapt): what Pillow decodes."""
 
 
 @dataclass

@@ -15,12 +15,9 @@ import cv2
 import numpy as np
 
 from pointkit.errors import PointkitError
-from pointkit.imaging import IMAGE_SUFFIXES as _LIFT_SUFFIXES
 from pointkit.imaging import load_image
 
 FEATURE_KINDS = ("sift", "rootsift")
-IMAGE_SUFFIXES = _LIFT_SUFFIXES + (".ppm", ".pgm")
-"""Photo files ``pointkit match`` picks up: those of ``pointkit lift`` plus PPM / PGM."""
 
 
 def read_image(path: str | Path) -> np.ndarray:

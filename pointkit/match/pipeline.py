@@ -26,8 +26,9 @@ from pointkit.data.format import ObjectRecord, check_object_id, write_manifest, 
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
+from pointkit.imaging import IMAGE_SUFFIXES
 from pointkit.masks import grabcut_mask
-from pointkit.match.features import IMAGE_SUFFIXES, Features, read_image, read_mask
+from pointkit.match.features import Features, read_image, read_mask
 from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map
 
 log = logging.getLogger(__name__)
