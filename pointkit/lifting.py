@@ -36,7 +36,7 @@ import numpy as np
 import trimesh
 
 from pointkit import memory, registry
-from pointkit.errors import PointkitError
+from pointkit.errors import PointkitError, first_line
 from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, colorize_depth, from_array, load_image
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
 from pointkit.meshing import DEFAULT_MAX_SIDE, depth_to_mesh, normal_map
@@ -514,8 +514,7 @@ def _one_line(path: Path, exc: Exception) -> str:
         return str(exc)
     if isinstance(exc, OSError):
         return f"{path}: cannot write its outputs ({exc})"
-    text = str(exc).strip()
-    return f"{path}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    return f"{path}: {type(exc).__name__}" + (f": {first_line(exc)}" if str(exc).strip() else "")
 
 
 def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequence[str] = "glb",

@@ -163,6 +163,15 @@ def test_ids_and_splits():
     assert sanitize_id("../evil name", taken) == "evil_name-2"
     assert sanitize_id("...", taken) == "cluster"
     assert sanitize_id("Rodin: Le Penseur", set()) == "Rodin__Le_Penseur"
+    # the same rule names mesh files in render-synthetic (sub-folders joined by '--')
+    from pathlib import Path
+
+    from pointkit.render.dataset import mesh_object_id
+
+    root = Path("/meshes")
+    assert mesh_object_id(root / "scans" / "bunny.obj", root) == "scans--bunny.obj"
+    assert mesh_object_id(root / "_Rodin Penseur.ply", root) == "Rodin_Penseur.ply"
+    assert mesh_object_id(root / "___.ply", root) == "ply"
     splits = [split_of(f"cluster{i}") for i in range(400)]
     assert splits == [split_of(f"cluster{i}") for i in range(400)]
     assert 0.7 < splits.count("train") / 400 < 0.9 and splits.count("val") > 10 and splits.count("test") > 10

@@ -162,9 +162,9 @@ class LazyGroup(click.Group):
         except Exception as exc:  # map library errors to exit 1 with one line
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            from pointkit.errors import PointkitError
+            from pointkit.errors import PointkitError, first_line
 
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = first_line(exc)
             if not isinstance(exc, (PointkitError, OSError)):
                 message = f"{type(exc).__name__}: {message} (rerun with --debug for the traceback)"
             raise click.ClickException(message) from None

@@ -45,6 +45,14 @@ def check_object_id(object_id: str) -> str:
     return object_id
 
 
+def object_id_from(name: str, fallback: str = "object") -> str:
+    """The one id rule: a valid object id from any name (a cluster folder, a mesh path with '/'
+    written as '--'): characters outside [A-Za-z0-9._-] -> '_', '..' -> '_', leading '.', '_', '-'
+    dropped, at most 120 characters (room for a '-N' suffix); ``fallback`` when nothing is left."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", name).replace("..", "_").lstrip("._-")[:120] or fallback
+    return check_object_id(base)
+
+
 def object_path(root: str | Path, object_id: str) -> Path:
     return Path(root) / "objects" / f"{check_object_id(object_id)}.npz"
 

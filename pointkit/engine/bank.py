@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pointkit.errors import PointkitError
+from pointkit.errors import PointkitError, first_line
 
 BANK_NAME = "bank.npz"
 DEFAULT_GRID = 64
@@ -54,8 +54,7 @@ def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: in
             grids.append(mesh_to_sdf(mesh, grid))
             names.append(object_id)
         except Exception as exc:  # one bad mesh is reported, the rest go on
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            logging.getLogger(__name__).warning("%s failed: %s", object_id, first)
+            logging.getLogger(__name__).warning("%s failed: %s", object_id, first_line(exc))
             failed.append(object_id)
     if not grids:
         raise PointkitError("no shape could be turned into an SDF grid; see the warnings above")

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import logging
-import re
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pointkit.data.format import ObjectRecord, check_object_id, write_manifest, write_object
+from pointkit.data.format import ObjectRecord, check_object_id, object_id_from, write_manifest, write_object
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
@@ -130,7 +129,7 @@ def match_pair(fa: Features, fb: Features, settings: MatchSettings, rng: np.rand
 
 def sanitize_id(name: str, taken: set[str]) -> str:
     """A valid, unique object id from a cluster folder name (other characters become '_')."""
-    base = re.sub(r"[^A-Za-z0-9._-]", "_", name).replace("..", "_").lstrip("._-")[:120] or "cluster"
+    base = object_id_from(name, fallback="cluster")
     object_id, k = base, 2
     while object_id in taken:
         object_id, k = f"{base}-{k}", k + 1

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pointkit.errors import PointkitError
+from pointkit.errors import PointkitError, first_line
 
 CHECKPOINT_FORMAT = "pointkit-liftnet"
 """The ``format`` tag of every pointkit checkpoint, whatever its architecture (named after the first)."""
@@ -258,7 +258,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         model = network.from_config(json.loads(meta["config"]))
         model.load_state_dict(state, strict=True)
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise PointkitError(f"{path}: weights do not match the {architecture} architecture stored in it ({first})") \
+        raise PointkitError(f"{path}: weights do not match the {architecture} architecture stored in it "
+                            f"({first_line(exc)})") \
             from None
     return model.to(map_location).eval(), json.loads(meta.get("metadata", "{}"))

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from pointkit.data.splits import assign_splits
-from pointkit.errors import PointkitError
+from pointkit.errors import PointkitError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +55,11 @@ def job_splits(object_ids: list[str], seed: int, fractions: dict[str, float] = S
 
 
 def mesh_object_id(path: Path, root: Path) -> str:
-    """Object id of a mesh file: its path under ``root`` with '/' -> '--' and other characters
-    outside [A-Za-z0-9._-] -> '_' (``scans/bunny.obj`` -> ``scans--bunny.obj``)."""
-    from pointkit.data.format import check_object_id
+    """Object id of a mesh file: its path under ``root`` with '/' -> '--', then the one id rule
+    (``pointkit.data.format.object_id_from``; ``scans/bunny.obj`` -> ``scans--bunny.obj``)."""
+    from pointkit.data.format import object_id_from
 
-    rel = path.relative_to(root).as_posix().replace("/", "--")
-    clean = "".join(c if c.isalnum() and c.isascii() or c in "._-" else "_" for c in rel)
-    clean = clean.replace("..", "_")
-    if not clean[0].isalnum():
-        clean = "m" + clean
-    return check_object_id(clean[:128])
+    return object_id_from(path.relative_to(root).as_posix().replace("/", "--"), fallback="mesh")
 
 
 def object_sources(meshes: str | Path | None, procedural: int | None) -> tuple[list[tuple[str, dict]], dict]:
@@ -131,7 +126,7 @@ def _render_object(task: dict) -> dict:
             pairs=pairs, pair_offsets=offsets, uv_src=uv_src, uv_tgt=uv_tgt))
         return {"object_id": task["object_id"], "ok": True, "correspondences": int(offsets[-1])}
     except Exception as exc:  # a batch job records any per-object failure and goes on
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         if not isinstance(exc, PointkitError):
             reason = f"{type(exc).__name__}: {reason}"
         return {"object_id": task["object_id"], "ok": False, "reason": reason}
