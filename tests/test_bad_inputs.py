@@ -52,7 +52,7 @@ CASES = [
     (["lift", "{img}", "--out", "{out}", "--checkpoint", "{pickle}"], 1, "pickled file"),
     (["lift", "{img}", "--out", "{out}", "--checkpoint", "{empty}"], 1, "without best.safetensors"),
     (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--steps", "1"], 1, "not a readable shape bank"),
-    (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--synth-zoom", "2,1"], 1, "--synth-zoom"),
+    (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--synth-zoom", "2,1"], 2, "--synth-zoom"),
     # memory bounds by estimate (pointkit.memory): refused before anything is allocated
     (["render-synthetic", "--procedural", "1", "--out", "{out}", "--views", "100000"], 1, "raise the limit with --max-memory-gb"),
     (["render-synthetic", "--procedural", "1", "--out", "{out}", "--resolution", "100000"], 1, "GB of memory by estimate"),

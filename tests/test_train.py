@@ -106,7 +106,7 @@ class TestRunFolder:
             meta = fh.metadata()
         meta["config"] = json.dumps({**json.loads(meta["config"]), "ngf": 8})
         save_file(load_file(str(bad)), str(bad), metadata=meta)
-        with pytest.raises(PointkitError, match="do not match the LiftNet architecture"):
+        with pytest.raises(PointkitError, match="do not match the liftnet architecture"):
             train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r"), init=str(bad), steps=1, threads=1))
 
     def test_init_fixes_architecture_and_lowers_lr(self, dataset, tmp_path):
@@ -149,6 +149,24 @@ def test_cli_train_prints_summary_and_one_line_errors(dataset, tmp_path):
     assert json.loads(res.output.strip().splitlines()[-1])["steps"] == 2
     res = CliRunner().invoke(cli, ["-q"] + args)
     assert res.exit_code == 1 and "holds another run" in res.output and "Traceback" not in res.output
+
+
+def test_cli_resume_needs_only_out_the_rest_comes_from_config_json(dataset, tmp_path):
+    run = tmp_path / "r"
+    args = ["train", str(dataset), "--out", str(run), "--steps", "2", "--batch-size", "4", "--input-size", "32",
+            "--ngf", "4", "--threads", "1", "--hypotheses", "16", "--corr-per-pair", "10", "--checkpoint-every", "1"]
+    assert CliRunner().invoke(cli, ["-q"] + args).exit_code == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["job"] == "train" and saved["config"]["ngf"] == 4 and saved["config"]["datasets"] == [str(dataset)]
+    res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "3"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1])["steps"] == 3
+    assert json.loads((run / "config.json").read_text())["config"] == {**saved["config"], "steps": 3, "resume": True}
+    res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "4", "--ngf", "8"])
+    assert res.exit_code == 1 and "ngf" in res.output                  # a setting given anew must still match
+    (run / "config.json").unlink()                                    # a run from before config.json: run.json
+    res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "4"])
+    assert res.exit_code == 0, res.output
 
 
 @pytest.mark.slow

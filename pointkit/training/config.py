@@ -1,108 +1,93 @@
 """The resolved settings of one training run (saved as ``RUN/run.json`` and in every checkpoint)."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+
 from pointkit.errors import PointkitError
+from pointkit.jobs.settings import FloatPair, check, load_saved, setting
 
 # Settings that may change when a run is resumed (everything else must match the saved run).
 RESUMABLE_CHANGES = ("steps", "epochs", "patience", "device", "workers", "threads", "progress", "resume",
                      "checkpoint_every")
 
 
+_PATH_DIR = click.Path(file_okay=False)
+
+
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on. Defaults are the paper's synthetic-data settings (§5).
+    """Everything a training run depends on (each field's help says what it is). Defaults are
+    the paper's synthetic-data settings (§5). ``pointkit train``'s options are made from these
+    fields (:mod:`pointkit.jobs.settings`): a default lives here only."""
 
-    Attributes:
-        datasets: dataset folders (``pointkit render-synthetic`` or ``pointkit match``); their
-            "train" objects are trained on, their "val" objects drive early stopping.
-        out: run folder (config, logs, checkpoints).
-        loss: "corr" (LiftNet: correspondences only) or "depth" (supervised baseline: MSE after the
-            §5.1 scale/shift alignment on ground-truth depth).
-        corr_per_pair: K correspondences per ordered view pair, a fixed seeded subset of each pair's
-            correspondences (drawn once, as in the paper); 0 keeps all.
-        tau: robust threshold of R in pixels of the network input; ``None`` = 10 px at 256 px,
-            scaled with ``input_size`` (5 px at 128, 2.5 px at 64).
-        ransac: robust camera by RANSAC (threshold ``tau``) before the least-squares refit.
-        robust: use R; False is the plain squared error (the "without R" ablation).
-        hypotheses: RANSAC hypotheses per pair.
-        steps / epochs: training length; ``steps`` wins when both are given.
-        batch_size: pairs per optimiser step, over all processes (DDP divides it).
-        lr: learning rate; ``None`` = 1e-3, or 1e-5 when fine-tuning from ``init``.
-        optimizer: "sgd" (momentum 0.9, the paper's) or "adamw".
-        grad_clamp: gradients are clamped to +-grad_clamp (``clip_grad_value_``); 0 disables.
-        amp: "auto" (bf16 on CUDA, off on CPU), "bf16" or "off".
-        device: "auto", "cpu" or "cuda".
-        seed: data order, correspondence subsets, initial weights, RANSAC samples.
-        init: checkpoint whose weights start the run (fine-tuning); its architecture is used.
-        input_size, ngf, mask_head, dropout, prior: LiftNet architecture (``None``: from ``init`` or
-            defaults; ``prior`` "silhouette" adds the mask's silhouette prior as an input channel).
-        prior_dropout: with the silhouette prior, the share of training samples whose prior is
-            zeroed (the network must also work from RGB alone: lift's mask pass has no prior).
-        mask_weight: weight of the BCE loss of the mask head against the dataset masks.
-        center_weight: weight of ``(mean depth over the object mask)^2``. The correspondence loss
-            leaves the depth offset free (d -> a d + e); this pins it near 0 without changing
-            the shape learned, so the paper's §5.1 alignment (whose scale is computed on
-            uncentred values) measures shape rather than the arbitrary offset. 0 (the paper): off.
-        val_every: validate (and checkpoint) every N steps; 0 = once per epoch.
-        patience: stop after this many validations without a better validation correspondence
-            error; 0 disables early stopping.
-        checkpoint_every: write the resumable state every N steps (a kill -9 loses at most this).
-        workers: DataLoader worker processes (``None``: 0 on CPU, 4 on CUDA).
-        threads: torch CPU threads (``None``: torch's default).
-        cache: keep the decoded, resized dataset in memory ("auto": when it fits in ``cache_gb``).
-        cache_gb: memory the in-memory cache may use.
-        progress: tqdm bar on stderr.
-        resume: continue the run in ``out`` from its last checkpoint.
-        val_pairs: validate on at most this many validation pairs, evenly spread over the split
-            (0: all; a large split costs minutes per validation on a CPU).
-        synth: shape banks (``render-synthetic --bank``), their shapes and appearance assets
-            pooled: training pairs are made on the fly on the training device by
-            :mod:`pointkit.engine` instead of read from ``datasets``.
-        synth_zoom: (low, high) framing factor of ``synth`` batches (``SynthStream``'s ``zoom``).
-    """
-
-    datasets: list[str]
-    out: str
-    loss: str = "corr"
-    corr_per_pair: int = 0
-    tau: float | None = None
-    ransac: bool = True
-    robust: bool = True
-    hypotheses: int = 256
-    steps: int | None = None
-    epochs: int | None = 200
-    batch_size: int = 16
-    lr: float | None = None
-    optimizer: str = "sgd"
-    grad_clamp: float = 5.0
-    amp: str = "auto"
-    device: str = "auto"
-    seed: int = 0
-    init: str | None = None
-    input_size: int | None = None
-    ngf: int | None = None
-    mask_head: bool | None = None
-    dropout: float | None = None
-    prior: str | None = None
-    prior_dropout: float = 0.3
-    mask_weight: float = 1.0
-    center_weight: float = 0.0
-    val_every: int = 0
-    patience: int = 5
-    checkpoint_every: int = 200
-    workers: int | None = None
-    threads: int | None = None
-    cache: str = "auto"
-    cache_gb: float = 4.0
-    progress: bool = True
-    resume: bool = False
-    synth: list[str] | None = None
-    val_pairs: int = 0
-    synth_zoom: tuple[float, float] = (1.0, 1.0)
+    datasets: list[str] = setting(
+        help="Dataset folders (render-synthetic or match): their train objects are trained on, their val objects "
+        "drive early stopping.", type=_PATH_DIR, argument=True, multiple=True)
+    out: str = setting(help="Run folder (config, logs, checkpoints).", type=_PATH_DIR)
+    loss: str = setting("corr", "corr: LiftNet from correspondences only; depth: supervised baseline (aligned MSE on "
+                        "ground truth).", type=click.Choice(["corr", "depth"]))
+    corr_per_pair: int = setting(0, "K correspondences per view pair, a fixed seeded subset; 0 keeps all.",
+                                 type=click.IntRange(min=0))
+    tau: float | None = setting(None, "Robust threshold of R in input pixels [default: 10 px at 256 px, scaled].",
+                                type=click.FloatRange(min=0, min_open=True))
+    ransac: bool = setting(True, "RANSAC camera before the least-squares refit.", flag="--ransac/--no-ransac")
+    robust: bool = setting(True, "Robust cost R (off: plain squared error, the 'without R' ablation).",
+                           flag="--robust/--no-robust")
+    hypotheses: int = setting(256, "RANSAC hypotheses per pair.", type=click.IntRange(min=1))
+    steps: int | None = setting(None, "Optimiser steps (wins over --epochs).", type=click.IntRange(min=1))
+    epochs: int | None = setting(200, "Epochs (the paper's maximum; early stopping ends sooner).",
+                                 type=click.IntRange(min=1))
+    batch_size: int = setting(16, "Pairs per step over all processes (DDP divides it).", type=click.IntRange(min=1))
+    lr: float | None = setting(None, "Learning rate [default: 1e-3; 1e-5 with --init].",
+                               type=click.FloatRange(min=0, min_open=True))
+    optimizer: str = setting("sgd", "sgd: momentum 0.9 (the paper's); or adamw.", type=click.Choice(["sgd", "adamw"]))
+    grad_clamp: float = setting(5.0, "Clamp gradients to +-this (0: off).", type=click.FloatRange(min=0))
+    amp: str = setting("auto", "bf16 autocast (auto: on CUDA only).", type=click.Choice(["auto", "bf16", "off"]))
+    device: str = setting("auto", "Torch device.", type=click.Choice(["auto", "cpu", "cuda"]))
+    seed: int = setting(0, "Weights, data order, correspondence subsets, RANSAC samples.", type=int)
+    init: str | None = setting(None, "Start from this checkpoint, run folder or model name (fine-tuning); its "
+                               "architecture is used.", type=click.Path())
+    input_size: int | None = setting(None, "Network input side (power of two) [default: 256 or --init's].",
+                                     type=click.IntRange(min=8))
+    ngf: int | None = setting(None, "Width of the first layer [default: 64 or --init's].", type=click.IntRange(min=1))
+    mask_head: bool | None = setting(None, "Second output: foreground-mask logits, supervised by dataset masks.",
+                                     flag="--mask-head/--no-mask-head")
+    dropout: float | None = setting(None, "Dropout in the innermost decoder blocks [default: 0].",
+                                    type=click.FloatRange(0, 1, max_open=True))
+    prior: str | None = setting(None, "Extra input channel: the mask's silhouette prior (none: the paper) "
+                                "[default: none or --init's].", type=click.Choice(["none", "silhouette"]))
+    prior_dropout: float = setting(0.3, "With --prior silhouette: share of samples trained without it (lift's mask "
+                                   "pass has none).", type=click.FloatRange(0, 1, max_open=True))
+    mask_weight: float = setting(1.0, "Weight of the mask head's BCE loss.", type=click.FloatRange(min=0))
+    center_weight: float = setting(0.0, "Weight pinning the free depth offset, (mean depth on the mask)^2; it leaves "
+                                   "the shape learned unchanged (0: the paper, off).", type=click.FloatRange(min=0))
+    val_every: int = setting(0, "Validate (and checkpoint) every N steps (0: each epoch).", type=click.IntRange(min=0))
+    patience: int = setting(5, "Early stopping: validations without a better validation correspondence error "
+                            "(0: off).", type=click.IntRange(min=0))
+    checkpoint_every: int = setting(200, "Resumable state every N steps (a kill -9 loses at most this).",
+                                    type=click.IntRange(min=1))
+    workers: int | None = setting(None, "DataLoader workers [default: 0 on CPU, 4 on CUDA].",
+                                  type=click.IntRange(min=0))
+    threads: int | None = setting(None, "torch CPU threads [default: torch's].", type=click.IntRange(min=1))
+    cache: str = setting("auto", "Decoded dataset in memory (auto: when it fits in --cache-gb).",
+                         type=click.Choice(["auto", "on", "off"]))
+    cache_gb: float = setting(4.0, "Memory the in-memory dataset cache may use.", type=click.FloatRange(min=0))
+    progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
+    resume: bool = setting(False, "Continue the run in --out from its last checkpoint (settings not given come "
+                           "from its config.json).")
+    synth: list[str] | None = setting(None, "Shape bank (render-synthetic --bank), repeatable (pooled): make training "
+                                      "pairs on the fly on the device instead of DATASETs.",
+                                      type=click.Path(dir_okay=False), multiple=True)
+    val_pairs: int = setting(0, "Validate on at most N pairs, evenly spread over the split (0: all).",
+                             type=click.IntRange(min=0))
+    synth_zoom: tuple[float, float] = setting((1.0, 1.0), "With --synth: each batch framed tighter by a factor in "
+                                              "[LOW, HIGH] (1.5: objects may fill and leave the frame).",
+                                              type=FloatPair())
 
     def __post_init__(self):
         if not self.datasets and not self.synth:
@@ -111,34 +96,10 @@ class TrainConfig:
         if isinstance(self.synth, (str, Path)):   # one bank, as configs before several were allowed
             self.synth = [str(self.synth)]
         self.synth = [str(b) for b in self.synth] if self.synth else None
-        self.synth_zoom = tuple(float(z) for z in self.synth_zoom)
-        checks = [
-            (self.loss in ("corr", "depth"), f"--loss {self.loss!r}: use corr or depth"),
-            (self.optimizer in ("sgd", "adamw"), f"--optimizer {self.optimizer!r}: use sgd or adamw"),
-            (self.amp in ("auto", "bf16", "off"), f"--amp {self.amp!r}: use auto, bf16 or off"),
-            (self.device in ("auto", "cpu", "cuda"), f"--device {self.device!r}: use auto, cpu or cuda"),
-            (self.cache in ("auto", "on", "off"), f"--cache {self.cache!r}: use auto, on or off"),
-            (self.batch_size >= 1, f"--batch-size {self.batch_size}: must be at least 1"),
-            (self.corr_per_pair >= 0, f"--corr-per-pair {self.corr_per_pair}: must be >= 0 (0 keeps all)"),
-            (self.steps is None or self.steps >= 1, f"--steps {self.steps}: must be at least 1"),
-            (self.epochs is None or self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
-            (self.steps is not None or self.epochs is not None, "give --steps or --epochs"),
-            (self.tau is None or self.tau > 0, f"--tau {self.tau}: must be positive"),
-            (self.lr is None or self.lr > 0, f"--lr {self.lr}: must be positive"),
-            (self.checkpoint_every >= 1, f"--checkpoint-every {self.checkpoint_every}: must be at least 1"),
-            (self.hypotheses >= 1, f"--hypotheses {self.hypotheses}: must be at least 1"),
-            (self.val_every >= 0, f"--val-every {self.val_every}: must be >= 0 (0: once per epoch)"),
-            (self.patience >= 0, f"--patience {self.patience}: must be >= 0 (0: no early stopping)"),
-            (self.workers is None or self.workers >= 0, f"--workers {self.workers}: must be >= 0"),
-            (self.val_pairs >= 0, f"--val-pairs {self.val_pairs}: must be >= 0 (0: all)"),
-            (self.prior in (None, "none", "silhouette"), f"--prior {self.prior!r}: use none or silhouette"),
-            (0 <= self.prior_dropout < 1, f"--prior-dropout {self.prior_dropout}: must be in [0, 1)"),
-            (len(self.synth_zoom) == 2 and 0 < self.synth_zoom[0] <= self.synth_zoom[1],
-             f"--synth-zoom {self.synth_zoom}: use LOW,HIGH with 0 < LOW <= HIGH, e.g. 1,1.5"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise PointkitError(message)
+        if self.steps is None and self.epochs is None:
+            raise PointkitError("give --steps or --epochs")
+        check(self)
+        self.synth_zoom = FloatPair().convert(self.synth_zoom, None, None)
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else (1e-5 if self.init else 1e-3)
@@ -154,3 +115,16 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def saved_config(out: str | Path) -> dict[str, Any] | None:
+    """The config the run in ``out`` was started with: its ``config.json``, or, for runs made
+    before there was one, the config in its ``run.json``; None for a new run folder."""
+    saved = load_saved(out, "train")
+    record = Path(out) / "run.json"
+    if saved is None and record.is_file():
+        try:
+            saved = json.loads(record.read_text())["config"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PointkitError(f"{record}: cannot read the run's config ({exc}); use another --out") from None
+    return saved

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from pointkit.errors import PointkitError
+from pointkit.jobs.settings import save as save_config
 from pointkit.models.device import resolve_device
 from pointkit.io import write_json_atomic
 from pointkit.models import to_network_input
@@ -418,6 +419,7 @@ def _write_run_record(run: Path, cfg: TrainConfig, model_cfg, resolved: dict[str
     from pointkit import __version__
 
     run.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run, "train")
     write_json_atomic(run / "run.json", {
         "config": cfg.to_dict(), "model": {"input_size": model_cfg.input_size, "ngf": model_cfg.ngf,
                                            "mask_head": model_cfg.mask_head, "dropout": model_cfg.dropout,
@@ -507,6 +509,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         if saved is not None and (run / STATE_JSON).exists():
             info = {**info, **{k: v for k, v in load_state(run, model, optimizer, device).items()
                                if k in info}}
+            if dist.main:
+                save_config(cfg, run, "train")          # the settings this part of the run uses (--steps ...)
         elif dist.main:
             _write_run_record(run, cfg, model_cfg, {"lr": lr, "tau": tau, "amp": amp, "device": str(device),
                                                     "world_size": dist.world}, data, device)

@@ -1,0 +1,181 @@
+"""Job settings declared once: each field of a job's config dataclass carries its default, help
+text, value type and flag, and everything else is made from that declaration:
+
+* the command's Click options and arguments (:func:`click_options`), so a default, a range or a
+  help line lives in one place;
+* the check of a config built in Python (:func:`check`, from ``__post_init__``): the same Click
+  types, so a bad value is the same one-line :class:`~pointkit.errors.PointkitError` however the
+  job was started;
+* the config from the command line (:func:`from_cli`), where settings the user did not give come
+  from the saved config on ``--resume``;
+* ``<out>/config.json`` (:func:`save`, :func:`load_saved`).
+
+Value types are Click's (``click.Choice``, ``click.IntRange``, ``click.Path`` ...): Click is a
+core dependency, and its types already say what a value may be and why it is wrong.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from pointkit.errors import PointkitError
+
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one config field appears on the command line (see :func:`setting`)."""
+
+    help: str
+    type: Any = None
+    flag: str | None = None
+    metavar: str | None = None
+    multiple: bool = False
+    argument: bool = False
+    cli: bool = True
+
+    def name_on_cli(self, name: str) -> str:
+        return self.flag.split("/")[0] if self.flag else "--" + name.replace("_", "-")
+
+
+def setting(default: Any = MISSING, help: str = "", *, type: Any = None, flag: str | None = None,
+            metavar: str | None = None, multiple: bool = False, argument: bool = False, cli: bool = True):
+    """A dataclass field that is also a command-line setting.
+
+    Args:
+        default: the one default (omit for a required setting; lists: pass a tuple, or None).
+        help: the help line (``--help`` and the docs of the config).
+        type: a Click parameter type (``click.Choice([...])``, ``click.IntRange(min=1)`` ...).
+        flag: the option's name(s) when not ``--field-name``; ``"--x/--no-x"`` for an on/off switch.
+        multiple: repeatable option (a list value); with ``argument``: any number of arguments.
+        argument: a positional argument instead of an option.
+        cli: False for settings the command sets itself (e.g. ``progress`` from ``-q``).
+    """
+    meta = {"setting": Setting(help, type, flag, metavar, multiple, argument, cli)}
+    if isinstance(default, (list, dict)):
+        raise TypeError("pass a tuple or None as a list setting's default")
+    return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
+
+
+def _settings(cls) -> list[tuple[Any, Setting]]:
+    return [(f, f.metadata["setting"]) for f in fields(cls) if "setting" in f.metadata]
+
+
+def _param(f, s: Setting):
+    if s.argument:
+        return click.argument(f.name, nargs=-1 if s.multiple else 1, type=s.type)
+    required = f.default is MISSING
+    kwargs: dict[str, Any] = {"help": s.help, "metavar": s.metavar, "required": required}
+    names = [s.flag or "--" + f.name.replace("_", "-"), f.name]
+    if isinstance(f.default, bool) and "/" not in names[0]:
+        kwargs["is_flag"] = True
+    elif s.type is not None:
+        kwargs["type"] = s.type
+    if not required:
+        kwargs["default"] = f.default if f.default is not None or not s.multiple else ()
+        kwargs["show_default"] = f.default is not None and f.default is not False and not s.multiple
+    kwargs["multiple"] = s.multiple
+    return click.option(*names, **kwargs)
+
+
+def click_options(cls):
+    """Decorator: the Click options and arguments of every command-line setting of ``cls``."""
+    def decorate(command):
+        for f, s in reversed(_settings(cls)):
+            if s.cli:
+                command = _param(f, s)(command)
+        return command
+    return decorate
+
+
+def check(config) -> None:
+    """Each setting's value against its Click type (ranges, choices, path kinds).
+
+    Raises:
+        PointkitError: one line, ``--flag value: what is wrong``.
+    """
+    for f, s in _settings(type(config)):
+        value = getattr(config, f.name)
+        if value is None or not isinstance(s.type, click.ParamType):
+            continue
+        items = value if (s.multiple or s.argument) and isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            try:
+                s.type.convert(item, None, None)
+            except click.BadParameter as exc:
+                raise PointkitError(f"{s.name_on_cli(f.name)} {item!r}: {exc.message}") from None
+
+
+def from_cli(cls, ctx: click.Context, saved: dict[str, Any] | None = None, **fixed):
+    """The config of ``cls`` from the command's parameters (``ctx.params``).
+
+    ``fixed``: values the command sets itself. ``saved``: a saved config (``load_saved``); each
+    setting the user did not give on the command line (nor in the environment) takes its value
+    from it, so ``--resume`` needs only ``--out``.
+    """
+    values = {}
+    for f, s in _settings(cls):
+        if f.name in fixed:
+            values[f.name] = fixed[f.name]
+            continue
+        if f.name not in ctx.params:
+            continue
+        given = ctx.get_parameter_source(f.name) not in (ParameterSource.DEFAULT, None)
+        if s.multiple and not ctx.params[f.name]:
+            given = False                       # nargs=-1 / multiple: an empty tuple is "not given"
+        if saved is not None and not given and f.name in saved:
+            values[f.name] = saved[f.name]
+        elif s.multiple or s.argument:
+            values[f.name] = list(ctx.params[f.name]) or (None if f.default is None else [])
+        else:
+            values[f.name] = ctx.params[f.name]
+    return cls(**values)
+
+
+def save(config, out: str | Path, job: str) -> Path:
+    """``<out>/config.json``: the job's name and its resolved config (atomic)."""
+    from pointkit.io import write_json_atomic
+
+    path = Path(out) / CONFIG_FILE
+    write_json_atomic(path, {"job": job, "config": asdict(config)})
+    return path
+
+
+def load_saved(out: str | Path, job: str) -> dict[str, Any] | None:
+    """The config saved in ``<out>/config.json`` by ``job``, or None when there is none.
+
+    Raises:
+        PointkitError: the file is unreadable or was written by another job.
+    """
+    path = Path(out) / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        config = record["config"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PointkitError(f"{path}: not a pointkit config file ({exc}); move it away or use another --out") from None
+    if record.get("job") != job:
+        raise PointkitError(f"{path} belongs to a '{record.get('job')}' job, not '{job}'; use another --out")
+    return config
+
+
+class FloatPair(click.ParamType):
+    """``LOW,HIGH`` -> (low, high) floats with 0 < low <= high (a tuple passes through)."""
+
+    name = "LOW,HIGH"
+
+    def convert(self, value, param, ctx):
+        try:
+            low, high = (float(x) for x in (value.split(",") if isinstance(value, str) else value))
+        except (TypeError, ValueError):
+            self.fail("use LOW,HIGH, e.g. 1,1.5", param, ctx)
+        if not 0 < low <= high:
+            self.fail("use LOW,HIGH with 0 < LOW <= HIGH, e.g. 1,1.5", param, ctx)
+        return (low, high)

@@ -1,0 +1,105 @@
+"""pointkit.jobs.settings: a job's settings declared once make its Click options, its checks and
+its config.json; --resume takes the settings not given from the saved config."""
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, dataclass, fields
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from pointkit.errors import PointkitError
+from pointkit.jobs.settings import FloatPair, check, click_options, from_cli, load_saved, save, setting
+
+
+@dataclass
+class Job:
+    inputs: list[str] = setting(help="Input folders.", argument=True, multiple=True)
+    out: str = setting(help="Output folder.", type=click.Path(file_okay=False))
+    size: int = setting(64, "Image side.", type=click.IntRange(min=8))
+    mode: str = setting("fast", "How.", type=click.Choice(["fast", "slow"]))
+    flip: bool = setting(True, "Flip too.", flag="--flip/--no-flip")
+    resume: bool = setting(False, "Continue.")
+    extra: list[str] | None = setting(None, "Repeatable.", multiple=True)
+    zoom: tuple[float, float] = setting((1.0, 1.0), "Zoom range.", type=FloatPair())
+    progress: bool = setting(True, "Bars.", cli=False)
+
+    def __post_init__(self):
+        check(self)
+
+
+def _command(seen: list):
+    @click.command()
+    @click_options(Job)
+    @click.pass_context
+    def job(ctx, **_):
+        saved = load_saved(ctx.params["out"], "job") if ctx.params["resume"] else None
+        config = from_cli(Job, ctx, saved, progress=False)
+        save(config, ctx.params["out"], "job")
+        seen.append(config)
+    return job
+
+
+def test_options_defaults_and_help_come_from_the_dataclass():
+    help_text = CliRunner().invoke(_command([]), ["--help"]).output
+    for f in fields(Job):
+        if f.name not in ("inputs", "progress"):
+            assert f.metadata["setting"].help in " ".join(help_text.split()), f.name
+    assert "[default: 64; x>=8]" in help_text and "--flip / --no-flip" in help_text and "--progress" not in help_text
+    assert "--out DIRECTORY" in help_text and "[required]" in help_text
+
+
+def test_values_from_the_command_line_and_their_usage_errors(tmp_path):
+    seen: list[Job] = []
+    run = CliRunner().invoke(_command(seen), ["a", "b", "--out", str(tmp_path / "o"), "--size", "32", "--no-flip",
+                                              "--extra", "x", "--extra", "y", "--zoom", "1,1.5"])
+    assert run.exit_code == 0, run.output
+    assert seen[-1] == Job(["a", "b"], str(tmp_path / "o"), 32, "fast", False, False, ["x", "y"], (1.0, 1.5), False)
+    run = CliRunner().invoke(_command(seen), ["--out", str(tmp_path / "o"), "--size", "4"])
+    assert run.exit_code == 2 and "--size" in run.output
+    run = CliRunner().invoke(_command(seen), ["--out", str(tmp_path / "o"), "--zoom", "2,1"])
+    assert run.exit_code == 2 and "0 < LOW <= HIGH" in run.output
+
+
+def test_a_config_built_in_python_is_checked_by_the_same_types():
+    with pytest.raises(PointkitError, match=r"^--size 4: 4 is not in the range x>=8\.$"):
+        Job([], "o", size=4)
+    with pytest.raises(PointkitError, match="--mode 'medium'"):
+        Job([], "o", mode="medium")
+    with pytest.raises(PointkitError, match="--zoom"):
+        Job([], "o", zoom=(3.0, 1.0))
+
+
+def test_resume_takes_what_was_not_given_from_config_json(tmp_path):
+    seen: list[Job] = []
+    out = str(tmp_path / "o")
+    assert CliRunner().invoke(_command(seen), ["a", "--out", out, "--size", "32", "--mode", "slow"]).exit_code == 0
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["config"]["size"] == 32
+    run = CliRunner().invoke(_command(seen), ["--out", out, "--resume", "--size", "16"])
+    assert run.exit_code == 0, run.output
+    assert (seen[-1].inputs, seen[-1].mode, seen[-1].size, seen[-1].resume) == (["a"], "slow", 16, True)
+    (tmp_path / "o" / "config.json").write_text(json.dumps({"job": "other", "config": {}}))
+    with pytest.raises(PointkitError, match="belongs to a 'other' job"):
+        load_saved(out, "job")
+    (tmp_path / "o" / "config.json").write_text("{not json")
+    with pytest.raises(PointkitError, match="not a pointkit config file"):
+        load_saved(out, "job")
+    assert load_saved(tmp_path / "new", "job") is None
+
+
+def test_train_options_are_train_configs_settings():
+    from pointkit.training.config import TrainConfig
+    from pointkit_cli.commands.train import train
+
+    options = {p.name: p for p in train.params}
+    for f in fields(TrainConfig):
+        s = f.metadata["setting"]
+        if not s.cli:
+            assert f.name not in options
+            continue
+        assert options[f.name].help == (None if s.argument else s.help)
+        if f.default is MISSING and not s.argument:     # DATASET... may be empty (--synth, --resume)
+            assert options[f.name].required, f.name
+        elif not s.argument and not s.multiple and f.default is not None:
+            assert options[f.name].default == f.default, f.name
