@@ -184,8 +184,11 @@ class WorkerProcess:
             self.proc.wait()
 
     def close(self) -> None:
-        """End the worker (politely, then by kill) and remove its folder."""
+        """End the worker (politely when idle, then by kill) and remove its folder."""
         proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None and self.busy:  # interrupted mid-render: no waiting
+            proc.kill()
+            proc.wait()
         if proc is not None and proc.poll() is None:
             try:
                 proc.stdin.write(b'{"op": "quit"}\n')
