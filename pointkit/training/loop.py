@@ -465,6 +465,27 @@ class _Checkpointer:
         self.dist.barrier()
 
 
+@dataclass
+class _Session:
+    """What one process trains with (made by :func:`_start`, run by :func:`_loop`)."""
+
+    run: Path
+    model: torch.nn.Module
+    net: torch.nn.Module                 # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    data: _PairSource
+    info: dict[str, Any]                 # the checkpointer's record: step, epoch, best_val ...
+    tau: float | None
+    autocast: Any
+    channels_last: bool
+    device: torch.device
+    bpr: int                             # pairs per step in this process
+    logs: _Logs
+    checkpoint: _Checkpointer
+    total: int                           # steps of the whole run
+    per_epoch: int
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train LiftNet as ``cfg`` says; returns a summary (steps, best validation error, paths).
 
@@ -475,96 +496,101 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         PointkitError: empty/corrupt datasets, mixed resolutions, a checkpoint of another
             architecture, cuda requested but absent, an output folder holding another run.
     """
-    from tqdm import tqdm
-
-    from pointkit.models import LiftNet, load_checkpoint
-
     dist = _Distributed(cfg.device)
     try:
-        run = Path(cfg.out)
-        saved = _check_run_folder(run, cfg)
-        device = dist.device
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        init_model = load_checkpoint(cfg.init)[0] if cfg.init else None
-        model_cfg = _model_config(cfg, init_model.config if init_model is not None else None)
-        if cfg.batch_size % dist.world:
-            raise PointkitError(f"--batch-size {cfg.batch_size} must be divisible by the {dist.world} processes")
-        S = model_cfg.input_size
-        bpr = cfg.batch_size // dist.world
-        data = _synth_source(cfg, S, bpr, dist) if cfg.synth else _dataset_source(cfg, S, bpr, dist)
-
-        torch.manual_seed(cfg.seed)
-        model = LiftNet(model_cfg)
-        if init_model is not None:
-            model.load_state_dict(init_model.state_dict())
-        cuda = device.type == "cuda"
-        amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
-        channels_last = cuda
-        model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        lr, tau = cfg.resolved_lr(), cfg.resolved_tau(S)
-        optimizer = _optimizer(cfg, model, lr)
-
-        info = {"step": 0, "epoch": 0, "best_val": None, "best_step": None, "bad_validations": 0, "stopped_early": False}
-        if saved is not None and (run / STATE_JSON).exists():
-            info = {**info, **{k: v for k, v in load_state(run, model, optimizer, device).items()
-                               if k in info}}
-            if dist.main:
-                save_config(cfg, run, "train")          # the settings this part of the run uses (--steps ...)
-        elif dist.main:
-            _write_run_record(run, cfg, model_cfg, {"lr": lr, "tau": tau, "amp": amp, "device": str(device),
-                                                    "world_size": dist.world}, data, device)
-        dist.barrier()
-
-        net = model
-        if dist.world > 1:
-            net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
-        sampler, loader = data.sampler, data.loader
-        per_epoch = sampler.batches_per_epoch
-        total = cfg.steps if cfg.steps is not None else cfg.epochs * per_epoch
-        val_every = cfg.val_every or per_epoch
-        autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
-        logs = _Logs(run, info["step"], dist.main)
-        checkpoint = _Checkpointer(
-            run, cfg, model, optimizer, info, data, logs, dist,
-            evaluate=lambda: validation_error(model, data.val_loader, cfg, tau, device, dist, channels_last, autocast),
-            metadata=lambda step, err: _checkpoint_metadata(cfg, model_cfg, step, err, data.datasets))
-
-        step = info["step"]
-        if step == 0:
-            checkpoint(0, 0, validate=True)   # the "before" number (fine-tuning) and step 0 state
-        bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (cfg.progress and dist.main),
-                   dynamic_ncols=True)
-        net.train()
-        t0, images_since = time.perf_counter(), 0
-        while step < total and not info["stopped_early"]:
-            epoch, start_batch = divmod(step, per_epoch)
-            sampler.set_epoch(epoch, start_batch)
-            for batch in loader:
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                loss_value, stats = _optimizer_step(net, model, optimizer, batch, cfg, tau, step, dist.rank, device,
-                                                    autocast, channels_last)
-                step += 1
-                images_since += bpr * dist.world
-                elapsed = time.perf_counter() - t0
-                row = {"step": step, "epoch": epoch, "loss": loss_value, "lr": optimizer.param_groups[0]["lr"],
-                       "images_per_s": images_since / elapsed if elapsed > 0 else "", **stats}
-                logs.write("train", {k: row.get(k, "") for k in TRAIN_FIELDS})
-                bar.set_postfix(loss=f"{loss_value:.4g}", img_s=f"{row['images_per_s']:.1f}" if elapsed > 0 else "")
-                bar.update(1)
-                validate = step % val_every == 0 or step == total
-                if validate or step % cfg.checkpoint_every == 0:
-                    checkpoint(step, step // per_epoch, validate)
-                if step >= total or info["stopped_early"]:
-                    break
-        bar.close()
-        logs.close()
-        summary = {"run": str(run), "steps": step, "epochs": round(step / per_epoch, 3), "best_val_corr_error_px": info["best_val"],
-                   "best_step": info["best_step"], "stopped_early": info["stopped_early"],
-                   "best": str(run / "best.safetensors"), "last": str(run / "last.safetensors"),
-                   "train_pairs": data.train_pairs, "val_pairs": data.val_pairs, "world_size": dist.world}
+        session = _start(cfg, dist)
+        step = _loop(cfg, session, dist)
+        session.logs.close()
+        info, data, run = session.info, session.data, session.run
+        summary = {"run": str(run), "steps": step, "epochs": round(step / session.per_epoch, 3),
+                   "best_val_corr_error_px": info["best_val"], "best_step": info["best_step"],
+                   "stopped_early": info["stopped_early"], "best": str(run / "best.safetensors"),
+                   "last": str(run / "last.safetensors"), "train_pairs": data.train_pairs,
+                   "val_pairs": data.val_pairs, "world_size": dist.world}
         if dist.main:
             write_json_atomic(run / "summary.json", summary)
         return summary
     finally:
         dist.close()
+
+
+def _start(cfg: TrainConfig, dist: _Distributed) -> _Session:
+    """The run folder checked (or resumed), data, model, optimiser, logs and checkpointer of a run."""
+    from pointkit.models import LiftNet, load_checkpoint
+
+    run, device = Path(cfg.out), dist.device
+    saved = _check_run_folder(run, cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    init_model = load_checkpoint(cfg.init)[0] if cfg.init else None
+    model_cfg = _model_config(cfg, init_model.config if init_model is not None else None)
+    if cfg.batch_size % dist.world:
+        raise PointkitError(f"--batch-size {cfg.batch_size} must be divisible by the {dist.world} processes")
+    S, bpr = model_cfg.input_size, cfg.batch_size // dist.world
+    data = _synth_source(cfg, S, bpr, dist) if cfg.synth else _dataset_source(cfg, S, bpr, dist)
+    torch.manual_seed(cfg.seed)
+    model = LiftNet(model_cfg)
+    if init_model is not None:
+        model.load_state_dict(init_model.state_dict())
+    cuda = device.type == "cuda"
+    amp, channels_last = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda), cuda
+    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    lr, tau = cfg.resolved_lr(), cfg.resolved_tau(S)
+    optimizer = _optimizer(cfg, model, lr)
+    info = {"step": 0, "epoch": 0, "best_val": None, "best_step": None, "bad_validations": 0, "stopped_early": False}
+    if saved is not None and (run / STATE_JSON).exists():
+        info = {**info, **{k: v for k, v in load_state(run, model, optimizer, device).items() if k in info}}
+        if dist.main:
+            save_config(cfg, run, "train")          # the settings this part of the run uses (--steps ...)
+    elif dist.main:
+        _write_run_record(run, cfg, model_cfg, {"lr": lr, "tau": tau, "amp": amp, "device": str(device),
+                                                "world_size": dist.world}, data, device)
+    dist.barrier()
+    net = model if dist.world == 1 else \
+        torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+    per_epoch = data.sampler.batches_per_epoch
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
+    logs = _Logs(run, info["step"], dist.main)
+    checkpoint = _Checkpointer(
+        run, cfg, model, optimizer, info, data, logs, dist,
+        evaluate=lambda: validation_error(model, data.val_loader, cfg, tau, device, dist, channels_last, autocast),
+        metadata=lambda step, err: _checkpoint_metadata(cfg, model_cfg, step, err, data.datasets))
+    total = cfg.steps if cfg.steps is not None else cfg.epochs * per_epoch
+    return _Session(run, model, net, optimizer, data, info, tau, autocast, channels_last, device, bpr, logs,
+                    checkpoint, total, per_epoch)
+
+
+def _loop(cfg: TrainConfig, s: _Session, dist: _Distributed) -> int:
+    """Optimiser steps from the session's step to its total (or early stopping), with logs,
+    validations and checkpoints; returns the last step."""
+    from tqdm import tqdm
+
+    step, val_every = s.info["step"], cfg.val_every or s.per_epoch
+    if step == 0:
+        s.checkpoint(0, 0, validate=True)   # the "before" number (fine-tuning) and step 0 state
+    bar = tqdm(total=s.total, initial=step, desc="train", unit="step", disable=not (cfg.progress and dist.main),
+               dynamic_ncols=True)
+    s.net.train()
+    t0, images_since = time.perf_counter(), 0
+    while step < s.total and not s.info["stopped_early"]:
+        epoch, start_batch = divmod(step, s.per_epoch)
+        s.data.sampler.set_epoch(epoch, start_batch)
+        for batch in s.data.loader:
+            batch = {k: v.to(s.device, non_blocking=True) for k, v in batch.items()}
+            loss_value, stats = _optimizer_step(s.net, s.model, s.optimizer, batch, cfg, s.tau, step, dist.rank,
+                                                s.device, s.autocast, s.channels_last)
+            step += 1
+            images_since += s.bpr * dist.world
+            elapsed = time.perf_counter() - t0
+            row = {"step": step, "epoch": epoch, "loss": loss_value, "lr": s.optimizer.param_groups[0]["lr"],
+                   "images_per_s": images_since / elapsed if elapsed > 0 else "", **stats}
+            s.logs.write("train", {k: row.get(k, "") for k in TRAIN_FIELDS})
+            bar.set_postfix(loss=f"{loss_value:.4g}", img_s=f"{row['images_per_s']:.1f}" if elapsed > 0 else "")
+            bar.update(1)
+            validate = step % val_every == 0 or step == s.total
+            if validate or step % cfg.checkpoint_every == 0:
+                s.checkpoint(step, step // s.per_epoch, validate)
+            if step >= s.total or s.info["stopped_early"]:
+                break
+    bar.close()
+    return step
