@@ -17,11 +17,9 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps
 
+from pointkit.defaults import MAX_PIXELS
 from pointkit.errors import PointkitError
 
-MAX_PIXELS = 50_000_000
-"""Largest image ``load_image`` accepts by default (about 7000 x 7000); the network sees 128-512 px
-anyway, so larger inputs only cost memory. ``pointkit lift --max-pixels`` changes it."""
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".ppm", ".pgm")
 """Image files every command picks up from a folder (lift, match, adapt): what Pillow decodes."""

@@ -27,10 +27,11 @@ import numpy as np
 import trimesh
 from PIL import Image
 
+from pointkit.defaults import MESH_MAX_SIDE
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic, write_npz_atomic
 
-DEFAULT_MAX_SIDE = 512
+DEFAULT_MAX_SIDE = MESH_MAX_SIDE
 DEFAULT_MAX_SLOPE = 8.0
 
 

@@ -163,7 +163,9 @@ def test_cli_folder_one_bad_file(tmp_path, checkpoint, view):
     for name in ("bad.jpg", "empty.png", "huge.png"):
         assert name in run.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(["good_depth.npy", "good_depth.png", "good_depth_color.png",
-                                                            "good_mask.png", "good.ply"])
+                                                            "good_mask.png", "good.ply", "config.json"])
+    saved = json.loads((out / "config.json").read_text())                 # the run's settings, for the record
+    assert saved["job"] == "lift" and saved["config"]["fmt"] == "ply" and saved["config"]["inputs"] == [str(src)]
 
     # --events: one JSON line per image, in order, before the summary (the Blender add-on's progress)
     run = CliRunner().invoke(cli, ["-q", "lift", str(src), "--out", str(out), "--checkpoint", str(checkpoint), "--format", "ply",

@@ -39,25 +39,33 @@ class Setting:
     multiple: bool = False
     argument: bool = False
     cli: bool = True
+    required: bool = False
+
+    def names(self, name: str) -> list[str]:
+        """The option's names: ``flag`` split at spaces ("-r --recursive"), else ``--field-name``."""
+        return self.flag.split() if self.flag else ["--" + name.replace("_", "-")]
 
     def name_on_cli(self, name: str) -> str:
-        return self.flag.split("/")[0] if self.flag else "--" + name.replace("_", "-")
+        return next(n for n in self.names(name) if n.startswith("--")).split("/")[0]
 
 
 def setting(default: Any = MISSING, help: str = "", *, type: Any = None, flag: str | None = None,
-            metavar: str | None = None, multiple: bool = False, argument: bool = False, cli: bool = True):
+            metavar: str | None = None, multiple: bool = False, argument: bool = False, cli: bool = True,
+            required: bool = False):
     """A dataclass field that is also a command-line setting.
 
     Args:
         default: the one default (omit for a required setting; lists: pass a tuple, or None).
         help: the help line (``--help`` and the docs of the config).
         type: a Click parameter type (``click.Choice([...])``, ``click.IntRange(min=1)`` ...).
-        flag: the option's name(s) when not ``--field-name``; ``"--x/--no-x"`` for an on/off switch.
+        flag: the option's name(s) when not ``--field-name``, space-separated ("-r --recursive");
+            ``"--x/--no-x"`` for an on/off switch.
         multiple: repeatable option (a list value); with ``argument``: any number of arguments.
         argument: a positional argument instead of an option.
         cli: False for settings the command sets itself (e.g. ``progress`` from ``-q``).
+        required: an argument that must be given (options are required when they have no default).
     """
-    meta = {"setting": Setting(help, type, flag, metavar, multiple, argument, cli)}
+    meta = {"setting": Setting(help, type, flag, metavar, multiple, argument, cli, required)}
     if isinstance(default, (list, dict)):
         raise TypeError("pass a tuple or None as a list setting's default")
     return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
@@ -69,11 +77,11 @@ def _settings(cls) -> list[tuple[Any, Setting]]:
 
 def _param(f, s: Setting):
     if s.argument:
-        return click.argument(f.name, nargs=-1 if s.multiple else 1, type=s.type)
+        return click.argument(f.name, nargs=-1 if s.multiple else 1, type=s.type, required=s.required)
     required = f.default is MISSING
     kwargs: dict[str, Any] = {"help": s.help, "metavar": s.metavar, "required": required}
-    names = [s.flag or "--" + f.name.replace("_", "-"), f.name]
-    if isinstance(f.default, bool) and "/" not in names[0]:
+    names = [*s.names(f.name), f.name]
+    if isinstance(f.default, bool) and "/" not in names[-2]:
         kwargs["is_flag"] = True
     elif s.type is not None:
         kwargs["type"] = s.type
@@ -179,3 +187,22 @@ class FloatPair(click.ParamType):
         if not 0 < low <= high:
             self.fail("use LOW,HIGH with 0 < LOW <= HIGH, e.g. 1,1.5", param, ctx)
         return (low, high)
+
+
+class Registered(click.ParamType):
+    """The name of a plugin registered in an entry-point group (``pointkit.registry``), checked
+    without importing it; an unknown name fails with the names that are available."""
+
+    name = "NAME"
+
+    def __init__(self, group: str):
+        self.group = group
+
+    def convert(self, value, param, ctx):
+        from pointkit import registry
+
+        try:
+            registry.require(self.group, value)
+        except registry.PluginError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
