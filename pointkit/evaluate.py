@@ -13,19 +13,24 @@ Output folder::
     per_image.csv  object, view, and every metric under every mode
     metrics.md     a markdown table (rows: modes)
     grid.png       input / ground truth / prediction (paper-aligned) / |error| for a sample
+    config.json    the run's EvalConfig ({"job": "eval", "config": ...}; an --out holding another
+                   job's config.json is refused)
 """
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import click
 import numpy as np
 import torch
 
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic, write_json_atomic
+from pointkit.jobs.settings import check, load_saved, save, setting
 from pointkit.metrics import MODES, align_depth, depth_metrics
 from pointkit.models import load_checkpoint, to_network_input
 
@@ -72,7 +77,8 @@ def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], til
         scale = max(float(err.max()), 1e-9)
         err_img = np.repeat((255 * err / scale).astype(np.uint8)[..., None], 3, -1)
         tiles = [image, colorize_depth(gt, mask), colorize_depth(pred, mask), err_img]
-        out.append(np.concatenate([np.asarray(Image.fromarray(t).resize((tile, tile), Image.NEAREST)) for t in tiles], 1))
+        out.append(np.concatenate([np.asarray(Image.fromarray(t).resize((tile, tile), Image.NEAREST))
+                                   for t in tiles], 1))
     buf = io.BytesIO()
     Image.fromarray(np.concatenate(out, 0)).save(buf, format="PNG")
     return buf.getvalue()
@@ -121,63 +127,59 @@ def _score_object(rec, object_id: str, predict: Callable, S: int, batch_size: in
             [(images[v], depth[v], aligned[v, 0].numpy(), mask[v]) for v in kept_views])
 
 
-def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path, split: str = "test",
-             baseline: str | Callable[[torch.Tensor], torch.Tensor] | None = None, input_size: int | None = None,
-             batch_size: int = 16, device: str = "auto", grid: int = 8, progress: bool = True) -> dict[str, Any]:
-    """Evaluate a checkpoint (or a baseline) on one split of a dataset with ground-truth depth.
+@dataclass
+class EvalConfig:
+    """What ``pointkit eval`` does. The command's options are made from these fields
+    (:mod:`pointkit.jobs.settings`): a default, a range and a help line live here only, and a
+    value out of range is a one-line PointkitError; saved as ``<out>/config.json``."""
 
-    Args:
-        checkpoint: LiftNet safetensors checkpoint, or a run folder (its best.safetensors);
-            ignored when ``baseline`` is given.
-        dataset: dataset folder (rendered: it must carry depth).
-        out: output folder (see module doc).
-        split: "train", "val", "test" or "all".
-        baseline: "flat", or a function ((B,3,S,S) uint8 images, (B,S,S) bool masks) -> (B,1,S,S) depth.
-        input_size: evaluation side for a baseline (default: the dataset's resolution); a
-            checkpoint always uses its own input size.
-        batch_size, device: inference settings.
-        grid: images in grid.png (an even sample of the split).
+    dataset: str = setting(help="Dataset folder (rendered: it must carry depth).", cli=False)
+    out: str = setting(help="Folder for metrics.json, CSV, table, grid.", type=click.Path(file_okay=False))
+    checkpoint: str | None = setting(None, "LiftNet checkpoint: a .safetensors file, a run folder (its "
+                                     "best.safetensors) or a model name; ignored with a baseline.", cli=False)
+    split: str = setting("test", "Split to evaluate: train, val, test or all.")
+    baseline: str | None = setting(None, "Evaluate the flat-depth baseline instead of a checkpoint.",
+                                   type=click.Choice(["flat"]))
+    input_size: int | None = setting(None, "Evaluation side for --baseline (default: the dataset's resolution).",
+                                     type=click.IntRange(min=16))
+    batch_size: int = setting(16, "Images per inference batch.", type=click.IntRange(min=1))
+    device: str = setting("auto", "Torch device.", type=click.Choice(["auto", "cpu", "cuda"]))
+    grid: int = setting(8, "Images in grid.png (0: none).", type=click.IntRange(min=0))
+    progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
 
-    Returns:
-        The headline: rmse / l1 / delta1 under each mode, images, out.
-    """
+    def __post_init__(self):
+        self.dataset, self.out = str(self.dataset), str(self.out)
+        self.checkpoint = None if self.checkpoint is None else str(self.checkpoint)
+        check(self)
+
+
+def _score_split(ds, ids: list[str], predict: Callable, size: int | None, config: EvalConfig) -> tuple[list, list]:
+    """Per-image metric rows and grid samples of every object ``ids`` of ``ds`` (``_score_object``)."""
     from tqdm import tqdm
-
-    from pointkit.data.format import Dataset
-    from pointkit.models.device import resolve_device
-
-    if batch_size < 1:
-        raise PointkitError(f"--batch-size {batch_size}: must be at least 1")
-    if input_size is not None and input_size < 1:
-        raise PointkitError(f"--input-size {input_size}: must be at least 1")
-    ds = Dataset.open(dataset)
-    ids = ds.split(split)
-    if not ids:
-        raise PointkitError(f"{dataset}: no objects in split {split!r}; choose another --split")
-    predict, size, source = _predictor(checkpoint, baseline, input_size, resolve_device(device))
 
     per_image: list[dict[str, Any]] = []
     samples: list[tuple] = []
     total_views = sum(len(ds.objects[i].get("views", [])) for i in ids) or None
-    bar = tqdm(total=total_views, desc="eval", unit="img", disable=not progress)
+    bar = tqdm(total=total_views, desc="eval", unit="img", disable=not config.progress)
     for object_id in ids:
         rec = ds.read(object_id)
         if rec.depth is None:
-            raise PointkitError(f"{dataset}: object {object_id} has no ground-truth depth (a matched dataset?); "
-                                "evaluate on a rendered dataset")
-        rows, views = _score_object(rec, object_id, predict, size or rec.images.shape[1], batch_size)
+            raise PointkitError(f"{config.dataset}: object {object_id} has no ground-truth depth (a matched "
+                                "dataset?); evaluate on a rendered dataset")
+        rows, views = _score_object(rec, object_id, predict, size or rec.images.shape[1], config.batch_size)
         per_image += rows
         samples += views
         bar.update(rec.images.shape[0])
     bar.close()
     if not per_image:
-        raise PointkitError(f"{dataset}: no view of split {split!r} has object pixels with depth")
+        raise PointkitError(f"{config.dataset}: no view of split {config.split!r} has object pixels with depth")
+    return per_image, samples
 
-    modes = {mode: {name: float(np.mean([r[f"{name}_{mode}"] for r in per_image])) for name in METRICS} for mode in MODES}
-    out = Path(out)
+
+def _write_outputs(out: Path, result: dict[str, Any], per_image: list[dict], samples: list[tuple], grid: int) -> None:
+    """metrics.json, per_image.csv, metrics.md and (``grid`` > 0) grid.png in ``out``."""
+    modes = result["modes"]
     out.mkdir(parents=True, exist_ok=True)
-    result = {"modes": modes, "images": len(per_image), "objects": len(ids), "split": split, "dataset": str(dataset),
-              "model": source, "input_size": int(samples[0][1].shape[0])}
     write_json_atomic(out / "metrics.json", result)
     fields = ["object", "view"] + [f"{n}_{m}" for m in MODES for n in METRICS]
     with atomic_path(out / "per_image.csv") as tmp:
@@ -185,12 +187,69 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(per_image)
-    lines = [f"{source} on {dataset} ({split}, {len(per_image)} images, {result['input_size']} px)", "",
+    lines = [f"{result['model']} on {result['dataset']} ({result['split']}, {len(per_image)} images, "
+             f"{result['input_size']} px)", "",
              "| alignment | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
     lines += [f"| {mode} | " + " | ".join(f"{modes[mode][n]:.4f}" for n in METRICS) + " |" for mode in MODES]
     write_bytes_atomic(out / "metrics.md", ("\n".join(lines) + "\n").encode())
     if grid > 0:
         pick = np.linspace(0, len(samples) - 1, min(grid, len(samples))).round().astype(int)
         write_bytes_atomic(out / "grid.png", _grid([samples[i] for i in pick]))
+
+
+def run_eval(config: EvalConfig, baseline: Callable | None = None) -> dict[str, Any]:
+    """Evaluate ``config.checkpoint`` (or ``config.baseline``, or a ``baseline`` function
+    ((B,3,S,S) uint8 images, (B,S,S) bool masks) -> (B,1,S,S) depth) on ``config.split`` of
+    ``config.dataset``; write the module doc's files and ``config.json`` to ``config.out``.
+
+    Returns:
+        The headline: rmse / l1 / delta1 under each mode, images, model, out.
+
+    Raises:
+        PointkitError: ``out`` belongs to another job, an empty split, a dataset without depth,
+            an unreadable checkpoint.
+    """
+    from pointkit.data.format import Dataset
+    from pointkit.models.device import resolve_device
+
+    load_saved(config.out, "eval")            # refuses an --out holding another job's config.json
+    ds = Dataset.open(config.dataset)
+    ids = ds.split(config.split)
+    if not ids:
+        raise PointkitError(f"{config.dataset}: no objects in split {config.split!r}; choose another --split")
+    predict, size, source = _predictor(config.checkpoint, baseline or config.baseline, config.input_size,
+                                       resolve_device(config.device))
+    per_image, samples = _score_split(ds, ids, predict, size, config)
+    modes = {mode: {name: float(np.mean([r[f"{name}_{mode}"] for r in per_image])) for name in METRICS}
+             for mode in MODES}
+    result = {"modes": modes, "images": len(per_image), "objects": len(ids), "split": config.split,
+              "dataset": config.dataset, "model": source, "input_size": int(samples[0][1].shape[0])}
+    out = Path(config.out)
+    _write_outputs(out, result, per_image, samples, config.grid)
+    save(config, out, "eval")
     headline = {f"{n}_{m}": round(modes[m][n], 5) for m in MODES for n in HEADLINE}
     return {**headline, "images": len(per_image), "model": source, "out": str(out)}
+
+
+def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path, *,
+             baseline: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+             **options: Any) -> dict[str, Any]:
+    """Evaluate a checkpoint (or a baseline) on one split of a dataset with ground-truth depth.
+
+    Args:
+        checkpoint: LiftNet safetensors checkpoint, run folder (its best.safetensors) or model
+            name; ignored when ``baseline`` is given.
+        dataset: dataset folder (rendered: it must carry depth).
+        out: output folder (see module doc).
+        baseline: "flat", or a function ((B,3,S,S) uint8 images, (B,S,S) bool masks) -> (B,1,S,S) depth.
+        options: the other :class:`EvalConfig` fields (``split``, ``input_size`` (the side for a
+            baseline; a checkpoint uses its own), ``batch_size``, ``device``, ``grid``, ``progress``),
+            with its defaults.
+
+    Returns:
+        The headline: rmse / l1 / delta1 under each mode, images, model, out.
+    """
+    function = baseline if callable(baseline) else None
+    config = EvalConfig(dataset=dataset, out=out, checkpoint=checkpoint, baseline=None if function else baseline,
+                        **options)
+    return run_eval(config, function)

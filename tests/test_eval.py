@@ -94,7 +94,8 @@ def test_cli_eval_json_line_and_errors(dataset, tmp_path):
     line = json.loads(res.output.strip().splitlines()[-1])
     assert {"rmse_paper", "rmse_affine", "images"} <= set(line)
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
-    res = CliRunner().invoke(cli, ["eval", str(tmp_path / "junk.safetensors"), str(dataset), "--out", str(tmp_path / "p")])
+    junk = str(tmp_path / "junk.safetensors")
+    res = CliRunner().invoke(cli, ["eval", junk, str(dataset), "--out", str(tmp_path / "p")])
     assert res.exit_code == 1 and "not a readable safetensors checkpoint" in res.output
     res = CliRunner().invoke(cli, ["eval", str(ckpt), str(dataset), "--split", "nope", "--out", str(tmp_path / "q")])
     assert res.exit_code == 1 and "no objects in split" in res.output
@@ -104,3 +105,25 @@ def test_cli_eval_json_line_and_errors(dataset, tmp_path):
 def test_out_of_range_options_are_one_line_errors(dataset, tmp_path, option):
     with pytest.raises(PointkitError, match=next(iter(option)).replace("_", "-")):
         evaluate(None, dataset, tmp_path / "o", baseline="flat", progress=False, **option)
+
+
+def test_config_json_is_saved_and_another_jobs_out_refused(dataset, tmp_path):
+    from pointkit.evaluate import EvalConfig
+
+    ckpt = LiftNet(LiftNetConfig(input_size=32, ngf=4)).save(tmp_path / "m.safetensors")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["-q", "eval", str(ckpt), str(dataset), "--out", str(out), "--grid", "0"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["job"] == "eval" and EvalConfig(**saved["config"]) == EvalConfig(
+        dataset=str(dataset), out=str(out), checkpoint=str(ckpt), grid=0, progress=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"job": "train", "config": {}}))
+    res = CliRunner().invoke(cli, ["eval", "--baseline", "flat", str(dataset), "--out", str(run)])
+    assert res.exit_code == 1 and "belongs to a 'train' job" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"]
+    with pytest.raises(PointkitError, match="^--baseline 'zero': "):
+        evaluate(None, dataset, tmp_path / "z", baseline="zero")
+    with pytest.raises(TypeError):          # split and the rest are keywords: no silent misreading
+        evaluate(None, dataset, tmp_path / "z", "test")

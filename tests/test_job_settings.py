@@ -103,3 +103,22 @@ def test_train_options_are_train_configs_settings():
             assert options[f.name].required, f.name
         elif not s.argument and not s.multiple and f.default is not None:
             assert options[f.name].default == f.default, f.name
+
+
+@pytest.mark.parametrize("job", ["match", "eval"])
+def test_match_and_eval_options_are_their_configs_settings(job):
+    from pointkit.evaluate import EvalConfig
+    from pointkit.match.pipeline import MatchJob
+    from pointkit_cli.commands.evaluate import evaluate
+    from pointkit_cli.commands.match import match
+
+    cls, command = {"match": (MatchJob, match), "eval": (EvalConfig, evaluate)}[job]
+    options = {p.name: p for p in command.params}
+    for f in fields(cls):
+        s = f.metadata["setting"]
+        if not s.cli:
+            assert f.name not in options or isinstance(options[f.name], click.Argument), f.name
+            continue
+        assert options[f.name].help == s.help and options[f.name].required == (f.default is MISSING), f.name
+        if f.default is not MISSING:
+            assert options[f.name].default == f.default, f.name

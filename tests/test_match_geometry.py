@@ -140,14 +140,26 @@ def test_mutual_ratio_matching():
 
 
 def test_pair_with_fewer_matches_than_ransac_needs():
-    # --min-matches below 5 lets a 3-match pair through to RANSAC, which needs 5: too few inliers, no crash
+    # --min-matches 4 (its least) lets a 4-match pair through to RANSAC, which needs 5: too few inliers, no crash
     from pointkit.match.features import Features
     from pointkit.match.pipeline import MatchSettings, match_pair
 
     rng = np.random.default_rng(7)
-    f = Features(rng.uniform(0, 100, (3, 2)), rng.random((3, 128)).astype(np.float32), np.ones(2))
-    res = match_pair(f, f, MatchSettings(min_matches=0), np.random.default_rng(0))
-    assert (res.matches, res.inliers, res.kept) == (3, 0, False) and res.reason.startswith("too few inliers")
+    f = Features(rng.uniform(0, 100, (4, 2)), rng.random((4, 128)).astype(np.float32), np.ones(2))
+    res = match_pair(f, f, MatchSettings(min_matches=4), np.random.default_rng(0))
+    assert (res.matches, res.inliers, res.kept) == (4, 0, False) and res.reason.startswith("too few inliers")
+
+
+def test_match_settings_built_in_python_are_checked_like_the_options():
+    from pointkit.errors import PointkitError
+    from pointkit.match.pipeline import MatchSettings
+
+    with pytest.raises(PointkitError, match=r"^--min-matches 3: 3 is not in the range x>=4\.$"):
+        MatchSettings(min_matches=3)
+    with pytest.raises(PointkitError, match=r"^--ratio 1\.5: "):
+        MatchSettings(ratio=1.5)
+    with pytest.raises(PointkitError, match=r"^--matcher 'nope': no pointkit.matchers plugin named 'nope'"):
+        MatchSettings(matcher="nope")
 
 
 def test_letterbox_transform_maps_corners():

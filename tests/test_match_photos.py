@@ -230,3 +230,37 @@ def test_match_that_writes_nothing_exits_1_and_says_why(tmp_path, shared_data):
     (tmp_path / "empty").mkdir()
     res = CliRunner().invoke(cli, ["-q", "match", str(tmp_path / "empty"), "--out", str(tmp_path / "out2")])
     assert res.exit_code == 1, res.output
+
+
+def test_config_json_and_a_rerun_keeps_nothing_of_the_last(shared_data, tmp_path):
+    """config.json beside manifest.json (readers ignore it); a re-run into the same --out starts
+    from nothing; an --out another job's config.json claims is refused before any work."""
+    from pointkit.match.pipeline import MatchJob
+    from pointkit_cli.main import cli
+
+    src = shared_data / "photos" / "dinoSparseRing"
+    for cluster in ("a", "b"):
+        (tmp_path / "p" / cluster).mkdir(parents=True)
+        for f in ("dinoSR0001.png", "dinoSR0002.png"):
+            (tmp_path / "p" / cluster / f).symlink_to(src / f)
+    out = tmp_path / "out"
+    args = ["-q", "match", str(tmp_path / "p"), "--out", str(out), "--resolution", "64", "--max-size", "320"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["job"] == "match" and MatchJob(**saved["config"]) == MatchJob(
+        photos=str(tmp_path / "p"), out=str(out), resolution=64, max_size=320)
+    assert Dataset.open(out).split("all") == ["a", "b"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["settings"]) == {f for f in saved["config"] if f not in ("photos", "out")}
+    (tmp_path / "p" / "b" / "dinoSR0002.png").unlink()           # b now fails: nothing of it may stay
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and "1 photos or clusters failed" in res.output, res.output
+    assert Dataset.open(out).split("all") == ["a"]
+    assert sorted(p.name for p in (out / "objects").iterdir()) == ["a.npz"]
+    assert sorted(p.name for p in (out / "previews").iterdir()) == ["a.png"]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"job": "train", "config": {}}))
+    res = CliRunner().invoke(cli, ["match", str(tmp_path / "p"), "--out", str(run)])
+    assert res.exit_code == 1 and "belongs to a 'train' job" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"]

@@ -9,22 +9,26 @@ Kept pairs are stored in both directions, in the letterboxed R x R frame of the 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from pointkit.data.format import ObjectRecord, check_object_id, object_id_from, write_manifest, write_object
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
+from pointkit.jobs.settings import CONFIG_FILE, Registered, load_saved, save, setting
+from pointkit.jobs.settings import check as check_settings
 from pointkit.imaging import IMAGE_SUFFIXES
 from pointkit.masks import grabcut_mask
 from pointkit.match.features import Features, read_image, read_mask
@@ -36,37 +40,43 @@ SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 
 @dataclass
 class MatchSettings:
-    """Options of ``pointkit match`` (saved in the manifest under "settings").
+    """Options of ``pointkit match`` (saved in the manifest under "settings"). The command's
+    options are made from these fields (:mod:`pointkit.jobs.settings`): a default, a range and a
+    help line live here only, and a value out of range is a one-line PointkitError.
 
     Pixel thresholds are in the frame the features were detected in (after ``max_size``).
     """
 
-    resolution: int = 256          # stored images are letterboxed to resolution x resolution
-    masks: str = "none"            # "none", "auto" (GrabCut), or a folder of user masks
-    matcher: str = "sift"          # a pointkit.matchers plugin
-    features: str = "sift"         # the sift matcher's descriptors: "sift" or "rootsift"
-    max_size: int = 1024           # longer side before detection
-    max_features: int = 4000       # strongest keypoints per image (0 = all)
-    ratio: float = 0.8             # Lowe's ratio test
-    threshold: float = 1.0         # affine-F inlier bound on the geometric error, px
-    min_matches: int = 20          # putative matches a pair needs
-    min_inliers: int = 15          # affine-F inliers a kept pair needs
-    seed: int = 0
-    workers: int = 1
+    resolution: int = setting(256, "Stored images are letterboxed to RESOLUTION x RESOLUTION.",
+                              type=click.IntRange(min=16))
+    masks: str = setting("none", "Object masks: a folder of user masks (same stem as the photo), auto (GrabCut), "
+                         "or none.", metavar="DIR|auto|none")
+    matcher: str = setting("sift", "Features and matching: a pointkit.matchers plugin (built in: sift; `pointkit "
+                           "plugins` lists them).", type=Registered("pointkit.matchers"), metavar="NAME")
+    features: str = setting("sift", "The sift matcher's descriptors (OpenCV SIFT; rootsift = Hellinger-normalised "
+                            "SIFT).", type=click.Choice(["sift", "rootsift"]))
+    max_size: int = setting(1024, "Downscale photos so the longer side is at most PX before detecting features.",
+                            type=click.IntRange(min=64), metavar="PX")
+    max_features: int = setting(4000, "Keypoints per image (0 = all).", type=click.IntRange(min=0))
+    ratio: float = setting(0.8, "Lowe's ratio test.", type=click.FloatRange(0, 1, min_open=True))
+    threshold: float = setting(1.0, "Affine-F inlier threshold, px in the --max-size frame.",
+                               type=click.FloatRange(min=0, min_open=True))
+    min_matches: int = setting(20, "Putative matches a pair needs.", type=click.IntRange(min=4))
+    min_inliers: int = setting(15, "Affine-F inliers a kept pair needs (RANSAC needs 4 + 1).",
+                               type=click.IntRange(min=5))
+    seed: int = setting(0, "RANSAC seed.", type=int)
+    workers: int = setting(1, "Threads for features and pairs.", type=click.IntRange(min=1), metavar="W")
+
+    def __post_init__(self):
+        self.check()
 
     def check(self) -> None:
-        if self.resolution < 16:
-            raise PointkitError(f"--resolution {self.resolution} is too small; use at least 16")
-        if self.max_size < 64:
-            raise PointkitError(f"--max-size {self.max_size} is too small; use at least 64")
-        if not 0 < self.ratio <= 1:
-            raise PointkitError(f"--ratio {self.ratio} must be in (0, 1]")
-        if self.threshold <= 0:
-            raise PointkitError(f"--threshold {self.threshold} must be positive")
-        if self.workers < 1:
-            raise PointkitError(f"--workers {self.workers} must be at least 1")
-        if self.min_inliers < 5:
-            raise PointkitError(f"--min-inliers {self.min_inliers} must be at least 5 (RANSAC needs 4 + 1)")
+        """Every setting against its type (ranges, choices, a registered matcher).
+
+        Raises:
+            PointkitError: one line, ``--flag value: what is wrong``.
+        """
+        check_settings(self)
 
     def load_matcher(self):
         """The ``pointkit.matchers`` plugin named ``matcher``, built with these settings.
@@ -77,6 +87,24 @@ class MatchSettings:
         from pointkit import registry
 
         return registry.load("pointkit.matchers", self.matcher)(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The matching settings alone (the manifest's "settings"; a MatchJob's photos and out left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(MatchSettings)}
+
+
+@dataclass(kw_only=True)
+class MatchJob(MatchSettings):
+    """A whole ``pointkit match`` job: the photos, the dataset folder and the settings; the
+    command's PHOTOS and --out, saved with the settings as ``<out>/config.json``."""
+
+    photos: str = setting(help="Folder with one sub-folder of photos per object (the command's PHOTOS argument).",
+                          type=click.Path(file_okay=False), cli=False)
+    out: str = setting(help="Dataset folder to write.", type=click.Path(file_okay=False))
+
+    def __post_init__(self):
+        self.photos, self.out = str(self.photos), str(self.out)
+        super().__post_init__()
 
 
 @dataclass
@@ -249,19 +277,73 @@ def _preview(images: np.ndarray, pairs: list[tuple[int, int, PairResult]], uv: d
     return cv2.imencode(".png", sheet)[1].tobytes()
 
 
-def _refuse_other_dataset(out: Path) -> None:
+def _refuse_other_dataset(out: Path) -> bool:
     """Refuse an ``out`` that holds a dataset not written by ``pointkit match`` (its manifest would
-    be overwritten)."""
+    be overwritten) or another job's config.json. Returns whether ``out`` holds an earlier match run."""
     manifest = out / "manifest.json"
-    if not manifest.is_file():
-        return
-    try:
-        generator = json.loads(manifest.read_text()).get("generator")
-    except (OSError, ValueError, AttributeError):
-        raise PointkitError(f"{out} holds an unreadable manifest.json; choose a new --out") from None
-    if generator != "pointkit match":
-        raise PointkitError(f"{out} holds a dataset made by {generator or 'another tool'}; matching would overwrite "
-                            "its manifest; choose a new --out")
+    generator = None
+    if manifest.is_file():
+        try:
+            generator = json.loads(manifest.read_text()).get("generator")
+        except (OSError, ValueError, AttributeError):
+            raise PointkitError(f"{out} holds an unreadable manifest.json; choose a new --out") from None
+        if generator != "pointkit match":
+            raise PointkitError(f"{out} holds a dataset made by {generator or 'another tool'}; matching would "
+                                "overwrite its manifest; choose a new --out")
+    return load_saved(out, "match") is not None or generator == "pointkit match"
+
+
+def _check_job(photos: Path, out: Path, s: MatchSettings) -> tuple[list[tuple[str, list[Path]]], Any, bool]:
+    """What is refused before any work: the masks folder, ``out`` (``_refuse_other_dataset``), the
+    matcher, the clusters. Returns (clusters, matcher, whether ``out`` holds an earlier match run)."""
+    if s.masks not in ("none", "auto") and not Path(s.masks).is_dir():
+        raise PointkitError(f"--masks {s.masks}: not a folder; use none, auto, or a folder of masks")
+    ours = _refuse_other_dataset(out)
+    matcher = s.load_matcher()
+    return list_clusters(photos), matcher, ours
+
+
+def _manifest_header(photos: Path, s: MatchSettings) -> dict[str, Any]:
+    """The manifest's keys other than ``objects`` and ``failures``."""
+    from pointkit import __version__
+
+    return {"kind": "matched", "generator": "pointkit match", "pointkit_version": __version__,
+            "source": {"photos": str(photos.resolve())}, "split_fractions": dict(SPLITS),
+            "resolution": s.resolution, "settings": s.as_dict(),
+            "pairs_stored": "both directions: (s, t) and (t, s) for each kept pair", "pair_test": "gric"}
+
+
+def _start_fresh(out: Path, header: dict[str, Any], ours: bool) -> None:
+    """No state carries over between runs: remove what an earlier match run left in ``out``
+    (objects, previews, reports, config.json), then write a manifest of no objects, so a run
+    that is killed leaves an empty dataset that the next run recognises as match's."""
+    import shutil
+
+    if ours:
+        for folder in ("objects", "previews"):
+            if (out / folder).is_dir():
+                shutil.rmtree(out / folder)
+        for name in ("report.json", "report.csv", CONFIG_FILE):
+            (out / name).unlink(missing_ok=True)
+    write_manifest(out, {**header, "objects": {}, "failures": []})
+
+
+@dataclass
+class _Job:
+    """One run of ``build_matched_dataset``: its inputs and what it has found so far."""
+
+    photos: Path
+    out: Path
+    s: MatchSettings
+    matcher: Any
+    bar: Any
+    objects: dict[str, Any] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    report: list[dict[str, Any]] = field(default_factory=list)
+
+    def fail(self, object_id: str, cluster: str, reason: str) -> None:
+        self.failures.append({"object": object_id, "source": str(self.photos / cluster), "cluster": cluster,
+                              "reason": reason})
 
 
 def _read_views(pool, files: list[Path], cluster: str, object_id: str, s: MatchSettings, matcher, bar,
@@ -306,95 +388,104 @@ def _stored_pairs(results: list[tuple], meta: list[dict]) -> tuple[list, list, l
     return pairs, uv_s, uv_t, uv
 
 
+def _match_view_pair(views: list[tuple], key: int, s: MatchSettings, matcher, ij: tuple[int, int]) -> tuple:
+    i, j = ij
+    return i, j, match_pair(views[i][3], views[j][3], s, np.random.default_rng([s.seed, key, i, j]), matcher)
+
+
+def _match_pairs(pool, views: list[tuple], cluster: str, s: MatchSettings, matcher, bar) -> list[tuple]:
+    """(i, j, PairResult) of every unordered pair of a cluster's views, matched in ``pool``. Pair
+    (i, j)'s RANSAC is seeded by (seed, crc32(cluster), i, j): results do not depend on the threads."""
+    run = functools.partial(_match_view_pair, views, zlib.crc32(cluster.encode()), s, matcher)
+    results = []
+    for result in pool.map(run, [(i, j) for i in range(len(views)) for j in range(i + 1, len(views))]):
+        bar.update(1)
+        results.append(result)
+    return results
+
+
+def _store_cluster(job: _Job, cluster: str, object_id: str, split: str, views: list[tuple],
+                   results: list[tuple]) -> None:
+    """Letterbox a cluster's views, report its pairs, write its preview and, when a pair was kept,
+    its object file and manifest entry."""
+    boxed = [_letterbox(rgb, mask, job.s.resolution) for _, rgb, mask, _ in views]
+    images, masks = np.stack([b[0] for b in boxed]), np.stack([b[1] for b in boxed])
+    meta = [{"file": p.name, **b[2]} for (p, *_), b in zip(views, boxed)]
+    job.report += [{"cluster": cluster, "object_id": object_id, "src": views[i][0].name, "tgt": views[j][0].name,
+                    "matches": res.matches, "inliers": res.inliers, "affine_map_inliers": res.affine_map_inliers,
+                    "sigma": res.sigma, "gric_f": res.gric_f, "gric_h": res.gric_h, "kept": res.kept,
+                    "reason": res.reason} for i, j, res in results]
+    pairs, uv_s, uv_t, uv = _stored_pairs(results, meta)
+    if results:
+        write_bytes_atomic(job.out / "previews" / f"{object_id}.png", _preview(images, results, uv, cluster))
+    if not pairs:
+        job.fail(object_id, cluster, "no pair kept (see report.json for each pair's reason)")
+        return
+    counts = [len(x) for x in uv_s]
+    write_object(job.out, ObjectRecord(
+        object_id=object_id, images=images, masks=masks, pairs=np.array(pairs, np.int32),
+        pair_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        uv_src=np.concatenate(uv_s), uv_tgt=np.concatenate(uv_t)))
+    job.objects[object_id] = {"split": split, "cluster": cluster, "views": meta, "pairs": len(pairs),
+                              "correspondences": int(sum(counts))}
+
+
+def _match_cluster(job: _Job, pool, cluster: str, files: list[Path], object_id: str, split: str) -> None:
+    """Read, match and store one cluster, or list under the job's failures why it was not."""
+    views = _read_views(pool, files, cluster, object_id, job.s, job.matcher, job.bar, job.failures)
+    listed = len(files) * (len(files) - 1) // 2
+    if len(views) < 2:
+        job.bar.update(listed)
+        job.fail(object_id, cluster, f"fewer than 2 readable images ({len(views)}); "
+                 "a cluster needs at least 2 photos of the object")
+        return
+    results = _match_pairs(pool, views, cluster, job.s, job.matcher, job.bar)
+    job.bar.update(listed - len(results))
+    _store_cluster(job, cluster, object_id, split, views, results)
+
+
+def _finish(job: _Job, header: dict[str, Any]) -> dict[str, Any]:
+    """Write the report, the manifest and ``config.json``; return the summary."""
+    write_json_atomic(job.out / "report.json", job.report)
+    write_bytes_atomic(job.out / "report.csv", _csv(job.report))
+    write_manifest(job.out, {**header, "objects": job.objects, "failures": job.failures})
+    save(MatchJob(photos=str(job.photos), out=str(job.out), **job.s.as_dict()), job.out, "match")
+    kept = sum(r["kept"] for r in job.report)
+    why = Counter(r["reason"] for r in job.report if not r["kept"]) + Counter(f["reason"] for f in job.failures)
+    return {"out": str(job.out), "objects": len(job.objects), "pairs_kept": kept,
+            "pairs_rejected": len(job.report) - kept, "failures": len(job.failures), "reasons": dict(why.most_common())}
+
+
 def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSettings | None = None,
                           progress: bool = True) -> dict[str, Any]:
     """Match every pair inside each cluster of ``photos`` and write a dataset to ``out``.
 
     Writes ``out/objects/<id>.npz`` (one per cluster with a kept pair), ``out/manifest.json``
-    (kind "matched"), ``out/report.json`` + ``out/report.csv`` (one row per pair) and
-    ``out/previews/<id>.png``. Unreadable images and clusters without a kept pair are listed under
-    the manifest's "failures" and skipped.
+    (kind "matched"), ``out/report.json`` + ``out/report.csv`` (one row per pair),
+    ``out/previews/<id>.png`` and, when the run completes, ``out/config.json`` (the job's
+    ``MatchJob``). Unreadable images and clusters without a kept pair are listed under the
+    manifest's "failures" and skipped. An ``out`` holding another tool's dataset is refused; what
+    an earlier match run left there is removed first.
 
     Returns:
-        Summary: ``{"out", "objects", "pairs_kept", "pairs_rejected", "failures"}``.
+        Summary: ``{"out", "objects", "pairs_kept", "pairs_rejected", "failures", "reasons"}``.
     """
     from tqdm import tqdm
 
     s = settings or MatchSettings()
     s.check()
     photos, out = Path(photos), Path(out)
-    if s.masks not in ("none", "auto") and not Path(s.masks).is_dir():
-        raise PointkitError(f"--masks {s.masks}: not a folder; use none, auto, or a folder of masks")
-    _refuse_other_dataset(out)
-    matcher = s.load_matcher()
-    clusters = list_clusters(photos)
-    splits = cluster_splits([c for c, _ in clusters])
+    clusters, matcher, ours = _check_job(photos, out, s)
+    header = _manifest_header(photos, s)
+    _start_fresh(out, header, ours)
     total = sum(len(f) + len(f) * (len(f) - 1) // 2 for _, f in clusters)
-    objects: dict[str, Any] = {}
-    failures: list[dict[str, Any]] = []
-    report: list[dict[str, Any]] = []
-    taken: set[str] = set()
-    bar = tqdm(total=total, desc="match", unit="step", disable=not progress)
+    job = _Job(photos, out, s, matcher, tqdm(total=total, desc="match", unit="step", disable=not progress))
+    splits, taken = cluster_splits([c for c, _ in clusters]), set()
     with ThreadPoolExecutor(max_workers=s.workers) as pool:
         for cluster, files in clusters:
-            object_id = sanitize_id(cluster, taken)
-            views = _read_views(pool, files, cluster, object_id, s, matcher, bar, failures)
-            n_pairs_listed = len(files) * (len(files) - 1) // 2
-            if len(views) < 2:
-                bar.update(n_pairs_listed)
-                failures.append({"object": object_id, "source": str(photos / cluster), "cluster": cluster,
-                                 "reason": f"fewer than 2 readable images ({len(views)}); "
-                                 "a cluster needs at least 2 photos of the object"})
-                continue
-            pair_ids = [(i, j) for i in range(len(views)) for j in range(i + 1, len(views))]
-            key = zlib.crc32(cluster.encode())
-
-            def run(ij):
-                i, j = ij
-                return ij, match_pair(views[i][3], views[j][3], s, np.random.default_rng([s.seed, key, i, j]), matcher)
-
-            results = []
-            for (i, j), res in pool.map(run, pair_ids):
-                bar.update(1)
-                results.append((i, j, res))
-            bar.update(n_pairs_listed - len(pair_ids))
-            boxed = [_letterbox(rgb, mask, s.resolution) for _, rgb, mask, _ in views]
-            images = np.stack([b[0] for b in boxed])
-            masks = np.stack([b[1] for b in boxed])
-            meta = [{"file": p.name, **b[2]} for (p, *_), b in zip(views, boxed)]
-            report += [{"cluster": cluster, "object_id": object_id, "src": views[i][0].name, "tgt": views[j][0].name,
-                        "matches": res.matches, "inliers": res.inliers, "affine_map_inliers": res.affine_map_inliers,
-                        "sigma": res.sigma, "gric_f": res.gric_f, "gric_h": res.gric_h, "kept": res.kept,
-                        "reason": res.reason} for i, j, res in results]
-            pairs, uv_s, uv_t, uv = _stored_pairs(results, meta)
-            if results:
-                write_bytes_atomic(out / "previews" / f"{object_id}.png", _preview(images, results, uv, cluster))
-            if not pairs:
-                failures.append({"object": object_id, "source": str(photos / cluster), "cluster": cluster,
-                                 "reason": "no pair kept (see report.json for each pair's reason)"})
-                continue
-            counts = [len(x) for x in uv_s]
-            write_object(out, ObjectRecord(
-                object_id=object_id, images=images, masks=masks, pairs=np.array(pairs, np.int32),
-                pair_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-                uv_src=np.concatenate(uv_s), uv_tgt=np.concatenate(uv_t)))
-            objects[object_id] = {"split": splits[cluster], "cluster": cluster, "views": meta,
-                                  "pairs": len(pairs), "correspondences": int(sum(counts))}
-    bar.close()
-    settings_dict = asdict(s)
-    write_json_atomic(out / "report.json", report)
-    write_bytes_atomic(out / "report.csv", _csv(report))
-    from pointkit import __version__
-
-    write_manifest(out, {"kind": "matched", "generator": "pointkit match", "pointkit_version": __version__,
-                         "source": {"photos": str(photos.resolve())}, "split_fractions": dict(SPLITS),
-                         "resolution": s.resolution, "settings": settings_dict,
-                         "pairs_stored": "both directions: (s, t) and (t, s) for each kept pair",
-                         "pair_test": "gric", "objects": objects, "failures": failures})
-    kept = sum(r["kept"] for r in report)
-    why = Counter(r["reason"] for r in report if not r["kept"]) + Counter(f["reason"] for f in failures)
-    return {"out": str(out), "objects": len(objects), "pairs_kept": kept, "pairs_rejected": len(report) - kept,
-            "failures": len(failures), "reasons": dict(why.most_common())}
+            _match_cluster(job, pool, cluster, files, sanitize_id(cluster, taken), splits[cluster])
+    job.bar.close()
+    return _finish(job, header)
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
