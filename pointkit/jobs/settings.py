@@ -139,7 +139,7 @@ def from_cli(cls, ctx: click.Context, saved: dict[str, Any] | None = None, **fix
             given = False                       # nargs=-1 / multiple: an empty tuple is "not given"
         if saved is not None and not given and f.name in saved:
             values[f.name] = saved[f.name]
-        elif s.multiple or s.argument:
+        elif s.multiple:
             values[f.name] = list(ctx.params[f.name]) or (None if f.default is None else [])
         else:
             values[f.name] = ctx.params[f.name]
