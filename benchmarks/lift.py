@@ -18,7 +18,12 @@ batch: ``--images`` (16) 256 x 256 renders through ``lift_batch`` one image per 
 ``--batch`` (8) per call (what ``lift --batch-size`` does); images per second of both and their
 ratio (the network forward is batched, the rules and meshing stay per image).
 
+process: ``pointkit -q lift`` as a user runs it, a whole process on a 256 x 256 image (imports,
+model load, lift, files written), median of ``--repeats`` runs, beside ``python -c pass`` (the
+interpreter's own start) and ``--backend torch`` in the same run; target <= 1.5 s on the CPU.
+
 Usage: python benchmarks/lift.py speed [--checkpoint PATH] [--device cpu]
+       python benchmarks/lift.py process [--repeats 5]
        python benchmarks/lift.py batch [--batch 8] [--images 16] [--device cuda]
        python benchmarks/lift.py rules [--objects 12] [--resolution 128] [--checkpoint PATH]
 """
@@ -96,6 +101,30 @@ def batch(args) -> dict:
             "batched_img_s": round(len(images) / t_batch, 1), "speedup": round(t_one / t_batch, 2)}
 
 
+def process(args) -> dict:
+    import statistics
+    import subprocess
+    import time
+
+    tmp = Path(tempfile.mkdtemp(prefix="pointkit-bench-process-"))
+    cv2.imwrite(str(tmp / "statue.png"), render_views(sculpture(0, 3), [(30.0, 0.0)], 256)[0].image[..., ::-1])
+    exe = Path(sys.executable).with_name("pointkit")
+    lift = [str(exe), "-q", "lift", str(tmp / "statue.png"), "--out", str(tmp / "out")]
+    commands = {"python_pass": [sys.executable, "-c", "pass"], "lift": lift,
+                "lift_torch": lift + ["--backend", "torch"]}
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.repeats):
+        for name, command in commands.items():
+            t0 = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - t0)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    return {"bench": "lift-process", "image": "256x256", "repeats": args.repeats,
+            "lift_s": round(med["lift"], 3), "lift_backend_torch_s": round(med["lift_torch"], 3),
+            "python_pass_s": round(med["python_pass"], 3), "ratio_to_python": round(med["lift"] / med["python_pass"], 1),
+            "torch_over_auto": round(med["lift_torch"] / med["lift"], 2), "target_s": 1.5}
+
+
 def test_views(objects: int, resolution: int, seed: int = 0):
     """Rendered views of the first ``objects`` test-split sculptures (seed ``seed``)."""
     index, out = 0, []
@@ -160,7 +189,7 @@ def rules(args) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "rules", "batch"])
+    parser.add_argument("what", choices=["speed", "rules", "batch", "process"])
     parser.add_argument("--checkpoint")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
@@ -170,7 +199,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--images", type=int, default=16)
     args = parser.parse_args(argv)
-    print(json.dumps({"speed": speed, "rules": rules, "batch": batch}[args.what](args)))
+    print(json.dumps({"speed": speed, "rules": rules, "batch": batch, "process": process}[args.what](args)))
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     Raises:
         PointkitError: bad options, an --out holding something else, too few usable pairs.
     """
-    from pointkit.models.liftnet import checkpoint_file
+    from pointkit.models.catalog import checkpoint_file
     from pointkit.training import TrainConfig, train
 
     cfg.check()

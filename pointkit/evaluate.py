@@ -87,7 +87,7 @@ def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], til
 def _predictor(checkpoint, baseline, input_size: int | None, dev: torch.device) -> tuple[Callable, int | None, str]:
     """(predict(images, masks) -> depth, evaluation side or None for the dataset's, source name)
     of a checkpoint (a file, run folder or model name) or a baseline."""
-    from pointkit.models.liftnet import checkpoint_file
+    from pointkit.models.catalog import checkpoint_file
 
     if baseline is None:
         if checkpoint is None:

@@ -41,7 +41,7 @@ from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, colorize_depth, from_ar
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
 from pointkit.meshing import DEFAULT_MAX_SIDE, depth_to_mesh, normal_map
 from pointkit.models.catalog import DEFAULT_MODEL
-from pointkit.models.liftnet import checkpoint_file
+from pointkit.models.catalog import checkpoint_file
 
 
 DEFAULT_CHECKPOINT = DEFAULT_MODEL
@@ -75,26 +75,51 @@ class LiftResult:
 
 
 # --- model -----------------------------------------------------------------------------------
+BACKENDS = ("auto", "torch", "onnx")
+
+
 @functools.lru_cache(maxsize=4)
-def _load_cached(path: str, mtime_ns: int, device: str):
+def _load_cached(path: str, mtime_ns: int, device: str, backend: str):
+    if backend != "torch" and device == "cpu":
+        from pointkit.models.onnx_model import load_export
+
+        model = load_export(path) if backend == "onnx" or _onnxruntime_installed() else None
+        if model is not None:
+            return model, model.metadata
+        if backend == "onnx":
+            raise PointkitError(f"{path}: no ONNX export made from it beside it; run `pointkit export onnx {path} "
+                                f"--out {Path(path).with_suffix('.onnx')}`, or use --backend torch")
+    elif backend == "onnx":
+        raise PointkitError(f"--backend onnx runs on the CPU; use --device cpu (got {device})")
     from pointkit.models import load_checkpoint
 
     return load_checkpoint(path, device)
 
 
-def load_model(checkpoint: str | Path | None = None, device: str = "cpu"):
+def _onnxruntime_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def load_model(checkpoint: str | Path | None = None, device: str = "cpu", backend: str = "torch"):
     """``(model, metadata)`` for ``checkpoint`` (None: the default model shipped in the package).
 
-    Loaded models are cached (keyed on path, modification time and device), so lifting a folder
-    or calling :func:`lift` repeatedly loads the weights once.
+    ``backend``: "torch" (LiftNet), "onnx" (the checkpoint's ONNX export beside it, run by
+    onnxruntime on the CPU: no torch import) or "auto" (onnx when the device is the CPU and an
+    export made from this very checkpoint file exists, else torch). Loaded models are cached
+    (keyed on path, modification time, device and backend), so lifting a folder or calling
+    :func:`lift` repeatedly loads the weights once.
     """
+    if backend not in BACKENDS:
+        raise PointkitError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if checkpoint is None:
         if not DEFAULT_CHECKPOINT.is_file():
             raise PointkitError(f"the default model {DEFAULT_CHECKPOINT.name} is missing from this pointkit install "
                                 f"(not shipped yet); pass --checkpoint PATH to a LiftNet checkpoint")
         checkpoint = DEFAULT_CHECKPOINT
     path = checkpoint_file(checkpoint)
-    return _load_cached(str(path.resolve()), path.stat().st_mtime_ns, str(device))
+    return _load_cached(str(path.resolve()), path.stat().st_mtime_ns, str(device), backend)
 
 
 def _square(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -105,25 +130,32 @@ def _square(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return cv2.copyMakeBorder(rgb, top, side - H - top, left, side - W - left, cv2.BORDER_REPLICATE), (top, left)
 
 
-def _network_input(model, rgb: np.ndarray, mask: np.ndarray | None):
-    """One image as LiftNet's input: the (C, S, S) tensor and how to map outputs back (side, top, left)."""
-    import torch
-
-    from pointkit.models import to_network_input
-
+def _network_input(model, rgb: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """One image as LiftNet's input, (C, S, S) float32 (``rgb / 127.5 - 1``, plus the silhouette
+    prior channel for a model that takes one), and how to map outputs back (side, top, left)."""
     S = model.config.input_size
     square, (top, left) = _square(rgb)
     side = square.shape[0]
     small = cv2.resize(square, (S, S), interpolation=cv2.INTER_AREA if side > S else cv2.INTER_LINEAR)
-    prior = None
+    x = small.transpose(2, 0, 1).astype(np.float32) / np.float32(127.5) - np.float32(1)
     if model.config.prior == "silhouette":
         prior = np.zeros((S, S), np.float32)
         if mask is not None:
             sq_mask = cv2.copyMakeBorder(mask.astype(np.uint8), top, side - mask.shape[0] - top, left,
                                          side - mask.shape[1] - left, cv2.BORDER_CONSTANT, value=0)
             prior = silhouette_prior(cv2.resize(sq_mask, (S, S), interpolation=cv2.INTER_NEAREST) > 0)
-        prior = torch.from_numpy(prior)[None, None]
-    return to_network_input(torch.from_numpy(small).permute(2, 0, 1)[None], prior=prior)[0], (side, top, left)
+        x = np.concatenate([x, prior[None].astype(np.float32)])
+    return x, (side, top, left)
+
+
+def _forward(model, x: np.ndarray, device: str) -> np.ndarray:
+    """(N, C, S, S) float32 -> the network's (N, C_out, S, S) float32, by onnxruntime or torch."""
+    if getattr(model, "backend", "torch") == "onnx":
+        return model(x)
+    import torch
+
+    with torch.inference_mode():
+        return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
 
 
 def predict_batch(model, rgbs: Sequence[np.ndarray], device: str = "cpu",
@@ -131,7 +163,8 @@ def predict_batch(model, rgbs: Sequence[np.ndarray], device: str = "cpu",
     """Run LiftNet once on a batch of images (any sizes) at its input size and map each output back.
 
     Args:
-        model: a LiftNet in eval mode (batch-independent: BatchNorm uses its running statistics).
+        model: a LiftNet in eval mode (batch-independent: BatchNorm uses its running statistics),
+            or its ONNX export (``pointkit.models.onnx_model.OnnxLiftNet``).
         rgbs: N images, each (H_i, W_i, 3) uint8.
         masks: N (H_i, W_i) bool object masks for a model with the silhouette prior
             (``config.prior == "silhouette"``); None gives it an empty prior (the pass that
@@ -141,12 +174,8 @@ def predict_batch(model, rgbs: Sequence[np.ndarray], device: str = "cpu",
         per image: raw depth (H_i, W_i) float32 (channel 0, unresolved) and mask logits (H_i, W_i)
         float32 or None.
     """
-    import torch
-
     inputs = [_network_input(model, rgb, m) for rgb, m in zip(rgbs, masks or [None] * len(rgbs))]
-    x = torch.stack([t for t, _ in inputs]).to(device)
-    with torch.inference_mode():
-        y = model(x).float().cpu().numpy()                      # (N, C, S, S)
+    y = _forward(model, np.stack([x for x, _ in inputs]), device)    # (N, C, S, S)
     results = []
     for rgb, (_, (side, top, left)), channels in zip(rgbs, inputs, y):
         H, W = rgb.shape[:2]
@@ -210,18 +239,26 @@ def resolve_depth(raw: np.ndarray, mask: np.ndarray, depth_scale: float = 1.0, p
 
 
 # --- the API ---------------------------------------------------------------------------------
-def _check_options(depth_scale: float, mesh_resolution: int, device: str) -> str:
+def _check_options(depth_scale: float, mesh_resolution: int, device: str, backend: str = "torch") -> str:
     """Refuse bad options in one line; returns the torch device name ("auto" resolved)."""
-    from pointkit.models.device import resolve_device
-
     if not depth_scale > 0:
         raise PointkitError(f"--depth-scale must be positive, got {depth_scale}")
     if mesh_resolution < 1:
         raise PointkitError(f"--mesh-resolution must be at least 1, got {mesh_resolution}")
+    if device == "cpu" or (device == "auto" and backend != "torch" and not _nvidia_driver()):
+        return "cpu"                        # decided without importing torch (seconds of the whole run)
+    from pointkit.models.device import resolve_device
+
     try:
         return str(resolve_device(str(device)))
     except RuntimeError:  # torch's own message lists every device type it knows
         raise PointkitError(f"--device {device}: not a torch device; use cpu, cuda (cuda:N) or auto") from None
+
+
+def _nvidia_driver() -> bool:
+    """Whether an NVIDIA driver may be present, without importing torch: on Linux the driver
+    shows in /proc; elsewhere assume it may (torch then decides)."""
+    return not sys.platform.startswith("linux") or Path("/proc/driver/nvidia/version").exists()
 
 
 SCALE_KEYS = ("height", "width")
@@ -257,7 +294,7 @@ def metres_per_unit(spec: str, mask: np.ndarray) -> float:
 def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, depth_scale: float = 1.0,
          mask: str | Path | np.ndarray = "auto", device: str = "cpu", max_pixels: int = MAX_PIXELS,
          mesh_resolution: int = DEFAULT_MAX_SIDE, scale_from: str | None = None,
-         max_memory_gb: float | None = None) -> LiftResult:
+         max_memory_gb: float | None = None, backend: str = "auto") -> LiftResult:
     """Lift one image to a resolved depth map, an object mask and a textured mesh.
 
     Args:
@@ -274,6 +311,7 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
             image's longer side.
         max_memory_gb: refuse an image file whose memory estimate (``pointkit.memory.lift_bytes``)
             is over this (default: 75 % of the machine's memory), before decoding it.
+        backend: "auto", "torch" or "onnx" (see :func:`load_model`).
 
     Returns:
         LiftResult (``.depth`` (H, W) float32, ``.mask`` (H, W) bool, ``.mesh`` trimesh.Trimesh).
@@ -285,7 +323,7 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
     >>> result.mesh.export("photo.glb")                # doctest: +SKIP
     """
     result = lift_batch([image], checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from,
-                        max_memory_gb)[0]
+                        max_memory_gb, backend)[0]
     if isinstance(result, BaseException):
         raise result
     return result
@@ -312,7 +350,8 @@ def _load(image: str | Path | np.ndarray, max_pixels: int, max_memory_gb: float 
 def lift_batch(images: Sequence[str | Path | np.ndarray], checkpoint: str | Path | None = None,
                depth_scale: float = 1.0, mask: str | Path | np.ndarray = "auto", device: str = "cpu",
                max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
-               scale_from: str | None = None, max_memory_gb: float | None = None) -> list[LiftResult | Exception]:
+               scale_from: str | None = None, max_memory_gb: float | None = None,
+               backend: str = "auto") -> list[LiftResult | Exception]:
     """:func:`lift` of several images with one network forward per pass for all of them: batched
     inference, what makes a GPU pay off (same arguments as :func:`lift`, ``mask`` for every image).
 
@@ -322,10 +361,10 @@ def lift_batch(images: Sequence[str | Path | np.ndarray], checkpoint: str | Path
     Raises:
         PointkitError: a bad option or a missing model (before any image is read).
     """
-    device = _check_options(depth_scale, mesh_resolution, device)
+    device = _check_options(depth_scale, mesh_resolution, device, backend)
     if scale_from is not None:
         parse_scale_from(scale_from)
-    model, meta = load_model(checkpoint, device)
+    model, meta = load_model(checkpoint, device, backend)
     out: list = [_attempt(_load, image, max_pixels, max_memory_gb) for image in images]
     live = [i for i, item in enumerate(out) if not isinstance(item, Exception)]
     first = predict_batch(model, [out[i].rgb for i in live], device) if live else []
@@ -523,7 +562,7 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
                progress: bool = True, recursive: bool = False, skip_existing: bool = False,
                normals: bool = False, scale_from: str | None = None,
                on_image: Callable[[dict[str, Any]], None] | None = None, batch_size: int | None = None,
-               max_memory_gb: float | None = None) -> dict[str, Any]:
+               max_memory_gb: float | None = None, backend: str = "auto") -> dict[str, Any]:
     """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
     folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``
     (``normals``: normal maps too; ``write_outputs``; ``scale_from``: in metres, see ``lift``).
@@ -542,7 +581,7 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     from tqdm import tqdm
 
     formats = parse_formats(fmt)
-    device = _check_options(depth_scale, mesh_resolution, device)
+    device = _check_options(depth_scale, mesh_resolution, device, backend)
     if scale_from is not None:
         parse_scale_from(scale_from)
     if batch_size is not None and batch_size < 1:
@@ -551,7 +590,7 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     files = collect_images(inputs, recursive)
     stems = output_stems(files)
     out = check_writable(out)
-    load_model(checkpoint, device)
+    load_model(checkpoint, device, backend)
     outputs: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
     done = itertools.count(1)
@@ -571,7 +610,7 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     for start in range(0, len(todo), batch_size):
         chunk = todo[start:start + batch_size]
         results = lift_batch([path for path, _ in chunk], checkpoint, depth_scale, mask, device, max_pixels,
-                             mesh_resolution, scale_from, max_memory_gb)
+                             mesh_resolution, scale_from, max_memory_gb, backend)
         for (path, stem), result in zip(chunk, results):
             try:
                 if isinstance(result, BaseException):

@@ -49,6 +49,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_batch: int = 2, s
     from pointkit import __version__
     from pointkit.io import atomic_path
     from pointkit.models import load_checkpoint
+    from pointkit.models.catalog import checkpoint_file
+    from pointkit.models.onnx_model import file_sha256
 
     onnx = _require("onnx")
     ort = _require("onnxruntime")
@@ -69,6 +71,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_batch: int = 2, s
             quiet.setLevel(level)
         graph = program.model_proto
         props = {"pointkit_version": __version__, "liftnet_config": json.dumps(asdict(cfg)),
+                 "checkpoint_sha256": file_sha256(checkpoint_file(checkpoint)),
                  "checkpoint_metadata": json.dumps(meta), "input": f"image (batch, {C}, {S}, {S}) = rgb / 127.5 - 1"}
         for key, value in props.items():
             entry = graph.metadata_props.add()

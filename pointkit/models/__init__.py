@@ -1,5 +1,18 @@
-"""Networks: LiftNet (pix2pix U-Net with tanh depth output and bilinear upsampling, paper §3.3)."""
-from pointkit.models.catalog import available, load
-from pointkit.models.liftnet import LiftNet, LiftNetConfig, load_checkpoint, to_network_input
+"""Networks: LiftNet (pix2pix U-Net with tanh depth output and bilinear upsampling, paper §3.3).
 
-__all__ = ["LiftNet", "LiftNetConfig", "available", "load", "load_checkpoint", "to_network_input"]
+Names are imported on first use (PEP 562), so ``pointkit.models.catalog`` and the onnxruntime
+path (``pointkit.models.onnx_model``) load without torch: ``pointkit lift`` on the CPU never
+imports it when the checkpoint has an ONNX export beside it.
+"""
+from importlib import import_module
+
+_WHERE = {"available": "catalog", "load": "catalog", "LiftNet": "liftnet", "LiftNetConfig": "liftnet",
+          "load_checkpoint": "liftnet", "to_network_input": "liftnet"}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f"pointkit.models.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'pointkit.models' has no attribute {name!r}")

@@ -77,3 +77,23 @@ def load(name: str, map_location="cpu"):
     from pointkit.models.liftnet import load_checkpoint
 
     return load_checkpoint(name, map_location)
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """The checkpoint file ``path`` names: itself, a ``pointkit train`` run folder's
+    best.safetensors, or a model's by name (``pointkit.models.catalog``: "default", the user's).
+
+    Raises:
+        PointkitError: no such file or model, or a folder without best.safetensors.
+    """
+    if looks_like_name(path):
+        return resolve(str(path))
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "best.safetensors").is_file():
+            raise PointkitError(f"{path}: a folder without best.safetensors; give a checkpoint file or a "
+                                "pointkit train run folder")
+        return path / "best.safetensors"
+    if not path.is_file():
+        raise PointkitError(f"{path}: checkpoint not found")
+    return path

@@ -190,28 +190,6 @@ def save_checkpoint(model: nn.Module, path: str | Path, architecture: str, confi
     return Path(path)
 
 
-def checkpoint_file(path: str | Path) -> Path:
-    """The checkpoint file ``path`` names: itself, a ``pointkit train`` run folder's
-    best.safetensors, or a model's by name (``pointkit.models.catalog``: "default", the user's).
-
-    Raises:
-        PointkitError: no such file or model, or a folder without best.safetensors.
-    """
-    from pointkit.models import catalog
-
-    if catalog.looks_like_name(path):
-        return catalog.resolve(str(path))
-    path = Path(path)
-    if path.is_dir():
-        if not (path / "best.safetensors").is_file():
-            raise PointkitError(f"{path}: a folder without best.safetensors; give a checkpoint file or a "
-                                "pointkit train run folder")
-        return path / "best.safetensors"
-    if not path.is_file():
-        raise PointkitError(f"{path}: checkpoint not found")
-    return path
-
-
 def _is_pickle(path: Path) -> bool:
     """True for torch.save files: a zip archive (torch >= 1.6) or a raw pickle (protocol 2+ opcode),
     and not a safetensors file (8-byte header length, then the JSON header's ``{``)."""
@@ -236,8 +214,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     from safetensors.torch import load_file
 
     from pointkit import registry
+    from pointkit.models import catalog
 
-    path = checkpoint_file(path)
+    path = catalog.checkpoint_file(path)
     if _is_pickle(path):
         raise PointkitError(f"{path}: a pickled file (torch.save); pointkit loads safetensors checkpoints only, "
                             "never pickles (convert it with safetensors.torch.save_file)")
