@@ -33,3 +33,16 @@ def device_dtype(request) -> tuple[str, torch.dtype]:
 
 TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4, torch.bfloat16: 3e-2}
 """Relative tolerance of a core result against its float64 NumPy reference, per dtype."""
+
+
+def blender_worker_or_skip() -> None:
+    """Skip the calling test module unless the Blender renderer plugin is installed and a Blender
+    for its worker process is found (``$POINTKIT_BLENDER``, or bpy in this Python)."""
+    pytest.importorskip("pointkit_blender_renderer")
+    from pointkit.errors import PointkitError
+    from pointkit_blender_renderer.process import worker_command
+
+    try:
+        worker_command()
+    except PointkitError as exc:
+        pytest.skip(f"no Blender for the worker: {exc}", allow_module_level=True)

@@ -17,16 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pointkit_blender_renderer")
+from conftest import SHARED_DATA, blender_worker_or_skip
+
+blender_worker_or_skip()
 
 from pointkit.errors import PointkitError  # noqa: E402
 from pointkit_blender_renderer import BlenderRenderer  # noqa: E402
-from pointkit_blender_renderer.process import BLENDER_ENV, WORKER_FILE, worker_command  # noqa: E402
-
-try:
-    worker_command()
-except PointkitError as exc:
-    pytest.skip(f"no Blender for the worker: {exc}", allow_module_level=True)
+from pointkit_blender_renderer.process import BLENDER_ENV, WORKER_FILE  # noqa: E402
 
 from pointkit.geometry.camera import OrthoCamera  # noqa: E402
 from pointkit.render import normalise_mesh, sculpture  # noqa: E402
@@ -34,7 +31,7 @@ from pointkit.render import normalise_mesh, sculpture  # noqa: E402
 pytestmark = pytest.mark.blender
 VIEWS = [(0.0, 0.0), (70.0, 25.0)]
 TINY = dict(samples=2, threads=2)
-APPEARANCE = "/work/shared/data/appearance"
+APPEARANCE = str(SHARED_DATA / "appearance")
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("pointkit_blender_renderer")
+from conftest import blender_worker_or_skip
+
+blender_worker_or_skip()
 
 from pointkit import registry  # noqa: E402
-from pointkit.errors import PointkitError  # noqa: E402
-from pointkit_blender_renderer.process import worker_command  # noqa: E402
-
-try:
-    worker_command()
-except PointkitError as exc:
-    pytest.skip(f"no Blender for the worker: {exc}", allow_module_level=True)
 
 from pointkit.data.format import Dataset  # noqa: E402
 from pointkit.render import build_dataset, render_views, sculpture  # noqa: E402
