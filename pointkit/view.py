@@ -11,16 +11,47 @@ shape reads even on a plain mesh. Depth maps (``.npy`` from ``pointkit lift``, 0
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import numpy as np
 import trimesh
 
 from pointkit.errors import PointkitError
 from pointkit.geometry.camera import OrthoCamera
+from pointkit.jobs.settings import check, setting
 
 BACKGROUND = np.array([0.93, 0.93, 0.95])
 PLAIN = np.array([0.72, 0.72, 0.75])
+
+
+@dataclass(kw_only=True)
+class ViewConfig:
+    """The settings of one ``pointkit view`` (each field's help says what it is); the command's
+    options are made from these fields (:mod:`pointkit.jobs.settings`), so a default lives here only.
+    ``view`` writes one image (or none), not a folder, so no ``config.json`` is saved."""
+
+    path: str = setting(help="A mesh, a <stem>_depth.npy or a .npz from pointkit lift (the command's PATH).",
+                        type=click.Path(dir_okay=False), cli=False)
+    out: str | None = setting(None, "Turntable strip PNG to write.", type=click.Path(dir_okay=False))
+    views: int = setting(8, "Frames in the strip.", type=click.IntRange(min=1))
+    size: int = setting(256, "Frame side in pixels.", type=click.IntRange(16, 8192))
+    elevation: float = setting(15.0, "Camera elevation in degrees.", type=float)
+    arc: float = setting(360.0, "Degrees of azimuth the frames span (e.g. 120 for a relief seen from the front).",
+                         type=float)
+    show: bool = setting(False, "Also open an open3d window (needs a display).", flag="--interactive")
+    max_memory_gb: float | None = setting(None, "Refuse a strip whose memory estimate is over this many GB "
+                                          "(default: pointkit.memory.default_limit_gb()); the command's "
+                                          "--max-memory-gb.", type=click.FloatRange(min=0, min_open=True), cli=False)
+
+    def __post_init__(self):
+        if self.path is None:
+            raise PointkitError("give PATH: a mesh, a <stem>_depth.npy or a .npz from pointkit lift")
+        self.path = str(self.path)
+        self.out = None if self.out is None else str(self.out)
+        check(self)
+        self.elevation, self.arc = float(self.elevation), float(self.arc)
 
 
 def load_viewable(path: str | Path) -> trimesh.Trimesh:
@@ -81,8 +112,8 @@ def vertex_rgb(mesh: trimesh.Trimesh) -> np.ndarray | None:
     return None
 
 
-def turntable(mesh: trimesh.Trimesh, views: int = 8, size: int = 256, elevation: float = 15.0,
-              arc: float = 360.0) -> np.ndarray:
+def turntable(mesh: trimesh.Trimesh, views: int = ViewConfig.views, size: int = ViewConfig.size,
+              elevation: float = ViewConfig.elevation, arc: float = ViewConfig.arc) -> np.ndarray:
     """Render ``views`` frames at azimuths spread over ``arc`` degrees (starting at 0, the front).
 
     Args:
@@ -150,26 +181,29 @@ def interactive(mesh: trimesh.Trimesh, title: str = "pointkit view") -> None:
     o3d.visualization.draw_geometries([shown], window_name=title)
 
 
-def view(path: str | Path, out: str | Path | None = None, views: int = 8, size: int = 256, elevation: float = 15.0,
-         arc: float = 360.0, show: bool = False, max_memory_gb: float | None = None) -> dict:
+def view(path: str | Path | ViewConfig, out: str | Path | None = None, **settings) -> dict:
     """The ``pointkit view`` job: write the turntable strip to ``out`` (PNG, atomically) and/or
-    open an interactive window (``show``). Returns ``{"input", "out", "views", "size", "vertices", "faces"}``.
+    open an interactive window (``show``). ``path``: a :class:`ViewConfig`, or the file to show with
+    ``out`` and any other ViewConfig fields as keywords (``views``, ``size``, ``elevation``,
+    ``arc``, ``show``, ``max_memory_gb``). Returns ``{"input", "out", "views", "size", "vertices", "faces"}``.
 
     Raises:
-        PointkitError: a bad file, or a strip whose memory estimate (``pointkit.memory.view_bytes``)
-            is over ``max_memory_gb`` (default ``pointkit.memory.default_limit_gb()``).
+        PointkitError: a bad setting or file, or a strip whose memory estimate
+            (``pointkit.memory.view_bytes``) is over ``max_memory_gb`` (default
+            ``pointkit.memory.default_limit_gb()``).
     """
     from pointkit.memory import check_memory, view_bytes
     from pointkit.render.sheet import save_sheet
 
-    if out is None and not show:
+    cfg = path if isinstance(path, ViewConfig) else ViewConfig(path=path, out=out, **settings)
+    if cfg.out is None and not cfg.show:
         raise PointkitError("nothing to do: give --out PREVIEW.png and/or --interactive")
-    mesh = load_viewable(path)
-    if out is not None:
-        check_memory(view_bytes(views, size, len(mesh.faces)), f"view --views {views} --size {size} "
-                     f"of {len(mesh.faces):,} faces", max_memory_gb)
-        save_sheet(turntable(mesh, views, size, elevation, arc), out)
-    if show:
-        interactive(mesh, f"pointkit view {Path(path).name}")
-    return {"input": str(path), "out": None if out is None else str(out), "views": views, "size": size,
+    mesh = load_viewable(cfg.path)
+    if cfg.out is not None:
+        check_memory(view_bytes(cfg.views, cfg.size, len(mesh.faces)), f"view --views {cfg.views} --size {cfg.size} "
+                     f"of {len(mesh.faces):,} faces", cfg.max_memory_gb)
+        save_sheet(turntable(mesh, cfg.views, cfg.size, cfg.elevation, cfg.arc), cfg.out)
+    if cfg.show:
+        interactive(mesh, f"pointkit view {Path(cfg.path).name}")
+    return {"input": cfg.path, "out": cfg.out, "views": cfg.views, "size": cfg.size,
             "vertices": len(mesh.vertices), "faces": len(mesh.faces)}

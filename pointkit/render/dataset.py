@@ -6,6 +6,10 @@ ground-truth correspondences of every ordered view pair, and writes the dataset 
 settings, the objects (split, source, seed, views) and the failures. Re-running the same job
 resumes: an object whose file exists is not rendered again. ``shard=(i, n)`` takes every n-th
 object starting at i and writes ``manifest-shard-i-of-n.json``; the shards read as one dataset.
+
+The job's settings are a :class:`~pointkit.render.config.RenderConfig` (saved as ``config.json``);
+``build_dataset`` composes the steps: ``plan_dataset`` (every check, nothing written),
+``render_plan`` (the objects, the manifest).
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import json
 import logging
 import multiprocessing
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,12 +26,12 @@ import numpy as np
 
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError, first_line
+from pointkit.jobs.settings import save as save_config
+from pointkit.render.config import DEFAULT_MAX_CORR, DEFAULT_RESOLUTION, JOB, RenderConfig, parse_shard  # noqa: F401
+from pointkit.render.presets import PRESETS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_CORR = 1000
-"""Correspondences kept per ordered view pair (a fixed seeded subset); 0 or -1 keeps all."""
-DEFAULT_RESOLUTION = 256
 SPLIT_FRACTIONS = {"train": 0.9, "val": 0.05, "test": 0.05}
 MANIFEST_EVERY_S = 2.0
 
@@ -83,19 +88,6 @@ def object_sources(meshes: str | Path | None, procedural: int | None) -> tuple[l
     return tasks, {"meshes": str(root.resolve())}
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """"i/n" -> (i, n) with 0 <= i < n."""
-    if text is None:
-        return None
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise PointkitError(f"--shard {text!r}: use i/n, e.g. 0/4") from None
-    if not 0 <= i < n:
-        raise PointkitError(f"--shard {text!r}: need 0 <= i < n")
-    return i, n
-
-
 _RENDERERS: dict[str, Any] = {}
 
 
@@ -141,32 +133,15 @@ def _run(tasks: list[dict], workers: int) -> Iterator[dict]:
         yield from pool.imap_unordered(_render_object, tasks)
 
 
-def _check_job(shard, preset: str, views: int | None, resolution: int, renderer: str, renderer_options, families,
-               up: str) -> tuple[tuple[int, int] | None, int, list[str] | None]:
-    """Refuse bad ``build_dataset`` options before any work; returns (shard, views per object, families)."""
-    from pointkit.render.mesh import UP_AXES
-    from pointkit.render.presets import PRESETS
-    from pointkit.render.procedural import check_families
+def _check_job(config: RenderConfig) -> int:
+    """Refuse what the config alone cannot tell is bad (the renderer and its options, the memory
+    estimate) before any work; returns the views per object."""
     from pointkit.render.views import get_renderer
 
-    shard = parse_shard(shard) if isinstance(shard, str) else shard
-    if shard is not None and not 0 <= shard[0] < shard[1]:
-        raise PointkitError(f"shard {shard}: need 0 <= i < n")
-    if preset not in PRESETS:
-        raise PointkitError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    if resolution < 8:
-        raise PointkitError(f"resolution {resolution} is too small; use at least 8")
-    num_views = PRESETS[preset].num_views if views is None else int(views)
-    if num_views < 2:
-        raise PointkitError(f"--views {num_views}: correspondences need at least 2 views per object")
-    get_renderer(renderer, **(renderer_options or {}))  # a bad name or option fails here, not once per object
-    try:
-        families = list(check_families(families)) if families else None
-    except ValueError as exc:
-        raise PointkitError(f"--families: {exc}") from None
-    if up not in UP_AXES:
-        raise PointkitError(f"--up {up!r}: use one of {', '.join(UP_AXES)}")
-    return shard, num_views, families
+    num_views = PRESETS[config.preset].num_views if config.views is None else config.views
+    get_renderer(config.renderer, **config.renderer_options)  # a bad name or option fails here, not once per object
+    _check_job_memory(num_views, config.resolution, config.max_corr_kept, config.workers, config.max_memory_gb)
+    return num_views
 
 
 def _check_job_memory(num_views: int, resolution: int, max_corr: int, workers: int,
@@ -206,114 +181,152 @@ def _refuse_other_settings(manifest_path: Path, settings: dict[str, Any]) -> Non
                             "use a new --out folder or the original options")
 
 
-def build_dataset(out: str | Path, meshes: str | Path | None = None, procedural: int | None = None,
-                  preset: str = "sketchfab", views: int | None = None, resolution: int = DEFAULT_RESOLUTION,
-                  renderer: str = "fast", seed: int = 0, workers: int = 1, shard: tuple[int, int] | str | None = None,
-                  max_corr: int = DEFAULT_MAX_CORR, renderer_options: dict[str, Any] | None = None,
-                  margin: float | None = None, families: list[str] | None = None,
-                  progress: bool = True, up: str = "y", max_memory_gb: float | None = None) -> dict[str, Any]:
+@dataclass
+class DatasetPlan:
+    """A checked job (``plan_dataset``): what is done and what is left; nothing written yet."""
+
+    root: Path
+    manifest_path: Path
+    settings: dict[str, Any]                # the manifest's settings (a resume must match them)
+    objects: dict[str, dict]                # manifest entries of the objects done (their file exists)
+    todo: list[tuple[dict, dict]]           # (render task, manifest entry) of the others
+    num_views: int
+    total: int                              # objects of this run (this shard's)
+
+
+def _manifest_settings(config: RenderConfig, source: dict, num_views: int) -> dict[str, Any]:
+    """The settings the manifest records (and a resume into the same folder must match)."""
+    from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
+
+    settings = {
+        "generator": "pointkit render-synthetic", "source": source, "preset": config.preset, "num_views": num_views,
+        "resolution": config.resolution, "renderer": config.renderer, "renderer_options": config.renderer_options,
+        "seed": config.seed, "max_corr": config.max_corr_kept,
+        "margin": DEFAULT_MARGIN if config.margin is None else float(config.margin),
+        "camera_distance": CAMERA_DISTANCE, "split_fractions": SPLIT_FRACTIONS,
+        "shard": list(config.shard) if config.shard else None,
+    }
+    if config.families:  # recorded only when given, so older manifests keep matching
+        settings["families"] = config.families
+    if config.meshes is not None:  # (older manifests have no "up": they keep matching)
+        settings["up"] = config.up
+    return settings
+
+
+def _object_tasks(config: RenderConfig, root: Path, tasks: list[tuple[str, dict]], splits: dict[str, str],
+                  settings: dict[str, Any]) -> tuple[dict[str, dict], list[tuple[dict, dict]]]:
+    """Each object's manifest entry; those whose file exists are done, the others get a render task."""
+    from pointkit.data.format import object_path
+    from pointkit.render.presets import preset_views
+
+    done, todo = {}, []
+    for object_id, src in tasks:
+        oseed = object_seed(config.seed, object_id)
+        entry = {"split": splits[object_id], "source": src, "seed": oseed,
+                 "views": [list(v) for v in preset_views(config.preset, settings["num_views"], oseed)]}
+        if object_path(root, object_id).exists():
+            done[object_id] = entry
+            continue
+        todo.append(({"root": str(root), "object_id": object_id, "source": src, "views": entry["views"],
+                      "resolution": config.resolution, "renderer": config.renderer,
+                      "renderer_options": config.renderer_options, "seed": config.seed, "object_seed": oseed,
+                      "max_corr": settings["max_corr"], "margin": settings["margin"], "families": config.families,
+                      "up": config.up}, entry))
+    return done, todo
+
+
+def plan_dataset(config: RenderConfig) -> DatasetPlan:
+    """Check a job and list its objects (this shard's), done or to do; writes nothing.
+
+    Raises:
+        PointkitError: a bad renderer or renderer option, a memory estimate over the limit, no
+            objects, or ``config.out`` holds a dataset made with other settings.
+    """
+    from pointkit.data.format import manifest_name
+
+    num_views = _check_job(config)
+    tasks, source = object_sources(config.meshes, config.procedural)
+    splits = job_splits([oid for oid, _ in tasks], config.seed)   # of the whole job: every shard agrees
+    if config.shard is not None:
+        tasks = tasks[config.shard[0]::config.shard[1]]
+    root = Path(config.out)
+    settings = _manifest_settings(config, source, num_views)
+    manifest_path = root / manifest_name(config.shard)
+    _refuse_other_settings(manifest_path, settings)
+    done, todo = _object_tasks(config, root, tasks, splits, settings)
+    return DatasetPlan(root, manifest_path, settings, done, todo, num_views, len(tasks))
+
+
+def _write_manifest(plan: DatasetPlan, failures: list[dict]) -> None:
+    from pointkit import __version__
+    from pointkit.data.format import write_manifest
+
+    shard = tuple(plan.settings["shard"]) if plan.settings["shard"] else None
+    write_manifest(plan.root, {**plan.settings, "pointkit_version": __version__,
+                               "objects": dict(sorted(plan.objects.items())),
+                               "failures": sorted(failures, key=lambda f: f["object"])}, shard)
+
+
+def render_plan(plan: DatasetPlan, workers: int = 1, progress: bool = True) -> tuple[int, list[dict]]:
+    """Render ``plan.todo`` in ``workers`` processes, adding each object to ``plan.objects`` or to
+    the failures; the manifest is rewritten every ``MANIFEST_EVERY_S`` and at the end (also on
+    Ctrl-C). Returns (objects rendered, failures)."""
+    from tqdm import tqdm
+
+    entries = {task["object_id"]: (task, entry) for task, entry in plan.todo}
+    failures: list[dict] = []
+    last_save, rendered = 0.0, 0
+    bar = tqdm(total=len(plan.todo) * plan.num_views, unit="view", desc="render", disable=not progress,
+               smoothing=0.1)
+    try:
+        for result in _run([t for t, _ in plan.todo], workers):
+            task, entry = entries[result["object_id"]]
+            if result["ok"]:
+                plan.objects[task["object_id"]] = entry
+                rendered += 1
+            else:
+                log.warning("%s failed: %s", task["object_id"], result["reason"])
+                failures.append({"object": task["object_id"], "source": task["source"], "reason": result["reason"]})
+            bar.update(plan.num_views)
+            if time.perf_counter() - last_save > MANIFEST_EVERY_S:
+                _write_manifest(plan, failures)
+                last_save = time.perf_counter()
+    finally:
+        bar.close()
+        _write_manifest(plan, failures)
+    return rendered, failures
+
+
+def build_dataset(out: str | Path | RenderConfig, **settings: Any) -> dict[str, Any]:
     """Render a dataset of meshes or procedural sculptures (resumable, shardable).
 
     Args:
-        out: dataset folder (created; an existing one made with the same settings is resumed).
-        meshes: a folder searched recursively for OBJ / PLY / STL / OFF / GLB / glTF files; or
-        procedural: the number of procedural sculptures (indices 0 .. N-1 under ``seed``).
-        preset: "sketchfab" or "shapenet" (pointkit.render.presets).
-        views: views per object (overrides the preset's count).
-        resolution: R for R x R images.
-        renderer: a registered renderer name ("fast", "blender").
-        seed: the job seed: sculptures, per-object appearance and views, splits, subsets.
-        workers: processes rendering objects in parallel.
-        shard: (i, n) or "i/n": this run does objects i, i + n, i + 2n ... of the sorted list.
-        max_corr: correspondences kept per ordered view pair; 0 or -1 keeps all.
-        renderer_options: keyword options of the renderer (e.g. {"samples": 16} for Blender).
-        margin: camera framing margin (default pointkit.geometry.DEFAULT_MARGIN).
-        families: procedural sculptures only from these families (default all, with
-            ``pointkit.render.procedural.WEIGHTS``).
-        up: the up axis of the mesh files ("y", or "z" for Z-up scans; ``load_mesh``).
-        progress: show a tqdm bar (views/s) on stderr.
-        max_memory_gb: refuse the job when its memory estimate is over this (default
-            ``pointkit.memory.default_limit_gb()``: a share of the machine's memory).
+        out: a :class:`~pointkit.render.config.RenderConfig`, or the dataset folder (created; an
+            existing one made with the same settings is resumed) with
+        settings: any other RenderConfig fields (their help says what each is), e.g.
+            ``build_dataset("ds", procedural=8, views=3, resolution=64)``; ``renderer_options`` a
+            dict, ``shard`` (i, n) or "i/n", ``families`` a list, ``margin`` the framing margin,
+            ``max_memory_gb`` the memory limit (default ``pointkit.memory.default_limit_gb()``).
+
+    The config is saved as ``<out>/config.json`` (without ``shard``) once the checks pass.
 
     Returns:
         A summary: out, manifest, objects, rendered, skipped, failed, views, seconds, views_per_s.
 
     Raises:
-        PointkitError: bad options, a memory estimate over ``max_memory_gb``, or ``out`` holds a
+        PointkitError: bad settings, a memory estimate over ``max_memory_gb``, or ``out`` holds a
             dataset made with other settings.
     """
-    from tqdm import tqdm
-
-    from pointkit import __version__
-    from pointkit.data.format import manifest_name, object_path, write_manifest
-    from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
-    from pointkit.render.presets import preset_views
-
-    shard, num_views, families = _check_job(shard, preset, views, resolution, renderer, renderer_options, families, up)
-    max_corr = int(max_corr) if max_corr and max_corr > 0 else 0
-    _check_job_memory(num_views, int(resolution), max_corr, int(workers), max_memory_gb)
-    all_tasks, source = object_sources(meshes, procedural)
-    splits = job_splits([oid for oid, _ in all_tasks], seed)   # of the whole job: every shard agrees
-    if shard is not None:
-        all_tasks = all_tasks[shard[0]::shard[1]]
-    root = Path(out)
-    _remove_stale_temporaries(root, {oid for oid, _ in all_tasks})
-    settings = {
-        "generator": "pointkit render-synthetic", "source": source, "preset": preset, "num_views": num_views,
-        "resolution": int(resolution), "renderer": renderer, "renderer_options": renderer_options or {},
-        "seed": int(seed), "max_corr": max_corr, "margin": DEFAULT_MARGIN if margin is None else float(margin),
-        "camera_distance": CAMERA_DISTANCE, "split_fractions": SPLIT_FRACTIONS,
-        "shard": list(shard) if shard else None,
-    }
-    if families:  # recorded only when given, so older manifests keep matching
-        settings["families"] = families
-    if meshes is not None:  # (older manifests have no "up": they keep matching)
-        settings["up"] = up
-    manifest_path = root / manifest_name(shard)
-    _refuse_other_settings(manifest_path, settings)
-
-    objects: dict[str, dict] = {}
-    failures: list[dict] = []
-    todo = []
-    for object_id, src in all_tasks:
-        oseed = object_seed(seed, object_id)
-        entry = {"split": splits[object_id], "source": src, "seed": oseed,
-                 "views": [list(v) for v in preset_views(preset, num_views, oseed)]}
-        if object_path(root, object_id).exists():
-            objects[object_id] = entry
-        else:
-            todo.append(({"root": str(root), "object_id": object_id, "source": src, "views": entry["views"],
-                          "resolution": int(resolution), "renderer": renderer,
-                          "renderer_options": renderer_options or {}, "seed": int(seed), "object_seed": oseed,
-                          "max_corr": max_corr, "margin": settings["margin"], "families": families, "up": up},
-                         entry))
-    skipped = len(objects)
-
-    def save() -> None:
-        write_manifest(root, {**settings, "pointkit_version": __version__, "objects": dict(sorted(objects.items())),
-                              "failures": sorted(failures, key=lambda f: f["object"])}, shard)
-
-    root.mkdir(parents=True, exist_ok=True)
-    entries = {task["object_id"]: (task, entry) for task, entry in todo}
-    start, last_save, rendered = time.perf_counter(), 0.0, 0
-    bar = tqdm(total=len(todo) * num_views, unit="view", desc="render", disable=not progress, smoothing=0.1)
-    try:
-        for result in _run([t for t, _ in todo], workers):
-            task, entry = entries[result["object_id"]]
-            if result["ok"]:
-                objects[task["object_id"]] = entry
-                rendered += 1
-            else:
-                log.warning("%s failed: %s", task["object_id"], result["reason"])
-                failures.append({"object": task["object_id"], "source": task["source"], "reason": result["reason"]})
-            bar.update(num_views)
-            if time.perf_counter() - last_save > MANIFEST_EVERY_S:
-                save()
-                last_save = time.perf_counter()
-    finally:
-        bar.close()
-        save()
+    config = out if isinstance(out, RenderConfig) else RenderConfig(out=out, **settings)
+    plan = plan_dataset(config)
+    skipped = len(plan.objects)
+    _remove_stale_temporaries(plan.root, set(plan.objects) | {task["object_id"] for task, _ in plan.todo})
+    plan.root.mkdir(parents=True, exist_ok=True)
+    save_config(replace(config, shard=None), plan.root, JOB)   # the same file from every shard
+    start = time.perf_counter()
+    rendered, failures = render_plan(plan, config.workers, config.progress)
     seconds = time.perf_counter() - start
-    return {"out": str(root), "manifest": str(manifest_path), "objects": len(all_tasks), "rendered": rendered,
-            "skipped": skipped, "failed": len(failures), "views": rendered * num_views,
-            "seconds": round(seconds, 3), "views_per_s": round(rendered * num_views / seconds, 2) if seconds else 0.0}
+    views = rendered * plan.num_views
+    return {"out": str(plan.root), "manifest": str(plan.manifest_path), "objects": plan.total, "rendered": rendered,
+            "skipped": skipped, "failed": len(failures), "views": views, "seconds": round(seconds, 3),
+            "views_per_s": round(views / seconds, 2) if seconds else 0.0}
