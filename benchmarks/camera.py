@@ -9,6 +9,7 @@ Usage: python benchmarks/camera.py [--device cpu|cuda] [--n 50 1000 10000] [--ba
 Targets (issue 2): >= 20x faster than the loop on CPU at B=64, N=1000; on an H100/H200 <= 5 ms at
 B=64, N=1000 and memory O(B·N·H).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ def make_batch(B: int, N: int, device: str, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     S = 256
     depth = torch.rand(B, 1, S, S, generator=g).to(device).requires_grad_(True)
-    src = torch.rand(B, N, 2, generator=g) * S          # made on the CPU (the generator's device), then moved
+    src = torch.rand(B, N, 2, generator=g) * S  # made on the CPU (the generator's device), then moved
     tgt = src + 5 * torch.randn(B, N, 2, generator=g)
     return depth, src.to(device), tgt.to(device)
 
@@ -35,20 +36,36 @@ def step(depth, src, tgt, hypotheses: int, batched: bool):
 
     depth.grad = None
     if batched:
-        loss = correspondence_loss(depth, src, tgt, tau=10.0, hypotheses=hypotheses,
-                                   generator=torch.Generator(depth.device).manual_seed(0))
+        loss = correspondence_loss(
+            depth, src, tgt, tau=10.0, hypotheses=hypotheses, generator=torch.Generator(depth.device).manual_seed(0)
+        )
     else:  # the same work, pair by pair
-        loss = sum(correspondence_loss(depth[b:b + 1], src[b:b + 1], tgt[b:b + 1], tau=10.0, hypotheses=hypotheses,
-                                       generator=torch.Generator(depth.device).manual_seed(b))
-                   for b in range(depth.shape[0])) / depth.shape[0]
+        loss = (
+            sum(
+                correspondence_loss(
+                    depth[b : b + 1],
+                    src[b : b + 1],
+                    tgt[b : b + 1],
+                    tau=10.0,
+                    hypotheses=hypotheses,
+                    generator=torch.Generator(depth.device).manual_seed(b),
+                )
+                for b in range(depth.shape[0])
+            )
+            / depth.shape[0]
+        )
     loss.backward()
 
 
 def measure(B, N, H, device, batched, repeats) -> float:
     """Median ms of one forward + backward step."""
     depth, src, tgt = make_batch(B, N, device)
-    return 1e3 * median_time(lambda: step(depth, src, tgt, H, batched), repeats, warmup=3,
-                             sync=torch.cuda.synchronize if device == "cuda" else None)
+    return 1e3 * median_time(
+        lambda: step(depth, src, tgt, H, batched),
+        repeats,
+        warmup=3,
+        sync=torch.cuda.synchronize if device == "cuda" else None,
+    )
 
 
 def _rss_kb(field: str) -> int:
@@ -67,10 +84,15 @@ def peak_memory_mb(B, N, H, device, batched) -> float:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
         step(depth, src, tgt, H, batched)
-        return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    out = subprocess.run([sys.executable, __file__, "--_memory-child", f"{B},{N},{H},{int(batched)}"],
-                         capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, __file__, "--_memory-child", f"{B},{N},{H},{int(batched)}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     return float(out.stdout.strip())
 
 
@@ -111,9 +133,22 @@ def main():
         mb = peak_memory_mb(args.batch, N, args.hypotheses, args.device, True)
         ml = peak_memory_mb(args.batch, N, args.hypotheses, args.device, False)
         print(f"{N:>6} {tb:>11.1f} {tl:>9.1f} {tl / tb:>8.1f}x {mb:>11.0f} {ml:>8.0f}")
-        print(json.dumps({"device": name, "B": args.batch, "N": N, "H": args.hypotheses, "batched_ms": round(tb, 2),
-                          "loop_ms": round(tl, 2), "speedup": round(tl / tb, 2), "batched_peak_mb": round(mb, 1),
-                          "loop_peak_mb": round(ml, 1)}), file=sys.stderr)
+        print(
+            json.dumps(
+                {
+                    "device": name,
+                    "B": args.batch,
+                    "N": N,
+                    "H": args.hypotheses,
+                    "batched_ms": round(tb, 2),
+                    "loop_ms": round(tl, 2),
+                    "speedup": round(tl / tb, 2),
+                    "batched_peak_mb": round(mb, 1),
+                    "loop_peak_mb": round(ml, 1),
+                }
+            ),
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

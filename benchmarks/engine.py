@@ -16,6 +16,7 @@ Usage: python benchmarks/engine.py [--resolution 128] [--corr 200] [--batch 16] 
                                    [--warmup 3] [--shapes 8] [--bank-shapes 0] [--threads 1]
                                    [--bank FILE] [--zoom 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,24 +56,45 @@ def main() -> None:
     else:
         bank, appearance, baseline_item = _fast_baseline(args)
         baseline_name = "fast renderer (open3d) + gt_correspondences"
-    stream = SynthStream(bank, input_size=args.resolution, corr_per_pair=args.corr, device=args.device,
-                         appearance=appearance, zoom=(args.zoom, args.zoom))
+    stream = SynthStream(
+        bank,
+        input_size=args.resolution,
+        corr_per_pair=args.corr,
+        device=args.device,
+        appearance=appearance,
+        zoom=(args.zoom, args.zoom),
+    )
     dev = stream.device
     sync = torch.cuda.synchronize if dev.type == "cuda" else None
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else \
-        f"CPU ({platform.processor() or platform.machine()}, {args.threads} thread)"
+    name = (
+        torch.cuda.get_device_name(dev)
+        if dev.type == "cuda"
+        else f"CPU ({platform.processor() or platform.machine()}, {args.threads} thread)"
+    )
     g = stream.generator(0)
     t_engine = median_time(lambda: stream.next_batch(args.batch, g), args.runs, args.warmup, sync) / args.batch
     baseline_fn, baseline_items = baseline_item
     # The baseline is slow (a CPU): fewer runs.
     t_base = median_time(baseline_fn, max(2, args.runs // 3), 1) / baseline_items
     batch = stream.next_batch(args.batch, g)
-    result = {"device": str(dev), "device_name": name, "resolution": args.resolution, "corr": args.corr,
-              "batch": args.batch, "grid": bank.grid, "shapes": len(bank), "runs": args.runs, "warmup": args.warmup,
-              "engine_items_per_s": round(1 / t_engine, 2), "engine_views_per_s": round(2 / t_engine, 2),
-              "baseline": baseline_name, "baseline_items_per_s": round(1 / t_base, 2),
-              "baseline_views_per_s": round(2 / t_base, 2), "engine_over_baseline_speed": round(t_base / t_engine, 3),
-              "mean_valid_corr": round(float(batch["valid"].sum(1).float().mean()), 1)}
+    result = {
+        "device": str(dev),
+        "device_name": name,
+        "resolution": args.resolution,
+        "corr": args.corr,
+        "batch": args.batch,
+        "grid": bank.grid,
+        "shapes": len(bank),
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "engine_items_per_s": round(1 / t_engine, 2),
+        "engine_views_per_s": round(2 / t_engine, 2),
+        "baseline": baseline_name,
+        "baseline_items_per_s": round(1 / t_base, 2),
+        "baseline_views_per_s": round(2 / t_base, 2),
+        "engine_over_baseline_speed": round(t_base / t_engine, 3),
+        "mean_valid_corr": round(float(batch["valid"].sum(1).float().mean()), 1),
+    }
 
     if args.bank_shapes:
         from pointkit.engine import ShapeBank, mesh_to_sdf
@@ -85,7 +107,7 @@ def main() -> None:
                 data = ShapeBank.from_grids(arr, dtype=dtype).data.numpy()
                 np.savez_compressed(buf, sdf=data)
                 result[f"bank_bytes_per_shape_{dtype}_g{g_}"] = round(buf.tell() / len(arr))
-                result[f"bank_MB_300_shapes_{dtype}_g{g_}"] = round(300 * buf.tell() / len(arr) / 2 ** 20, 1)
+                result[f"bank_MB_300_shapes_{dtype}_g{g_}"] = round(300 * buf.tell() / len(arr) / 2**20, 1)
     print(json.dumps(result))
 
 
@@ -113,8 +135,14 @@ def _cpu_engine_item(bank, appearance, args):
     """(one batch of the same engine on the CPU with all cores, items per batch)."""
     from pointkit.engine import SynthStream
 
-    cpu = SynthStream(bank, input_size=args.resolution, corr_per_pair=args.corr, device="cpu",
-                      appearance=appearance, zoom=(args.zoom, args.zoom))
+    cpu = SynthStream(
+        bank,
+        input_size=args.resolution,
+        corr_per_pair=args.corr,
+        device="cpu",
+        appearance=appearance,
+        zoom=(args.zoom, args.zoom),
+    )
     g = cpu.generator(0)
     threads = os.cpu_count() or 1
 

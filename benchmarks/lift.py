@@ -27,6 +27,7 @@ Usage: python benchmarks/lift.py speed [--checkpoint PATH] [--device cpu]
        python benchmarks/lift.py batch [--batch 8] [--images 16] [--device cuda]
        python benchmarks/lift.py rules [--objects 12] [--resolution 128] [--checkpoint PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,9 +76,17 @@ def speed(args) -> dict:
         write_outputs(pointkit.lift(image, checkpoint, device=args.device), tmp, "bench", "glb")
 
     t_fwd, t_full = median_time(forward, args.repeats), median_time(full, args.repeats)
-    return {"bench": "lift-speed", "device": args.device, "threads": torch.get_num_threads(), "model": label,
-            "input_size": S, "image": "256x256", "forward_ms": round(1e3 * t_fwd, 2),
-            "lift_to_mesh_written_ms": round(1e3 * t_full, 2), "ratio": round(t_full / t_fwd, 2)}
+    return {
+        "bench": "lift-speed",
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "model": label,
+        "input_size": S,
+        "image": "256x256",
+        "forward_ms": round(1e3 * t_fwd, 2),
+        "lift_to_mesh_written_ms": round(1e3 * t_full, 2),
+        "ratio": round(t_full / t_fwd, 2),
+    }
 
 
 def batch(args) -> dict:
@@ -90,15 +99,23 @@ def batch(args) -> dict:
 
     def run(size):
         for start in range(0, len(images), size):
-            for result in lift_batch(images[start:start + size], checkpoint, device=args.device, mesh_resolution=256):
+            for result in lift_batch(images[start : start + size], checkpoint, device=args.device, mesh_resolution=256):
                 if isinstance(result, Exception):
                     raise result
 
     t_one = median_time(lambda: run(1), args.repeats, warmup=1, sync=sync)
     t_batch = median_time(lambda: run(args.batch), args.repeats, warmup=1, sync=sync)
-    return {"bench": "lift-batch", "device": args.device, "threads": torch.get_num_threads(), "model": str(checkpoint),
-            "images": len(images), "batch": args.batch, "one_at_a_time_img_s": round(len(images) / t_one, 1),
-            "batched_img_s": round(len(images) / t_batch, 1), "speedup": round(t_one / t_batch, 2)}
+    return {
+        "bench": "lift-batch",
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "model": str(checkpoint),
+        "images": len(images),
+        "batch": args.batch,
+        "one_at_a_time_img_s": round(len(images) / t_one, 1),
+        "batched_img_s": round(len(images) / t_batch, 1),
+        "speedup": round(t_one / t_batch, 2),
+    }
 
 
 def process(args) -> dict:
@@ -110,8 +127,11 @@ def process(args) -> dict:
     cv2.imwrite(str(tmp / "statue.png"), render_views(sculpture(0, 3), [(30.0, 0.0)], 256)[0].image[..., ::-1])
     exe = Path(sys.executable).with_name("pointkit")
     lift = [str(exe), "-q", "lift", str(tmp / "statue.png"), "--out", str(tmp / "out")]
-    commands = {"python_pass": [sys.executable, "-c", "pass"], "lift": lift,
-                "lift_torch": lift + ["--backend", "torch"]}
+    commands = {
+        "python_pass": [sys.executable, "-c", "pass"],
+        "lift": lift,
+        "lift_torch": lift + ["--backend", "torch"],
+    }
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.repeats):
         for name, command in commands.items():
@@ -119,10 +139,17 @@ def process(args) -> dict:
             subprocess.run(command, check=True, capture_output=True)
             times[name].append(time.perf_counter() - t0)
     med = {name: statistics.median(t) for name, t in times.items()}
-    return {"bench": "lift-process", "image": "256x256", "repeats": args.repeats,
-            "lift_s": round(med["lift"], 3), "lift_backend_torch_s": round(med["lift_torch"], 3),
-            "python_pass_s": round(med["python_pass"], 3), "ratio_to_python": round(med["lift"] / med["python_pass"], 1),
-            "torch_over_auto": round(med["lift_torch"] / med["lift"], 2), "target_s": 1.5}
+    return {
+        "bench": "lift-process",
+        "image": "256x256",
+        "repeats": args.repeats,
+        "lift_s": round(med["lift"], 3),
+        "lift_backend_torch_s": round(med["lift_torch"], 3),
+        "python_pass_s": round(med["python_pass"], 3),
+        "ratio_to_python": round(med["lift"] / med["python_pass"], 1),
+        "torch_over_auto": round(med["lift_torch"] / med["lift"], 2),
+        "target_s": 1.5,
+    }
 
 
 def test_views(objects: int, resolution: int, seed: int = 0):
@@ -145,8 +172,19 @@ def rules(args) -> dict:
     rng = np.random.default_rng(0)
     R = args.resolution
     v, u = np.mgrid[0:R, 0:R] + 0.5
-    rows = {k: [] for k in ("raw_ls", "boundary_ls", "object_ls", "gt_resolved_ls", "object_shift_only",
-                            "sign_ok", "ratio", "scale_err")}
+    rows = {
+        k: []
+        for k in (
+            "raw_ls",
+            "boundary_ls",
+            "object_ls",
+            "gt_resolved_ls",
+            "object_shift_only",
+            "sign_ok",
+            "ratio",
+            "scale_err",
+        )
+    }
     for view in views:
         m, s = view.mask, view.camera.scale
         g_px = view.depth * s
@@ -159,7 +197,7 @@ def rules(args) -> dict:
             d, rule = resolve_depth(raw, m, plane=plane)
             rows[f"{plane}_ls"].append(rmse(d, view.depth, m, "ls"))
             if plane == "object":
-                world = d * R / s                      # longer side = R px = R / s world units
+                world = d * R / s  # longer side = R px = R / s world units
                 rows["sign_ok"].append(float(np.corrcoef(d[m], view.depth[m])[0, 1] > 0))
                 shift = np.median(view.depth[m] - world[m])
                 rows["object_shift_only"].append(float(np.sqrt(np.mean((world[m] + shift - view.depth[m]) ** 2))))
@@ -167,12 +205,21 @@ def rules(args) -> dict:
         rows["gt_resolved_ls"].append(rmse(resolve_depth(g_px, m)[0], view.depth, m, "ls"))
     med = {k: float(np.median(x)) for k, x in rows.items()}
     mean = {k: float(np.mean(x)) for k, x in rows.items()}
-    out = {"bench": "lift-rules", "views": len(views), "resolution": R,
-           "corrupted_gt": {"rmse_ls_raw": mean["raw_ls"], "rmse_ls_resolved_boundary_plane": mean["boundary_ls"],
-                            "rmse_ls_resolved_object_plane": mean["object_ls"],
-                            "rmse_ls_gt_itself_resolved": mean["gt_resolved_ls"],
-                            "rmse_shift_only_resolved": mean["object_shift_only"], "sign_accuracy": mean["sign_ok"],
-                            "bulge_median": med["ratio"], "scale_abs_log_error_median": med["scale_err"]}}
+    out = {
+        "bench": "lift-rules",
+        "views": len(views),
+        "resolution": R,
+        "corrupted_gt": {
+            "rmse_ls_raw": mean["raw_ls"],
+            "rmse_ls_resolved_boundary_plane": mean["boundary_ls"],
+            "rmse_ls_resolved_object_plane": mean["object_ls"],
+            "rmse_ls_gt_itself_resolved": mean["gt_resolved_ls"],
+            "rmse_shift_only_resolved": mean["object_shift_only"],
+            "sign_accuracy": mean["sign_ok"],
+            "bulge_median": med["ratio"],
+            "scale_abs_log_error_median": med["scale_err"],
+        },
+    }
     checkpoint = args.checkpoint or (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else None)
     if checkpoint is not None:
         model, _ = load_model(checkpoint, args.device)
@@ -182,8 +229,12 @@ def rules(args) -> dict:
             raw_ls.append(rmse(raw, view.depth, view.mask, "ls"))
             aff.append(rmse(raw, view.depth, view.mask, "affine"))
             res_ls.append(rmse(resolve_depth(raw, view.mask)[0], view.depth, view.mask, "ls"))
-        out["model"] = {"checkpoint": str(checkpoint), "rmse_ls_raw": float(np.mean(raw_ls)),
-                        "rmse_ls_resolved": float(np.mean(res_ls)), "rmse_affine_raw": float(np.mean(aff))}
+        out["model"] = {
+            "checkpoint": str(checkpoint),
+            "rmse_ls_raw": float(np.mean(raw_ls)),
+            "rmse_ls_resolved": float(np.mean(res_ls)),
+            "rmse_affine_raw": float(np.mean(aff)),
+        }
     return out
 
 

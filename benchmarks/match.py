@@ -13,6 +13,7 @@ of pointkit (median of 3 runs) measured by calling its functions directly.
 
     .venv/bin/python benchmarks/match.py [--images 4] [--runs 10] [--warmup 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,9 @@ from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map  # 
 from pointkit.match.pipeline import _letterbox  # noqa: E402
 from timing import run_times  # benchmarks/timing.py
 
-PHOTOS = Path(os.environ.get("POINTKIT_SHARED_DATA", REPO.parent / "shared" / "data")) / "photos" / "fountain-P11" / "images"
+PHOTOS = (
+    Path(os.environ.get("POINTKIT_SHARED_DATA", REPO.parent / "shared" / "data")) / "photos" / "fountain-P11" / "images"
+)
 
 
 def baseline(files: list[Path], max_features: int, ratio: float) -> int:
@@ -89,19 +92,25 @@ def main() -> None:
             im = cv2.imread(str(f))
             h, w = im.shape[:2]
             k = 1024 / max(h, w)
-            cv2.imwrite(str(cluster / f.name), cv2.resize(im, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA),
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(
+                str(cluster / f.name),
+                cv2.resize(im, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA),
+                [cv2.IMWRITE_JPEG_QUALITY, 95],
+            )
         files = sorted(cluster.iterdir())
         n_pairs = len(files) * (len(files) - 1) // 2
         tb = run_times(lambda: baseline(files, s.max_features, s.ratio), args.runs, args.warmup)
-        tp = run_times(lambda: build_matched_dataset(cluster.parent, Path(tmp) / "out", s, progress=False),
-                   args.runs, args.warmup)
+        tp = run_times(
+            lambda: build_matched_dataset(cluster.parent, Path(tmp) / "out", s, progress=False), args.runs, args.warmup
+        )
         runs = [breakdown(files, s) for _ in range(3)]
         stages = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         kept = build_matched_dataset(cluster.parent, Path(tmp) / "out", s, progress=False)["pairs_kept"]
     mb, mp = statistics.median(tb), statistics.median(tp)
-    print(f"CPU, cv2 threads {cv2.getNumThreads()}, {len(files)} photos at 1024 px, {n_pairs} pairs "
-          f"(median of {args.runs} after {args.warmup} warm-ups)")
+    print(
+        f"CPU, cv2 threads {cv2.getNumThreads()}, {len(files)} photos at 1024 px, {n_pairs} pairs "
+        f"(median of {args.runs} after {args.warmup} warm-ups)"
+    )
     print(f"baseline  SIFT + ratio test:  {n_pairs / mb:6.2f} pairs/s  ({mb:.3f} s)")
     print(f"pointkit match (end to end):  {n_pairs / mp:6.2f} pairs/s  ({mp:.3f} s), {kept} pairs kept")
     print(f"ratio pointkit / baseline throughput: {mb / mp:.2f}")
@@ -109,8 +118,10 @@ def main() -> None:
     print("where pointkit's time goes (median of 3 runs, stages called directly):")
     for name, sec in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<28} {sec:7.3f} s  {100 * sec / mp:5.1f} %")
-    print(f"  {'rest (npz, report, preview)':<28} {mp - total:7.3f} s  {100 * (mp - total) / mp:5.1f} %  "
-          "(end-to-end median minus the stages)")
+    print(
+        f"  {'rest (npz, report, preview)':<28} {mp - total:7.3f} s  {100 * (mp - total) / mp:5.1f} %  "
+        "(end-to-end median minus the stages)"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ torch / onnxruntime (above 1: onnxruntime is faster).
 
     .venv/bin/python benchmarks/onnx_inference.py [--checkpoint default] [--batch 1] [--threads 1] [--runs 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,9 +53,20 @@ def main() -> None:
 
         t_torch = median_time(torch_forward, args.runs, args.warmup)
         t_ort = median_time(lambda: session.run(None, feed), args.runs, args.warmup)
-    print(json.dumps({"checkpoint": args.checkpoint, "input_size": S, "batch": args.batch, "threads": args.threads,
-                      "torch_ms": round(1e3 * t_torch, 2), "onnxruntime_ms": round(1e3 * t_ort, 2),
-                      "torch_over_onnxruntime": round(t_torch / t_ort, 3), "max_abs_diff": summary["max_abs_diff"]}))
+    print(
+        json.dumps(
+            {
+                "checkpoint": args.checkpoint,
+                "input_size": S,
+                "batch": args.batch,
+                "threads": args.threads,
+                "torch_ms": round(1e3 * t_torch, 2),
+                "onnxruntime_ms": round(1e3 * t_ort, 2),
+                "torch_over_onnxruntime": round(t_torch / t_ort, 3),
+                "max_abs_diff": summary["max_abs_diff"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

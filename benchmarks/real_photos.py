@@ -10,6 +10,7 @@ Cells are median (mean) over images. Reads the photos in place from ../shared/da
 
     .venv/bin/python benchmarks/real_photos.py [--checkpoint PATH] [--sets dino,temple,fountain] [--json OUT]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,18 +48,42 @@ def main(argv: list[str] | None = None) -> int:
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         photos = realeval.load_photo_set(name, args.photos)
         images = None if args.all_images else DEFAULT_IMAGES.get(name)
-        reports.append(realeval.evaluate_set(photos, args.checkpoint, images, args.neighbours, args.device,
-                                             progress=lambda it, desc: tqdm(it, desc=desc, file=sys.stderr)))
+        reports.append(
+            realeval.evaluate_set(
+                photos,
+                args.checkpoint,
+                images,
+                args.neighbours,
+                args.device,
+                progress=lambda it, desc: tqdm(it, desc=desc, file=sys.stderr),
+            )
+        )
     elapsed = time.perf_counter() - t0
-    print(f"checkpoint: {args.checkpoint or 'shipped default'}; cells: median (mean) over images; "
-          f"ratios: aligned depth RMSE / flat depth's (1 = flat, 0 = exact)\n")
+    print(
+        f"checkpoint: {args.checkpoint or 'shipped default'}; cells: median (mean) over images; "
+        f"ratios: aligned depth RMSE / flat depth's (1 = flat, 0 = exact)\n"
+    )
     print(realeval.markdown_table(reports))
     print(f"\n{elapsed:.1f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "checkpoint": args.checkpoint, "seconds": elapsed,
-            "sets": [{"summary_median": r.summary(), "summary_mean": r.summary(__import__("numpy").nanmean),
-                      "rows": r.rows} for r in reports]}, indent=1, default=float))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "checkpoint": args.checkpoint,
+                    "seconds": elapsed,
+                    "sets": [
+                        {
+                            "summary_median": r.summary(),
+                            "summary_mean": r.summary(__import__("numpy").nanmean),
+                            "rows": r.rows,
+                        }
+                        for r in reports
+                    ],
+                },
+                indent=1,
+                default=float,
+            )
+        )
     return 0
 
 

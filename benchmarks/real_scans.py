@@ -9,6 +9,7 @@ better), and where lift's masks came from.
 
     .venv/bin/python benchmarks/real_scans.py [--checkpoint PATH] [--json OUT] [--cache VIEWS.npz]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     views = scaneval.cached_test_views(args.cache, args.scans, args.resolution, progress=True)
     summary = scaneval.evaluate_scans(views, args.checkpoint, args.device, progress=True)
     elapsed = time.perf_counter() - t0
-    print(f"checkpoint: {args.checkpoint or 'shipped default'}; {len(views)} views at {args.resolution} px; "
-          "ratios of mean RMSE over the true mask (below 1 = better)\n")
+    print(
+        f"checkpoint: {args.checkpoint or 'shipped default'}; {len(views)} views at {args.resolution} px; "
+        "ratios of mean RMSE over the true mask (below 1 = better)\n"
+    )
     print(scaneval.markdown_table(summary))
     print(f"\n{elapsed:.1f} s")
     if args.json:

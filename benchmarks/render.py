@@ -16,6 +16,7 @@ Median of ``--runs`` timed runs after ``--warmup`` warm-ups; the device is this 
 Usage: python benchmarks/render.py [--resolution 256] [--views 5] [--runs 10] [--warmup 3]
                                    [--samples 16] [--no-blender] [--blender-only]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,16 +62,25 @@ def main() -> None:
     views = preset_views("sketchfab", args.views)
     cameras = [OrthoCamera.orbit(a, e, args.resolution) for a, e in views]
     fast = get_renderer("fast")
-    result = {"device": f"CPU ({platform.processor() or platform.machine()})", "faces": len(mesh.faces),
-              "resolution": args.resolution, "views": len(views), "runs": args.runs, "warmup": args.warmup}
+    result = {
+        "device": f"CPU ({platform.processor() or platform.machine()})",
+        "faces": len(mesh.faces),
+        "resolution": args.resolution,
+        "views": len(views),
+        "runs": args.runs,
+        "warmup": args.warmup,
+    }
 
     # Fast backend vs bare ray casting of the same rays (scene built inside both, as per object).
-    rays = np.stack([np.concatenate([o, np.broadcast_to(d, o.shape)], -1) for o, d in (c.pixel_rays() for c in cameras)])
+    rays = np.stack(
+        [np.concatenate([o, np.broadcast_to(d, o.shape)], -1) for o, d in (c.pixel_rays() for c in cameras)]
+    )
 
     def bare_raycast():
         scene = o3d.t.geometry.RaycastingScene()
-        scene.add_triangles(o3d.core.Tensor(np.asarray(mesh.vertices, np.float32)),
-                            o3d.core.Tensor(np.asarray(mesh.faces, np.uint32)))
+        scene.add_triangles(
+            o3d.core.Tensor(np.asarray(mesh.vertices, np.float32)), o3d.core.Tensor(np.asarray(mesh.faces, np.uint32))
+        )
         scene.cast_rays(o3d.core.Tensor(rays.astype(np.float32)))
 
     if not args.blender_only:
@@ -85,14 +95,21 @@ def _bench_fast(args, mesh, views, cameras, fast, rays, bare_raycast, result) ->
 
     t_fast = median_time(lambda: fast.render(mesh, cameras, 0, views), args.runs, args.warmup) / len(views)
     t_ray = median_time(bare_raycast, args.runs, args.warmup) / len(views)
-    result.update(fast_views_per_s=round(1 / t_fast, 2), fast_ms_per_view=round(t_fast * 1e3, 2),
-                  raycast_ms_per_view=round(t_ray * 1e3, 2), fast_over_raycast=round(t_fast / t_ray, 2))
+    result.update(
+        fast_views_per_s=round(1 / t_fast, 2),
+        fast_ms_per_view=round(t_fast * 1e3, 2),
+        raycast_ms_per_view=round(t_ray * 1e3, 2),
+        fast_over_raycast=round(t_fast / t_ray, 2),
+    )
 
     rendered = fast.render(mesh, cameras, 0, views)
     n_corr = int(all_pair_correspondences(rendered)[1][-1])
     t_corr = median_time(lambda: all_pair_correspondences(rendered), args.runs, args.warmup)
-    result.update(correspondences=n_corr, correspondences_per_s=round(n_corr / t_corr),
-                  correspondences_over_fast_render=round(t_corr / (t_fast * len(views)), 2))
+    result.update(
+        correspondences=n_corr,
+        correspondences_per_s=round(n_corr / t_corr),
+        correspondences_over_fast_render=round(t_corr / (t_fast * len(views)), 2),
+    )
 
 
 def _bench_blender(args, mesh, views, cameras, result) -> None:
@@ -137,15 +154,22 @@ def _bench_blender(args, mesh, views, cameras, result) -> None:
             runs[name].append(median_time(fn, 1, 0))
     per_view = {name: statistics.median(t) / len(views) for name, t in runs.items()}
     t_worker = per_view["worker"]
-    result.update(blender_views_per_s=round(1 / t_worker, 3), blender_s_per_view=round(t_worker, 3),
-                  blender_worker_start_s=round(statistics.median(starts), 2), samples=args.samples)
+    result.update(
+        blender_views_per_s=round(1 / t_worker, 3),
+        blender_s_per_view=round(t_worker, 3),
+        blender_worker_start_s=round(statistics.median(starts), 2),
+        samples=args.samples,
+    )
     if "in_process" in per_view:
         t_in, t_bare = per_view["in_process"], per_view["bare"]
-        result.update(blender_in_process_s_per_view=round(t_in, 3),
-                      blender_worker_over_in_process=round(t_worker / t_in, 3),
-                      bare_cycles_s_per_view=round(t_bare, 3),
-                      blender_over_bare_cycles=round(t_worker / t_bare, 3),
-                      blender_in_process_over_bare_cycles=round(t_in / t_bare, 3))
+        result.update(
+            blender_in_process_s_per_view=round(t_in, 3),
+            blender_worker_over_in_process=round(t_worker / t_in, 3),
+            bare_cycles_s_per_view=round(t_bare, 3),
+            blender_over_bare_cycles=round(t_worker / t_bare, 3),
+            blender_in_process_over_bare_cycles=round(t_in / t_bare, 3),
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
 """The one timing helper of the benchmarks: wall times after warm-ups (report medians, as ratios)."""
+
 from __future__ import annotations
 
 import statistics
@@ -6,7 +7,9 @@ import time
 from typing import Callable
 
 
-def run_times(fn: Callable[[], object], runs: int, warmup: int = 3, sync: Callable[[], None] | None = None) -> list[float]:
+def run_times(
+    fn: Callable[[], object], runs: int, warmup: int = 3, sync: Callable[[], None] | None = None
+) -> list[float]:
     """Seconds of each of ``runs`` calls of ``fn`` after ``warmup`` untimed calls.
 
     ``sync`` (e.g. ``torch.cuda.synchronize``) runs before each clock read so GPU work is counted.

@@ -14,6 +14,7 @@ Reports images/s (median of --runs timed runs after --warmup), the corr/depth ov
 
     .venv/bin/python benchmarks/train_step.py [--size 128] [--ngf 16] [--batch 16] [--corr 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,12 @@ def synthetic_dataset(root: Path, objects: int, size: int, views: int, corr: int
     v, u = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="ij")
     entries = {}
     for i in range(objects):
-        depth = np.stack([1.5 + 0.3 * np.sin(u / rng.uniform(5, 20) + rng.uniform(0, 6)) * np.cos(v / rng.uniform(5, 20))
-                          for _ in range(views)]).astype(np.float32)
+        depth = np.stack(
+            [
+                1.5 + 0.3 * np.sin(u / rng.uniform(5, 20) + rng.uniform(0, 6)) * np.cos(v / rng.uniform(5, 20))
+                for _ in range(views)
+            ]
+        ).astype(np.float32)
         images = rng.integers(0, 255, (views, size, size, 3), dtype=np.uint8)
         pairs = [(s, t) for s in range(views) for t in range(views) if s != t]
         src = rng.uniform(0, size, (len(pairs), corr, 2))
@@ -54,9 +59,19 @@ def synthetic_dataset(root: Path, objects: int, size: int, views: int, corr: int
             d = depth[s][src[p, :, 1].astype(int), src[p, :, 0].astype(int)]
             X = np.concatenate([src[p], d[:, None] * size, np.ones((corr, 1))], 1)
             tgt.append(X @ np.concatenate([np.eye(2), rng.standard_normal((2, 2))], 1).T)
-        write_object(root, ObjectRecord(f"o{i}", images, np.ones((views, size, size), bool), np.array(pairs),
-                                        np.arange(len(pairs) + 1) * corr, src.reshape(-1, 2), np.concatenate(tgt),
-                                        depth=depth))
+        write_object(
+            root,
+            ObjectRecord(
+                f"o{i}",
+                images,
+                np.ones((views, size, size), bool),
+                np.array(pairs),
+                np.arange(len(pairs) + 1) * corr,
+                src.reshape(-1, 2),
+                np.concatenate(tgt),
+                depth=depth,
+            ),
+        )
         entries[f"o{i}"] = {"split": "train"}
     write_manifest(root, {"objects": entries})
     return root
@@ -73,7 +88,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, help="torch CPU threads")
-    ap.add_argument("--workers", type=int, help="DataLoader workers for the loader measurement (default 0 CPU / 4 CUDA)")
+    ap.add_argument(
+        "--workers", type=int, help="DataLoader workers for the loader measurement (default 0 CPU / 4 CUDA)"
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,12 +100,21 @@ def main() -> None:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = synthetic_dataset(Path(tmp) / "ds", objects=max(4, args.batch // 4), size=args.size, views=5, corr=args.corr)
+        root = synthetic_dataset(
+            Path(tmp) / "ds", objects=max(4, args.batch // 4), size=args.size, views=5, corr=args.corr
+        )
         data = PairData([Dataset.open(root)], "train", args.size, corr_per_pair=args.corr, cache="on")
         workers = args.workers if args.workers is not None else (4 if cuda else 0)
-        loader = torch.utils.data.DataLoader(data, batch_size=args.batch, shuffle=True, collate_fn=collate_pairs,
-                                             num_workers=workers, pin_memory=cuda, drop_last=True,
-                                             persistent_workers=workers > 0)
+        loader = torch.utils.data.DataLoader(
+            data,
+            batch_size=args.batch,
+            shuffle=True,
+            collate_fn=collate_pairs,
+            num_workers=workers,
+            pin_memory=cuda,
+            drop_last=True,
+            persistent_workers=workers > 0,
+        )
         batch = {k: v.to(device) for k, v in collate_pairs([data[i % len(data)] for i in range(args.batch)]).items()}
 
         torch.manual_seed(0)
@@ -134,14 +160,23 @@ def main() -> None:
     corr_ips, depth_ips = args.batch / results["corr"], args.batch / results["depth"]
     report = {
         "device": torch.cuda.get_device_name(device) if cuda else f"cpu ({torch.get_num_threads()} threads)",
-        "size": args.size, "ngf": args.ngf, "batch": args.batch, "corr_per_pair": args.corr, "hypotheses": args.hypotheses,
-        "corr_step_images_per_s": round(corr_ips, 2), "depth_step_images_per_s": round(depth_ips, 2),
+        "size": args.size,
+        "ngf": args.ngf,
+        "batch": args.batch,
+        "corr_per_pair": args.corr,
+        "hypotheses": args.hypotheses,
+        "corr_step_images_per_s": round(corr_ips, 2),
+        "depth_step_images_per_s": round(depth_ips, 2),
         "corr_overhead": round(results["corr"] / results["depth"] - 1, 4),
-        "loader_images_per_s": round(loader_ips, 1), "loader_over_step": round(loader_ips / corr_ips, 2),
+        "loader_images_per_s": round(loader_ips, 1),
+        "loader_over_step": round(loader_ips / corr_ips, 2),
     }
-    print(f"corr step {corr_ips:.1f} img/s, depth step {depth_ips:.1f} img/s -> overhead "
-          f"{100 * report['corr_overhead']:.1f} % (target <= 10 %); loader {loader_ips:.0f} img/s = "
-          f"{report['loader_over_step']:.1f}x the corr step (target >= 2x)", file=sys.stderr)
+    print(
+        f"corr step {corr_ips:.1f} img/s, depth step {depth_ips:.1f} img/s -> overhead "
+        f"{100 * report['corr_overhead']:.1f} % (target <= 10 %); loader {loader_ips:.0f} img/s = "
+        f"{report['loader_over_step']:.1f}x the corr step (target >= 2x)",
+        file=sys.stderr,
+    )
     print(json.dumps(report))
 
 

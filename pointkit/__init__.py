@@ -4,6 +4,7 @@ Submodules are imported lazily so that ``import pointkit`` (and the CLI's ``--he
 ``pointkit.camera``, ``pointkit.losses``, ``pointkit.metrics``, ``pointkit.models``,
 ``pointkit.registry``, ``pointkit.data`` ... load on first attribute access.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,8 +16,22 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 _SUBMODULES = {
-    "camera", "losses", "metrics", "models", "registry", "data", "geometry", "render", "match",
-    "io", "training", "evaluate", "lifting", "meshing", "imaging", "view",
+    "camera",
+    "losses",
+    "metrics",
+    "models",
+    "registry",
+    "data",
+    "geometry",
+    "render",
+    "match",
+    "io",
+    "training",
+    "evaluate",
+    "lifting",
+    "meshing",
+    "imaging",
+    "view",
 }
 
 

@@ -13,6 +13,7 @@
 Only depth is fine-tuned (mask loss weight 0): matched photos have no object masks to teach the
 mask head. Re-running the same command resumes (matching is reused, training resumes exactly).
 """
+
 from __future__ import annotations
 
 import csv
@@ -95,15 +96,25 @@ def split_pairs(matched: Path, out: Path, holdout: float, seed: int) -> dict[str
             if not rows:
                 continue
             sizes = [rec.pair_offsets[i + 1] - rec.pair_offsets[i] for i in rows]
-            write_object(out / folder, ObjectRecord(
-                oid, rec.images, rec.masks, rec.pairs[rows], np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-                np.concatenate([rec.uv_src[rec.pair_offsets[i]:rec.pair_offsets[i + 1]] for i in rows]),
-                np.concatenate([rec.uv_tgt[rec.pair_offsets[i]:rec.pair_offsets[i + 1]] for i in rows])))
+            write_object(
+                out / folder,
+                ObjectRecord(
+                    oid,
+                    rec.images,
+                    rec.masks,
+                    rec.pairs[rows],
+                    np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                    np.concatenate([rec.uv_src[rec.pair_offsets[i] : rec.pair_offsets[i + 1]] for i in rows]),
+                    np.concatenate([rec.uv_tgt[rec.pair_offsets[i] : rec.pair_offsets[i + 1]] for i in rows]),
+                ),
+            )
             entries[split][oid] = {"split": split, "pairs": len(rows)}
             counts[split] += len(rows) // 2
     for split, folder in (("train", "pairs-train"), ("val", "pairs-heldout")):
-        write_manifest(out / folder, {"kind": "matched", "generator": "pointkit adapt", "source": str(matched),
-                                      "objects": entries[split]})
+        write_manifest(
+            out / folder,
+            {"kind": "matched", "generator": "pointkit adapt", "source": str(matched), "objects": entries[split]},
+        )
     return {"train_pairs": counts["train"], "heldout_pairs": counts["val"]}
 
 
@@ -121,12 +132,14 @@ def _match(cfg: AdaptConfig, out: Path, previous: dict[str, Any], progress: bool
         summary = build_matched_dataset(cfg.photos, matched, settings, progress=progress)
     if summary["pairs_kept"] < cfg.min_pairs:
         kinds = Counter()
-        for why, n in summary["reasons"].items():   # "too few matches (4 < 20)" -> "too few matches"
+        for why, n in summary["reasons"].items():  # "too few matches (4 < 20)" -> "too few matches"
             kinds[re.sub(r"\s*\(.*\)$", "", why)] += n
         reasons = "; ".join(f"{n} x {why}" for why, n in kinds.most_common(3)) or "none given"
-        raise PointkitError(f"{cfg.photos}: only {summary['pairs_kept']} usable view pairs of "
-                            f"{summary['pairs_kept'] + summary['pairs_rejected']} (need {cfg.min_pairs}); most "
-                            f"rejected because: {reasons}. Add photos with more overlap and texture")
+        raise PointkitError(
+            f"{cfg.photos}: only {summary['pairs_kept']} usable view pairs of "
+            f"{summary['pairs_kept'] + summary['pairs_rejected']} (need {cfg.min_pairs}); most "
+            f"rejected because: {reasons}. Add photos with more overlap and texture"
+        )
     return summary
 
 
@@ -147,7 +160,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     previous = json.loads(record.read_text()) if record.is_file() else {}
     if previous and previous.get("config") != json.loads(json.dumps(asdict(cfg))):
         raise PointkitError(f"{out} holds an adaptation with other settings; use them again or choose a new --out")
-    checkpoint_file(cfg.init)   # a bad --init fails before matching
+    checkpoint_file(cfg.init)  # a bad --init fails before matching
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"config": asdict(cfg)}
     summary["match"] = _match(cfg, out, previous, progress)
@@ -157,24 +170,50 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     else:
         summary["pairs"] = split_pairs(out / "matched", out, cfg.holdout, cfg.seed)
     if not summary["pairs"]["heldout_pairs"]:
-        raise PointkitError(f"{cfg.photos}: no object has 2 usable view pairs, so none can be held out to measure "
-                            "the fine-tuning; add photos with more overlap")
+        raise PointkitError(
+            f"{cfg.photos}: no object has 2 usable view pairs, so none can be held out to measure "
+            "the fine-tuning; add photos with more overlap"
+        )
     write_json_atomic(record, summary)
     run = out / "run"
-    result = train(TrainConfig(
-        datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")], out=str(run), init=cfg.init, loss="corr",
-        corr_per_pair=cfg.corr_per_pair, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="sgd",
-        mask_weight=0.0, val_every=max(1, cfg.steps // 5), patience=0, checkpoint_every=max(1, cfg.steps // 10),
-        seed=cfg.seed, device=cfg.device, threads=cfg.threads, progress=progress, resume=(run / "run.json").is_file()))
+    result = train(
+        TrainConfig(
+            datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")],
+            out=str(run),
+            init=cfg.init,
+            loss="corr",
+            corr_per_pair=cfg.corr_per_pair,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            optimizer="sgd",
+            mask_weight=0.0,
+            val_every=max(1, cfg.steps // 5),
+            patience=0,
+            checkpoint_every=max(1, cfg.steps // 10),
+            seed=cfg.seed,
+            device=cfg.device,
+            threads=cfg.threads,
+            progress=progress,
+            resume=(run / "run.json").is_file(),
+        )
+    )
     with open(run / "val.csv") as f:
         errors = {int(r["step"]): float(r["val_corr_error_px"]) for r in csv.DictReader(f)}
-    summary.update(heldout_error_before_px=errors[min(errors)], heldout_error_after_px=min(errors.values()),
-                   best_step=min(errors, key=errors.get), steps=result["steps"])
+    summary.update(
+        heldout_error_before_px=errors[min(errors)],
+        heldout_error_after_px=min(errors.values()),
+        best_step=min(errors, key=errors.get),
+        steps=result["steps"],
+    )
     write_bytes_atomic(out / "best.safetensors", (run / "best.safetensors").read_bytes())
     write_bytes_atomic(out / "MODEL_CARD.md", _card(cfg, summary).encode())
     write_json_atomic(record, summary)
-    return {"out": str(out), "checkpoint": str(out / "best.safetensors"),
-            **{k: v for k, v in summary.items() if k != "config"}}
+    return {
+        "out": str(out),
+        "checkpoint": str(out / "best.safetensors"),
+        **{k: v for k, v in summary.items() if k != "config"},
+    }
 
 
 def _card(cfg: AdaptConfig, s: dict[str, Any]) -> str:
@@ -185,11 +224,11 @@ Fine-tuned by `pointkit adapt` from `{cfg.init}` on the photos in `{cfg.photos}`
 
 | | |
 |---|---|
-| objects matched | {m['objects']} |
-| view pairs kept / rejected by `match` | {m['pairs_kept']} / {m['pairs_rejected']} |
-| pairs for training / held out | {p['train_pairs']} / {p['heldout_pairs']} (seed {cfg.seed}) |
-| fine-tuning | correspondence loss only, SGD momentum 0.9, lr {cfg.lr:g}, batch {cfg.batch_size}, {s['steps']} steps; mask head not trained |
-| held-out correspondence error | **{s['heldout_error_before_px']:.3f} px before, {s['heldout_error_after_px']:.3f} px after** (best step {s['best_step']}) |
+| objects matched | {m["objects"]} |
+| view pairs kept / rejected by `match` | {m["pairs_kept"]} / {m["pairs_rejected"]} |
+| pairs for training / held out | {p["train_pairs"]} / {p["heldout_pairs"]} (seed {cfg.seed}) |
+| fine-tuning | correspondence loss only, SGD momentum 0.9, lr {cfg.lr:g}, batch {cfg.batch_size}, {s["steps"]} steps; mask head not trained |
+| held-out correspondence error | **{s["heldout_error_before_px"]:.3f} px before, {s["heldout_error_after_px"]:.3f} px after** (best step {s["best_step"]}) |
 
 The error is the reprojection error of held-out pairs through each pair's best affine camera, in
 input pixels (lower is better); it measures the depth's consistency with those photos, not its

@@ -16,6 +16,7 @@ Output folder::
     config.json    the run's EvalConfig ({"job": "eval", "config": ...}; an --out holding another
                    job's config.json is refused)
 """
+
 from __future__ import annotations
 
 import csv
@@ -52,6 +53,7 @@ def _model_predictor(model, device: torch.device) -> Callable[[torch.Tensor, tor
     def predict(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         prior = silhouette_prior_batch(masks) if model.config.prior == "silhouette" else None
         return model(to_network_input(images.to(device), prior=prior))[:, :1].float().cpu()
+
     return predict
 
 
@@ -77,8 +79,9 @@ def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], til
         scale = max(float(err.max()), 1e-9)
         err_img = np.repeat((255 * err / scale).astype(np.uint8)[..., None], 3, -1)
         tiles = [image, colorize_depth(gt, mask), colorize_depth(pred, mask), err_img]
-        out.append(np.concatenate([np.asarray(Image.fromarray(t).resize((tile, tile), Image.NEAREST))
-                                   for t in tiles], 1))
+        out.append(
+            np.concatenate([np.asarray(Image.fromarray(t).resize((tile, tile), Image.NEAREST)) for t in tiles], 1)
+        )
     buf = io.BytesIO()
     Image.fromarray(np.concatenate(out, 0)).save(buf, format="PNG")
     return buf.getvalue()
@@ -110,8 +113,9 @@ def _score_object(rec, object_id: str, predict: Callable, S: int, batch_size: in
     images, masks, depth = resize_views(rec.images, rec.masks, rec.depth, S)
     mask = masks & (depth > 0)
     img_t, masks_t = torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(mask)
-    preds = torch.cat([predict(img_t[i:i + batch_size], masks_t[i:i + batch_size])
-                       for i in range(0, len(img_t), batch_size)])
+    preds = torch.cat(
+        [predict(img_t[i : i + batch_size], masks_t[i : i + batch_size]) for i in range(0, len(img_t), batch_size)]
+    )
     gt_t, m_t = torch.from_numpy(depth)[:, None], torch.from_numpy(mask)[:, None]
     preds = zero_median(preds, m_t)
     keep = m_t.flatten(1).sum(1) >= 4
@@ -123,8 +127,7 @@ def _score_object(rec, object_id: str, predict: Callable, S: int, batch_size: in
             for j, v in enumerate(kept_views):
                 rows[v][f"{name}_{mode}"] = float(values[name][j])
     aligned = align_depth(preds.double(), gt_t.double(), m_t, mode="paper").float() if keep.any() else preds
-    return ([rows[v] for v in kept_views],
-            [(images[v], depth[v], aligned[v, 0].numpy(), mask[v]) for v in kept_views])
+    return ([rows[v] for v in kept_views], [(images[v], depth[v], aligned[v, 0].numpy(), mask[v]) for v in kept_views])
 
 
 @dataclass
@@ -135,13 +138,19 @@ class EvalConfig:
 
     dataset: str = setting(help="Dataset folder (rendered: it must carry depth).", cli=False)
     out: str = setting(help="Folder for metrics.json, CSV, table, grid.", type=click.Path(file_okay=False))
-    checkpoint: str | None = setting(None, "LiftNet checkpoint: a .safetensors file, a run folder (its "
-                                     "best.safetensors) or a model name; ignored with a baseline.", cli=False)
+    checkpoint: str | None = setting(
+        None,
+        "LiftNet checkpoint: a .safetensors file, a run folder (its "
+        "best.safetensors) or a model name; ignored with a baseline.",
+        cli=False,
+    )
     split: str = setting("test", "Split to evaluate: train, val, test or all.")
-    baseline: str | None = setting(None, "Evaluate the flat-depth baseline instead of a checkpoint.",
-                                   type=click.Choice(["flat"]))
-    input_size: int | None = setting(None, "Evaluation side for --baseline (default: the dataset's resolution).",
-                                     type=click.IntRange(min=16))
+    baseline: str | None = setting(
+        None, "Evaluate the flat-depth baseline instead of a checkpoint.", type=click.Choice(["flat"])
+    )
+    input_size: int | None = setting(
+        None, "Evaluation side for --baseline (default: the dataset's resolution).", type=click.IntRange(min=16)
+    )
     batch_size: int = setting(16, "Images per inference batch.", type=click.IntRange(min=1))
     device: str = setting("auto", "Torch device.", type=click.Choice(["auto", "cpu", "cuda"]))
     grid: int = setting(8, "Images in grid.png (0: none).", type=click.IntRange(min=0))
@@ -164,8 +173,10 @@ def _score_split(ds, ids: list[str], predict: Callable, size: int | None, config
     for object_id in ids:
         rec = ds.read(object_id)
         if rec.depth is None:
-            raise PointkitError(f"{config.dataset}: object {object_id} has no ground-truth depth (a matched "
-                                "dataset?); evaluate on a rendered dataset")
+            raise PointkitError(
+                f"{config.dataset}: object {object_id} has no ground-truth depth (a matched "
+                "dataset?); evaluate on a rendered dataset"
+            )
         rows, views = _score_object(rec, object_id, predict, size or rec.images.shape[1], config.batch_size)
         per_image += rows
         samples += views
@@ -187,9 +198,13 @@ def _write_outputs(out: Path, result: dict[str, Any], per_image: list[dict], sam
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(per_image)
-    lines = [f"{result['model']} on {result['dataset']} ({result['split']}, {len(per_image)} images, "
-             f"{result['input_size']} px)", "",
-             "| alignment | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    lines = [
+        f"{result['model']} on {result['dataset']} ({result['split']}, {len(per_image)} images, "
+        f"{result['input_size']} px)",
+        "",
+        "| alignment | " + " | ".join(METRICS) + " |",
+        "|---" * (len(METRICS) + 1) + "|",
+    ]
     lines += [f"| {mode} | " + " | ".join(f"{modes[mode][n]:.4f}" for n in METRICS) + " |" for mode in MODES]
     write_bytes_atomic(out / "metrics.md", ("\n".join(lines) + "\n").encode())
     if grid > 0:
@@ -212,18 +227,27 @@ def run_eval(config: EvalConfig, baseline: Callable | None = None) -> dict[str, 
     from pointkit.data.format import Dataset
     from pointkit.models.device import resolve_device
 
-    load_saved(config.out, "eval")            # refuses an --out holding another job's config.json
+    load_saved(config.out, "eval")  # refuses an --out holding another job's config.json
     ds = Dataset.open(config.dataset)
     ids = ds.split(config.split)
     if not ids:
         raise PointkitError(f"{config.dataset}: no objects in split {config.split!r}; choose another --split")
-    predict, size, source = _predictor(config.checkpoint, baseline or config.baseline, config.input_size,
-                                       resolve_device(config.device))
+    predict, size, source = _predictor(
+        config.checkpoint, baseline or config.baseline, config.input_size, resolve_device(config.device)
+    )
     per_image, samples = _score_split(ds, ids, predict, size, config)
-    modes = {mode: {name: float(np.mean([r[f"{name}_{mode}"] for r in per_image])) for name in METRICS}
-             for mode in MODES}
-    result = {"modes": modes, "images": len(per_image), "objects": len(ids), "split": config.split,
-              "dataset": config.dataset, "model": source, "input_size": int(samples[0][1].shape[0])}
+    modes = {
+        mode: {name: float(np.mean([r[f"{name}_{mode}"] for r in per_image])) for name in METRICS} for mode in MODES
+    }
+    result = {
+        "modes": modes,
+        "images": len(per_image),
+        "objects": len(ids),
+        "split": config.split,
+        "dataset": config.dataset,
+        "model": source,
+        "input_size": int(samples[0][1].shape[0]),
+    }
     out = Path(config.out)
     _write_outputs(out, result, per_image, samples, config.grid)
     save(config, out, "eval")
@@ -231,9 +255,14 @@ def run_eval(config: EvalConfig, baseline: Callable | None = None) -> dict[str, 
     return {**headline, "images": len(per_image), "model": source, "out": str(out)}
 
 
-def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path, *,
-             baseline: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-             **options: Any) -> dict[str, Any]:
+def evaluate(
+    checkpoint: str | Path | None,
+    dataset: str | Path,
+    out: str | Path,
+    *,
+    baseline: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Evaluate a checkpoint (or a baseline) on one split of a dataset with ground-truth depth.
 
     Args:
@@ -250,6 +279,7 @@ def evaluate(checkpoint: str | Path | None, dataset: str | Path, out: str | Path
         The headline: rmse / l1 / delta1 under each mode, images, model, out.
     """
     function = baseline if callable(baseline) else None
-    config = EvalConfig(dataset=dataset, out=out, checkpoint=checkpoint, baseline=None if function else baseline,
-                        **options)
+    config = EvalConfig(
+        dataset=dataset, out=out, checkpoint=checkpoint, baseline=None if function else baseline, **options
+    )
     return run_eval(config, function)

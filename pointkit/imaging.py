@@ -7,6 +7,7 @@ turned upright, as every photo viewer shows them). Anything else is a :class:`Po
 with one line naming the file: a missing, empty, truncated or non-image file, or an image
 with more than ``max_pixels`` pixels (checked from the header, before the pixels are decoded).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -68,15 +69,18 @@ def from_array(array: np.ndarray, source: str = "<array>") -> LoadedImage:
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or min(array.shape[:2]) < 1:
-        raise PointkitError(f"{source}: expected an (H, W), (H, W, 3) or (H, W, 4) image array, got shape {array.shape}")
+        raise PointkitError(
+            f"{source}: expected an (H, W), (H, W, 3) or (H, W, 4) image array, got shape {array.shape}"
+        )
     array = _to_uint8(array)
     alpha = array[..., 3].copy() if array.shape[2] == 4 else None
     rgb = np.repeat(array, 3, 2) if array.shape[2] == 1 else array[..., :3]
     return LoadedImage(np.ascontiguousarray(rgb), alpha, source)
 
 
-def load_image(path: str | Path, max_pixels: int = MAX_PIXELS,
-               before_decode: Callable[[int, int], None] | None = None) -> LoadedImage:
+def load_image(
+    path: str | Path, max_pixels: int = MAX_PIXELS, before_decode: Callable[[int, int], None] | None = None
+) -> LoadedImage:
     """Decode an image file, upright, as 8-bit RGB (+ alpha).
 
     Args:
@@ -112,8 +116,10 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS,
         if w * h == 0:
             raise PointkitError(f"{path}: the image has zero size ({w}x{h})")
         if w * h > max_pixels:
-            raise PointkitError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} Mpixel, above the limit of {max_pixels / 1e6:.0f} Mpixel; "
-                                f"downscale it or raise --max-pixels")
+            raise PointkitError(
+                f"{path}: {w}x{h} is {w * h / 1e6:.0f} Mpixel, above the limit of {max_pixels / 1e6:.0f} Mpixel; "
+                f"downscale it or raise --max-pixels"
+            )
         if before_decode is not None:
             before_decode(w, h)
         try:
@@ -142,6 +148,5 @@ def colorize_depth(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
         lo, hi = float(d.min()), float(d.max())
         level = np.zeros(depth.shape, np.uint8)
         level[mask] = np.round(255 * (hi - d) / max(hi - lo, 1e-9)).astype(np.uint8)
-        out[mask] = cv2.applyColorMap(level, cv2.COLORMAP_VIRIDIS)[mask][:, ::-1]   # BGR -> RGB
+        out[mask] = cv2.applyColorMap(level, cv2.COLORMAP_VIRIDIS)[mask][:, ::-1]  # BGR -> RGB
     return out
-

@@ -1,4 +1,5 @@
 """Atomic file writes: a file either appears complete or not at all (kill -9 safe)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary name ends with the real suffix (".x.npz.tmp-abc.npz") so that writers which
     # choose a format from the extension (numpy, PIL, trimesh) behave as for the final path.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=suffix if suffix is not None else path.suffix,
-                               dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.tmp-", suffix=suffix if suffix is not None else path.suffix, dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp)
     umask = os.umask(0)

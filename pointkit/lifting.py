@@ -20,6 +20,7 @@ The rules, applied over the object mask, in order:
 Then ``e``: the nearest object point is at depth 1. Units of the resolved depth: the image's
 longer side = 1 (so a depth of 1 is one image width in front of the object's nearest point).
 """
+
 from __future__ import annotations
 
 import functools
@@ -87,8 +88,10 @@ def _load_cached(path: str, mtime_ns: int, device: str, backend: str):
         if model is not None:
             return model, model.metadata
         if backend == "onnx":
-            raise PointkitError(f"{path}: no ONNX export made from it beside it; run `pointkit export onnx {path} "
-                                f"--out {Path(path).with_suffix('.onnx')}`, or use --backend torch")
+            raise PointkitError(
+                f"{path}: no ONNX export made from it beside it; run `pointkit export onnx {path} "
+                f"--out {Path(path).with_suffix('.onnx')}`, or use --backend torch"
+            )
     elif backend == "onnx":
         raise PointkitError(f"--backend onnx runs on the CPU; use --device cpu (got {device})")
     from pointkit.models import load_checkpoint
@@ -115,8 +118,10 @@ def load_model(checkpoint: str | Path | None = None, device: str = "cpu", backen
         raise PointkitError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if checkpoint is None:
         if not DEFAULT_CHECKPOINT.is_file():
-            raise PointkitError(f"the default model {DEFAULT_CHECKPOINT.name} is missing from this pointkit install "
-                                f"(not shipped yet); pass --checkpoint PATH to a LiftNet checkpoint")
+            raise PointkitError(
+                f"the default model {DEFAULT_CHECKPOINT.name} is missing from this pointkit install "
+                f"(not shipped yet); pass --checkpoint PATH to a LiftNet checkpoint"
+            )
         checkpoint = DEFAULT_CHECKPOINT
     path = checkpoint_file(checkpoint)
     return _load_cached(str(path.resolve()), path.stat().st_mtime_ns, str(device), backend)
@@ -141,8 +146,15 @@ def _network_input(model, rgb: np.ndarray, mask: np.ndarray | None) -> tuple[np.
     if model.config.prior == "silhouette":
         prior = np.zeros((S, S), np.float32)
         if mask is not None:
-            sq_mask = cv2.copyMakeBorder(mask.astype(np.uint8), top, side - mask.shape[0] - top, left,
-                                         side - mask.shape[1] - left, cv2.BORDER_CONSTANT, value=0)
+            sq_mask = cv2.copyMakeBorder(
+                mask.astype(np.uint8),
+                top,
+                side - mask.shape[0] - top,
+                left,
+                side - mask.shape[1] - left,
+                cv2.BORDER_CONSTANT,
+                value=0,
+            )
             prior = silhouette_prior(cv2.resize(sq_mask, (S, S), interpolation=cv2.INTER_NEAREST) > 0)
         x = np.concatenate([x, prior[None].astype(np.float32)])
     return x, (side, top, left)
@@ -158,8 +170,9 @@ def _forward(model, x: np.ndarray, device: str) -> np.ndarray:
         return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
 
 
-def predict_batch(model, rgbs: Sequence[np.ndarray], device: str = "cpu",
-                  masks: Sequence[np.ndarray | None] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+def predict_batch(
+    model, rgbs: Sequence[np.ndarray], device: str = "cpu", masks: Sequence[np.ndarray | None] | None = None
+) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """Run LiftNet once on a batch of images (any sizes) at its input size and map each output back.
 
     Args:
@@ -175,17 +188,21 @@ def predict_batch(model, rgbs: Sequence[np.ndarray], device: str = "cpu",
         float32 or None.
     """
     inputs = [_network_input(model, rgb, m) for rgb, m in zip(rgbs, masks or [None] * len(rgbs))]
-    y = _forward(model, np.stack([x for x, _ in inputs]), device)    # (N, C, S, S)
+    y = _forward(model, np.stack([x for x, _ in inputs]), device)  # (N, C, S, S)
     results = []
     for rgb, (_, (side, top, left)), channels in zip(rgbs, inputs, y):
         H, W = rgb.shape[:2]
-        out = [cv2.resize(c, (side, side), interpolation=cv2.INTER_LINEAR)[top:top + H, left:left + W] for c in channels]
+        out = [
+            cv2.resize(c, (side, side), interpolation=cv2.INTER_LINEAR)[top : top + H, left : left + W]
+            for c in channels
+        ]
         results.append((out[0].astype(np.float32), out[1].astype(np.float32) if len(out) > 1 else None))
     return results
 
 
-def predict(model, rgb: np.ndarray, device: str = "cpu",
-            mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def predict(
+    model, rgb: np.ndarray, device: str = "cpu", mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`predict_batch` of one (H, W, 3) image: raw depth (H, W) and mask logits (H, W) or None."""
     return predict_batch(model, [rgb], device, [mask])[0]
 
@@ -198,8 +215,9 @@ def boundary(mask: np.ndarray) -> np.ndarray:
     return mask & ~inner
 
 
-def resolve_depth(raw: np.ndarray, mask: np.ndarray, depth_scale: float = 1.0, plane: str = "object",
-                  bulge: float = BULGE) -> tuple[np.ndarray, dict[str, float]]:
+def resolve_depth(
+    raw: np.ndarray, mask: np.ndarray, depth_scale: float = 1.0, plane: str = "object", bulge: float = BULGE
+) -> tuple[np.ndarray, dict[str, float]]:
     """Apply the module's three rules to a raw depth map.
 
     Args:
@@ -246,7 +264,7 @@ def _check_options(depth_scale: float, mesh_resolution: int, device: str, backen
     if mesh_resolution < 1:
         raise PointkitError(f"--mesh-resolution must be at least 1, got {mesh_resolution}")
     if device == "cpu" or (device == "auto" and backend != "torch" and not _nvidia_driver()):
-        return "cpu"                        # decided without importing torch (seconds of the whole run)
+        return "cpu"  # decided without importing torch (seconds of the whole run)
     from pointkit.models.device import resolve_device
 
     try:
@@ -262,7 +280,7 @@ def _nvidia_driver() -> bool:
 
 
 SCALE_KEYS = ("height", "width")
-GPU_BATCH = 8                                   # images per network forward on CUDA (lift_files' default)
+GPU_BATCH = 8  # images per network forward on CUDA (lift_files' default)
 
 
 def parse_scale_from(spec: str) -> tuple[str, float]:
@@ -277,8 +295,9 @@ def parse_scale_from(spec: str) -> tuple[str, float]:
     except ValueError:
         metres = float("nan")
     if not sep or key.strip() not in SCALE_KEYS or not np.isfinite(metres) or metres <= 0:
-        raise PointkitError(f"--scale-from {spec!r}: use height=METRES or width=METRES (the object's real size, "
-                            "e.g. height=0.42)")
+        raise PointkitError(
+            f"--scale-from {spec!r}: use height=METRES or width=METRES (the object's real size, e.g. height=0.42)"
+        )
     return key.strip(), metres
 
 
@@ -291,10 +310,18 @@ def metres_per_unit(spec: str, mask: np.ndarray) -> float:
     return metres * max(mask.shape) / float(extent)
 
 
-def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, depth_scale: float = 1.0,
-         mask: str | Path | np.ndarray = "auto", device: str = "cpu", max_pixels: int = MAX_PIXELS,
-         mesh_resolution: int = DEFAULT_MAX_SIDE, scale_from: str | None = None,
-         max_memory_gb: float | None = None, backend: str = "auto") -> LiftResult:
+def lift(
+    image: str | Path | np.ndarray,
+    checkpoint: str | Path | None = None,
+    depth_scale: float = 1.0,
+    mask: str | Path | np.ndarray = "auto",
+    device: str = "cpu",
+    max_pixels: int = MAX_PIXELS,
+    mesh_resolution: int = DEFAULT_MAX_SIDE,
+    scale_from: str | None = None,
+    max_memory_gb: float | None = None,
+    backend: str = "auto",
+) -> LiftResult:
     """Lift one image to a resolved depth map, an object mask and a textured mesh.
 
     Args:
@@ -322,8 +349,9 @@ def lift(image: str | Path | np.ndarray, checkpoint: str | Path | None = None, d
     >>> result = pointkit.lift("photo.jpg")            # doctest: +SKIP
     >>> result.mesh.export("photo.glb")                # doctest: +SKIP
     """
-    result = lift_batch([image], checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from,
-                        max_memory_gb, backend)[0]
+    result = lift_batch(
+        [image], checkpoint, depth_scale, mask, device, max_pixels, mesh_resolution, scale_from, max_memory_gb, backend
+    )[0]
     if isinstance(result, BaseException):
         raise result
     return result
@@ -344,14 +372,22 @@ def _load(image: str | Path | np.ndarray, max_pixels: int, max_memory_gb: float 
 
     def fits(width: int, height: int) -> None:
         memory.check_memory(memory.lift_bytes(height, width), f"{image}: lift at {width}x{height}", max_memory_gb)
+
     return load_image(image, max_pixels, before_decode=fits)
 
 
-def lift_batch(images: Sequence[str | Path | np.ndarray], checkpoint: str | Path | None = None,
-               depth_scale: float = 1.0, mask: str | Path | np.ndarray = "auto", device: str = "cpu",
-               max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
-               scale_from: str | None = None, max_memory_gb: float | None = None,
-               backend: str = "auto") -> list[LiftResult | Exception]:
+def lift_batch(
+    images: Sequence[str | Path | np.ndarray],
+    checkpoint: str | Path | None = None,
+    depth_scale: float = 1.0,
+    mask: str | Path | np.ndarray = "auto",
+    device: str = "cpu",
+    max_pixels: int = MAX_PIXELS,
+    mesh_resolution: int = DEFAULT_MAX_SIDE,
+    scale_from: str | None = None,
+    max_memory_gb: float | None = None,
+    backend: str = "auto",
+) -> list[LiftResult | Exception]:
     """:func:`lift` of several images with one network forward per pass for all of them: batched
     inference, what makes a GPU pay off (same arguments as :func:`lift`, ``mask`` for every image).
 
@@ -373,17 +409,27 @@ def lift_batch(images: Sequence[str | Path | np.ndarray], checkpoint: str | Path
     for i in [i for i in live if isinstance(masks[i], Exception)]:
         out[i] = masks[i]
     live = [i for i in live if not isinstance(masks[i], Exception)]
-    if model.config.prior == "silhouette" and live:   # the second pass sees each chosen mask
+    if model.config.prior == "silhouette" and live:  # the second pass sees each chosen mask
         second = predict_batch(model, [out[i].rgb for i in live], device, [masks[i][0] for i in live])
         raws.update({i: raw for i, (raw, _) in zip(live, second)})
     for i in live:
-        out[i] = _attempt(_finish, out[i], raws[i], *masks[i], meta, checkpoint, depth_scale, mesh_resolution,
-                          scale_from)
+        out[i] = _attempt(
+            _finish, out[i], raws[i], *masks[i], meta, checkpoint, depth_scale, mesh_resolution, scale_from
+        )
     return out
 
 
-def _finish(loaded, raw: np.ndarray, obj: np.ndarray, source: str, meta: dict, checkpoint, depth_scale: float,
-            mesh_resolution: int, scale_from: str | None) -> LiftResult:
+def _finish(
+    loaded,
+    raw: np.ndarray,
+    obj: np.ndarray,
+    source: str,
+    meta: dict,
+    checkpoint,
+    depth_scale: float,
+    mesh_resolution: int,
+    scale_from: str | None,
+) -> LiftResult:
     """One image's result from its network depth ``raw`` (H, W) and mask ``obj`` (H, W) bool: the
     depth made canonical (zero median over the object: the loss leaves the offset free), the
     rules, the mesh, the units."""
@@ -393,15 +439,21 @@ def _finish(loaded, raw: np.ndarray, obj: np.ndarray, source: str, meta: dict, c
         mesh = depth_to_mesh(depth, obj, loaded.rgb, max_side=mesh_resolution)
     except PointkitError as exc:
         raise PointkitError(f"{loaded.source}: {exc}") from None
-    info = {"mask": source, "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT), "depth_scale": float(depth_scale),
-            "units": "longer image side = 1; nearest object point at depth 1", "rules": rules,
-            "model": {k: meta[k] for k in sorted(meta) if isinstance(meta[k], (str, int, float, bool))}}
+    info = {
+        "mask": source,
+        "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT),
+        "depth_scale": float(depth_scale),
+        "units": "longer image side = 1; nearest object point at depth 1",
+        "rules": rules,
+        "model": {k: meta[k] for k in sorted(meta) if isinstance(meta[k], (str, int, float, bool))},
+    }
     if scale_from is not None:
         k = metres_per_unit(scale_from, obj)
         depth = (depth * k).astype(np.float32)
         mesh.apply_scale(k)
-        info.update(units=f"metres ({scale_from}: the mask's extent; 1 longer image side = {k:.6g} m)",
-                    metres_per_unit=k)
+        info.update(
+            units=f"metres ({scale_from}: the mask's extent; 1 longer image side = {k:.6g} m)", metres_per_unit=k
+        )
     return LiftResult(depth, obj, mesh, loaded.rgb, raw, info)
 
 
@@ -416,22 +468,25 @@ def parse_formats(fmt: str | Sequence[str]) -> tuple[str, ...]:
     known = registry.available("pointkit.exporters")
     unknown = [f for f in names if f not in known]
     if unknown or not names:
-        raise PointkitError(f"unknown format {', '.join(unknown) or repr(fmt)}; use one or more of "
-                            f"{', '.join(known)}, comma-separated")
+        raise PointkitError(
+            f"unknown format {', '.join(unknown) or repr(fmt)}; use one or more of {', '.join(known)}, comma-separated"
+        )
     return tuple(dict.fromkeys(names))
 
 
 def output_files(out: str | Path, stem: str, fmt: str | Sequence[str] = "glb", normals: bool = False) -> list[Path]:
     """The files ``write_outputs`` writes for ``stem`` (obj's .mtl and texture aside)."""
     out = Path(out)
-    suffixes = ("_depth.npy", "_depth.png", "_depth_color.png", "_mask.png") + \
-        (("_normals.npy", "_normals.png") if normals else ())
+    suffixes = ("_depth.npy", "_depth.png", "_depth_color.png", "_mask.png") + (
+        ("_normals.npy", "_normals.png") if normals else ()
+    )
     suffixes += tuple(registry.load("pointkit.exporters", f).suffix for f in parse_formats(fmt))
     return [out / f"{stem}{suffix}" for suffix in suffixes]
 
 
-def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Sequence[str] = "glb",
-                  normals: bool = False) -> list[Path]:
+def write_outputs(
+    result: LiftResult, out: str | Path, stem: str, fmt: str | Sequence[str] = "glb", normals: bool = False
+) -> list[Path]:
     """Write one image's files into ``out``, each atomically; on any failure the files already
     written for this image are removed (never a partial set, never a partial mesh).
 
@@ -463,9 +518,11 @@ def write_outputs(result: LiftResult, out: str | Path, stem: str, fmt: str | Seq
         text = PngImagePlugin.PngInfo()
         text.add_text("depth_near", repr(near))
         text.add_text("depth_far", repr(far))
-        for name, array, kwargs in ((f"{stem}_depth.png", png16, {"pnginfo": text}),
-                                    (f"{stem}_depth_color.png", colorize_depth(result.depth, result.mask), {}),
-                                    (f"{stem}_mask.png", result.mask.astype(np.uint8) * 255, {})):
+        for name, array, kwargs in (
+            (f"{stem}_depth.png", png16, {"pnginfo": text}),
+            (f"{stem}_depth_color.png", colorize_depth(result.depth, result.mask), {}),
+            (f"{stem}_mask.png", result.mask.astype(np.uint8) * 255, {}),
+        ):
             with atomic_path(out / name) as tmp:
                 # zlib level 1 (not 6): slightly larger files, cheaper writes; lift is mostly file writing
                 Image.fromarray(array).save(tmp, compress_level=1, **kwargs)
@@ -497,8 +554,13 @@ def collect_images(inputs: Iterable[str | Path], recursive: bool = False) -> lis
     for item in map(Path, inputs):
         if item.is_dir():
             walk = item.rglob("*") if recursive else item.iterdir()
-            found = sorted(p for p in walk if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                           and not any(part.startswith(".") for part in p.relative_to(item).parts))
+            found = sorted(
+                p
+                for p in walk
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            )
             if not found:
                 where = "this folder or below" if recursive else "this folder (-r: and its sub-folders)"
                 raise PointkitError(f"{item}: no images ({', '.join(IMAGE_SUFFIXES)}) in {where}")
@@ -528,8 +590,10 @@ def output_stems(files: list[tuple[Path, Path]] | list[Path]) -> list[str]:
     first: dict[str, Path] = {}
     for (path, _), stem in zip(pairs, stems):
         if stem in first:
-            raise PointkitError(f"{first[stem]} and {path} would both write {stem}.* into the output folder; "
-                                f"lift them into separate --out folders")
+            raise PointkitError(
+                f"{first[stem]} and {path} would both write {stem}.* into the output folder; "
+                f"lift them into separate --out folders"
+            )
         first[stem] = path
     return stems
 
@@ -556,13 +620,26 @@ def _one_line(path: Path, exc: Exception) -> str:
     return f"{path}: {type(exc).__name__}" + (f": {first_line(exc)}" if str(exc).strip() else "")
 
 
-def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequence[str] = "glb",
-               checkpoint: str | Path | None = None, depth_scale: float = 1.0, mask: str = "auto",
-               device: str = "auto", max_pixels: int = MAX_PIXELS, mesh_resolution: int = DEFAULT_MAX_SIDE,
-               progress: bool = True, recursive: bool = False, skip_existing: bool = False,
-               normals: bool = False, scale_from: str | None = None,
-               on_image: Callable[[dict[str, Any]], None] | None = None, batch_size: int | None = None,
-               max_memory_gb: float | None = None, backend: str = "auto") -> dict[str, Any]:
+def lift_files(
+    inputs: Iterable[str | Path],
+    out: str | Path,
+    fmt: str | Sequence[str] = "glb",
+    checkpoint: str | Path | None = None,
+    depth_scale: float = 1.0,
+    mask: str = "auto",
+    device: str = "auto",
+    max_pixels: int = MAX_PIXELS,
+    mesh_resolution: int = DEFAULT_MAX_SIDE,
+    progress: bool = True,
+    recursive: bool = False,
+    skip_existing: bool = False,
+    normals: bool = False,
+    scale_from: str | None = None,
+    on_image: Callable[[dict[str, Any]], None] | None = None,
+    batch_size: int | None = None,
+    max_memory_gb: float | None = None,
+    backend: str = "auto",
+) -> dict[str, Any]:
     """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
     folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``
     (``normals``: normal maps too; ``write_outputs``; ``scale_from``: in metres, see ``lift``).
@@ -578,8 +655,6 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     Returns:
         ``{"out", "lifted", "skipped", "failed", "errors": {file: message}, "outputs": {file: [paths]}}``.
     """
-    from tqdm import tqdm
-
     formats = parse_formats(fmt)
     device = _check_options(depth_scale, mesh_resolution, device, backend)
     if scale_from is not None:
@@ -591,42 +666,67 @@ def lift_files(inputs: Iterable[str | Path], out: str | Path, fmt: str | Sequenc
     stems = output_stems(files)
     out = check_writable(out)
     load_model(checkpoint, device, backend)
-    outputs: dict[str, list[str]] = {}
-    errors: dict[str, str] = {}
-    done = itertools.count(1)
-    bar = tqdm(total=len(files), desc="lift", unit="img", disable=not progress or len(files) < 2)
-
-    def report(path: Path, **what) -> None:
-        bar.update()
-        if on_image:
-            on_image({"image": str(path), "done": next(done), "total": len(files), **what})
-
+    run = _FolderRun(len(files), out, formats, normals, progress, on_image)
     todo = []
     for (path, _), stem in zip(files, stems):
         if skip_existing and all(p.is_file() for p in output_files(out, stem, formats, normals)):
-            report(path, skipped=True)
+            run.report(path, skipped=True)
         else:
             todo.append((path, stem))
     for start in range(0, len(todo), batch_size):
-        chunk = todo[start:start + batch_size]
-        results = lift_batch([path for path, _ in chunk], checkpoint, depth_scale, mask, device, max_pixels,
-                             mesh_resolution, scale_from, max_memory_gb, backend)
-        for (path, stem), result in zip(chunk, results):
-            try:
-                if isinstance(result, BaseException):
-                    raise result
-                outputs[str(path)] = [str(p) for p in write_outputs(result, out, stem, formats, normals)]
-                report(path, outputs=outputs[str(path)])
-            except Exception as exc:  # one bad image must not stop a folder: report it, go on
-                message = _one_line(path, exc)
-                if len(files) == 1:
-                    if not isinstance(exc, (PointkitError, OSError)):
-                        raise  # a single image: the CLI reports it (traceback with --debug)
-                    raise PointkitError(message) from None
-                errors[str(path)] = message
-                bar.write(f"pointkit: {message}", file=sys.stderr)
-                report(path, error=message)
-    bar.close()
-    skipped = len(files) - len(todo)
-    return {"out": str(out), "lifted": len(outputs), "skipped": skipped, "failed": len(errors), "errors": errors,
-            "outputs": outputs}
+        chunk = todo[start : start + batch_size]
+        paths = [path for path, _ in chunk]
+        options = (depth_scale, mask, device, max_pixels, mesh_resolution, scale_from, max_memory_gb, backend)
+        for (path, stem), result in zip(chunk, lift_batch(paths, checkpoint, *options)):
+            run.write(path, stem, result)
+    return run.summary()
+
+
+class _FolderRun:
+    """The bookkeeping of one :func:`lift_files` job: outputs and errors per image, the progress
+    bar and ``on_image`` events; a single input image's failure is raised instead of counted."""
+
+    def __init__(self, total: int, out: Path, formats, normals: bool, progress: bool, on_image):
+        from tqdm import tqdm
+
+        self.total, self.out, self.formats, self.normals, self.on_image = total, out, formats, normals, on_image
+        self.outputs: dict[str, list[str]] = {}
+        self.errors: dict[str, str] = {}
+        self.skipped, self._done = 0, itertools.count(1)
+        self.bar = tqdm(total=total, desc="lift", unit="img", disable=not progress or total < 2)
+
+    def report(self, path: Path, **what) -> None:
+        self.skipped += bool(what.get("skipped"))
+        self.bar.update()
+        if self.on_image:
+            self.on_image({"image": str(path), "done": next(self._done), "total": self.total, **what})
+
+    def write(self, path: Path, stem: str, result) -> None:
+        """Write one image's files (``result``: its LiftResult or the exception that stopped it)."""
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            self.outputs[str(path)] = [
+                str(p) for p in write_outputs(result, self.out, stem, self.formats, self.normals)
+            ]
+            self.report(path, outputs=self.outputs[str(path)])
+        except Exception as exc:  # one bad image must not stop a folder: report it, go on
+            message = _one_line(path, exc)
+            if self.total == 1:
+                if not isinstance(exc, (PointkitError, OSError)):
+                    raise  # a single image: the CLI reports it (traceback with --debug)
+                raise PointkitError(message) from None
+            self.errors[str(path)] = message
+            self.bar.write(f"pointkit: {message}", file=sys.stderr)
+            self.report(path, error=message)
+
+    def summary(self) -> dict[str, Any]:
+        self.bar.close()
+        return {
+            "out": str(self.out),
+            "lifted": len(self.outputs),
+            "skipped": self.skipped,
+            "failed": len(self.errors),
+            "errors": self.errors,
+            "outputs": self.outputs,
+        }

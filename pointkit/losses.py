@@ -1,4 +1,5 @@
 r"""LiftNet's losses (paper §3): the robust cost R, the correspondence loss, the supervised baseline."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ def sample_depth(depth: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"depth must be (B, 1, H, W), got {tuple(depth.shape)}")
     H, W = depth.shape[-2:]
     scale = torch.tensor([2.0 / W, 2.0 / H], dtype=uv.dtype, device=uv.device)
-    grid = (uv * scale - 1).unsqueeze(1).to(depth.dtype)                 # (B, 1, N, 2); align_corners=False frame
+    grid = (uv * scale - 1).unsqueeze(1).to(depth.dtype)  # (B, 1, N, 2); align_corners=False frame
     return F.grid_sample(depth, grid, mode="bilinear", padding_mode="border", align_corners=False)[:, 0, 0]
 
 
@@ -101,7 +102,9 @@ def correspondence_loss(
         Scalar loss, or ``(loss, stats)``.
     """
     if src_uv.shape != tgt_uv.shape or src_uv.ndim != 3 or src_uv.shape[-1] != 2:
-        raise ValueError(f"src_uv and tgt_uv must both be (B, N, 2), got {tuple(src_uv.shape)} and {tuple(tgt_uv.shape)}")
+        raise ValueError(
+            f"src_uv and tgt_uv must both be (B, N, 2), got {tuple(src_uv.shape)} and {tuple(tgt_uv.shape)}"
+        )
     if depth.shape[0] != src_uv.shape[0]:
         raise ValueError(f"batch of depth ({depth.shape[0]}) and correspondences ({src_uv.shape[0]}) differ")
     B, N, _ = src_uv.shape
@@ -109,7 +112,7 @@ def correspondence_loss(
     with torch.autocast(device_type=depth.device.type, enabled=False):
         dtype = torch.float64 if depth.dtype == torch.float64 else torch.float32
         src, tgt = src_uv.to(dtype), tgt_uv.to(dtype)
-        d = sample_depth(depth.to(dtype), src)                            # (B, N)
+        d = sample_depth(depth.to(dtype), src)  # (B, N)
         X = torch.cat([src, d.unsqueeze(-1), torch.ones_like(d).unsqueeze(-1)], -1)
         if ransac:
             thr = threshold if threshold is not None else (tau if tau is not None else 8.0)
@@ -117,7 +120,7 @@ def correspondence_loss(
             P, inliers, degenerate = fit.P, fit.inliers, fit.degenerate
         else:
             P, inliers, degenerate = solve_affine(X, tgt, valid), valid, affine_degenerate(X, valid)
-        r2 = ((project_affine(P, X) - tgt) ** 2).sum(-1)                  # (B, N)
+        r2 = ((project_affine(P, X) - tgt) ** 2).sum(-1)  # (B, N)
         w = valid.to(dtype)
         n_valid = w.sum(-1).clamp_min(1)
         per_pair = (_robust_from_squared(r2, tau) * w).sum(-1) / n_valid  # (B,)

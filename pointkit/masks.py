@@ -16,6 +16,7 @@ From a mask: :func:`inside_distance` (distance to the background, the image bord
 background), :func:`silhouette_prior` (the optional LiftNet input channel) and
 :func:`silhouette_heuristic` (the baseline every model is compared with: depth = -sqrt(distance)).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,8 +55,9 @@ def grabcut_mask(rgb: np.ndarray, work_side: int = 256, iterations: int = 4, bor
     return _grabcut(rgb, None, work_side, iterations, border)
 
 
-def _grabcut(rgb: np.ndarray, init: np.ndarray | None, work_side: int, iterations: int,
-             border: float = 0.01) -> np.ndarray:
+def _grabcut(
+    rgb: np.ndarray, init: np.ndarray | None, work_side: int, iterations: int, border: float = 0.01
+) -> np.ndarray:
     """GrabCut of (H, W, 3) uint8 at most ``work_side`` px on the longer side, upsampled to (H, W)
     bool. ``init``: (H, W) uint8 GC_* labels (None: a ``border`` frame is background)."""
     H, W = rgb.shape[:2]
@@ -68,8 +70,15 @@ def _grabcut(rgb: np.ndarray, init: np.ndarray | None, work_side: int, iteration
     if init is None:
         gc = np.zeros((h, w), np.uint8)
         b = max(1, round(border * max(h, w)))
-        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, (b, b, w - 2 * b, h - 2 * b),
-                    bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
+        cv2.grabCut(
+            np.ascontiguousarray(small[..., ::-1]),
+            gc,
+            (b, b, w - 2 * b, h - 2 * b),
+            bgd,
+            fgd,
+            iterations,
+            cv2.GC_INIT_WITH_RECT,
+        )
     else:
         gc = cv2.resize(init, size, interpolation=cv2.INTER_NEAREST) if scale < 1 else init.copy()
         cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
@@ -112,8 +121,12 @@ def plausible_mask(mask: np.ndarray) -> bool:
     return PLAUSIBLE_AREA[0] <= area <= PLAUSIBLE_AREA[1] and border_share(mask) <= PLAUSIBLE_BORDER
 
 
-def object_mask(image: LoadedImage, mask_logits: np.ndarray | None, mask: str | Path | np.ndarray = "auto",
-                max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, str]:
+def object_mask(
+    image: LoadedImage,
+    mask_logits: np.ndarray | None,
+    mask: str | Path | np.ndarray = "auto",
+    max_pixels: int = MAX_PIXELS,
+) -> tuple[np.ndarray, str]:
     """The object mask and where it came from.
 
     ``mask``: ``"auto"`` (alpha channel, else the learned mask refined by GrabCut if plausible,
@@ -141,7 +154,7 @@ def object_mask(image: LoadedImage, mask_logits: np.ndarray | None, mask: str | 
         out, source = clean_mask(mask_logits > 0), "network"
     elif name == "auto" and mask_logits is not None and plausible_mask(clean_mask(mask_logits > 0)):
         out, source = clean_mask(refine_mask(image.rgb, mask_logits)), "network+grabcut"
-        if not plausible_mask(out):   # GrabCut lost the object: the learned mask as it is
+        if not plausible_mask(out):  # GrabCut lost the object: the learned mask as it is
             out, source = clean_mask(mask_logits > 0), "network"
     elif name in ("auto", "grabcut"):
         out, source = clean_mask(grabcut_mask(image.rgb)), "grabcut"
@@ -154,7 +167,9 @@ def object_mask(image: LoadedImage, mask_logits: np.ndarray | None, mask: str | 
     if out.sum() < MIN_OBJECT_PIXELS and source == "none":
         raise PointkitError(f"{image.source}: {W}x{H} is too small to lift (fewer than {MIN_OBJECT_PIXELS} pixels)")
     if out.sum() < MIN_OBJECT_PIXELS:
-        raise PointkitError(f"{image.source}: the object mask ({source}) is all background; pass --mask PATH or --mask none")
+        raise PointkitError(
+            f"{image.source}: the object mask ({source}) is all background; pass --mask PATH or --mask none"
+        )
     return out, source
 
 

@@ -20,25 +20,26 @@ arrays and their numpy copies); ``*_FRAME_BYTES`` what the one view being shaded
 The limit is ``--max-memory-gb`` (environment ``POINTKIT_MAX_MEMORY_GB``), by default
 ``DEFAULT_FRACTION`` of the machine's physical memory.
 """
+
 from __future__ import annotations
 
 import os
 
 from pointkit.errors import PointkitError
 
-GB = 1024 ** 3
+GB = 1024**3
 DEFAULT_FRACTION = 0.75
 FLAG = "--max-memory-gb"
 ENV = "POINTKIT_MAX_MEMORY_GB"
 
-PROCESS_BYTES = 200 * 1024 ** 2  # measured: 183 MiB for a 16 x 16 render or view
-PIXEL_BYTES = 60                  # measured: 57 bytes a pixel (10 x 1024^2 and 4 x 2048^2 renders)
-RENDER_FRAME_BYTES = 120          # working images of the one view being shaded (photo style: 116 measured)
-VIEW_FRAME_BYTES = 40             # view's float64 frame being shaded
-CORR_BYTES = 40                   # measured: 35 bytes a stored correspondence (lists, concatenation, npz)
+PROCESS_BYTES = 200 * 1024**2  # measured: 183 MiB for a 16 x 16 render or view
+PIXEL_BYTES = 60  # measured: 57 bytes a pixel (10 x 1024^2 and 4 x 2048^2 renders)
+RENDER_FRAME_BYTES = 120  # working images of the one view being shaded (photo style: 116 measured)
+VIEW_FRAME_BYTES = 40  # view's float64 frame being shaded
+CORR_BYTES = 40  # measured: 35 bytes a stored correspondence (lists, concatenation, npz)
 FACE_BYTES = 200
 OBJECT_SHARE = 0.25
-LIFT_BASE_BYTES = 400 * 1024 ** 2  # fitted to lift --format glb at 12 and 47 Mpixel (docs/reliability.md)
+LIFT_BASE_BYTES = 400 * 1024**2  # fitted to lift --format glb at 12 and 47 Mpixel (docs/reliability.md)
 LIFT_PIXEL_BYTES = 75
 """Correspondences of an uncapped view pair as a share of R^2: objects cover 23% of a view
 (median of 120 procedural sculptures; 40% at the 90th percentile) and about 2/3 of that is seen
@@ -71,8 +72,10 @@ def check_memory(estimate: float, what: str, limit_gb: float | None = None) -> N
     """
     limit = default_limit_gb() if limit_gb is None else float(limit_gb)
     if estimate > limit * GB:
-        raise PointkitError(f"{what} is too big: it needs about {estimate / GB:,.1f} GB of memory by estimate, "
-                            f"over the limit of {limit:g} GB; make it smaller, or raise the limit with {FLAG}")
+        raise PointkitError(
+            f"{what} is too big: it needs about {estimate / GB:,.1f} GB of memory by estimate, "
+            f"over the limit of {limit:g} GB; make it smaller, or raise the limit with {FLAG}"
+        )
 
 
 def render_object_bytes(views: int, resolution: int, max_corr: int) -> float:
@@ -80,8 +83,12 @@ def render_object_bytes(views: int, resolution: int, max_corr: int) -> float:
     and the correspondences of every ordered view pair (``max_corr`` <= 0: all of them)."""
     pixels = float(resolution) ** 2
     per_pair = OBJECT_SHARE * pixels if max_corr <= 0 else min(OBJECT_SHARE * pixels, float(max_corr))
-    return PROCESS_BYTES + PIXEL_BYTES * views * pixels + RENDER_FRAME_BYTES * pixels + \
-        CORR_BYTES * views * (views - 1.0) * per_pair
+    return (
+        PROCESS_BYTES
+        + PIXEL_BYTES * views * pixels
+        + RENDER_FRAME_BYTES * pixels
+        + CORR_BYTES * views * (views - 1.0) * per_pair
+    )
 
 
 def render_job_bytes(views: int, resolution: int, max_corr: int, workers: int = 1) -> float:

@@ -15,6 +15,7 @@ Vertices sit on the pixel centres of a grid of at most ``max_side`` samples on t
 faces toward +z; a triangle whose depths differ by more than ``max_slope`` grid steps is dropped,
 so no face bridges a depth discontinuity.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,13 @@ def grid_samples(shape: tuple[int, int], max_side: int = DEFAULT_MAX_SIDE) -> tu
     return max(1, round(H / step)), max(1, round(W / step))
 
 
-def depth_to_mesh(depth: np.ndarray, mask: np.ndarray, image: np.ndarray | None = None,
-                  max_side: int = DEFAULT_MAX_SIDE, max_slope: float = DEFAULT_MAX_SLOPE) -> trimesh.Trimesh:
+def depth_to_mesh(
+    depth: np.ndarray,
+    mask: np.ndarray,
+    image: np.ndarray | None = None,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_slope: float = DEFAULT_MAX_SLOPE,
+) -> trimesh.Trimesh:
     """Triangulate a depth map in the frame of the module docstring.
 
     Args:
@@ -84,12 +90,12 @@ def depth_to_mesh(depth: np.ndarray, mask: np.ndarray, image: np.ndarray | None 
     v = (np.arange(h) + 0.5) * (H / h)
     index = -np.ones((h, w), np.int64)
     index[grid_mask] = np.arange(int(grid_mask.sum()))
-    a, b = index[:-1, :-1], index[:-1, 1:]        # (v, u), (v, u+1)
-    c, d = index[1:, :-1], index[1:, 1:]          # (v+1, u), (v+1, u+1)
+    a, b = index[:-1, :-1], index[:-1, 1:]  # (v, u), (v, u+1)
+    c, d = index[1:, :-1], index[1:, 1:]  # (v+1, u), (v+1, u+1)
     tris = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)])
     tris = tris[(tris >= 0).all(1)]
     zv = grid_depth[grid_mask]
-    step = max(W / w, H / h) / L                  # one grid step in mesh units
+    step = max(W / w, H / h) / L  # one grid step in mesh units
     tri_z = zv[tris]
     tris = tris[tri_z.max(1) - tri_z.min(1) <= max_slope * step]
     if not len(tris):
@@ -107,8 +113,12 @@ def depth_to_mesh(depth: np.ndarray, mask: np.ndarray, image: np.ndarray | None 
             raise ValueError(f"image must be ({H}, {W}, 3) like the depth, got {image.shape}")
         uv = np.stack([px / W, 1.0 - py / H], 1)
         # White diffuse/ambient: viewers multiply the texture by it (trimesh's default grey darkens it).
-        material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(image[..., :3]), diffuse=(255, 255, 255, 255),
-                                                          ambient=(255, 255, 255, 255), specular=(0, 0, 0, 255))
+        material = trimesh.visual.material.SimpleMaterial(
+            image=Image.fromarray(image[..., :3]),
+            diffuse=(255, 255, 255, 255),
+            ambient=(255, 255, 255, 255),
+            specular=(0, 0, 0, 255),
+        )
         visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
     mesh = trimesh.Trimesh(vertices, remap[tris], visual=visual, process=False)
     mesh.metadata.update(image_size=[H, W], z_ref=float(z_ref))
@@ -125,8 +135,14 @@ def vertex_colours(mesh: trimesh.Trimesh) -> np.ndarray:
     return np.concatenate([image[row, col], np.full((len(uv), 1), 255, np.uint8)], 1)
 
 
-def save_depth_npz(path: str | Path, depth: np.ndarray, mask: np.ndarray, image: np.ndarray,
-                   mesh: trimesh.Trimesh, info: dict | None = None) -> Path:
+def save_depth_npz(
+    path: str | Path,
+    depth: np.ndarray,
+    mask: np.ndarray,
+    image: np.ndarray,
+    mesh: trimesh.Trimesh,
+    info: dict | None = None,
+) -> Path:
     """Write the pointkit depth file (.npz) atomically.
 
     Keys: ``depth`` (H, W) float32, ``mask`` (H, W) bool, ``image`` (H, W, 3) uint8, ``vertices``
@@ -134,12 +150,27 @@ def save_depth_npz(path: str | Path, depth: np.ndarray, mask: np.ndarray, image:
     (a JSON string: frame, units, how the depth was resolved). The Blender add-on reads it with
     numpy alone.
     """
-    meta = {"frame": "x right, y up, z toward the viewer; 1 unit = the image's longer side",
-            "image_size": list(depth.shape), **(info or {}), **{k: mesh.metadata[k] for k in ("z_ref",) if k in mesh.metadata}}
-    uv = np.asarray(mesh.visual.uv, np.float32) if getattr(mesh.visual, "uv", None) is not None else np.zeros((len(mesh.vertices), 2), np.float32)
-    return write_npz_atomic(path, depth=np.asarray(depth, np.float32), mask=np.asarray(mask, bool),
-                            image=np.asarray(image, np.uint8), vertices=np.asarray(mesh.vertices, np.float32),
-                            faces=np.asarray(mesh.faces, np.int32), uv=uv, info=np.array(json.dumps(meta)))
+    meta = {
+        "frame": "x right, y up, z toward the viewer; 1 unit = the image's longer side",
+        "image_size": list(depth.shape),
+        **(info or {}),
+        **{k: mesh.metadata[k] for k in ("z_ref",) if k in mesh.metadata},
+    }
+    uv = (
+        np.asarray(mesh.visual.uv, np.float32)
+        if getattr(mesh.visual, "uv", None) is not None
+        else np.zeros((len(mesh.vertices), 2), np.float32)
+    )
+    return write_npz_atomic(
+        path,
+        depth=np.asarray(depth, np.float32),
+        mask=np.asarray(mask, bool),
+        image=np.asarray(image, np.uint8),
+        vertices=np.asarray(mesh.vertices, np.float32),
+        faces=np.asarray(mesh.faces, np.int32),
+        uv=uv,
+        info=np.array(json.dumps(meta)),
+    )
 
 
 def normal_map(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -174,8 +205,13 @@ def export_points(mesh: trimesh.Trimesh, path: str | Path) -> Path:
     (nx ny nz) and the texture's colour at each vertex (red green blue alpha)."""
     path = Path(path)
     colours = vertex_colours(mesh) if _textured(mesh) else np.asarray(mesh.visual.vertex_colors)
-    cloud = trimesh.Trimesh(vertices=mesh.vertices, faces=np.zeros((0, 3), np.int64),
-                            vertex_normals=mesh.vertex_normals, vertex_colors=colours, process=False)
+    cloud = trimesh.Trimesh(
+        vertices=mesh.vertices,
+        faces=np.zeros((0, 3), np.int64),
+        vertex_normals=mesh.vertex_normals,
+        vertex_colors=colours,
+        process=False,
+    )
     data = trimesh.exchange.ply.export_ply(cloud, encoding="binary", vertex_normal=True)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
@@ -207,8 +243,9 @@ def export_obj(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
     first, the .obj last, so a reader never sees an .obj without its material (and a failed .obj
     leaves neither behind). Returns the files written, the .obj last."""
     path = Path(path)
-    text, files = trimesh.exchange.obj.export_obj(mesh, include_texture=_textured(mesh), return_texture=True,
-                                                  mtl_name=f"{path.stem}.mtl")
+    text, files = trimesh.exchange.obj.export_obj(
+        mesh, include_texture=_textured(mesh), return_texture=True, mtl_name=f"{path.stem}.mtl"
+    )
     written = []
     try:
         for name, data in files.items():
@@ -269,6 +306,8 @@ OBJ = Exporter(".obj", lambda result, path: export_obj(result.mesh, path))
 """obj: with ``<stem>.mtl`` and ``<stem>_material_0.png``."""
 POINTS = Exporter("_points.ply", lambda result, path: [export_points(result.mesh, path)])
 """points: binary PLY point cloud with normals and colours."""
-NPZ = Exporter(".npz", lambda result, path: [save_depth_npz(path, result.depth, result.mask, result.image,
-                                                            result.mesh, result.info)])
+NPZ = Exporter(
+    ".npz",
+    lambda result, path: [save_depth_npz(path, result.depth, result.mask, result.image, result.mesh, result.info)],
+)
 """npz: the pointkit depth file the Blender add-on imports."""

@@ -8,6 +8,7 @@ computed after an alignment:
 * ``"ls"``: least-squares scale and shift ``a d + e``;
 * ``"affine"``: least-squares ``a d + b u + c v + e``, the loss's true ambiguity.
 """
+
 from __future__ import annotations
 
 import torch
@@ -17,7 +18,9 @@ MODES = ("paper", "ls", "affine")
 
 def _flatten(pred, gt, mask):
     if pred.shape != gt.shape or pred.shape != mask.shape:
-        raise ValueError(f"pred, gt and mask must have one shape, got {tuple(pred.shape)}, {tuple(gt.shape)}, {tuple(mask.shape)}")
+        raise ValueError(
+            f"pred, gt and mask must have one shape, got {tuple(pred.shape)}, {tuple(gt.shape)}, {tuple(mask.shape)}"
+        )
     if pred.ndim == 4:
         if pred.shape[1] != 1:
             raise ValueError(f"expected (B, 1, H, W) depth, got {tuple(pred.shape)}")
@@ -37,8 +40,10 @@ def _least_squares(basis: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -
     bw = basis * w.unsqueeze(-1)
     A = basis.transpose(1, 2) @ bw
     # Ridge at rounding level keeps an all-masked or constant image finite without biasing real fits.
-    A = A + 10 * torch.finfo(A.dtype).eps * A.diagonal(dim1=1, dim2=2).sum(-1)[:, None, None] * torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-    coef = torch.linalg.solve(A, (bw * target.unsqueeze(-1)).sum(1))       # (B, k)
+    A = A + 10 * torch.finfo(A.dtype).eps * A.diagonal(dim1=1, dim2=2).sum(-1)[:, None, None] * torch.eye(
+        A.shape[-1], dtype=A.dtype, device=A.device
+    )
+    coef = torch.linalg.solve(A, (bw * target.unsqueeze(-1)).sum(1))  # (B, k)
     return (basis @ coef.unsqueeze(-1)).squeeze(-1)
 
 
@@ -62,12 +67,17 @@ def align_depth(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, mode: 
         out = a.unsqueeze(-1) * (p - masked_median(p, m).unsqueeze(-1)) + masked_median(g, m).unsqueeze(-1)
     elif mode == "ls":
         # Centre the prediction first so the 2x2 system is well conditioned.
-        basis = torch.stack([p - (p * w).sum(-1, keepdim=True) / w.sum(-1, keepdim=True).clamp_min(1), torch.ones_like(p)], -1)
+        basis = torch.stack(
+            [p - (p * w).sum(-1, keepdim=True) / w.sum(-1, keepdim=True).clamp_min(1), torch.ones_like(p)], -1
+        )
         out = _least_squares(basis, g, w)
     else:
         H, W = shape[-2:]
-        v, u = torch.meshgrid(torch.arange(H, dtype=p.dtype, device=p.device) + 0.5,
-                              torch.arange(W, dtype=p.dtype, device=p.device) + 0.5, indexing="ij")
+        v, u = torch.meshgrid(
+            torch.arange(H, dtype=p.dtype, device=p.device) + 0.5,
+            torch.arange(W, dtype=p.dtype, device=p.device) + 0.5,
+            indexing="ij",
+        )
         u = (u.reshape(1, -1) / W).expand_as(p)
         v = (v.reshape(1, -1) / H).expand_as(p)
         pc = p - (p * w).sum(-1, keepdim=True) / w.sum(-1, keepdim=True).clamp_min(1)
@@ -75,8 +85,9 @@ def align_depth(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, mode: 
     return out.reshape(shape)
 
 
-def depth_metrics(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, mode: str = "paper",
-                  per_image: bool = False) -> dict:
+def depth_metrics(
+    pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, mode: str = "paper", per_image: bool = False
+) -> dict:
     """Depth errors after alignment, over the mask pixels of each image, averaged over images.
 
     Metrics (Eigen et al., as the paper): ``l1`` mean |d*-g|, ``rmse`` sqrt(mean (d*-g)^2),
@@ -101,9 +112,9 @@ def depth_metrics(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, mode
         ratio = torch.maximum(a / gs, gs / a.where(a != 0, torch.full_like(a, 1e-12)))
         out = {
             "l1": (diff.abs() * w).sum(-1) / n,
-            "rmse": ((diff ** 2 * w).sum(-1) / n).sqrt(),
+            "rmse": ((diff**2 * w).sum(-1) / n).sqrt(),
             "abs_rel": (diff.abs() / gs * w).sum(-1) / n,
-            "sq_rel": (diff ** 2 / gs * w).sum(-1) / n,
+            "sq_rel": (diff**2 / gs * w).sum(-1) / n,
             "delta1": (((ratio < 1.25) & (a > 0)).double() * w).sum(-1) / n,
         }
     if per_image:

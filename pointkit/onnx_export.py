@@ -7,6 +7,7 @@ raw depth (up to LiftNet's affine ambiguity), channel 1 the mask logits when the
 head. The LiftNet config and the checkpoint's metadata are stored as ONNX metadata properties.
 Needs ``pip install 'pointkit[onnx]'`` (onnx, onnxscript for torch's exporter, onnxruntime).
 """
+
 from __future__ import annotations
 
 import json
@@ -65,14 +66,25 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_batch: int = 2, s
         quiet = logging.getLogger("torch.onnx")
         level, quiet.level = quiet.level, logging.ERROR
         try:
-            program = torch.onnx.export(model, (example,), dynamo=True, input_names=["image"], output_names=["output"],
-                                        dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, verbose=False)
+            program = torch.onnx.export(
+                model,
+                (example,),
+                dynamo=True,
+                input_names=["image"],
+                output_names=["output"],
+                dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                verbose=False,
+            )
         finally:
             quiet.setLevel(level)
         graph = program.model_proto
-        props = {"pointkit_version": __version__, "liftnet_config": json.dumps(asdict(cfg)),
-                 "checkpoint_sha256": file_sha256(checkpoint_file(checkpoint)),
-                 "checkpoint_metadata": json.dumps(meta), "input": f"image (batch, {C}, {S}, {S}) = rgb / 127.5 - 1"}
+        props = {
+            "pointkit_version": __version__,
+            "liftnet_config": json.dumps(asdict(cfg)),
+            "checkpoint_sha256": file_sha256(checkpoint_file(checkpoint)),
+            "checkpoint_metadata": json.dumps(meta),
+            "input": f"image (batch, {C}, {S}, {S}) = rgb / 127.5 - 1",
+        }
         for key, value in props.items():
             entry = graph.metadata_props.add()
             entry.key, entry.value = key, value
@@ -92,5 +104,11 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_batch: int = 2, s
     if worst > TOLERANCE:
         out.unlink(missing_ok=True)
         raise PointkitError(f"ONNX outputs differ from torch by {worst:.2e} (> {TOLERANCE}); file removed")
-    return {"out": str(out), "input_size": S, "channels": C, "outputs": 2 if cfg.mask_head else 1,
-            "max_abs_diff": worst, "bytes": out.stat().st_size}
+    return {
+        "out": str(out),
+        "input_size": S,
+        "channels": C,
+        "outputs": 2 if cfg.mask_head else 1,
+        "max_abs_diff": worst,
+        "bytes": out.stat().st_size,
+    }

@@ -30,6 +30,7 @@ to flip the sign, so the ls ratio alone does not see a wrong sign). ``raw`` ls i
 Masks: for the black-backdrop Middlebury sets, :func:`reference_mask` thresholds the backdrop and
 lift's mask is scored by IoU against it.
 """
+
 from __future__ import annotations
 
 import math
@@ -116,10 +117,10 @@ class PhotoSet:
 
     name: str
     images: list[Path]
-    cameras: list[Camera]      # already scaled
+    cameras: list[Camera]  # already scaled
     scale: float = 1.0
-    ring: bool = False         # neighbours wrap around
-    backdrop: bool = False     # black backdrop: reference masks by thresholding
+    ring: bool = False  # neighbours wrap around
+    backdrop: bool = False  # black backdrop: reference masks by thresholding
 
     def __len__(self) -> int:
         return len(self.images)
@@ -190,8 +191,8 @@ def symmetric_epipolar_distance(F: np.ndarray, xa: np.ndarray, xb: np.ndarray) -
     """(N,) max of the two point-to-epipolar-line distances in pixels."""
     ha = np.hstack([xa, np.ones((len(xa), 1))])
     hb = np.hstack([xb, np.ones((len(xb), 1))])
-    la = ha @ F.T           # lines in b
-    lb = hb @ F             # lines in a
+    la = ha @ F.T  # lines in b
+    lb = hb @ F  # lines in a
     num = np.abs(np.sum(hb * la, 1))
     da = num / np.maximum(np.hypot(lb[:, 0], lb[:, 1]), 1e-12)
     db = num / np.maximum(np.hypot(la[:, 0], la[:, 1]), 1e-12)
@@ -214,8 +215,11 @@ def ratio_matches(da: np.ndarray, db: np.ndarray, ratio: float = 0.8) -> np.ndar
     bf = cv2.BFMatcher(cv2.NORM_L2)
     ab = bf.knnMatch(da, db, k=2)
     ba = {m[0].queryIdx: m[0].trainIdx for m in bf.knnMatch(db, da, k=1) if m}
-    out = [(m[0].queryIdx, m[0].trainIdx) for m in ab
-           if len(m) == 2 and m[0].distance < ratio * m[1].distance and ba.get(m[0].trainIdx) == m[0].queryIdx]
+    out = [
+        (m[0].queryIdx, m[0].trainIdx)
+        for m in ab
+        if len(m) == 2 and m[0].distance < ratio * m[1].distance and ba.get(m[0].trainIdx) == m[0].queryIdx
+    ]
     return np.array(out, np.int64).reshape(-1, 2)
 
 
@@ -234,16 +238,22 @@ class SparseDepth:
     u: np.ndarray
     v: np.ndarray
     depth: np.ndarray
-    reprojection: np.ndarray   # (N,) max reprojection error over the two views, px
-    partner: np.ndarray        # (N,) neighbour image index the point was triangulated with
+    reprojection: np.ndarray  # (N,) max reprojection error over the two views, px
+    partner: np.ndarray  # (N,) neighbour image index the point was triangulated with
 
     def __len__(self) -> int:
         return len(self.u)
 
 
-def sparse_depth(photos: PhotoSet, i: int, neighbours: Sequence[int] | None = None, ratio: float = 0.8,
-                 epipolar_px: float = 1.5, reprojection_px: float = 2.0,
-                 features: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None) -> SparseDepth:
+def sparse_depth(
+    photos: PhotoSet,
+    i: int,
+    neighbours: Sequence[int] | None = None,
+    ratio: float = 0.8,
+    epipolar_px: float = 1.5,
+    reprojection_px: float = 2.0,
+    features: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> SparseDepth:
     """Sparse true depth of image ``i``: SIFT matches to each neighbour, kept within
     ``epipolar_px`` (x the set's scale, at least 0.75 px) of the true epipolar lines, triangulated,
     kept in front of both cameras with reprojection error < ``reprojection_px``. A keypoint of
@@ -297,8 +307,9 @@ def fill_holes(mask: np.ndarray, max_area: float | None = None) -> np.ndarray:
     return out
 
 
-def reference_mask(rgb: np.ndarray, threshold: float = 0.25, close_px: int = 4, open_px: int = 6,
-                   max_hole: float = 0.004) -> np.ndarray:
+def reference_mask(
+    rgb: np.ndarray, threshold: float = 0.25, close_px: int = 4, open_px: int = 6, max_hole: float = 0.004
+) -> np.ndarray:
     """Object mask of a black-backdrop photo (Middlebury): max channel > ``threshold`` (0-1; a
     little above the Middlebury authors' 0.19, which lets the lit backdrop cloth in), a
     morphological close then open (radii in px), the largest component, holes of at most
@@ -329,8 +340,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # --- alignment and scores ------------------------------------------------------------------
-def align_points(pred: np.ndarray, gt: np.ndarray, u: np.ndarray, v: np.ndarray, mode: str = "affine",
-                 size: tuple[int, int] = (1, 1)) -> tuple[np.ndarray, np.ndarray]:
+def align_points(
+    pred: np.ndarray, gt: np.ndarray, u: np.ndarray, v: np.ndarray, mode: str = "affine", size: tuple[int, int] = (1, 1)
+) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares alignment of predicted depth at scattered points to the true depth (numpy).
 
     ``ls``: ``a p + e``; ``affine``: ``a p + b u/W + c v/H + e``. A constant ``pred`` is fine (the
@@ -349,12 +361,13 @@ def align_points(pred: np.ndarray, gt: np.ndarray, u: np.ndarray, v: np.ndarray,
     coef = np.linalg.lstsq(A, np.asarray(gt, np.float64), rcond=None)[0]
     aligned = A @ coef
     coef = coef.copy()
-    coef[-1] -= coef[0] * (p.mean() if len(p) else 0.0)   # back to the uncentred prediction
+    coef[-1] -= coef[0] * (p.mean() if len(p) else 0.0)  # back to the uncentred prediction
     return aligned, coef
 
 
-def aligned_rmse(pred: np.ndarray, gt: np.ndarray, u: np.ndarray, v: np.ndarray, mode: str,
-                 size: tuple[int, int] = (1, 1)) -> float:
+def aligned_rmse(
+    pred: np.ndarray, gt: np.ndarray, u: np.ndarray, v: np.ndarray, mode: str, size: tuple[int, int] = (1, 1)
+) -> float:
     aligned, _ = align_points(pred, gt, u, v, mode, size)
     return float(np.sqrt(np.mean((aligned - gt) ** 2))) if len(gt) else float("nan")
 
@@ -369,8 +382,9 @@ MIN_POINTS = 8
 """Fewer scored points than this: the image's depth ratios are NaN."""
 
 
-def score_image(depth: np.ndarray, raw: np.ndarray, mask: np.ndarray, truth: SparseDepth,
-                reference: np.ndarray | None = None) -> dict:
+def score_image(
+    depth: np.ndarray, raw: np.ndarray, mask: np.ndarray, truth: SparseDepth, reference: np.ndarray | None = None
+) -> dict:
     """Scores of one lifted image at its sparse true depth (see the module doc).
 
     Returns a dict: ``points``, ``scored`` (points in the mask), ``coverage``, ``iou`` (NaN without
@@ -382,25 +396,40 @@ def score_image(depth: np.ndarray, raw: np.ndarray, mask: np.ndarray, truth: Spa
     n = len(truth)
     inside = sample(mask, truth.u, truth.v).astype(bool) if n else np.zeros(0, bool)
     u, v, gt = truth.u[inside], truth.v[inside], truth.depth[inside]
-    out: dict = {"points": n, "scored": int(inside.sum()), "coverage": float(inside.mean()) if n else float("nan"),
-                 "iou": iou(mask, reference) if reference is not None else float("nan")}
+    out: dict = {
+        "points": n,
+        "scored": int(inside.sum()),
+        "coverage": float(inside.mean()) if n else float("nan"),
+        "iou": iou(mask, reference) if reference is not None else float("nan"),
+    }
     nan = float("nan")
     every = sample(raw, truth.u, truth.v) if n else np.zeros(0)
     for mode in MODES:
         flat = aligned_rmse(np.zeros(n), truth.depth, truth.u, truth.v, mode, (W, H)) if n >= MIN_POINTS else 0.0
-        out[f"all_{mode}_ratio"] = aligned_rmse(every, truth.depth, truth.u, truth.v, mode, (W, H)) / flat \
-            if flat > 0 else nan
+        out[f"all_{mode}_ratio"] = (
+            aligned_rmse(every, truth.depth, truth.u, truth.v, mode, (W, H)) / flat if flat > 0 else nan
+        )
     if len(gt) < MIN_POINTS or gt.std() <= 0:
         out["gt_std"] = nan
         for mode in MODES:
-            for key in (f"{mode}_rmse", f"{mode}_ratio", f"raw_{mode}_ratio", f"heur_{mode}_ratio", f"flat_{mode}_ratio"):
+            for key in (
+                f"{mode}_rmse",
+                f"{mode}_ratio",
+                f"raw_{mode}_ratio",
+                f"heur_{mode}_ratio",
+                f"flat_{mode}_ratio",
+            ):
                 out[key] = nan
         out["sign_ok"] = nan
         return out
     std = float(gt.std())
     out["gt_std"] = std
-    preds = {"": sample(depth, u, v), "raw_": sample(raw, u, v), "heur_": sample(silhouette_heuristic(mask), u, v),
-             "flat_": np.zeros(len(gt))}
+    preds = {
+        "": sample(depth, u, v),
+        "raw_": sample(raw, u, v),
+        "heur_": sample(silhouette_heuristic(mask), u, v),
+        "flat_": np.zeros(len(gt)),
+    }
     for mode in MODES:
         flat = aligned_rmse(preds["flat_"], gt, u, v, mode, (W, H))
         for name, p in preds.items():
@@ -415,7 +444,7 @@ def score_image(depth: np.ndarray, raw: np.ndarray, mask: np.ndarray, truth: Spa
 @dataclass
 class SetReport:
     name: str
-    rows: list[dict] = field(default_factory=list)   # one per image, with "image"
+    rows: list[dict] = field(default_factory=list)  # one per image, with "image"
 
     def summary(self, stat: Callable = np.nanmedian) -> dict:
         keys = [k for k in self.rows[0] if not isinstance(self.rows[0][k], str)] if self.rows else []
@@ -429,8 +458,14 @@ class SetReport:
         return out
 
 
-def evaluate_set(photos: PhotoSet, checkpoint: str | Path | None = None, images: Iterable[int] | None = None,
-                 neighbours: int = 2, device: str = "cpu", progress: Callable | None = None) -> SetReport:
+def evaluate_set(
+    photos: PhotoSet,
+    checkpoint: str | Path | None = None,
+    images: Iterable[int] | None = None,
+    neighbours: int = 2,
+    device: str = "cpu",
+    progress: Callable | None = None,
+) -> SetReport:
     """Lift each image (``images``: indices, default all) with ``checkpoint`` and score it
     (:func:`score_image`) at its sparse true depth from ``neighbours`` neighbouring views."""
     from pointkit.lifting import lift
@@ -456,19 +491,34 @@ def evaluate_set(photos: PhotoSet, checkpoint: str | Path | None = None, images:
         image = rgb(i)
         result = lift(image, checkpoint=checkpoint, device=device)
         ref = reference_mask(image, **REFERENCE_MASK_SETTINGS.get(photos.name, {})) if photos.backdrop else None
-        row = {"image": photos.images[i].name, "mask_source": str(result.info.get("mask")), **score_image(result.depth, result.raw, result.mask, truth, ref)}
+        row = {
+            "image": photos.images[i].name,
+            "mask_source": str(result.info.get("mask")),
+            **score_image(result.depth, result.raw, result.mask, truth, ref),
+        }
         report.rows.append(row)
     return report
 
 
 def markdown_table(reports: Sequence[SetReport]) -> str:
     """Median (mean) per set of the headline numbers."""
-    cols = [("points", "points"), ("coverage", "coverage"), ("iou", "IoU"), ("sign_ok", "sign ok"),
-            ("ls_ratio", "ls / flat"), ("affine_ratio", "affine / flat"), ("raw_ls_ratio", "raw ls / flat"),
-            ("heur_ls_ratio", "heur. ls / flat"), ("heur_affine_ratio", "heur. affine / flat"),
-            ("affine_rmse", "affine RMSE / std"), ("all_affine_ratio", "all points: affine / flat")]
-    lines = ["| set | images | " + " | ".join(c[1] for c in cols) + " | lift mask from |",
-             "|---|---:|" + "---:|" * len(cols) + "---|"]
+    cols = [
+        ("points", "points"),
+        ("coverage", "coverage"),
+        ("iou", "IoU"),
+        ("sign_ok", "sign ok"),
+        ("ls_ratio", "ls / flat"),
+        ("affine_ratio", "affine / flat"),
+        ("raw_ls_ratio", "raw ls / flat"),
+        ("heur_ls_ratio", "heur. ls / flat"),
+        ("heur_affine_ratio", "heur. affine / flat"),
+        ("affine_rmse", "affine RMSE / std"),
+        ("all_affine_ratio", "all points: affine / flat"),
+    ]
+    lines = [
+        "| set | images | " + " | ".join(c[1] for c in cols) + " | lift mask from |",
+        "|---|---:|" + "---:|" * len(cols) + "---|",
+    ]
     for rep in reports:
         med, mean = rep.summary(np.nanmedian), rep.summary(np.nanmean)
         cells = []

@@ -13,6 +13,7 @@ Built-ins are declared in the root ``pyproject.toml`` the same way third-party p
 there is one code path. A plugin whose import fails is reported with a warning naming it and is
 otherwise ignored; it never crashes the caller.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -46,8 +47,7 @@ def describe(group: str) -> list[dict[str, str]]:
     rows = []
     for name, ep in _entry_points(group).items():
         dist = getattr(ep, "dist", None)
-        rows.append({"name": name, "target": ep.value,
-                     "distribution": f"{dist.name} {dist.version}" if dist else "?"})
+        rows.append({"name": name, "target": ep.value, "distribution": f"{dist.name} {dist.version}" if dist else "?"})
     return rows
 
 

@@ -19,6 +19,7 @@ would, with lift's own mask, and is scored against the exact ray-cast depth:
 Ratios are of mean RMSEs over a background type's views: ``model / flat`` and
 ``model / heuristic`` (below 1 = better).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,11 +33,25 @@ from pointkit.errors import PointkitError
 
 SCANS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "meshes" / "scans"
 """Default folder of the scans (``../shared/data/meshes/scans`` beside the repository)."""
-TEST_SCANS = ("armadillo.obj", "camelhead.off", "dinosaur.off", "duck.off", "elephant.obj", "face000.ply",
-              "horse.ply", "pepper.ply", "stanford-bunny.obj", "tigerfighter_decimated.obj")
+TEST_SCANS = (
+    "armadillo.obj",
+    "camelhead.off",
+    "dinosaur.off",
+    "duck.off",
+    "elephant.obj",
+    "face000.ply",
+    "horse.ply",
+    "pepper.ply",
+    "stanford-bunny.obj",
+    "tigerfighter_decimated.obj",
+)
 """Scans no shipped model may train on (research-only, unstated or GPL licences): test only."""
-BACKGROUND_TYPES = {"black": "black_cloth", "white": "white_cloth", "rooms": "photo:hdriview_[bds]*",
-                    "outdoors": "photo:humus_*"}
+BACKGROUND_TYPES = {
+    "black": "black_cloth",
+    "white": "white_cloth",
+    "rooms": "photo:hdriview_[bds]*",
+    "outdoors": "photo:humus_*",
+}
 """Background type -> the fast renderer's ``background`` option. Rooms are the held-out studio,
 cellar and interior views; outdoors the held-out Humus cube-map photos (CC BY 3.0)."""
 VIEWS = ((20.0, 10.0), (140.0, 5.0), (260.0, 15.0))
@@ -56,9 +71,14 @@ class ScanView:
     background: str
 
 
-def render_test_views(scans: str | Path | None = None, resolution: int = 256, seed: int = 0,
-                      types: Sequence[str] = tuple(BACKGROUND_TYPES), names: Sequence[str] = TEST_SCANS,
-                      progress: bool = False) -> list[ScanView]:
+def render_test_views(
+    scans: str | Path | None = None,
+    resolution: int = 256,
+    seed: int = 0,
+    types: Sequence[str] = tuple(BACKGROUND_TYPES),
+    names: Sequence[str] = TEST_SCANS,
+    progress: bool = False,
+) -> list[ScanView]:
     """Render every test scan from :data:`VIEWS` over each background type (photo style, test
     backgrounds). Same arguments, same images.
 
@@ -79,29 +99,39 @@ def render_test_views(scans: str | Path | None = None, resolution: int = 256, se
     out = []
     jobs = [(n, t) for n in names for t in types]
     for k, (name, kind) in enumerate(tqdm(jobs, desc="render test scans", unit="set", disable=not progress)):
-        renderer = get_renderer("fast", style="photo", backgrounds="test", background=BACKGROUND_TYPES[kind],
-                                floor_prob=0.3)
+        renderer = get_renderer(
+            "fast", style="photo", backgrounds="test", background=BACKGROUND_TYPES[kind], floor_prob=0.3
+        )
         for view in render_views(root / name, VIEWS, resolution, renderer=renderer, seed=seed * 100_003 + k):
             out.append(ScanView(view.image, view.depth, view.mask, name, kind))
     return out
 
 
-def cached_test_views(cache: str | Path | None, scans: str | Path | None = None, resolution: int = 256,
-                      progress: bool = False) -> list[ScanView]:
+def cached_test_views(
+    cache: str | Path | None, scans: str | Path | None = None, resolution: int = 256, progress: bool = False
+) -> list[ScanView]:
     """:func:`render_test_views` (all scans and background types), read from the ``cache`` .npz
     when it holds views of this ``resolution``, else rendered and written there (atomically)."""
     if cache is not None and Path(cache).is_file():
         with np.load(cache, allow_pickle=False) as z:
             if int(z["resolution"]) == resolution:
-                return [ScanView(*arrays, str(s), str(b)) for *arrays, s, b in
-                        zip(z["image"], z["depth"], z["mask"], z["scan"], z["background"])]
+                return [
+                    ScanView(*arrays, str(s), str(b))
+                    for *arrays, s, b in zip(z["image"], z["depth"], z["mask"], z["scan"], z["background"])
+                ]
     views = render_test_views(scans, resolution, progress=progress)
     if cache is not None:
         from pointkit.io import write_npz_atomic
 
-        write_npz_atomic(cache, image=np.stack([v.image for v in views]), depth=np.stack([v.depth for v in views]),
-                         mask=np.stack([v.mask for v in views]), scan=np.array([v.scan for v in views]),
-                         background=np.array([v.background for v in views]), resolution=resolution)
+        write_npz_atomic(
+            cache,
+            image=np.stack([v.image for v in views]),
+            depth=np.stack([v.depth for v in views]),
+            mask=np.stack([v.mask for v in views]),
+            scan=np.array([v.scan for v in views]),
+            background=np.array([v.background for v in views]),
+            resolution=resolution,
+        )
     return views
 
 
@@ -127,8 +157,9 @@ def score_view(view: ScanView, raw: np.ndarray, lift_mask: np.ndarray) -> dict[s
     return row
 
 
-def evaluate_scans(views: Sequence[ScanView], checkpoint: str | Path | None = None, device: str = "cpu",
-                   progress: bool = False) -> dict[str, dict[str, float]]:
+def evaluate_scans(
+    views: Sequence[ScanView], checkpoint: str | Path | None = None, device: str = "cpu", progress: bool = False
+) -> dict[str, dict[str, float]]:
     """Lift every view with ``checkpoint`` (None: the shipped model) and summarise per background
     type and over all: mean IoU, mean RMSEs, and ``<mode>_vs_flat`` / ``<mode>_vs_heuristic``
     ratios of mean RMSEs, plus the share of views whose mask came from each source."""
@@ -163,10 +194,15 @@ def evaluate_scans(views: Sequence[ScanView], checkpoint: str | Path | None = No
 
 def markdown_table(summary: dict[str, dict[str, float]]) -> str:
     """The summary as a markdown table, one row per background type."""
-    lines = ["| background | views | mask IoU | ls / flat | ls / heuristic | affine / flat | affine / heuristic "
-             "| heuristic ls / flat | mask from |", "|---" * 9 + "|"]
+    lines = [
+        "| background | views | mask IoU | ls / flat | ls / heuristic | affine / flat | affine / heuristic "
+        "| heuristic ls / flat | mask from |",
+        "|---" * 9 + "|",
+    ]
     for kind, s in summary.items():
-        lines.append(f"| {kind} | {s['views']} | {s['iou']:.3f} | {s['ls_vs_flat']:.3f} | {s['ls_vs_heuristic']:.3f} "
-                     f"| {s['affine_vs_flat']:.3f} | {s['affine_vs_heuristic']:.3f} | {s['heuristic_ls_vs_flat']:.3f} "
-                     f"| {', '.join(f'{k} {n}' for k, n in s['mask_sources'].items())} |")
+        lines.append(
+            f"| {kind} | {s['views']} | {s['iou']:.3f} | {s['ls_vs_flat']:.3f} | {s['ls_vs_heuristic']:.3f} "
+            f"| {s['affine_vs_flat']:.3f} | {s['affine_vs_heuristic']:.3f} | {s['heuristic_ls_vs_flat']:.3f} "
+            f"| {', '.join(f'{k} {n}' for k, n in s['mask_sources'].items())} |"
+        )
     return "\n".join(lines)

@@ -8,6 +8,7 @@ barycentric coordinates, times Lambert shading from a light over the camera's sh
 shape reads even on a plain mesh. Depth maps (``.npy`` from ``pointkit lift``, 0 = background;
 ``.npz`` pointkit depth files) are shown as the surface ``pointkit.meshing`` builds from them.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,18 +33,27 @@ class ViewConfig:
     options are made from these fields (:mod:`pointkit.jobs.settings`), so a default lives here only.
     ``view`` writes one image (or none), not a folder, so no ``config.json`` is saved."""
 
-    path: str = setting(help="A mesh, a <stem>_depth.npy or a .npz from pointkit lift (the command's PATH).",
-                        type=click.Path(dir_okay=False), cli=False)
+    path: str = setting(
+        help="A mesh, a <stem>_depth.npy or a .npz from pointkit lift (the command's PATH).",
+        type=click.Path(dir_okay=False),
+        cli=False,
+    )
     out: str | None = setting(None, "Turntable strip PNG to write.", type=click.Path(dir_okay=False))
     views: int = setting(8, "Frames in the strip.", type=click.IntRange(min=1))
     size: int = setting(256, "Frame side in pixels.", type=click.IntRange(16, 8192))
     elevation: float = setting(15.0, "Camera elevation in degrees.", type=float)
-    arc: float = setting(360.0, "Degrees of azimuth the frames span (e.g. 120 for a relief seen from the front).",
-                         type=float)
+    arc: float = setting(
+        360.0, "Degrees of azimuth the frames span (e.g. 120 for a relief seen from the front).", type=float
+    )
     show: bool = setting(False, "Also open an open3d window (needs a display).", flag="--interactive")
-    max_memory_gb: float | None = setting(None, "Refuse a strip whose memory estimate is over this many GB "
-                                          "(default: pointkit.memory.default_limit_gb()); the command's "
-                                          "--max-memory-gb.", type=click.FloatRange(min=0, min_open=True), cli=False)
+    max_memory_gb: float | None = setting(
+        None,
+        "Refuse a strip whose memory estimate is over this many GB "
+        "(default: pointkit.memory.default_limit_gb()); the command's "
+        "--max-memory-gb.",
+        type=click.FloatRange(min=0, min_open=True),
+        cli=False,
+    )
 
     def __post_init__(self):
         if self.path is None:
@@ -112,8 +122,13 @@ def vertex_rgb(mesh: trimesh.Trimesh) -> np.ndarray | None:
     return None
 
 
-def turntable(mesh: trimesh.Trimesh, views: int = ViewConfig.views, size: int = ViewConfig.size,
-              elevation: float = ViewConfig.elevation, arc: float = ViewConfig.arc) -> np.ndarray:
+def turntable(
+    mesh: trimesh.Trimesh,
+    views: int = ViewConfig.views,
+    size: int = ViewConfig.size,
+    elevation: float = ViewConfig.elevation,
+    arc: float = ViewConfig.arc,
+) -> np.ndarray:
     """Render ``views`` frames at azimuths spread over ``arc`` degrees (starting at 0, the front).
 
     Args:
@@ -172,8 +187,10 @@ def interactive(mesh: trimesh.Trimesh, title: str = "pointkit view") -> None:
         raise PointkitError("no display found (DISPLAY / WAYLAND_DISPLAY unset); write a PNG with --out instead")
     import open3d as o3d
 
-    shown = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(mesh.vertices, np.float64)),
-                                      o3d.utility.Vector3iVector(np.asarray(mesh.faces, np.int32)))
+    shown = o3d.geometry.TriangleMesh(
+        o3d.utility.Vector3dVector(np.asarray(mesh.vertices, np.float64)),
+        o3d.utility.Vector3iVector(np.asarray(mesh.faces, np.int32)),
+    )
     colours = vertex_rgb(mesh)
     if colours is not None:
         shown.vertex_colors = o3d.utility.Vector3dVector(colours)
@@ -200,10 +217,19 @@ def view(path: str | Path | ViewConfig, out: str | Path | None = None, **setting
         raise PointkitError("nothing to do: give --out PREVIEW.png and/or --interactive")
     mesh = load_viewable(cfg.path)
     if cfg.out is not None:
-        check_memory(view_bytes(cfg.views, cfg.size, len(mesh.faces)), f"view --views {cfg.views} --size {cfg.size} "
-                     f"of {len(mesh.faces):,} faces", cfg.max_memory_gb)
+        check_memory(
+            view_bytes(cfg.views, cfg.size, len(mesh.faces)),
+            f"view --views {cfg.views} --size {cfg.size} of {len(mesh.faces):,} faces",
+            cfg.max_memory_gb,
+        )
         save_sheet(turntable(mesh, cfg.views, cfg.size, cfg.elevation, cfg.arc), cfg.out)
     if cfg.show:
         interactive(mesh, f"pointkit view {Path(cfg.path).name}")
-    return {"input": cfg.path, "out": cfg.out, "views": cfg.views, "size": cfg.size,
-            "vertices": len(mesh.vertices), "faces": len(mesh.faces)}
+    return {
+        "input": cfg.path,
+        "out": cfg.out,
+        "views": cfg.views,
+        "size": cfg.size,
+        "vertices": len(mesh.vertices),
+        "faces": len(mesh.faces),
+    }

@@ -4,6 +4,7 @@ The zip holds the files of blender_addon/pointkit_blender at its root, as Blende
 "Install from Disk" and ``blender --command extension build`` expect (blender_manifest.toml at
 the top). Standard library only, so any Python 3.11+ runs it.
 """
+
 from __future__ import annotations
 
 import sys

@@ -7,6 +7,7 @@ script also makes the one row docs/gallery.md can ship (--example-only --out doc
 
 Usage: .venv/bin/python scripts/make_gallery.py [--checkpoint PATH] [--out out/gallery] [--example-only]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
-GALLERY = (("dinoSparseRing/dinoSR0003.png", "Middlebury dino (ceramic figurine, black backdrop)"),
-           ("templeSparseRing/templeSR0002.png", "Middlebury temple (plaster replica)"),
-           ("fountain-P11/images/0005.jpg", "fountain-P11 (stone relief, Strecha et al.)"),
-           ("monstree/full/IMG_1037.JPG", "monstree (tree trunk carved as a face)"))
+GALLERY = (
+    ("dinoSparseRing/dinoSR0003.png", "Middlebury dino (ceramic figurine, black backdrop)"),
+    ("templeSparseRing/templeSR0002.png", "Middlebury temple (plaster replica)"),
+    ("fountain-P11/images/0005.jpg", "fountain-P11 (stone relief, Strecha et al.)"),
+    ("monstree/full/IMG_1037.JPG", "monstree (tree trunk carved as a face)"),
+)
 EXAMPLE = (REPO / "examples" / "venus_de_milo_cast.png", "CC0 example: SMK's Venus de Milo cast (render)")
 TILE = 192
 
@@ -35,7 +38,7 @@ def _tile(image: np.ndarray) -> np.ndarray:
     small = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     out = np.full((TILE, TILE, 3), 255, np.uint8)
     y, x = (TILE - small.shape[0]) // 2, (TILE - small.shape[1]) // 2
-    out[y:y + small.shape[0], x:x + small.shape[1]] = small
+    out[y : y + small.shape[0], x : x + small.shape[1]] = small
     return out
 
 
@@ -67,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    items = [EXAMPLE] if args.example_only else [EXAMPLE] + [(PHOTOS / p, c) for p, c in GALLERY if (PHOTOS / p).is_file()]
+    items = (
+        [EXAMPLE] if args.example_only else [EXAMPLE] + [(PHOTOS / p, c) for p, c in GALLERY if (PHOTOS / p).is_file()]
+    )
     lines = ["# Gallery: input | depth (near = yellow) | mask | lifted mesh, three views", ""]
     for path, caption in items:
         name = f"{Path(path).stem}.png"

@@ -6,6 +6,7 @@ Usage: python scripts/sculpture_sheet.py [--out docs/sculpture-families.png] [--
 Each tile is one view (fast renderer) of ``sculpture(seed, i, kind)``; the family name is written
 on the first tile of its row. The PNG is written atomically.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,9 @@ from pointkit.render import render_views
 from pointkit.render.procedural import KINDS, sculpture
 
 
-def family_sheet(seed: int = 0, per_family: int = 6, size: int = 128, azimuth: float = 25.0,
-                 elevation: float = 10.0, kinds=KINDS) -> np.ndarray:
+def family_sheet(
+    seed: int = 0, per_family: int = 6, size: int = 128, azimuth: float = 25.0, elevation: float = 10.0, kinds=KINDS
+) -> np.ndarray:
     """(len(kinds) * size, per_family * size, 3) uint8: rows are families, labelled."""
     rows = []
     for kind in kinds:

@@ -1,5 +1,6 @@
 """Shared fixtures. Real data lives in ../shared/data beside the repository and is read in place;
 tests that need it skip with a reason when it is absent (a user's fresh clone has no shared/)."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-_DEVICE_DTYPES = [("cpu", torch.float32), ("cpu", torch.float64)] + \
-    ([("cuda", torch.bfloat16)] if torch.cuda.is_available() else [])
+_DEVICE_DTYPES = [("cpu", torch.float32), ("cpu", torch.float64)] + (
+    [("cuda", torch.bfloat16)] if torch.cuda.is_available() else []
+)
 
 
 @pytest.fixture(params=_DEVICE_DTYPES, ids=lambda p: f"{p[0]}-{str(p[1]).removeprefix('torch.')}")

@@ -1,4 +1,5 @@
 """Photographic appearance of the fast renderer (pointkit.render.appearance, style="photo")."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,9 @@ from pointkit.render import render_views
 from pointkit.render import appearance as app
 
 ASSETS = Path(__file__).parents[1] / ".." / "shared" / "data" / "appearance"
-needs_assets = pytest.mark.skipif(not (ASSETS / "hdri").is_dir(),
-                                  reason=f"appearance assets not found at {ASSETS} (set up shared/data/appearance)")
+needs_assets = pytest.mark.skipif(
+    not (ASSETS / "hdri").is_dir(), reason=f"appearance assets not found at {ASSETS} (set up shared/data/appearance)"
+)
 VIEWS = [(0.0, 10.0), (90.0, 20.0), (200.0, -10.0)]
 RES = 48
 
@@ -71,19 +73,27 @@ class TestPhotoStyle:
 
 class TestShading:
     def test_cast_shadow(self):
-        floor = trimesh.creation.box([2.0, 0.2, 2.0], transform=trimesh.transformations.translation_matrix([0, -0.1, 0]))
+        floor = trimesh.creation.box(
+            [2.0, 0.2, 2.0], transform=trimesh.transformations.translation_matrix([0, -0.1, 0])
+        )
         roof = trimesh.creation.box([0.6, 0.1, 0.6], transform=trimesh.transformations.translation_matrix([0, 0.5, 0]))
         mesh = trimesh.util.concatenate([floor, roof])
         scene = app.make_scene(mesh.vertices, mesh.faces)
         points = np.array([[0.0, 0.0, 0.0], [0.8, 0.0, 0.8]])  # under the roof / in the open
         normals = np.array([[0.0, 1.0, 0.0]] * 2)
-        material = app.Material("plaster", np.array([0.8, 0.8, 0.8]), 0.9, 0.0, {"mottle": 0.0, "freq": np.zeros((1, 1, 3)),
-                                                                              "phase": np.zeros((1, 1))})
+        material = app.Material(
+            "plaster",
+            np.array([0.8, 0.8, 0.8]),
+            0.9,
+            0.0,
+            {"mottle": 0.0, "freq": np.zeros((1, 1, 3)), "phase": np.zeros((1, 1))},
+        )
         lighting = app.Lighting(None, lights=[(np.array([0.0, 1.0, 0.0]), np.ones(3))])
         colour = app.shade(scene, points, normals, np.array([0.0, 1.0, 0.0]), material, lighting, ao_rays=0)
         assert colour[0].sum() < 0.1 * colour[1].sum() and colour[1].sum() > 0
-        unshadowed = app.shade(scene, points, normals, np.array([0.0, 1.0, 0.0]), material, lighting, ao_rays=0,
-                               shadows=False)
+        unshadowed = app.shade(
+            scene, points, normals, np.array([0.0, 1.0, 0.0]), material, lighting, ao_rays=0, shadows=False
+        )
         np.testing.assert_allclose(unshadowed[0], unshadowed[1], rtol=1e-6)
         ao = app.ambient_occlusion(scene, points, normals, rays=8, radius=1.0)
         assert ao[0] < ao[1]

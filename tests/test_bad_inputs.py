@@ -1,6 +1,7 @@
 """Bad input, as a table: every row is a command that must fail before doing any work, with its
 exit code (2: a usage error, an option value out of range; 1: bad data or files), a fragment of
 its one-line message, and nothing written under --out. Issue 12's defects are rows here."""
+
 from __future__ import annotations
 
 import shutil
@@ -54,11 +55,38 @@ CASES = [
     (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--steps", "1"], 1, "not a readable shape bank"),
     (["train", "--synth", "{empty}/missing.npz", "--out", "{out}", "--synth-zoom", "2,1"], 2, "--synth-zoom"),
     # memory bounds by estimate (pointkit.memory): refused before anything is allocated
-    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--views", "100000"], 1, "raise the limit with --max-memory-gb"),
-    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--resolution", "100000"], 1, "GB of memory by estimate"),
-    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--views", "64", "--max-corr", "0", "--workers", "8"], 1,
-     "--max-corr 0 (all) --workers 8 is too big"),
-    (["render-synthetic", "--procedural", "1", "--out", "{out}", "--max-memory-gb", "0.05"], 1, "over the limit of 0.05 GB"),
+    (
+        ["render-synthetic", "--procedural", "1", "--out", "{out}", "--views", "100000"],
+        1,
+        "raise the limit with --max-memory-gb",
+    ),
+    (
+        ["render-synthetic", "--procedural", "1", "--out", "{out}", "--resolution", "100000"],
+        1,
+        "GB of memory by estimate",
+    ),
+    (
+        [
+            "render-synthetic",
+            "--procedural",
+            "1",
+            "--out",
+            "{out}",
+            "--views",
+            "64",
+            "--max-corr",
+            "0",
+            "--workers",
+            "8",
+        ],
+        1,
+        "--max-corr 0 (all) --workers 8 is too big",
+    ),
+    (
+        ["render-synthetic", "--procedural", "1", "--out", "{out}", "--max-memory-gb", "0.05"],
+        1,
+        "over the limit of 0.05 GB",
+    ),
     (["view", "{ply}", "--out", "{out}/strip.png", "--views", "100000"], 1, "view --views 100000 --size 256"),
     (["view", "{ply}", "--out", "{out}/strip.png", "--size", "8192", "--max-memory-gb", "1"], 1, "--max-memory-gb"),
 ]
@@ -74,8 +102,14 @@ def inputs(tmp_path_factory):
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(root / "photos" / "obj" / "a.png")
     np.savez(root / "depth.npz", depth=np.ones((8, 8), np.float32))
     trimesh.creation.icosphere(subdivisions=1).export(root / "ball.ply")
-    return {"ply": root / "ball.ply", "img": root / "img.png", "pickle": root / "model.pt", "empty": root / "empty", "photos": root / "photos",
-            "mesh": root / "depth.npz"}
+    return {
+        "ply": root / "ball.ply",
+        "img": root / "img.png",
+        "pickle": root / "model.pt",
+        "empty": root / "empty",
+        "photos": root / "photos",
+        "mesh": root / "depth.npz",
+    }
 
 
 @pytest.mark.parametrize("args,code,fragment", CASES, ids=[" ".join(c[0][:2]) + f" {c[2]}" for c in CASES])
@@ -95,8 +129,20 @@ def test_checkpoint_may_be_a_run_folder(inputs, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     shutil.copy(SHIPPED, run_dir / "best.safetensors")
-    run = CliRunner().invoke(cli, ["-q", "lift", str(inputs["img"]), "--out", str(tmp_path / "o"),
-                                   "--checkpoint", str(run_dir), "--mask", "none"])
+    run = CliRunner().invoke(
+        cli,
+        [
+            "-q",
+            "lift",
+            str(inputs["img"]),
+            "--out",
+            str(tmp_path / "o"),
+            "--checkpoint",
+            str(run_dir),
+            "--mask",
+            "none",
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert (tmp_path / "o" / "img_depth.npy").is_file()
 
@@ -109,7 +155,8 @@ def test_match_refuses_to_overwrite_another_kind_of_dataset(inputs, tmp_path):
     run = CliRunner().invoke(cli, ["match", str(inputs["photos"]), "--out", str(rendered)])
     assert run.exit_code == 1 and "made by pointkit render-synthetic" in run.stderr, run.output
     assert (rendered / "manifest.json").read_text() == manifest and sorted(p.name for p in rendered.iterdir()) == [
-        "manifest.json"]
+        "manifest.json"
+    ]
 
 
 def test_global_flags_work_after_the_subcommand(inputs, tmp_path):
@@ -122,6 +169,6 @@ def test_global_flags_work_after_the_subcommand(inputs, tmp_path):
     loud = CliRunner().invoke(cli, ["lift", str(folder), "--out", str(tmp_path / "o1"), "--mask", "none"])
     quiet = CliRunner().invoke(cli, ["lift", str(folder), "--out", str(tmp_path / "o2"), "--mask", "none", "-q"])
     assert loud.exit_code == quiet.exit_code == 0
-    assert "lift" in loud.stderr and quiet.stderr == ""           # the progress bar, then none
+    assert "lift" in loud.stderr and quiet.stderr == ""  # the progress bar, then none
     debug = CliRunner().invoke(cli, ["lift", str(tmp_path / "missing.png"), "--out", str(tmp_path / "o3"), "--debug"])
     assert debug.exception is not None and type(debug.exception).__name__ == "PointkitError"

@@ -3,6 +3,7 @@ objects / vertex counts / material / camera, several images side by side, real p
 cancel, the model picker, nothing half-made when the camera fails, errors as reports, clean
 unregister. Headless Blender has no event loop: the modal timer / Esc wiring and an actual drag
 and drop cannot run here (the operator builds through the same ``LiftSession.step`` they call)."""
+
 from __future__ import annotations
 
 import shutil
@@ -43,13 +44,24 @@ def files(tmp_path_factory):
     torch.manual_seed(0)
     checkpoint = LiftNet(LiftNetConfig(input_size=32, ngf=4, mask_head=True)).save(root / "tiny.safetensors")
     view = render_views(sculpture(0, 2), [(0.0, 0.0)], 64)[0]
-    Image.fromarray(view.image[8:56]).save(root / "statue.png")               # 48 x 64
+    Image.fromarray(view.image[8:56]).save(root / "statue.png")  # 48 x 64
     Image.fromarray((view.mask[8:56] * 255).astype(np.uint8)).save(root / "statue_mask.png")
     for fmt in ("npz", "ply"):
-        lift_files([root / "statue.png"], root / fmt, fmt=fmt, checkpoint=checkpoint, mask=str(root / "statue_mask.png"),
-                   progress=False)
-    return {"root": root, "checkpoint": checkpoint, "image": root / "statue.png",
-            "npz": root / "npz" / "statue.npz", "ply": root / "ply" / "statue.ply"}
+        lift_files(
+            [root / "statue.png"],
+            root / fmt,
+            fmt=fmt,
+            checkpoint=checkpoint,
+            mask=str(root / "statue_mask.png"),
+            progress=False,
+        )
+    return {
+        "root": root,
+        "checkpoint": checkpoint,
+        "image": root / "statue.png",
+        "npz": root / "npz" / "statue.npz",
+        "ply": root / "ply" / "statue.ply",
+    }
 
 
 def new_objects(bpy, run):
@@ -82,17 +94,19 @@ def check_camera_reproduces_the_view(bpy, mesh_obj, camera_obj, size):
 def test_lift_operator_with_blenders_python(bpy, files):
     prefs = bpy.context.preferences.addons["pointkit_blender"].preferences
     prefs.mode, prefs.checkpoint = "AUTO", str(files["checkpoint"])
-    made = new_objects(bpy, lambda: bpy.ops.pointkit.lift_image(filepath=str(files["image"]), depth_scale=2.0,
-                                                                 smoothing=2, decimation=0.5))
+    made = new_objects(
+        bpy,
+        lambda: bpy.ops.pointkit.lift_image(filepath=str(files["image"]), depth_scale=2.0, smoothing=2, decimation=0.5),
+    )
     obj, cam = made["MESH"], made["CAMERA"]
-    assert 0 < len(obj.data.vertices) <= 48 * 64                              # one vertex per object pixel at most
+    assert 0 < len(obj.data.vertices) <= 48 * 64  # one vertex per object pixel at most
     co = np.empty(len(obj.data.vertices) * 3)
     obj.data.vertices.foreach_get("co", co)
     from pointkit_blender import backend
 
-    lifted = next(iter(backend._CACHE.values()))                               # the .npz this lift produced
+    lifted = next(iter(backend._CACHE.values()))  # the .npz this lift produced
     with np.load(lifted) as data:
-        assert np.allclose(co.reshape(-1, 3), data["vertices"] * [1, 1, 2], atol=1e-6)   # depth scale 2 on z only
+        assert np.allclose(co.reshape(-1, 3), data["vertices"] * [1, 1, 2], atol=1e-6)  # depth scale 2 on z only
     tex = [n for n in obj.data.materials[0].node_tree.nodes if n.type == "TEX_IMAGE"]
     assert tex and tuple(tex[0].image.size) == (64, 48)
     assert [m.type for m in obj.modifiers] == ["SMOOTH", "DECIMATE"]
@@ -110,7 +124,7 @@ def test_importer_npz_and_ply(bpy, files):
     assert len(obj.data.vertices) == len(vertices) and len(obj.data.polygons) == len(faces)
     co = np.empty(len(vertices) * 3)
     obj.data.vertices.foreach_get("co", co)
-    assert np.allclose(co.reshape(-1, 3), vertices, atol=1e-6)                 # depth scale 1: the file's data
+    assert np.allclose(co.reshape(-1, 3), vertices, atol=1e-6)  # depth scale 1: the file's data
     check_camera_reproduces_the_view(bpy, obj, made["CAMERA"], (48, 64))
 
     made = new_objects(bpy, lambda: bpy.ops.import_mesh.pointkit_depth(filepath=str(files["ply"]), depth_scale=1.5))
@@ -144,13 +158,13 @@ def test_unregister_cleanly(bpy):
     addon_utils.disable("pointkit_blender", default_set=True)
     assert not hasattr(bpy.types, "POINTKIT_OT_lift_image")
     assert "pointkit_blender" not in bpy.context.preferences.addons
-    addon_utils.enable("pointkit_blender", default_set=True, handle_error=None)   # the fixture's teardown disables again
+    addon_utils.enable("pointkit_blender", default_set=True, handle_error=None)  # the fixture's teardown disables again
     assert hasattr(bpy.ops.pointkit, "lift_image")
 
 
 def _mesh_box(obj):
     """(min, max) of the object's world-space vertex x."""
-    obj.users_scene[0].view_layers[0].update()              # matrix_world follows location after an update
+    obj.users_scene[0].view_layers[0].update()  # matrix_world follows location after an update
     xs = [(obj.matrix_world @ v.co).x for v in obj.data.vertices]
     return min(xs), max(xs)
 
@@ -161,21 +175,23 @@ def test_several_images_side_by_side_with_one_bad(bpy, files, tmp_path):
     prefs = bpy.context.preferences.addons["pointkit_blender"].preferences
     prefs.mode, prefs.checkpoint = "AUTO", str(files["checkpoint"])
     wide = np.array(Image.open(files["image"]))
-    Image.fromarray(np.ascontiguousarray(wide.transpose(1, 0, 2))).save(tmp_path / "tall.png")   # 64 x 48
+    Image.fromarray(np.ascontiguousarray(wide.transpose(1, 0, 2))).save(tmp_path / "tall.png")  # 64 x 48
     shutil.copy(files["image"], tmp_path / "wide.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     before = set(bpy.data.objects)
     with pytest.raises(RuntimeError, match=r"2 of 3 images lifted; 1 failed, the first: .*broken.png"):
-        bpy.ops.pointkit.lift_image(directory=str(tmp_path), files=[{"name": n} for n in ("wide.png", "broken.png", "tall.png")])
+        bpy.ops.pointkit.lift_image(
+            directory=str(tmp_path), files=[{"name": n} for n in ("wide.png", "broken.png", "tall.png")]
+        )
     made = [o for o in bpy.data.objects if o not in before]
     meshes = sorted((o for o in made if o.type == "MESH"), key=lambda o: o.location.x)
     cameras = {o.name: o for o in made if o.type == "CAMERA"}
     assert [o.name for o in meshes] == ["wide", "tall"] and set(cameras) == {"wide view", "tall view"}
     assert meshes[0].location.x == 0.0
     (_, right), (left, _) = _mesh_box(meshes[0]), _mesh_box(meshes[1])
-    assert right < left                                      # side by side, no overlap
-    assert meshes[1].location.x == pytest.approx(0.5 + 0.1 + 0.375)    # image frames 1 and 0.75 wide, a 0.1 gap
-    assert bpy.context.scene.camera == cameras["wide view"]   # the first image's camera is the scene's
+    assert right < left  # side by side, no overlap
+    assert meshes[1].location.x == pytest.approx(0.5 + 0.1 + 0.375)  # image frames 1 and 0.75 wide, a 0.1 gap
+    assert bpy.context.scene.camera == cameras["wide view"]  # the first image's camera is the scene's
     check_camera_reproduces_the_view(bpy, meshes[0], cameras["wide view"], (48, 64))
     assert cameras["tall view"].location.x == pytest.approx(meshes[1].location.x)
 
@@ -193,17 +209,18 @@ def test_session_reports_real_progress_and_cancels(bpy, files, tmp_path):
         seen.append(run.done)
         time.sleep(0.02)
     seen.append(run.done)
-    assert seen[0] < 3 and seen[-1] == 3 and seen == sorted(seen)          # one event per image, as they finish
+    assert seen[0] < 3 and seen[-1] == 3 and seen == sorted(seen)  # one event per image, as they finish
     assert run.summary()[0] == "INFO" and [o.name for o in run.built] == ["p0", "p1", "p2"]
     again = session.LiftSession(images, session.MeshOptions(add_camera=False), "AUTO", "", str(files["checkpoint"]))
-    assert again.job.cached_only                                          # a redo: no process, the network ran once
+    assert again.job.cached_only  # a redo: no process, the network ran once
 
     for k in range(3):
         Image.open(files["image"]).rotate(90 * k + 45).save(tmp_path / f"q{k}.png")
     before = set(bpy.data.objects)
-    job_run = session.LiftSession([tmp_path / f"q{k}.png" for k in range(3)], session.MeshOptions(), "AUTO", "",
-                                  str(files["checkpoint"]))
-    job_run.cancel()                                                      # Esc, before pointkit got going
+    job_run = session.LiftSession(
+        [tmp_path / f"q{k}.png" for k in range(3)], session.MeshOptions(), "AUTO", "", str(files["checkpoint"])
+    )
+    job_run.cancel()  # Esc, before pointkit got going
     start = time.monotonic()
     while not job_run.step(bpy.context):
         time.sleep(0.02)
@@ -219,7 +236,7 @@ def test_model_picker_lists_and_uses_models_by_name(bpy, files, tmp_path, monkey
 
     prefs = bpy.context.preferences.addons["pointkit_blender"].preferences
     prefs.mode, prefs.checkpoint = "AUTO", ""
-    monkeypatch.setenv("POINTKIT_HOME", str(tmp_path / "home"))          # the pointkit process inherits it
+    monkeypatch.setenv("POINTKIT_HOME", str(tmp_path / "home"))  # the pointkit process inherits it
     (tmp_path / "home" / "models").mkdir(parents=True)
     shutil.copy(files["checkpoint"], tmp_path / "home" / "models" / "tiny-statues.safetensors")
     assert bpy.ops.pointkit.refresh_models() == {"FINISHED"}
@@ -232,11 +249,12 @@ def test_model_picker_lists_and_uses_models_by_name(bpy, files, tmp_path, monkey
     made = new_objects(bpy, lambda: bpy.ops.pointkit.lift_image(filepath=str(tmp_path / "named.png"), add_camera=False))
     from pointkit.lifting import lift_files
 
-    by_path = lift_files([tmp_path / "named.png"], tmp_path / "ref", fmt="npz", checkpoint=files["checkpoint"],
-                         progress=False)["outputs"][str(tmp_path / "named.png")][-1]
+    by_path = lift_files(
+        [tmp_path / "named.png"], tmp_path / "ref", fmt="npz", checkpoint=files["checkpoint"], progress=False
+    )["outputs"][str(tmp_path / "named.png")][-1]
     co = np.empty(len(made["MESH"].data.vertices) * 3)
     made["MESH"].data.vertices.foreach_get("co", co)
-    with np.load(by_path) as reference:                                  # the same weights as by the checkpoint's path
+    with np.load(by_path) as reference:  # the same weights as by the checkpoint's path
         assert np.allclose(co.reshape(-1, 3), reference["vertices"], atol=1e-6)
     prefs.model = "no-such-model"
     shutil.copy(files["image"], tmp_path / "unnamed.png")
@@ -244,14 +262,14 @@ def test_model_picker_lists_and_uses_models_by_name(bpy, files, tmp_path, monkey
         bpy.ops.pointkit.lift_image(filepath=str(tmp_path / "unnamed.png"))
     assert "Traceback" not in str(info.value) and "\n" not in str(info.value).strip()
     prefs.model = "default"
-    backend.list_models(refresh=True)                                    # leave the cache as the other tests expect
+    backend.list_models(refresh=True)  # leave the cache as the other tests expect
 
 
 def test_a_failing_camera_leaves_nothing_half_made(bpy, files, monkeypatch):
     from pointkit_blender import objects
 
     def broken_camera(context, name, size, x=0.0, scene_camera=True):
-        objects.bpy.data.objects.new(name, objects.bpy.data.cameras.new(name))   # half-made, then the failure
+        objects.bpy.data.objects.new(name, objects.bpy.data.cameras.new(name))  # half-made, then the failure
         raise RuntimeError("no camera today")
 
     monkeypatch.setattr(objects, "view_camera", broken_camera)
@@ -268,7 +286,7 @@ def test_file_handler_for_drag_and_drop(bpy):
     handler = bpy.types.POINTKIT_FH_lift_image
     assert handler.bl_import_operator == "pointkit.lift_image"
     assert set(handler.bl_file_extensions.split(";")) >= {".png", ".jpg", ".jpeg", ".tif"}
-    assert not handler.poll_drop(bpy.context)                            # headless: no 3D view to drop onto
+    assert not handler.poll_drop(bpy.context)  # headless: no 3D view to drop onto
 
 
 def test_manifest_is_valid_for_the_extensions_platform(bpy):
@@ -276,6 +294,9 @@ def test_manifest_is_valid_for_the_extensions_platform(bpy):
     import subprocess
 
     validator = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
-    run = subprocess.run([sys.executable, str(validator), "validate", str(ADDON_PARENT / "pointkit_blender")],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(validator), "validate", str(ADDON_PARENT / "pointkit_blender")],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr

@@ -3,6 +3,7 @@ runs apart from pointkit's process (and without pointkit importable), a killed w
 object with a one-line error and the next object gets a new worker, its images are byte-identical
 to the worker's handler called in-process (the former in-process renderer), a bad
 $POINTKIT_BLENDER is a one-line error, and the blender-executable command line works. Tiny renders."""
+
 from __future__ import annotations
 
 import os
@@ -56,9 +57,11 @@ def test_worker_is_another_process_without_pointkit(mesh):
 
 def test_rendering_imports_no_bpy_here():
     # In a fresh interpreter: other tests of this session import bpy in-process (the add-on's).
-    code = ("import sys\nfrom pointkit.render import render_views, sculpture\n"
-            "v = render_views(sculpture(0, 3, kind='blob'), [(0, 0)], 16, renderer='blender', samples=1, threads=2)\n"
-            "assert v[0].image.shape == (16, 16, 3)\nprint('bpy' in sys.modules)\n")
+    code = (
+        "import sys\nfrom pointkit.render import render_views, sculpture\n"
+        "v = render_views(sculpture(0, 3, kind='blob'), [(0, 0)], 16, renderer='blender', samples=1, threads=2)\n"
+        "assert v[0].image.shape == (16, 16, 3)\nprint('bpy' in sys.modules)\n"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().splitlines()[-1] == "False"
@@ -125,9 +128,11 @@ def _script(path: Path, text: str) -> str:
 
 def test_bad_blender_env_is_one_line(tmp_path, monkeypatch, mesh):
     no_numpy = _script(tmp_path / "python-bare", f'exec "{sys.executable}" -S "$@"\n')  # no site-packages
-    for value, expect in [(str(tmp_path / "nowhere"), "not an executable"),
-                          (_script(tmp_path / "tool", 'echo "tool 1.0"\n'), "neither a Python nor a blender"),
-                          (no_numpy, "before it was ready with status 1: ModuleNotFoundError: No module named 'numpy'")]:
+    for value, expect in [
+        (str(tmp_path / "nowhere"), "not an executable"),
+        (_script(tmp_path / "tool", 'echo "tool 1.0"\n'), "neither a Python nor a blender"),
+        (no_numpy, "before it was ready with status 1: ModuleNotFoundError: No module named 'numpy'"),
+    ]:
         monkeypatch.setenv(BLENDER_ENV, value)
         with pytest.raises(PointkitError) as caught:
             BlenderRenderer(**TINY).render(mesh, cameras(16), 1, VIEWS[:1])
@@ -142,11 +147,16 @@ def test_blender_executable_and_a_worker_without_pointkit(tmp_path, monkeypatch,
     fake = tmp_path / "hide" / "pointkit"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('the worker must not import pointkit')\n")
-    blender = _script(tmp_path / "blender", f'''echo "Blender 5.0.1 (stand-in)"
+    blender = _script(
+        tmp_path / "blender",
+        f'''echo "Blender 5.0.1 (stand-in)"
 [ "$1 $2 $3 $4 $5 $7" = "--background --factory-startup --python-exit-code 1 --python --" ] || exit 3
 PYTHONPATH="{fake.parent}:$PYTHONPATH" exec "{sys.executable}" "$6"
-''')
-    python = _script(tmp_path / "python-nopointkit", f'PYTHONPATH="{fake.parent}:$PYTHONPATH" exec "{sys.executable}" "$@"\n')
+''',
+    )
+    python = _script(
+        tmp_path / "python-nopointkit", f'PYTHONPATH="{fake.parent}:$PYTHONPATH" exec "{sys.executable}" "$@"\n'
+    )
     reference = BlenderRenderer(**TINY).render(mesh, cameras(24), 7, VIEWS)
     for chosen in (blender, python):
         monkeypatch.setenv(BLENDER_ENV, chosen)

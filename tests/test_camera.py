@@ -1,4 +1,5 @@
 """pointkit.camera: projection, differentiable solve, batched RANSAC."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,9 +13,14 @@ def random_scene(B, N, seed, size=256.0, dtype=torch.float64):
     d = torch.rand(B, N, 1, generator=g, dtype=dtype) * 2 - 1
     X = torch.cat([uv, d, torch.ones(B, N, 1, dtype=dtype)], -1)
     # A camera like a real view change: rotation-ish 2x2 in (u, v), depth coefficient of tens of px.
-    P = torch.cat([torch.eye(2, dtype=dtype).expand(B, 2, 2) + 0.2 * torch.randn(B, 2, 2, generator=g, dtype=dtype),
-                   60 * torch.randn(B, 2, 1, generator=g, dtype=dtype),
-                   20 * torch.randn(B, 2, 1, generator=g, dtype=dtype)], -1)
+    P = torch.cat(
+        [
+            torch.eye(2, dtype=dtype).expand(B, 2, 2) + 0.2 * torch.randn(B, 2, 2, generator=g, dtype=dtype),
+            60 * torch.randn(B, 2, 1, generator=g, dtype=dtype),
+            20 * torch.randn(B, 2, 1, generator=g, dtype=dtype),
+        ],
+        -1,
+    )
     return X, P, g
 
 
@@ -73,7 +79,7 @@ class TestSolve:
             d = X[..., 2].to(dtype).clone().requires_grad_(True)
             Xd = torch.cat([X[..., :2].to(dtype), d.unsqueeze(-1), X[..., 3:].to(dtype)], -1)
             r = project_affine(solve_affine(Xd, x.to(dtype)), Xd) - x.to(dtype)
-            (r ** 2).sum().backward()
+            (r**2).sum().backward()
             grads.append(d.grad.double())
         assert grads[0].abs().max() > 1.0  # the true gradient is large, not ~1e-6
         rel = (grads[1] - grads[0]).norm() / grads[0].norm()
@@ -88,10 +94,10 @@ class TestSolve:
 class TestDegenerate:
     def test_flags(self):
         X, _, _ = random_scene(4, 20, 6)
-        X[1, :, 1] = 2 * X[1, :, 0] + 3          # collinear (u, v)
-        X[2] = X[2, :1].expand(20, 4)            # one repeated point
+        X[1, :, 1] = 2 * X[1, :, 0] + 3  # collinear (u, v)
+        X[2] = X[2, :1].expand(20, 4)  # one repeated point
         w = torch.ones(4, 20, dtype=torch.bool)
-        w[3, 3:] = False                          # three valid points
+        w[3, 3:] = False  # three valid points
         assert affine_degenerate(X, w).tolist() == [False, True, True, True]
 
     def test_degenerate_pairs_stay_finite(self):
@@ -99,7 +105,7 @@ class TestDegenerate:
         X[0] = X[0, :1].expand(20, 4)
         x = project_affine(P, X)
         valid = torch.ones(3, 20, dtype=torch.bool)
-        valid[1] = False                          # no valid point at all
+        valid[1] = False  # no valid point at all
         fit = fit_affine_camera(X, x, valid, threshold=2.0, generator=torch.Generator().manual_seed(0))
         assert torch.isfinite(fit.P).all()
         assert fit.degenerate.tolist() == [True, True, False]
@@ -153,8 +159,9 @@ class TestRansac:
         valid = torch.ones(2, 100, dtype=torch.bool)
         valid[0, 50:] = False
         full = fit_affine_camera(X, x, valid, threshold=1.0, hypotheses=32, generator=torch.Generator().manual_seed(0))
-        chunked = fit_affine_camera(X, x, valid, threshold=1.0, hypotheses=32, generator=torch.Generator().manual_seed(0),
-                                    max_elements=300)
+        chunked = fit_affine_camera(
+            X, x, valid, threshold=1.0, hypotheses=32, generator=torch.Generator().manual_seed(0), max_elements=300
+        )
         assert not full.inliers[0, 50:].any() and full.inliers[0, :50].all()
         assert torch.equal(full.inliers, chunked.inliers)
         torch.testing.assert_close(full.P, chunked.P)

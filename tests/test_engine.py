@@ -3,6 +3,7 @@
 Resolutions: sculpture depth / correspondence checks at 64 x 64 px with a 64^3 SDF grid (int8
 bank, truncation 0.1), the two-sphere occlusion scene at 64 px with a 48^3 grid.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,7 @@ import pytest
 import torch
 import trimesh
 
-from pointkit.engine import (ShapeBank, mesh_to_sdf, orbit_cameras,
-                             pair_correspondences, trace)
+from pointkit.engine import ShapeBank, mesh_to_sdf, orbit_cameras, pair_correspondences, trace
 from pointkit.geometry import OrthoCamera
 from pointkit.geometry.camera import project, unproject
 from pointkit.render import sculpture
@@ -83,8 +83,9 @@ def _check_reprojection(mesh, bank, s_view, t_view, k=400):
 
     cs = Cameras(cams.world_to_camera[:, 0], cams.scale, R)
     ct = Cameras(cams.world_to_camera[:, 1], cams.scale, R)
-    src, tgt, valid = pair_correspondences(traced.depth[:, 0], traced.mask[:, 0], cs, traced.depth[:, 1],
-                                           traced.mask[:, 1], ct, k, g)
+    src, tgt, valid = pair_correspondences(
+        traced.depth[:, 0], traced.mask[:, 0], cs, traced.depth[:, 1], traced.mask[:, 1], ct, k, g
+    )
     assert valid.sum() > 50
     src, tgt = src[0][valid[0]].numpy().astype(np.float64), tgt[0][valid[0]].numpy().astype(np.float64)
     cam_s, cam_t = OrthoCamera.orbit(*s_view, R), OrthoCamera.orbit(*t_view, R)
@@ -95,7 +96,9 @@ def _check_reprojection(mesh, bank, s_view, t_view, k=400):
     uv, _ = project(world, cam_t.world_to_camera, cam_t.affine)
     # Where the SDF surface itself departs from the mesh (thin parts: the traced depth is another
     # surface than the ray cast's) no pairing can agree; report those pixels separately.
-    agree = np.abs(traced.depth[0, 0].numpy()[iv, iu] - exact.depth[0][iv, iu]) < 0.01 * np.ptp(exact.depth[0][exact.mask[0]])
+    agree = np.abs(traced.depth[0, 0].numpy()[iv, iu] - exact.depth[0][iv, iu]) < 0.01 * np.ptp(
+        exact.depth[0][exact.mask[0]]
+    )
     return world, np.linalg.norm(uv - tgt, axis=1), agree
 
 
@@ -135,18 +138,59 @@ def test_bank_cli_and_train_synth_resume_exactly(tmp_path):
     from pointkit.training import TrainConfig, train
     from pointkit_cli.main import cli
 
-    res = CliRunner().invoke(cli, ["-q", "render-synthetic", "--procedural", "3", "--bank", "--grid", "24",
-                                   "--out", str(tmp_path / "b"), "--families", "blob,vase", "--option", "backgrounds=none"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "-q",
+            "render-synthetic",
+            "--procedural",
+            "3",
+            "--bank",
+            "--grid",
+            "24",
+            "--out",
+            str(tmp_path / "b"),
+            "--families",
+            "blob,vase",
+            "--option",
+            "backgrounds=none",
+        ],
+    )
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output.strip().splitlines()[-1])
     assert summary["objects"] == 3 and (tmp_path / "b" / "bank.npz").is_file()
     assert summary["assets"] == {"photos": 0, "textures": 0, "sh": 0}
-    odd = CliRunner().invoke(cli, ["-q", "render-synthetic", "--procedural", "1", "--bank", "--out", str(tmp_path / "x"),
-                                   "--option", "samples=4"])
+    odd = CliRunner().invoke(
+        cli,
+        [
+            "-q",
+            "render-synthetic",
+            "--procedural",
+            "1",
+            "--bank",
+            "--out",
+            str(tmp_path / "x"),
+            "--option",
+            "samples=4",
+        ],
+    )
     assert odd.exit_code != 0 and "only appearance=DIR and backgrounds" in odd.output
-    common = dict(datasets=[], synth=str(tmp_path / "b" / "bank.npz"), input_size=32, ngf=4, batch_size=2, threads=1,
-                  progress=False, hypotheses=16, val_every=2, checkpoint_every=1, patience=0, corr_per_pair=20,
-                  mask_head=True, steps=4)
+    common = dict(
+        datasets=[],
+        synth=str(tmp_path / "b" / "bank.npz"),
+        input_size=32,
+        ngf=4,
+        batch_size=2,
+        threads=1,
+        progress=False,
+        hypotheses=16,
+        val_every=2,
+        checkpoint_every=1,
+        patience=0,
+        corr_per_pair=20,
+        mask_head=True,
+        steps=4,
+    )
     straight = train(TrainConfig(out=str(tmp_path / "a"), **common))
     assert straight["steps"] == 4 and straight["val_pairs"] > 0 and straight["best_val_corr_error_px"] > 0
     train(TrainConfig(out=str(tmp_path / "c"), **{**common, "steps": 2}))
@@ -157,13 +201,32 @@ def test_bank_cli_and_train_synth_resume_exactly(tmp_path):
     assert bad.exit_code == 1 and "not a readable shape bank" in bad.output
     none = CliRunner().invoke(cli, ["-q", "train", "--out", str(tmp_path / "e")])
     assert none.exit_code == 1 and "--synth BANK" in none.output
-    zoom = CliRunner().invoke(cli, ["-q", "train", "--synth", str(tmp_path / "b" / "bank.npz"), "--synth-zoom", "2,1",
-                                    "--out", str(tmp_path / "f"), "--steps", "1"])
-    assert zoom.exit_code == 2 and "--synth-zoom" in zoom.output      # a usage error, like every range
+    zoom = CliRunner().invoke(
+        cli,
+        [
+            "-q",
+            "train",
+            "--synth",
+            str(tmp_path / "b" / "bank.npz"),
+            "--synth-zoom",
+            "2,1",
+            "--out",
+            str(tmp_path / "f"),
+            "--steps",
+            "1",
+        ],
+    )
+    assert zoom.exit_code == 2 and "--synth-zoom" in zoom.output  # a usage error, like every range
     # Two banks pool their shapes (the same bank twice: 6 shapes).
-    twice = train(TrainConfig(out=str(tmp_path / "g"), **{**common, "synth": [common["synth"]] * 2, "steps": 1,
-                                                          "synth_zoom": (1.0, 1.4)}))
-    assert twice["steps"] == 1 and json.loads((tmp_path / "g" / "run.json").read_text())["config"]["synth_zoom"] == [1.0, 1.4]
+    twice = train(
+        TrainConfig(
+            out=str(tmp_path / "g"), **{**common, "synth": [common["synth"]] * 2, "steps": 1, "synth_zoom": (1.0, 1.4)}
+        )
+    )
+    assert twice["steps"] == 1 and json.loads((tmp_path / "g" / "run.json").read_text())["config"]["synth_zoom"] == [
+        1.0,
+        1.4,
+    ]
 
 
 @pytest.mark.slow

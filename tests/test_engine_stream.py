@@ -4,6 +4,7 @@ Nothing here needs open3d or trimesh, so this file also runs on a GPU machine th
 (scripts/gpu_run.sh runs it there: the CUDA test is the one that needs it). Shapes are analytic
 ellipsoid SDFs on the bank lattice; geometry against open3d is tests/test_engine.py's job.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,18 @@ import numpy as np
 import pytest
 import torch
 
-from pointkit.engine import (EngineAppearance, ShapeBank, SynthStream, concat_banks, lattice, load_appearance,
-                             load_bank, orbit_cameras, save_bank, trace)
+from pointkit.engine import (
+    EngineAppearance,
+    ShapeBank,
+    SynthStream,
+    concat_banks,
+    lattice,
+    load_appearance,
+    load_bank,
+    orbit_cameras,
+    save_bank,
+    trace,
+)
 from pointkit.engine.appearance import sh_irradiance, triplanar
 from pointkit.errors import PointkitError
 from pointkit.training.data import collate_pairs
@@ -24,8 +35,9 @@ torch.set_num_threads(1)
 def _sphere_bank(n=3, grid=32):
     pts = lattice(grid)
     radii = np.linspace(0.5, 0.9, n)
-    return ShapeBank.from_grids(np.stack([np.linalg.norm(pts * [1.0, 1.2, 0.8], axis=-1) - r for r in radii]),
-                                dtype="int8")
+    return ShapeBank.from_grids(
+        np.stack([np.linalg.norm(pts * [1.0, 1.2, 0.8], axis=-1) - r for r in radii]), dtype="int8"
+    )
 
 
 def test_stream_format_and_determinism():
@@ -38,22 +50,34 @@ def test_stream_format_and_determinism():
         assert torch.equal(a[key], b[key]), key
     assert not torch.equal(a["image"], c["image"])
     # The collate_pairs format, key for key.
-    items = [{"image": a["image"][i], "mask": a["mask"][i], "depth": a["depth"][i],
-              "src": a["src"][i][a["valid"][i]], "tgt": a["tgt"][i][a["valid"][i]]} for i in range(4)]
+    items = [
+        {
+            "image": a["image"][i],
+            "mask": a["mask"][i],
+            "depth": a["depth"][i],
+            "src": a["src"][i][a["valid"][i]],
+            "tgt": a["tgt"][i][a["valid"][i]],
+        }
+        for i in range(4)
+    ]
     ref = collate_pairs(items)
     assert set(ref) == set(a)
     for key in ref:
         assert a[key].dtype == ref[key].dtype, key
-        assert a[key].shape[:2] == ref[key].shape[:2] and a[key].shape[2:] == ref[key].shape[2:] or key in ("src", "tgt", "valid")
+        assert (
+            a[key].shape[:2] == ref[key].shape[:2]
+            and a[key].shape[2:] == ref[key].shape[2:]
+            or key in ("src", "tgt", "valid")
+        )
     assert a["image"].shape == (4, 3, 32, 32) and a["mask"].shape == (4, 32, 32) and a["depth"].shape == (4, 32, 32)
     assert a["src"].shape == a["tgt"].shape == (4, 50, 2) and a["valid"].shape == (4, 50)
     n = a["valid"].sum(1)
     assert (n > 4).all()
     for i in range(4):  # valid rows first, on source object pixels; padding is zero
-        assert a["valid"][i, : n[i]].all() and not a["valid"][i, n[i]:].any()
+        assert a["valid"][i, : n[i]].all() and not a["valid"][i, n[i] :].any()
         uv = a["src"][i, : n[i]].long()
         assert a["mask"][i, uv[:, 1], uv[:, 0]].all()
-        assert (a["src"][i, n[i]:] == 0).all()
+        assert (a["src"][i, n[i] :] == 0).all()
     assert (a["depth"][~a["mask"]] == 0).all()
 
 
@@ -78,8 +102,9 @@ def test_cuda_matches_cpu():
     # Random draws differ across devices, so compare geometry for the same shapes and views.
     cams = orbit_cameras(torch.tensor([[20.0, 70.0]] * 3), torch.tensor([[10.0, 25.0]] * 3), 48)
     tc = trace(bank.sdf(torch.arange(3)), cams, bank.bound)
-    cams_g = orbit_cameras(torch.tensor([[20.0, 70.0]] * 3, device="cuda"),
-                           torch.tensor([[10.0, 25.0]] * 3, device="cuda"), 48)
+    cams_g = orbit_cameras(
+        torch.tensor([[20.0, 70.0]] * 3, device="cuda"), torch.tensor([[10.0, 25.0]] * 3, device="cuda"), 48
+    )
     tg = trace(gpu.shapes.sdf(torch.arange(3)), cams_g, bank.bound)
     assert (tc.mask == tg.mask.cpu()).float().mean() > 0.999
     both = tc.mask & tg.mask.cpu()
@@ -90,8 +115,9 @@ def test_cuda_matches_cpu():
         assert b[key].dtype == a[key].dtype and b[key].shape == a[key].shape and b[key].device.type == "cuda"
         assert torch.equal(b[key], c[key])
 
-    styled = SynthStream(bank, input_size=48, corr_per_pair=100, device="cuda", appearance=_random_appearance(),
-                         zoom=(1.0, 1.5))
+    styled = SynthStream(
+        bank, input_size=48, corr_per_pair=100, device="cuda", appearance=_random_appearance(), zoom=(1.0, 1.5)
+    )
     d, e = styled.next_batch(4, styled.generator(3)), styled.next_batch(4, styled.generator(3))
     assert all(torch.equal(d[k], e[k]) for k in d) and d["image"].device.type == "cuda"
     assert max(_affine_residual({k: v.cpu() for k, v in d.items()})) < 0.01
@@ -101,15 +127,18 @@ def _random_appearance(seed=0, photos=3, textures=2, lights=2):
     g = torch.Generator().manual_seed(seed)
     sh = torch.randn(lights, 9, 3, generator=g) * 0.1
     sh[:, 0] += 1.0
-    return EngineAppearance(torch.randint(0, 256, (photos, 3, 40, 40), generator=g, dtype=torch.uint8),
-                            torch.randint(0, 256, (textures, 3, 16, 16), generator=g, dtype=torch.uint8), sh)
+    return EngineAppearance(
+        torch.randint(0, 256, (photos, 3, 40, 40), generator=g, dtype=torch.uint8),
+        torch.randint(0, 256, (textures, 3, 16, 16), generator=g, dtype=torch.uint8),
+        sh,
+    )
 
 
 def test_sh_irradiance_matches_numerical_integration():
     """E(n) = integral of L(w) max(n.w, 0) over the sphere, by quadrature, for a band-limited L."""
     g = torch.Generator().manual_seed(3)
-    sh = (torch.randn(1, 9, 3, generator=g, dtype=torch.float64) * 0.15)
-    sh[0, 0] += 1.0                                               # L > 0 everywhere: no clamping
+    sh = torch.randn(1, 9, 3, generator=g, dtype=torch.float64) * 0.15
+    sh[0, 0] += 1.0  # L > 0 everywhere: no clamping
     normals = torch.nn.functional.normalize(torch.randn(1, 5, 3, generator=g, dtype=torch.float64), dim=-1)
     # Quadrature on a fine (theta, phi) grid; radiance from the same real SH basis written out here.
     th = (torch.arange(400, dtype=torch.float64) + 0.5) * math.pi / 400
@@ -118,14 +147,23 @@ def test_sh_irradiance_matches_numerical_integration():
     w = torch.stack([torch.sin(t) * torch.cos(p), torch.sin(t) * torch.sin(p), torch.cos(t)], -1).reshape(-1, 3)
     area = (torch.sin(t) * (math.pi / 400) * (2 * math.pi / 800)).reshape(-1)
     x, y, z = w.unbind(-1)
-    basis = torch.stack([0.5 * math.sqrt(1 / math.pi) * torch.ones_like(x), math.sqrt(3 / (4 * math.pi)) * y,
-                         math.sqrt(3 / (4 * math.pi)) * z, math.sqrt(3 / (4 * math.pi)) * x,
-                         0.5 * math.sqrt(15 / math.pi) * x * y, 0.5 * math.sqrt(15 / math.pi) * y * z,
-                         0.25 * math.sqrt(5 / math.pi) * (3 * z * z - 1), 0.5 * math.sqrt(15 / math.pi) * x * z,
-                         0.25 * math.sqrt(15 / math.pi) * (x * x - y * y)], -1)
-    radiance = basis @ sh[0]                                       # (M, 3)
+    basis = torch.stack(
+        [
+            0.5 * math.sqrt(1 / math.pi) * torch.ones_like(x),
+            math.sqrt(3 / (4 * math.pi)) * y,
+            math.sqrt(3 / (4 * math.pi)) * z,
+            math.sqrt(3 / (4 * math.pi)) * x,
+            0.5 * math.sqrt(15 / math.pi) * x * y,
+            0.5 * math.sqrt(15 / math.pi) * y * z,
+            0.25 * math.sqrt(5 / math.pi) * (3 * z * z - 1),
+            0.5 * math.sqrt(15 / math.pi) * x * z,
+            0.25 * math.sqrt(15 / math.pi) * (x * x - y * y),
+        ],
+        -1,
+    )
+    radiance = basis @ sh[0]  # (M, 3)
     assert (radiance > 0).all()
-    cosine = (normals[0] @ w.T).clamp(min=0)                       # (5, M)
+    cosine = (normals[0] @ w.T).clamp(min=0)  # (5, M)
     expected = (cosine * area) @ radiance
     assert torch.allclose(sh_irradiance(sh, normals)[0], expected, rtol=2e-3, atol=1e-4)
 
@@ -154,7 +192,7 @@ def test_appearance_travels_in_the_bank_and_pools(tmp_path):
     back = load_appearance(path)
     for key in ("photos", "textures", "sh"):
         assert torch.equal(getattr(back, key), getattr(app, key)), key
-    assert not load_appearance(save_bank(tmp_path / "b.npz", bank))          # a bank without assets
+    assert not load_appearance(save_bank(tmp_path / "b.npz", bank))  # a bank without assets
     pooled = EngineAppearance.concat([back, load_appearance(tmp_path / "b.npz"), _random_appearance(1, 1, 1, 1)])
     assert len(pooled.photos) == 4 and len(pooled.textures) == 3 and len(pooled.sh) == 3
     both = concat_banks([load_bank(path), _sphere_bank(3, 16)])
@@ -182,13 +220,14 @@ def _affine_residual(batch):
 def test_zoom_frames_tighter_and_keeps_correspondences_exact():
     bank = _sphere_bank()
     plain = SynthStream(bank, input_size=48, corr_per_pair=60, device="cpu", appearance=_random_appearance())
-    close = SynthStream(bank, input_size=48, corr_per_pair=60, device="cpu", appearance=_random_appearance(),
-                        zoom=(1.5, 1.5))
+    close = SynthStream(
+        bank, input_size=48, corr_per_pair=60, device="cpu", appearance=_random_appearance(), zoom=(1.5, 1.5)
+    )
     a, b = plain.next_batch(6, plain.generator(5)), close.next_batch(6, close.generator(5))
     # Same shapes and views (the zoom is drawn after them): the area grows by up to 1.5^2.
     ratio = b["mask"].sum((1, 2)).float() / a["mask"].sum((1, 2)).float()
     assert (ratio > 1.4).all() and (ratio <= 2.25 + 0.05).all()
-    assert b["mask"][:, :, 0].any() or b["mask"][:, 0, :].any()             # some object leaves the frame
+    assert b["mask"][:, :, 0].any() or b["mask"][:, 0, :].any()  # some object leaves the frame
     assert max(_affine_residual(a)) < 0.01 and max(_affine_residual(b)) < 0.01
     with pytest.raises(PointkitError, match="zoom"):
         SynthStream(bank, zoom=(1.5, 1.0), device="cpu")
@@ -197,8 +236,9 @@ def test_zoom_frames_tighter_and_keeps_correspondences_exact():
 def test_appearance_changes_the_images_not_the_geometry():
     bank = _sphere_bank()
     bare = SynthStream(bank, input_size=32, corr_per_pair=40, device="cpu")
-    styled = SynthStream(bank, input_size=32, corr_per_pair=40, device="cpu", appearance=_random_appearance(),
-                         photo_prob=1.0)
+    styled = SynthStream(
+        bank, input_size=32, corr_per_pair=40, device="cpu", appearance=_random_appearance(), photo_prob=1.0
+    )
     a, b = bare.next_batch(4, bare.generator(2)), styled.next_batch(4, styled.generator(2))
     assert torch.equal(a["mask"], b["mask"]) and torch.equal(a["depth"], b["depth"])
     assert not torch.equal(a["image"], b["image"])

@@ -1,4 +1,5 @@
 """pointkit.evaluate and ``pointkit eval``: metrics against independent numpy computations."""
+
 from __future__ import annotations
 
 import csv
@@ -69,9 +70,11 @@ def test_checkpoint_metrics_match_numpy_and_files_are_written(dataset, tmp_path)
     metrics = json.loads((out / "metrics.json").read_text())
     images = list(split_images(dataset))
     with torch.no_grad():
-        preds = [net(torch.from_numpy(im).permute(2, 0, 1)[None].float() / 127.5 - 1)[0, 0].double().numpy()
-                 for im, _, _ in images]
-    preds = [p - np.median(p[m]) for p, (_, _, m) in zip(preds, images)]   # the canonical zero-median output
+        preds = [
+            net(torch.from_numpy(im).permute(2, 0, 1)[None].float() / 127.5 - 1)[0, 0].double().numpy()
+            for im, _, _ in images
+        ]
+    preds = [p - np.median(p[m]) for p, (_, _, m) in zip(preds, images)]  # the canonical zero-median output
     for mode in ("paper", "ls", "affine"):
         expect = np.mean([numpy_rmse(p, g, m, mode) for p, (_, g, m) in zip(preds, images)])
         assert metrics["modes"][mode]["rmse"] == pytest.approx(expect, rel=1e-5)
@@ -116,7 +119,8 @@ def test_config_json_is_saved_and_another_jobs_out_refused(dataset, tmp_path):
     assert res.exit_code == 0, res.output
     saved = json.loads((out / "config.json").read_text())
     assert saved["job"] == "eval" and EvalConfig(**saved["config"]) == EvalConfig(
-        dataset=str(dataset), out=str(out), checkpoint=str(ckpt), grid=0, progress=False)
+        dataset=str(dataset), out=str(out), checkpoint=str(ckpt), grid=0, progress=False
+    )
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"job": "train", "config": {}}))
@@ -125,5 +129,5 @@ def test_config_json_is_saved_and_another_jobs_out_refused(dataset, tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["config.json"]
     with pytest.raises(PointkitError, match="^--baseline 'zero': "):
         evaluate(None, dataset, tmp_path / "z", baseline="zero")
-    with pytest.raises(TypeError):          # split and the rest are keywords: no silent misreading
+    with pytest.raises(TypeError):  # split and the rest are keywords: no silent misreading
         evaluate(None, dataset, tmp_path / "z", "test")

@@ -1,4 +1,5 @@
 """Orthographic cameras, exact ray-cast depth against closed forms, ground-truth correspondences."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -106,7 +107,7 @@ class TestCorrespondences:
         xb, yb, zb = analytic_axes(*views[1])
         px, py = (uv_a[:, 0] - R / 2) / s, (uv_a[:, 1] - R / 2) / s
         # The analytic sphere point seen at (px, py) in view a (unit sphere, facing the camera).
-        points = px[:, None] * xa + py[:, None] * ya - np.sqrt(np.clip(1 - px ** 2 - py ** 2, 0, None))[:, None] * za
+        points = px[:, None] * xa + py[:, None] * ya - np.sqrt(np.clip(1 - px**2 - py**2, 0, None))[:, None] * za
         expected = np.stack([points @ xb, points @ yb], 1) * s + R / 2
         assert np.abs(uv_b - expected).max() < 0.5
         # Kept points face camera b (the back hemisphere is hidden), up to the silhouette band.
@@ -154,5 +155,5 @@ class TestCorrespondences:
         assert pairs.tolist() == [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]
         for p, (i, j) in enumerate(pairs):
             ua, ub = gt_correspondences(views[i], views[j], max_points=40, seed=7 + p)
-            np.testing.assert_array_equal(src[offsets[p]:offsets[p + 1]], ua)
-            np.testing.assert_array_equal(tgt[offsets[p]:offsets[p + 1]], ub)
+            np.testing.assert_array_equal(src[offsets[p] : offsets[p + 1]], ua)
+            np.testing.assert_array_equal(tgt[offsets[p] : offsets[p + 1]], ub)

@@ -1,4 +1,5 @@
 """pointkit.imaging: every common image file in, upright 8-bit RGB out; bad files -> one-line PointkitError."""
+
 from __future__ import annotations
 
 import struct
@@ -46,8 +47,8 @@ def test_grayscale_rgba_16bit(tmp_path):
     Image.fromarray(g16).save(tmp_path / "g16.png")
     assert (load_image(tmp_path / "g16.png").rgb[..., 1] == (g16 >> 8)).all()
 
-    c16 = (blocks().astype(np.uint16) * 257)                 # 8-bit values stretched to 16 bits
-    cv2.imwrite(str(tmp_path / "c16.tif"), c16[..., ::-1])   # OpenCV writes BGR
+    c16 = blocks().astype(np.uint16) * 257  # 8-bit values stretched to 16 bits
+    cv2.imwrite(str(tmp_path / "c16.tif"), c16[..., ::-1])  # OpenCV writes BGR
     assert np.abs(load_image(tmp_path / "c16.tif").rgb.astype(int) - blocks()).max() <= 1
 
 
@@ -58,9 +59,9 @@ def test_exif_orientation(tmp_path, orientation, turn):
     exif[0x0112] = orientation
     Image.fromarray(rgb).save(tmp_path / "o.jpg", exif=exif, quality=95)
     loaded = load_image(tmp_path / "o.jpg").rgb.astype(int)
-    expected = np.rot90(rgb, k=turn)                          # 6: rotate 90 clockwise to display
+    expected = np.rot90(rgb, k=turn)  # 6: rotate 90 clockwise to display
     assert loaded.shape == expected.shape
-    wrong = np.rot90(rgb, k=turn + 2)                         # the same shape, turned the other way
+    wrong = np.rot90(rgb, k=turn + 2)  # the same shape, turned the other way
     assert np.abs(loaded - expected).mean() < 10 < np.abs(loaded - wrong).mean()
 
 
@@ -105,9 +106,9 @@ def test_colorize_depth_is_viridis_near_yellow_far_purple_black_off_the_object()
     mask[2] = False
     rgb = colorize_depth(depth, mask)
     assert rgb.shape == (3, 256, 3) and rgb.dtype == np.uint8
-    assert np.abs(rgb[0, 0].astype(int) - [253, 231, 37]).max() <= 3       # nearest: viridis' yellow end
-    assert np.abs(rgb[0, -1].astype(int) - [68, 1, 84]).max() <= 3         # farthest: its purple end
+    assert np.abs(rgb[0, 0].astype(int) - [253, 231, 37]).max() <= 3  # nearest: viridis' yellow end
+    assert np.abs(rgb[0, -1].astype(int) - [68, 1, 84]).max() <= 3  # farthest: its purple end
     assert (rgb[2] == 0).all()
-    green = rgb[0, :, 1].astype(int)                                       # viridis' green rises from far to near
+    green = rgb[0, :, 1].astype(int)  # viridis' green rises from far to near
     assert (np.diff(green[::-1]) >= 0).all()
     assert (colorize_depth(depth, np.zeros_like(mask)) == 0).all()

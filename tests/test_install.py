@@ -4,6 +4,7 @@ Blender pins (bpy, and with it numpy < 2, lives only in the ``blender`` extra).
 Slow (a venv and the core's wheels: about 1-2 minutes with a warm pip cache); needs the package
 index ``make setup`` uses. torch comes from ``$TORCH_SPEC`` as in the Makefile (the CPU build).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ def test_fresh_install_with_numpy_2_lifts_an_image(tmp_path):
     assert made.returncode == 0, made.stderr
     py = venv / "bin" / "python"
     torch_spec = os.environ.get("TORCH_SPEC", "torch==2.13.0")
-    source = tmp_path / "src"                   # what an sdist holds; the build writes there, not into the checkout
+    source = tmp_path / "src"  # what an sdist holds; the build writes there, not into the checkout
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
@@ -38,14 +39,31 @@ def test_fresh_install_with_numpy_2_lifts_an_image(tmp_path):
     install = _run([py, "-m", "pip", "install", "-q", torch_spec, "numpy>=2", source])
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-3000:]
 
-    versions = _run([py, "-c", "import importlib.util, json, numpy, torch; "
-                               "print(json.dumps([numpy.__version__, importlib.util.find_spec('bpy') is None]))"])
+    versions = _run(
+        [
+            py,
+            "-c",
+            "import importlib.util, json, numpy, torch; "
+            "print(json.dumps([numpy.__version__, importlib.util.find_spec('bpy') is None]))",
+        ]
+    )
     numpy_version, no_bpy = json.loads(versions.stdout)
     assert numpy_version.startswith("2.") and no_bpy
 
     out = tmp_path / "out"
-    lift = _run([venv / "bin" / "pointkit", "-q", "lift", REPO / "examples" / "venus_de_milo_cast.png", "--out", out,
-                 "--format", "glb,ply"], cwd=tmp_path)
+    lift = _run(
+        [
+            venv / "bin" / "pointkit",
+            "-q",
+            "lift",
+            REPO / "examples" / "venus_de_milo_cast.png",
+            "--out",
+            out,
+            "--format",
+            "glb,ply",
+        ],
+        cwd=tmp_path,
+    )
     assert lift.returncode == 0, lift.stderr
     summary = json.loads(lift.stdout.splitlines()[-1])
     assert summary["lifted"] == 1

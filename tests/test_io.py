@@ -1,4 +1,5 @@
 """Atomic writes: complete file or nothing, ordinary permissions."""
+
 import os
 import stat
 

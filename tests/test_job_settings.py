@@ -1,5 +1,6 @@
 """pointkit.jobs.settings: a job's settings declared once make its Click options, its checks and
 its config.json; --resume takes the settings not given from the saved config."""
+
 from __future__ import annotations
 
 import json
@@ -38,6 +39,7 @@ def _command(seen: list):
         config = from_cli(Job, ctx, saved, progress=False)
         save(config, ctx.params["out"], "job")
         seen.append(config)
+
     return job
 
 
@@ -52,8 +54,24 @@ def test_options_defaults_and_help_come_from_the_dataclass():
 
 def test_values_from_the_command_line_and_their_usage_errors(tmp_path):
     seen: list[Job] = []
-    run = CliRunner().invoke(_command(seen), ["a", "b", "--out", str(tmp_path / "o"), "--size", "32", "--no-flip",
-                                              "--extra", "x", "--extra", "y", "--zoom", "1,1.5"])
+    run = CliRunner().invoke(
+        _command(seen),
+        [
+            "a",
+            "b",
+            "--out",
+            str(tmp_path / "o"),
+            "--size",
+            "32",
+            "--no-flip",
+            "--extra",
+            "x",
+            "--extra",
+            "y",
+            "--zoom",
+            "1,1.5",
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert seen[-1] == Job(["a", "b"], str(tmp_path / "o"), 32, "fast", False, False, ["x", "y"], (1.0, 1.5), False)
     run = CliRunner().invoke(_command(seen), ["--out", str(tmp_path / "o"), "--size", "4"])
@@ -99,7 +117,7 @@ def test_train_options_are_train_configs_settings():
             assert f.name not in options
             continue
         assert options[f.name].help == (None if s.argument else s.help)
-        if f.default is MISSING and not s.argument:     # DATASET... may be empty (--synth, --resume)
+        if f.default is MISSING and not s.argument:  # DATASET... may be empty (--synth, --resume)
             assert options[f.name].required, f.name
         elif not s.argument and not s.multiple and f.default is not None:
             assert options[f.name].default == f.default, f.name

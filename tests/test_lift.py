@@ -1,4 +1,5 @@
 """pointkit.lift: the depth rules (sign, tilt, scale), the API at input resolution, masks, files and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,8 @@ def checkpoint(tmp_path_factory):
     """A small real LiftNet (random init, seeded) with a mask head, saved as a checkpoint."""
     torch.manual_seed(0)
     return LiftNet(LiftNetConfig(input_size=32, ngf=4, mask_head=True)).save(
-        tmp_path_factory.mktemp("ck") / "tiny.safetensors", {"trained": "no (test)"})
+        tmp_path_factory.mktemp("ck") / "tiny.safetensors", {"trained": "no (test)"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +78,11 @@ def test_rules_on_corrupted_ground_truth(view):
         depth, _ = resolve_depth(raw, m)
         assert np.allclose(depth, reference, atol=1e-5)
     assert np.corrcoef(reference[m], g[m])[0, 1] > 0.7
-    assert ls_rmse(reference, view.depth, m) < 0.6 * view.depth[m].std()      # well under a flat depth's error
+    assert ls_rmse(reference, view.depth, m) < 0.6 * view.depth[m].std()  # well under a flat depth's error
 
 
 def test_lift_api_at_input_resolution(checkpoint, view):
-    image = view.image[5:55, :60]                                 # non-square 50 x 60
+    image = view.image[5:55, :60]  # non-square 50 x 60
     result = pointkit.lift(image, checkpoint=checkpoint, mask=view.mask[5:55, :60])
     assert result.depth.shape == (50, 60) and result.depth.dtype == np.float32
     assert result.mask.shape == (50, 60) and result.mask.dtype == bool
@@ -96,7 +98,7 @@ def test_lift_api_at_input_resolution(checkpoint, view):
 
 def test_masks(tmp_path, checkpoint, view):
     rgba = np.concatenate([view.image, (view.mask * 255).astype(np.uint8)[..., None]], 2)
-    assert np.array_equal(pointkit.lift(rgba, checkpoint=checkpoint).mask, view.mask)      # alpha first
+    assert np.array_equal(pointkit.lift(rgba, checkpoint=checkpoint).mask, view.mask)  # alpha first
     result = pointkit.lift(view.image, checkpoint=checkpoint)
     assert result.info["mask"] in ("network+grabcut", "network", "grabcut")  # then the mask head if plausible
     assert pointkit.lift(view.image, checkpoint=checkpoint, mask="grabcut").info["mask"] == "grabcut"
@@ -111,7 +113,7 @@ def test_masks(tmp_path, checkpoint, view):
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "small.png")
     with pytest.raises(PointkitError, match="mask is 10x10"):
         pointkit.lift(view.image, checkpoint=checkpoint, mask=tmp_path / "small.png")
-    with pytest.raises(PointkitError, match="3x2 is too small"):                        # --mask none: no advice to pass it
+    with pytest.raises(PointkitError, match="3x2 is too small"):  # --mask none: no advice to pass it
         pointkit.lift(view.image[:2, :3], checkpoint=checkpoint, mask="none")
 
 
@@ -124,7 +126,13 @@ def test_grabcut_finds_a_rendered_object():
 def test_files_round_trip_and_no_partial_set(tmp_path, checkpoint, view, monkeypatch):
     result = pointkit.lift(view.image, checkpoint=checkpoint, mask=view.mask)
     written = write_outputs(result, tmp_path, "obj1", "glb")
-    assert [p.name for p in written] == ["obj1_depth.npy", "obj1_depth.png", "obj1_depth_color.png", "obj1_mask.png", "obj1.glb"]
+    assert [p.name for p in written] == [
+        "obj1_depth.npy",
+        "obj1_depth.png",
+        "obj1_depth_color.png",
+        "obj1_mask.png",
+        "obj1.glb",
+    ]
     assert np.array_equal(np.load(tmp_path / "obj1_depth.npy"), result.depth)
     png = Image.open(tmp_path / "obj1_depth.png")
     near, far = float(png.text["depth_near"]), float(png.text["depth_far"])
@@ -136,7 +144,8 @@ def test_files_round_trip_and_no_partial_set(tmp_path, checkpoint, view, monkeyp
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr("pointkit.meshing.export_ply", broken)   # what the registered "ply" exporter calls
+
+    monkeypatch.setattr("pointkit.meshing.export_ply", broken)  # what the registered "ply" exporter calls
     with pytest.raises(OSError):
         write_outputs(result, tmp_path / "second", "obj2", "ply")
     assert list((tmp_path / "second").iterdir()) == []
@@ -144,7 +153,11 @@ def test_files_round_trip_and_no_partial_set(tmp_path, checkpoint, view, monkeyp
 
 def _huge_png(path):
     chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))  # noqa: E731
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 12000, 12000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 12000, 12000, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_cli_folder_one_bad_file(tmp_path, checkpoint, view):
@@ -155,21 +168,38 @@ def test_cli_folder_one_bad_file(tmp_path, checkpoint, view):
     (src / "empty.png").write_bytes(b"")
     _huge_png(src / "huge.png")
     out = tmp_path / "out"
-    run = CliRunner().invoke(cli, ["-q", "lift", str(src), "--out", str(out), "--checkpoint", str(checkpoint), "--format", "ply"])
+    run = CliRunner().invoke(
+        cli, ["-q", "lift", str(src), "--out", str(out), "--checkpoint", str(checkpoint), "--format", "ply"]
+    )
     assert run.exit_code == 1
     summary = json.loads(run.stdout.splitlines()[0])
     assert summary["lifted"] == 1 and summary["failed"] == 3
     assert "3 of 4 images failed" in run.stderr
     for name in ("bad.jpg", "empty.png", "huge.png"):
         assert name in run.stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(["good_depth.npy", "good_depth.png", "good_depth_color.png",
-                                                            "good_mask.png", "good.ply", "config.json"])
-    saved = json.loads((out / "config.json").read_text())                 # the run's settings, for the record
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["good_depth.npy", "good_depth.png", "good_depth_color.png", "good_mask.png", "good.ply", "config.json"]
+    )
+    saved = json.loads((out / "config.json").read_text())  # the run's settings, for the record
     assert saved["job"] == "lift" and saved["config"]["fmt"] == "ply" and saved["config"]["inputs"] == [str(src)]
 
     # --events: one JSON line per image, in order, before the summary (the Blender add-on's progress)
-    run = CliRunner().invoke(cli, ["-q", "lift", str(src), "--out", str(out), "--checkpoint", str(checkpoint), "--format", "ply",
-                                   "--skip-existing", "--events"])
+    run = CliRunner().invoke(
+        cli,
+        [
+            "-q",
+            "lift",
+            str(src),
+            "--out",
+            str(out),
+            "--checkpoint",
+            str(checkpoint),
+            "--format",
+            "ply",
+            "--skip-existing",
+            "--events",
+        ],
+    )
     lines = [json.loads(line) for line in run.stdout.splitlines()]
     events, summary = lines[:-1], lines[-1]
     assert [e["done"] for e in events] == [1, 2, 3, 4] and {e["total"] for e in events} == {4}
@@ -206,14 +236,29 @@ def test_cli_single_file_errors(tmp_path, checkpoint, view):
     if not DEFAULT_CHECKPOINT.is_file():
         run = runner.invoke(cli, ["lift", str(tmp_path / "a.png"), "--out", str(tmp_path / "o")])
         assert run.exit_code == 1 and "default model" in run.stderr and len(run.stderr.strip().splitlines()) == 1
-    run = runner.invoke(cli, ["lift", str(tmp_path / "a.png"), "--out", str(tmp_path / "o2"), "--checkpoint", str(checkpoint),
-                              "--mask", "none", "--format", "npz"])
+    run = runner.invoke(
+        cli,
+        [
+            "lift",
+            str(tmp_path / "a.png"),
+            "--out",
+            str(tmp_path / "o2"),
+            "--checkpoint",
+            str(checkpoint),
+            "--mask",
+            "none",
+            "--format",
+            "npz",
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert (tmp_path / "o2" / "a.npz").is_file()
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
-        run = runner.invoke(cli, ["lift", str(tmp_path / "a.png"), "--out", str(locked), "--checkpoint", str(checkpoint)])
+        run = runner.invoke(
+            cli, ["lift", str(tmp_path / "a.png"), "--out", str(locked), "--checkpoint", str(checkpoint)]
+        )
         assert run.exit_code == 1 and "not writable" in run.stderr and str(locked) in run.stderr
         assert list(locked.iterdir()) == []
 
@@ -234,8 +279,10 @@ def test_cli_bad_options_and_name_clashes_fail_before_any_work(tmp_path, checkpo
         Image.fromarray(view.image).save(tmp_path / name / "x.png")
     runner = CliRunner()
     base = ["lift", str(tmp_path / "d1"), "--checkpoint", str(checkpoint)]
-    for extra, expected in ((["--device", "gpu"], "--device gpu: not a torch device"),
-                            ([str(tmp_path / "d2" / "x.png")], "would both write")):
+    for extra, expected in (
+        (["--device", "gpu"], "--device gpu: not a torch device"),
+        ([str(tmp_path / "d2" / "x.png")], "would both write"),
+    ):
         out = tmp_path / "out"
         run = runner.invoke(cli, base + extra + ["--out", str(out)])
         assert run.exit_code == 1 and expected in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.output
@@ -250,12 +297,12 @@ def test_auto_mask_falls_back_to_grabcut_when_the_learned_mask_is_implausible():
     from pointkit.masks import object_mask, plausible_mask
 
     v = render_views(sculpture(0, 5, kind="blob"), [(0.0, 0.0)], 96)[0]
-    everything = np.full(v.mask.shape, 5.0, np.float32)           # a mask head that says "all object"
+    everything = np.full(v.mask.shape, 5.0, np.float32)  # a mask head that says "all object"
     assert not plausible_mask(everything > 0) and plausible_mask(v.mask)
     mask, source = object_mask(from_array(v.image), everything, "auto")
     assert source == "grabcut" and (mask & v.mask).sum() / (mask | v.mask).sum() > 0.8
     mask, source = object_mask(from_array(v.image), np.where(v.mask, 5.0, -5.0).astype(np.float32), "auto")
-    assert source == "network+grabcut" and np.array_equal(mask, v.mask)           # all sure: kept as it is
+    assert source == "network+grabcut" and np.array_equal(mask, v.mask)  # all sure: kept as it is
 
 
 def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_path, checkpoint, view):
@@ -272,24 +319,26 @@ def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_pat
         Image.fromarray(view.image).save(src / rel)
     out = tmp_path / "out"
     summary = lifting.lift_files([src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True)
-    assert summary["lifted"] == 3 and summary["skipped"] == 0        # .hidden is left out
+    assert summary["lifted"] == 3 and summary["skipped"] == 0  # .hidden is left out
     for stem in ("top", "a/b/deep", "a/b/top"):
         for path in lifting.output_files(out, stem, ("glb", "points")):
             assert path.is_file(), path
     mesh = trimesh.load(out / "top.glb", force="mesh")
     cloud_bytes = (out / "top_points.ply").read_bytes()
-    header = cloud_bytes[:cloud_bytes.index(b"end_header")].decode()
+    header = cloud_bytes[: cloud_bytes.index(b"end_header")].decode()
     assert all(f"property float {k}" in header for k in ("x", "nx", "ny", "nz")) and "property uchar red" in header
     cloud = trimesh.load(out / "top_points.ply")
     assert len(cloud.vertices) == len(mesh.vertices)
     # Without -r only the top folder's image; with --skip-existing nothing is lifted again.
     assert lifting.collect_images([src]) == [(src / "top.png", Path("."))]
-    again = lifting.lift_files([src], out, fmt="points,glb", checkpoint=checkpoint, progress=False, recursive=True,
-                               skip_existing=True)
+    again = lifting.lift_files(
+        [src], out, fmt="points,glb", checkpoint=checkpoint, progress=False, recursive=True, skip_existing=True
+    )
     assert again["lifted"] == 0 and again["skipped"] == 3
     (out / "a" / "b" / "deep_points.ply").unlink()
-    again = lifting.lift_files([src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True,
-                               skip_existing=True)
+    again = lifting.lift_files(
+        [src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True, skip_existing=True
+    )
     assert again["lifted"] == 1 and again["skipped"] == 2 and (out / "a" / "b" / "deep_points.ply").is_file()
     with pytest.raises(PointkitError, match="unknown format stl"):
         lifting.parse_formats("glb,stl")
@@ -297,13 +346,24 @@ def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_pat
 
 def test_normals_flag_writes_unit_normal_maps_on_the_mask(tmp_path, checkpoint, view):
     Image.fromarray(view.image).save(tmp_path / "a.png")
-    run = CliRunner().invoke(cli, ["-q", "lift", str(tmp_path / "a.png"), "--checkpoint", str(checkpoint), "--normals",
-                                   "--out", str(tmp_path / "o")])
+    run = CliRunner().invoke(
+        cli,
+        [
+            "-q",
+            "lift",
+            str(tmp_path / "a.png"),
+            "--checkpoint",
+            str(checkpoint),
+            "--normals",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert run.exit_code == 0, run.output
     n = np.load(tmp_path / "o" / "a_normals.npy")
     mask = np.asarray(Image.open(tmp_path / "o" / "a_mask.png")) > 0
     assert n.shape == mask.shape + (3,) and np.allclose(np.linalg.norm(n[mask], axis=-1), 1, atol=1e-5)
-    assert (n[~mask] == 0).all() and (n[mask][:, 2] > 0).all()        # front-facing, toward the viewer
+    assert (n[~mask] == 0).all() and (n[mask][:, 2] > 0).all()  # front-facing, toward the viewer
     png = np.asarray(Image.open(tmp_path / "o" / "a_normals.png"))
     assert png.shape == n.shape and np.abs(png[mask] / 127.5 - 1 - n[mask]).max() < 0.01
 
@@ -316,21 +376,33 @@ def test_scale_from_puts_the_mesh_and_depth_in_metres(tmp_path, checkpoint, view
     Image.fromarray(rgba).save(tmp_path / "a.png")
     rows = np.flatnonzero(view.mask.any(1))
     for spec, out in (("height=0.42", "m"), (None, "units")):
-        args = ["-q", "lift", str(tmp_path / "a.png"), "--checkpoint", str(checkpoint), "--out", str(tmp_path / out),
-                "--normals"]
+        args = [
+            "-q",
+            "lift",
+            str(tmp_path / "a.png"),
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(tmp_path / out),
+            "--normals",
+        ]
         run = CliRunner().invoke(cli, args + (["--scale-from", spec] if spec else []))
         assert run.exit_code == 0, run.output
     k = 0.42 * max(view.mask.shape) / (rows[-1] - rows[0] + 1)
     metric = trimesh.load(tmp_path / "m" / "a.glb", force="mesh")
     plain = trimesh.load(tmp_path / "units" / "a.glb", force="mesh")
     assert np.allclose(metric.extents, plain.extents * k, rtol=1e-5)
-    assert abs(metric.extents[1] - 0.42) < 0.42 * 2.0 / (rows[-1] - rows[0] + 1)   # within a grid step
-    assert np.allclose(np.load(tmp_path / "m" / "a_depth.npy"), np.load(tmp_path / "units" / "a_depth.npy") * k,
-                       rtol=1e-5)
+    assert abs(metric.extents[1] - 0.42) < 0.42 * 2.0 / (rows[-1] - rows[0] + 1)  # within a grid step
+    assert np.allclose(
+        np.load(tmp_path / "m" / "a_depth.npy"), np.load(tmp_path / "units" / "a_depth.npy") * k, rtol=1e-5
+    )
     # Normals are a property of the shape, not of its units.
-    assert np.allclose(np.load(tmp_path / "m" / "a_normals.npy"), np.load(tmp_path / "units" / "a_normals.npy"),
-                       atol=1e-4)
-    bad = CliRunner().invoke(cli, ["lift", str(tmp_path / "a.png"), "--out", str(tmp_path / "b"), "--scale-from", "height=-1"])
+    assert np.allclose(
+        np.load(tmp_path / "m" / "a_normals.npy"), np.load(tmp_path / "units" / "a_normals.npy"), atol=1e-4
+    )
+    bad = CliRunner().invoke(
+        cli, ["lift", str(tmp_path / "a.png"), "--out", str(tmp_path / "b"), "--scale-from", "height=-1"]
+    )
     assert bad.exit_code == 2 and "height=METRES" in bad.stderr
 
 
@@ -349,10 +421,26 @@ def test_batched_inference_matches_one_image_at_a_time(tmp_path, checkpoint, vie
     for k, image in enumerate(images[:2] + images[3:]):
         Image.fromarray(image).save(tmp_path / f"{k}.png")
     for batch in (1, 3):
-        run = CliRunner().invoke(cli, ["-q", "lift", str(tmp_path), "--out", str(tmp_path / f"b{batch}"), "--checkpoint",
-                                       str(checkpoint), "--format", "ply", "--batch-size", str(batch)])
+        run = CliRunner().invoke(
+            cli,
+            [
+                "-q",
+                "lift",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / f"b{batch}"),
+                "--checkpoint",
+                str(checkpoint),
+                "--format",
+                "ply",
+                "--batch-size",
+                str(batch),
+            ],
+        )
         assert run.exit_code == 0, run.output
     for k in range(3):
-        assert np.allclose(np.load(tmp_path / "b1" / f"{k}_depth.npy"), np.load(tmp_path / "b3" / f"{k}_depth.npy"), atol=1e-5)
+        assert np.allclose(
+            np.load(tmp_path / "b1" / f"{k}_depth.npy"), np.load(tmp_path / "b3" / f"{k}_depth.npy"), atol=1e-5
+        )
     bad = CliRunner().invoke(cli, ["lift", str(tmp_path), "--out", str(tmp_path / "b0"), "--batch-size", "0"])
     assert bad.exit_code == 2 and not (tmp_path / "b0").exists()

@@ -1,4 +1,5 @@
 """pointkit.losses: robust cost, correspondence loss, aligned depth loss."""
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +12,7 @@ from pointkit.metrics import align_depth
 def paper_R(x, tau):
     """The formula of §3.2 written out independently, in numpy."""
     x = np.asarray(x, dtype=np.float64)
-    return np.where(x ** 2 <= tau ** 2, 0.5 * x ** 2 * (1 - x ** 2 / (2 * tau ** 2)), tau ** 2 / 4)
+    return np.where(x**2 <= tau**2, 0.5 * x**2 * (1 - x**2 / (2 * tau**2)), tau**2 / 4)
 
 
 class TestRobustCost:
@@ -27,7 +28,7 @@ class TestRobustCost:
 
     def test_no_tau_is_half_square(self):
         r = torch.tensor([0.0, 2.0, 100.0])
-        torch.testing.assert_close(robust_cost(r, None), r ** 2 / 2)
+        torch.testing.assert_close(robust_cost(r, None), r**2 / 2)
 
 
 def synthetic_pair(B=2, H=32, W=32, N=64, seed=0, dtype=torch.float64):
@@ -39,8 +40,14 @@ def synthetic_pair(B=2, H=32, W=32, N=64, seed=0, dtype=torch.float64):
     src = 0.5 + torch.rand(B, N, 2, generator=g, dtype=dtype) * torch.tensor([W - 1, H - 1], dtype=dtype)
     d = sample_depth(depth, src)
     X = torch.cat([src, d.unsqueeze(-1), torch.ones(B, N, 1, dtype=dtype)], -1)
-    P = torch.cat([torch.eye(2, dtype=dtype).expand(B, 2, 2), 8 * torch.randn(B, 2, 1, generator=g, dtype=dtype),
-                   torch.randn(B, 2, 1, generator=g, dtype=dtype)], -1)
+    P = torch.cat(
+        [
+            torch.eye(2, dtype=dtype).expand(B, 2, 2),
+            8 * torch.randn(B, 2, 1, generator=g, dtype=dtype),
+            torch.randn(B, 2, 1, generator=g, dtype=dtype),
+        ],
+        -1,
+    )
     return depth, src, project_affine(P, X), g
 
 
@@ -64,11 +71,17 @@ class TestCorrespondenceLoss:
         depth, src, tgt, g = synthetic_pair()
         noisy_tgt = tgt + 0.8 * torch.randn(tgt.shape, generator=g, dtype=tgt.dtype)
         H, W = depth.shape[-2:]
-        v, u = torch.meshgrid(torch.arange(H, dtype=depth.dtype) + 0.5, torch.arange(W, dtype=depth.dtype) + 0.5, indexing="ij")
+        v, u = torch.meshgrid(
+            torch.arange(H, dtype=depth.dtype) + 0.5, torch.arange(W, dtype=depth.dtype) + 0.5, indexing="ij"
+        )
         transformed = a * depth + 0.03 * u - 0.05 * v + 4.0
         for ransac in (False, True):
-            base = correspondence_loss(depth, src, noisy_tgt, tau=5.0, ransac=ransac, generator=torch.Generator().manual_seed(1))
-            moved = correspondence_loss(transformed, src, noisy_tgt, tau=5.0, ransac=ransac, generator=torch.Generator().manual_seed(1))
+            base = correspondence_loss(
+                depth, src, noisy_tgt, tau=5.0, ransac=ransac, generator=torch.Generator().manual_seed(1)
+            )
+            moved = correspondence_loss(
+                transformed, src, noisy_tgt, tau=5.0, ransac=ransac, generator=torch.Generator().manual_seed(1)
+            )
             assert base.item() > 1e-3
             assert moved.item() == pytest.approx(base.item(), rel=1e-6)
 
@@ -83,15 +96,18 @@ class TestCorrespondenceLoss:
         valid = torch.ones(2, 20, dtype=torch.bool)
         valid[1, 15:] = False
         depth = (depth + 0.1 * torch.randn(depth.shape, generator=g, dtype=depth.dtype)).requires_grad_(True)
-        assert torch.autograd.gradcheck(lambda d: correspondence_loss(d, src, tgt, valid, tau=3.0, ransac=False), (depth,))
+        assert torch.autograd.gradcheck(
+            lambda d: correspondence_loss(d, src, tgt, valid, tau=3.0, ransac=False), (depth,)
+        )
 
     def test_outlier_beyond_tau_gets_no_gradient_and_is_not_an_inlier(self):
         depth, src, tgt, _ = synthetic_pair(B=1, N=80)
         tgt = tgt.clone()
         tgt[0, 0] += 200.0
         depth = depth.clone().requires_grad_(True)
-        loss, stats = correspondence_loss(depth, src, tgt, tau=5.0, ransac=True, return_stats=True,
-                                          generator=torch.Generator().manual_seed(0))
+        loss, stats = correspondence_loss(
+            depth, src, tgt, tau=5.0, ransac=True, return_stats=True, generator=torch.Generator().manual_seed(0)
+        )
         loss.backward()
         assert stats.inlier_ratio.item() == pytest.approx(79 / 80)
         # Only the outlier has any error; the cost is capped at tau^2/4 and averaged over 80 points.
@@ -104,8 +120,9 @@ class TestCorrespondenceLoss:
         tgt[1] += 3.0  # a uniform shift: pair 1 alone would have zero loss anyway; make pair 0 degenerate
         src[0, :, 1] = 5.0  # collinear source points
         depth = depth.clone().requires_grad_(True)
-        loss, stats = correspondence_loss(depth, src, tgt, tau=5.0, ransac=True, return_stats=True,
-                                          generator=torch.Generator().manual_seed(0))
+        loss, stats = correspondence_loss(
+            depth, src, tgt, tau=5.0, ransac=True, return_stats=True, generator=torch.Generator().manual_seed(0)
+        )
         loss.backward()
         assert stats.degenerate.tolist() == [True, False]
         assert torch.isfinite(depth.grad).all()
@@ -115,8 +132,9 @@ class TestCorrespondenceLoss:
         depth, src, tgt, _ = synthetic_pair(B=1, N=40)
         shifted = tgt.clone()
         shifted[0, :4] += torch.tensor([30.0, 40.0], dtype=tgt.dtype)  # 50 px off for 4 of 40 points
-        _, stats = correspondence_loss(depth, src, shifted, tau=5.0, ransac=True, return_stats=True,
-                                       generator=torch.Generator().manual_seed(0))
+        _, stats = correspondence_loss(
+            depth, src, shifted, tau=5.0, ransac=True, return_stats=True, generator=torch.Generator().manual_seed(0)
+        )
         assert stats.mean_error.item() == pytest.approx(5.0, rel=1e-6)
         assert stats.inlier_ratio.item() == pytest.approx(0.9)
 
@@ -132,7 +150,10 @@ class TestAlignedDepthLoss:
 
     def test_equals_mse_of_paper_alignment(self):
         g = torch.Generator().manual_seed(1)
-        pred, gt = torch.randn(3, 6, 6, generator=g, dtype=torch.float64), torch.rand(3, 6, 6, generator=g, dtype=torch.float64) + 1
+        pred, gt = (
+            torch.randn(3, 6, 6, generator=g, dtype=torch.float64),
+            torch.rand(3, 6, 6, generator=g, dtype=torch.float64) + 1,
+        )
         mask = torch.ones(3, 6, 6, dtype=torch.bool)
         expected = ((align_depth(pred, gt, mask, "paper") - gt) ** 2).mean()
         torch.testing.assert_close(aligned_depth_loss(pred, gt, mask), expected)

@@ -1,4 +1,5 @@
 """pointkit.masks and the optional silhouette prior of LiftNet (input channel, training, lift)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,14 @@ import torch
 
 import pointkit
 from pointkit.lifting import predict
-from pointkit.masks import (border_share, inside_distance, plausible_mask, silhouette_heuristic, silhouette_prior,
-                            silhouette_prior_batch)
+from pointkit.masks import (
+    border_share,
+    inside_distance,
+    plausible_mask,
+    silhouette_heuristic,
+    silhouette_prior,
+    silhouette_prior_batch,
+)
 from pointkit.models import LiftNet, LiftNetConfig, load_checkpoint
 from pointkit.training.loop import network_input
 
@@ -16,7 +23,7 @@ from pointkit.training.loop import network_input
 def disc(side: int, radius: float, centre: tuple[float, float] | None = None) -> np.ndarray:
     cy, cx = centre or (side / 2, side / 2)
     v, u = np.mgrid[0:side, 0:side] + 0.5
-    return (u - cx) ** 2 + (v - cy) ** 2 <= radius ** 2
+    return (u - cx) ** 2 + (v - cy) ** 2 <= radius**2
 
 
 def test_inside_distance_counts_the_image_border_as_background():
@@ -24,7 +31,7 @@ def test_inside_distance_counts_the_image_border_as_background():
     d = inside_distance(m)
     assert d[4, 4] == pytest.approx(5.0, abs=0.05) and d[0, 4] == pytest.approx(1.0, abs=0.05)
     brute = np.array([[min(i + 1, j + 1, 9 - i, 9 - j) for j in range(9)] for i in range(9)], float)
-    assert np.abs(d - brute).max() < 0.05                               # a square's distance is its L-inf ring here
+    assert np.abs(d - brute).max() < 0.05  # a square's distance is its L-inf ring here
     assert (inside_distance(~m) == 0).all()
 
 
@@ -49,12 +56,12 @@ def test_prior_batch_matches_the_single_image_function():
 
 def test_plausible_mask_rejects_frame_filling_and_tiny_masks():
     assert plausible_mask(disc(64, 16))
-    assert not plausible_mask(np.ones((64, 64), bool))                   # the whole frame
-    assert not plausible_mask(disc(64, 1))                               # a speck
+    assert not plausible_mask(np.ones((64, 64), bool))  # the whole frame
+    assert not plausible_mask(disc(64, 1))  # a speck
     band = np.zeros((64, 64), bool)
-    band[40:] = True                                                     # background floor: touches 3 sides
+    band[40:] = True  # background floor: touches 3 sides
     assert border_share(band) > 0.35 and not plausible_mask(band)
-    bust = disc(64, 20, (50, 32))                                        # cut by the bottom edge: still fine
+    bust = disc(64, 20, (50, 32))  # cut by the bottom edge: still fine
     assert 0 < border_share(bust) < 0.35 and plausible_mask(bust)
 
 
@@ -81,7 +88,7 @@ def test_network_input_drops_the_prior_per_sample_reproducibly():
     b = network_input(net, batch, False, 0.5, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     dropped = a[:, 3].flatten(1).abs().sum(1) == 0
-    assert 0 < int(dropped.sum()) < 8                                    # some samples lose it, some keep it
+    assert 0 < int(dropped.sum()) < 8  # some samples lose it, some keep it
     plain = LiftNet(LiftNetConfig(input_size=32, ngf=4))
     assert network_input(plain, batch, False).shape == (8, 3, 32, 32)
 
@@ -94,10 +101,10 @@ def test_lift_feeds_the_chosen_mask_to_a_prior_model(tmp_path):
     image = rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)
     mask = disc(48, 14, (20, 24))[:40]
     result = pointkit.lift(image, checkpoint=ckpt, mask=mask)
-    raw, _ = predict(net, image, mask=mask)                             # the depth pass sees the user's mask
+    raw, _ = predict(net, image, mask=mask)  # the depth pass sees the user's mask
     np.testing.assert_allclose(result.raw, raw - np.median(raw[mask]), atol=1e-6)
     no_prior, _ = predict(net, image)
-    assert not np.allclose(raw, no_prior)                               # and the prior does change the output
+    assert not np.allclose(raw, no_prior)  # and the prior does change the output
     assert np.median(result.raw[mask]) == pytest.approx(0.0, abs=1e-6)  # canonical: zero median on the object
 
 
@@ -110,12 +117,13 @@ def test_refine_mask_settles_a_coarse_learned_mask_on_the_object_edges():
     from pointkit.render import render_views, sculpture
 
     v = render_views(sculpture(0, 5, kind="blob"), [(0.0, 0.0)], 96)[0]
-    signed = cv2.distanceTransform(v.mask.astype(np.uint8), cv2.DIST_L2, 5) - \
-        cv2.distanceTransform((~v.mask).astype(np.uint8), cv2.DIST_L2, 5)
-    logits = (signed + 4.0).astype(np.float32)                             # the boundary 4 px outside
+    signed = cv2.distanceTransform(v.mask.astype(np.uint8), cv2.DIST_L2, 5) - cv2.distanceTransform(
+        (~v.mask).astype(np.uint8), cv2.DIST_L2, 5
+    )
+    logits = (signed + 4.0).astype(np.float32)  # the boundary 4 px outside
     coarse = logits > 0
     refined = refine_mask(v.image, logits)
     iou = lambda a: (a & v.mask).sum() / (a | v.mask).sum()  # noqa: E731
     assert iou(refined) > iou(coarse) + 0.05 and iou(refined) > 0.9
-    assert refined[logits > SURE_LOGIT].all() and not refined[logits < -SURE_LOGIT].any()   # sure labels stay
+    assert refined[logits > SURE_LOGIT].all() and not refined[logits < -SURE_LOGIT].any()  # sure labels stay
     assert np.array_equal(refine_mask(v.image, np.full(v.mask.shape, -9.0, np.float32)), np.zeros_like(v.mask))

@@ -1,4 +1,5 @@
 """Unit tests of pointkit.match on synthetic data: affine F, affine maps, GRIC, matching, helpers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,16 @@ from scipy.linalg import null_space
 from scipy.optimize import minimize
 
 from pointkit.match.features import match_descriptors
-from pointkit.match.geometry import (affine_f_errors, affine_map_errors, fit_affine_f, fit_affine_map, gric,
-                                     joint_points, ransac_affine_f, ransac_affine_map)
+from pointkit.match.geometry import (
+    affine_f_errors,
+    affine_map_errors,
+    fit_affine_f,
+    fit_affine_map,
+    gric,
+    joint_points,
+    ransac_affine_f,
+    ransac_affine_map,
+)
 from pointkit.match.pipeline import letterbox_transform, sanitize_id, split_of
 
 
@@ -34,7 +43,7 @@ def two_views(rng, n=200, yaw=20.0, noise=0.0):
 
 def true_affine_f(P1, P2):
     """F_A from the cameras: the normal of the 3D subspace {(P2 X, P1 X)} of R^4, independently of the fit."""
-    M = np.vstack([P2[:, :3], P1[:, :3]])                 # (4, 3)
+    M = np.vstack([P2[:, :3], P1[:, :3]])  # (4, 3)
     n = null_space(M.T)[:, 0]
     return np.concatenate([n, [-n @ np.concatenate([P2[:, 3], P1[:, 3]])]])
 
@@ -57,8 +66,12 @@ class TestAffineF:
         err = affine_f_errors(f, X)
         # nearest point on the hyperplane, found by a generic optimiser with the constraint
         for k in range(5):
-            res = minimize(lambda y: np.sum((y - X[k]) ** 2), X[k], method="SLSQP",
-                           constraints={"type": "eq", "fun": lambda y: f[:4] @ y + f[4]})
+            res = minimize(
+                lambda y: np.sum((y - X[k]) ** 2),
+                X[k],
+                method="SLSQP",
+                constraints={"type": "eq", "fun": lambda y: f[:4] @ y + f[4]},
+            )
             assert np.sqrt(res.fun) == pytest.approx(err[k], abs=1e-4)
 
     def test_ransac_finds_inliers_and_is_seeded(self):
@@ -132,7 +145,7 @@ def test_mutual_ratio_matching():
     a = rng.random((50, 128)).astype(np.float32)
     perm = rng.permutation(50)
     b = a[perm] + rng.normal(0, 0.01, (50, 128)).astype(np.float32)
-    b = np.vstack([b, a[:1] + 0.011])                     # a near-duplicate of a[0] makes a[0] ambiguous
+    b = np.vstack([b, a[:1] + 0.011])  # a near-duplicate of a[0] makes a[0] ambiguous
     m = match_descriptors(a, b, ratio=0.8)
     inverse = np.argsort(perm)
     assert 0 not in m[:, 0]

@@ -1,4 +1,5 @@
 """pointkit match on real photos (read in place from shared/data/photos), against ground-truth cameras."""
+
 from __future__ import annotations
 
 import json
@@ -88,10 +89,10 @@ def test_kept_matches_lie_on_true_epipolar_lines(matched, set_name):
     rec = ds.read(set_name)
     views = ds.objects[set_name]["views"]
     assert rec.images.shape == (3, 128, 128, 3)
-    for k, v in enumerate(views):                         # --masks none: the photo's area, not the padding
+    for k, v in enumerate(views):  # --masks none: the photo's area, not the padding
         (ox, oy), (w, h) = np.array(v["offset"], int), np.round(np.array(v["size"]) * v["scale"]).astype(int)
         expected = np.zeros((128, 128), bool)
-        expected[oy:oy + h, ox:ox + w] = True
+        expected[oy : oy + h, ox : ox + w] = True
         assert np.array_equal(rec.masks[k], expected) and rec.images[k][~expected].max() == 0
     dists = []
     for p, (s, t) in enumerate(rec.pairs):
@@ -159,10 +160,10 @@ def test_edge_cases_report_without_crash(shared_data, tmp_path):
     (p / "mixed" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
     (p / "mixed" / "a.png").symlink_to(photos / "templeSparseRing" / "templeSR0003.png")
     small = read_image(photos / "templeSparseRing" / "templeSR0004.png")
-    small = cv2.resize(small, (480, 360), interpolation=cv2.INTER_AREA)    # 0.75x: a different size
+    small = cv2.resize(small, (480, 360), interpolation=cv2.INTER_AREA)  # 0.75x: a different size
     cv2.imwrite(str(p / "mixed" / "b.png"), small[..., ::-1])
     res = CliRunner().invoke(cli, ["-q", "match", str(p), "--out", str(tmp_path / "out"), "--resolution", "96"])
-    assert res.exit_code == 1 and "failed (reasons in" in res.output, res.output   # some clusters failed
+    assert res.exit_code == 1 and "failed (reasons in" in res.output, res.output  # some clusters failed
     summary = json.loads([line for line in res.output.splitlines() if line.startswith("{")][-1])
     assert summary["objects"] == 1
     ds = Dataset.open(tmp_path / "out")
@@ -191,7 +192,7 @@ def test_masks_user_and_auto(shared_data, tmp_path):
     for f in ("templeSR0003.png", "templeSR0004.png"):
         (tmp_path / "p" / "t" / f).symlink_to(src / f)
         m = np.zeros((480, 640), np.uint8)
-        m[:, 320:] = 255                                  # only the right half is "object"
+        m[:, 320:] = 255  # only the right half is "object"
         cv2.imwrite(str(tmp_path / "m" / f), m)
     build_matched_dataset(tmp_path / "p", tmp_path / "out", MatchSettings(masks=str(tmp_path / "m")), progress=False)
     rec = Dataset.open(tmp_path / "out").read("t")
@@ -248,11 +249,12 @@ def test_config_json_and_a_rerun_keeps_nothing_of_the_last(shared_data, tmp_path
     assert CliRunner().invoke(cli, args).exit_code == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["job"] == "match" and MatchJob(**saved["config"]) == MatchJob(
-        photos=str(tmp_path / "p"), out=str(out), resolution=64, max_size=320)
+        photos=str(tmp_path / "p"), out=str(out), resolution=64, max_size=320
+    )
     assert Dataset.open(out).split("all") == ["a", "b"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["settings"]) == {f for f in saved["config"] if f not in ("photos", "out")}
-    (tmp_path / "p" / "b" / "dinoSR0002.png").unlink()           # b now fails: nothing of it may stay
+    (tmp_path / "p" / "b" / "dinoSR0002.png").unlink()  # b now fails: nothing of it may stay
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 1 and "1 photos or clusters failed" in res.output, res.output
     assert Dataset.open(out).split("all") == ["a"]

@@ -1,5 +1,6 @@
 """Memory bounds by estimate (pointkit.memory): the estimate is within 2x of a real run's peak
 RSS, and the one limit (--max-memory-gb, POINTKIT_MAX_MEMORY_GB) refuses a job before it runs."""
+
 from __future__ import annotations
 
 import os
@@ -13,10 +14,16 @@ from click.testing import CliRunner
 from pointkit import memory
 from pointkit_cli.main import cli
 
-# Runs the CLI in a fresh interpreter and prints that process's own peak RSS in bytes (Linux: KiB).
-PEAK_RSS = ("import resource, sys; from pointkit_cli.main import cli\n"
-            "try:\n    cli(sys.argv[1:], standalone_mode=False)\n"
-            "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)")
+# Runs the CLI in a fresh interpreter and prints that process's own peak RSS in bytes: VmHWM from
+# /proc/self/status, which starts anew at exec (ru_maxrss keeps the forking parent's peak, so a
+# big pytest process would inflate it).
+PEAK_RSS = (
+    "import sys; from pointkit_cli.main import cli\n"
+    "try:\n    cli(sys.argv[1:], standalone_mode=False)\n"
+    "finally:\n"
+    "    hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+    "    print(int(hwm.split()[1]) * 1024)"
+)
 
 
 def _peak_rss(args: list[str]) -> float:
@@ -25,40 +32,44 @@ def _peak_rss(args: list[str]) -> float:
     return float(run.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KiB on Linux only")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status (Linux)")
 def test_view_estimate_is_within_2x_of_the_peak_rss(tmp_path):
     trimesh.creation.icosphere(subdivisions=4).export(tmp_path / "ball.ply")
     faces = len(trimesh.load(tmp_path / "ball.ply").faces)
-    peak = _peak_rss(["view", str(tmp_path / "ball.ply"), "--views", "2", "--size", "2048",
-                      "--out", str(tmp_path / "strip.png")])
+    peak = _peak_rss(
+        ["view", str(tmp_path / "ball.ply"), "--views", "2", "--size", "2048", "--out", str(tmp_path / "strip.png")]
+    )
     estimate = memory.view_bytes(2, 2048, faces)
     assert peak / 2 < estimate < 2 * peak, (estimate / memory.GB, peak / memory.GB)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KiB on Linux only")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status (Linux)")
 def test_render_estimate_is_within_2x_of_the_peak_rss(tmp_path):
-    peak = _peak_rss(["render-synthetic", "--procedural", "1", "--views", "4", "--resolution", "1024",
-                      "--out", str(tmp_path / "ds")])
+    peak = _peak_rss(
+        ["render-synthetic", "--procedural", "1", "--views", "4", "--resolution", "1024", "--out", str(tmp_path / "ds")]
+    )
     estimate = memory.render_job_bytes(4, 1024, 1000)
     assert peak / 2 < estimate < 2 * peak, (estimate / memory.GB, peak / memory.GB)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KiB on Linux only")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status (Linux)")
 def test_lift_estimate_is_within_2x_of_the_peak_rss_and_refuses_before_decoding(tmp_path):
     import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 255, (300, 400, 3), np.uint8)
-    Image.fromarray(noise).resize((4000, 3000), Image.BILINEAR).save(tmp_path / "big.jpg", quality=90)   # 12 Mpixel
+    Image.fromarray(noise).resize((4000, 3000), Image.BILINEAR).save(tmp_path / "big.jpg", quality=90)  # 12 Mpixel
     peak = _peak_rss(["lift", str(tmp_path / "big.jpg"), "--out", str(tmp_path / "o"), "--format", "glb"])
     estimate = memory.lift_bytes(3000, 4000)
     assert peak / 2 < estimate < 2 * peak, (estimate / memory.GB, peak / memory.GB)
-    run = CliRunner().invoke(cli, ["lift", str(tmp_path / "big.jpg"), "--out", str(tmp_path / "p"), "--max-memory-gb", "0.5"])
+    run = CliRunner().invoke(
+        cli, ["lift", str(tmp_path / "big.jpg"), "--out", str(tmp_path / "p"), "--max-memory-gb", "0.5"]
+    )
     assert run.exit_code == 1 and "big.jpg: lift at 4000x3000 is too big" in run.stderr, run.output
-    assert len(run.stderr.strip().splitlines()) == 1 and not list((tmp_path / "p").glob("*"))   # nothing written
+    assert len(run.stderr.strip().splitlines()) == 1 and not list((tmp_path / "p").glob("*"))  # nothing written
 
 
 def test_the_limit_comes_from_the_environment_too(tmp_path):
@@ -75,7 +86,7 @@ def test_default_limit_is_a_share_of_this_machines_memory():
 
 def test_estimates_grow_with_what_a_job_allocates():
     small = memory.render_job_bytes(5, 256, 1000)
-    assert memory.render_job_bytes(10, 256, 1000) > small + 5 * memory.PIXEL_BYTES * 256 ** 2
+    assert memory.render_job_bytes(10, 256, 1000) > small + 5 * memory.PIXEL_BYTES * 256**2
     assert memory.render_job_bytes(5, 256, 0) > memory.render_job_bytes(5, 256, 1000)
     assert memory.render_job_bytes(5, 256, 1000, workers=4) > 4 * small
     assert memory.view_bytes(8, 512, 10) > memory.view_bytes(8, 256, 10)

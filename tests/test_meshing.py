@@ -1,4 +1,5 @@
 """pointkit.meshing: the documented mesh frame, no faces across discontinuities, exporters read back."""
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,12 @@ from pointkit.meshing import depth_to_mesh, export_mesh, grid_samples, save_dept
 def test_frame_and_faces_of_a_plane():
     H, W = 6, 10
     v, u = np.mgrid[0:H, 0:W] + 0.5
-    depth = 1.0 + 0.01 * u                              # farther to the right
+    depth = 1.0 + 0.01 * u  # farther to the right
     mesh = depth_to_mesh(depth, np.ones((H, W), bool))
     assert len(mesh.vertices) == H * W and len(mesh.faces) == 2 * (H - 1) * (W - 1)
     L = max(H, W)
     expected = np.stack([(u - W / 2) / L, (H / 2 - v) / L, -(depth - depth.mean())], -1).reshape(-1, 3)
-    assert np.allclose(mesh.vertices, expected)         # x right, y up, z = z_ref - depth, z_ref mid-range
+    assert np.allclose(mesh.vertices, expected)  # x right, y up, z = z_ref - depth, z_ref mid-range
     assert mesh.metadata["image_size"] == [H, W]
     # Front faces look toward the viewer (+z), tilted away on the right (depth grows with u).
     normals = mesh.face_normals
@@ -29,12 +30,12 @@ def test_frame_and_faces_of_a_plane():
 def test_no_faces_across_a_depth_step_or_hole():
     H, W = 8, 8
     depth = np.ones((H, W))
-    depth[:, 4:] = 3.0                                  # a 2-unit step: 16 px of depth per px of image (limit 8)
+    depth[:, 4:] = 3.0  # a 2-unit step: 16 px of depth per px of image (limit 8)
     mask = np.ones((H, W), bool)
     mask[3, 1] = False
     mesh = depth_to_mesh(depth, mask)
     z = mesh.vertices[mesh.faces][..., 2]
-    assert (z.max(1) - z.min(1)).max() < 1e-9          # every face lies on one side of the step
+    assert (z.max(1) - z.min(1)).max() < 1e-9  # every face lies on one side of the step
     # 2 per quad on each 8x4 side, minus the 4 quads around the hole; the two quads that have the
     # hole on the corner their diagonal avoids keep one triangle each.
     assert len(mesh.faces) == 2 * ((7 * 3 - 4) + 7 * 3) + 2
@@ -47,7 +48,7 @@ def test_large_images_are_sampled_but_keep_the_frame():
     assert grid_samples((100, 80), 512) == (100, 80)
     mesh = depth_to_mesh(np.ones((40, 60)), np.ones((40, 60), bool), max_side=30)
     assert len(mesh.vertices) == 20 * 30
-    assert np.isclose(mesh.vertices[:, 0].min(), (1.0 - 30) / 60)   # first sample centre: pixel 1.0 of 60
+    assert np.isclose(mesh.vertices[:, 0].min(), (1.0 - 30) / 60)  # first sample centre: pixel 1.0 of 60
 
 
 def test_empty_mask_raises():
@@ -118,6 +119,7 @@ def test_obj_failure_leaves_no_material_or_texture(tmp_path, textured, monkeypat
         if str(path).endswith(".obj"):
             raise OSError(28, "No space left on device")
         real(path, data)
+
     monkeypatch.setattr(meshing, "write_bytes_atomic", full_disk_on_obj)
     with pytest.raises(OSError):
         export_mesh(textured[3], tmp_path / "m.obj")
@@ -139,11 +141,11 @@ def test_normal_map_matches_the_analytic_normals_of_a_sphere_and_a_tilted_plane(
     assert np.allclose(n[5:-5, 5:-5], expected, atol=1e-6)
     # Sphere of radius r (in units of L), centred: its normal is the unit vector from the centre.
     r = 0.4
-    inside = x ** 2 + y ** 2 < (0.95 * r) ** 2
-    sphere = np.where(inside, 2.0 - np.sqrt(np.clip(r ** 2 - x ** 2 - y ** 2, 0, None)), 0.0)
+    inside = x**2 + y**2 < (0.95 * r) ** 2
+    sphere = np.where(inside, 2.0 - np.sqrt(np.clip(r**2 - x**2 - y**2, 0, None)), 0.0)
     n = normal_map(sphere, inside)
-    z = np.sqrt(np.clip(r ** 2 - x ** 2 - y ** 2, 0, None))
+    z = np.sqrt(np.clip(r**2 - x**2 - y**2, 0, None))
     true = np.stack([x, y, z], -1) / r
-    core = x ** 2 + y ** 2 < (0.8 * r) ** 2
+    core = x**2 + y**2 < (0.8 * r) ** 2
     assert np.degrees(np.arccos(np.clip((n[core] * true[core]).sum(-1), -1, 1))).max() < 1.5
     assert (n[~inside] == 0).all() and np.allclose(np.linalg.norm(n[inside], axis=-1), 1, atol=1e-5)

@@ -1,4 +1,5 @@
 """pointkit.metrics against hand-computed examples."""
+
 import math
 
 import numpy as np
@@ -31,7 +32,9 @@ def test_ls_and_affine_recover_exact_transforms():
     gt = torch.rand(2, 1, 6, 5, generator=g, dtype=torch.float64) + 1
     mask = torch.rand(2, 1, 6, 5, generator=g) > 0.2
     torch.testing.assert_close(align_depth(-3 * gt + 7, gt, mask, "ls")[mask], gt[mask])
-    v, u = torch.meshgrid(torch.arange(6, dtype=torch.float64) + 0.5, torch.arange(5, dtype=torch.float64) + 0.5, indexing="ij")
+    v, u = torch.meshgrid(
+        torch.arange(6, dtype=torch.float64) + 0.5, torch.arange(5, dtype=torch.float64) + 0.5, indexing="ij"
+    )
     sheared = 0.5 * gt + 0.2 * u - 0.3 * v + 1
     torch.testing.assert_close(align_depth(sheared, gt, mask, "affine")[mask], gt[mask])
     # "ls" cannot remove a shear; "affine" can.
@@ -40,10 +43,15 @@ def test_ls_and_affine_recover_exact_transforms():
 
 def test_ls_matches_numpy_polyfit():
     g = torch.Generator().manual_seed(1)
-    pred, gt = torch.randn(1, 4, 4, generator=g, dtype=torch.float64), torch.rand(1, 4, 4, generator=g, dtype=torch.float64) + 1
+    pred, gt = (
+        torch.randn(1, 4, 4, generator=g, dtype=torch.float64),
+        torch.rand(1, 4, 4, generator=g, dtype=torch.float64) + 1,
+    )
     mask = torch.ones(1, 4, 4, dtype=torch.bool)
     a, b = np.polyfit(pred.flatten().numpy(), gt.flatten().numpy(), 1)
-    np.testing.assert_allclose(align_depth(pred, gt, mask, "ls").flatten().numpy(), a * pred.flatten().numpy() + b, rtol=1e-10)
+    np.testing.assert_allclose(
+        align_depth(pred, gt, mask, "ls").flatten().numpy(), a * pred.flatten().numpy() + b, rtol=1e-10
+    )
 
 
 def test_metrics_zero_for_perfect_prediction_in_every_mode():
@@ -65,8 +73,11 @@ def test_metrics_values_without_alignment_effect():
     g = gt.flatten().numpy()
     a = aligned.flatten().numpy()
     expected = {
-        "l1": np.abs(diff).mean(), "rmse": math.sqrt((diff ** 2).mean()), "abs_rel": (np.abs(diff) / g).mean(),
-        "sq_rel": (diff ** 2 / g).mean(), "delta1": (np.maximum(a / g, g / a) < 1.25).mean(),
+        "l1": np.abs(diff).mean(),
+        "rmse": math.sqrt((diff**2).mean()),
+        "abs_rel": (np.abs(diff) / g).mean(),
+        "sq_rel": (diff**2 / g).mean(),
+        "delta1": (np.maximum(a / g, g / a) < 1.25).mean(),
     }
     assert depth_metrics(pred, gt, mask, mode="paper") == pytest.approx(expected)
     # Hand value of the alignment itself: a = (4+4+4+24)/(4+4+4+36) = 0.75; medians 2 and 2.

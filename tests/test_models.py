@@ -1,4 +1,5 @@
 """LiftNet: shapes, output range, gradients, channels_last, safetensors round trip."""
+
 import json
 
 import pytest
@@ -69,7 +70,9 @@ def test_checkpoint_names_its_architecture_and_old_ones_load_as_liftnet(tmp_path
     assert meta["architecture"] == "liftnet"
     # Checkpoints written before the architecture was stored name none: they are LiftNets.
     del meta["architecture"]
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "old.safetensors"), metadata=meta)
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "old.safetensors"), metadata=meta
+    )
     loaded, _ = load_checkpoint(tmp_path / "old.safetensors")
     assert type(loaded) is LiftNet and loaded.config == net.config
 
@@ -118,5 +121,7 @@ def test_models_by_name_from_the_user_folder(tmp_path, monkeypatch):
         catalog.resolve("nosuch")
     listed = CliRunner().invoke(cli, ["models", "--json"])
     assert listed.exit_code == 0 and {"small", "myrun"} <= {r["name"] for r in json.loads(listed.stdout)}
-    bad = CliRunner().invoke(cli, ["lift", str(tmp_path / "x.png"), "--checkpoint", "nosuch", "--out", str(tmp_path / "o")])
+    bad = CliRunner().invoke(
+        cli, ["lift", str(tmp_path / "x.png"), "--checkpoint", "nosuch", "--out", str(tmp_path / "o")]
+    )
     assert bad.exit_code == 1 and "no model named 'nosuch'" in bad.stderr

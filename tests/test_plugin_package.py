@@ -5,6 +5,7 @@ It is made discoverable the way pip makes an installed distribution discoverable
 (in-process) or ``PYTHONPATH`` (a ``pointkit`` child process), so importlib.metadata finds it
 like any other distribution and nothing is installed into the venv. The folder is removed after.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,10 +88,20 @@ def plugin_site(tmp_path_factory):
 
 def test_pointkit_plugins_lists_and_imports_them(plugin_site):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(plugin_site), os.environ.get("PYTHONPATH")]))}
-    run = subprocess.run([sys.executable, "-m", "pointkit_cli.main", "plugins", "--json", "--check"], env=env,
-                         capture_output=True, text=True, timeout=120, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "pointkit_cli.main", "plugins", "--json", "--check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     table = json.loads(run.stdout)
-    for group, name in (("pointkit.exporters", "xyz"), ("pointkit.matchers", "halfsift"), ("pointkit.models", "tinynet")):
+    for group, name in (
+        ("pointkit.exporters", "xyz"),
+        ("pointkit.matchers", "halfsift"),
+        ("pointkit.models", "tinynet"),
+    ):
         (row,) = [r for r in table[group] if r["name"] == name]
         assert row["distribution"] == "pointkit-testplugin 0.1" and row["status"] == "ok", row
     assert {"glb", "npz", "obj", "ply", "points", "xyz"} <= {r["name"] for r in table["pointkit.exporters"]}
@@ -108,8 +119,22 @@ def test_lift_format_from_the_plugin(plugin_site, tmp_path):
     image[10:38, 16:48] = rng.integers(0, 200, (28, 32, 3))
     Image.fromarray(image).save(tmp_path / "a.png")
     out = tmp_path / "out"
-    run = CliRunner().invoke(cli, ["-q", "lift", str(tmp_path / "a.png"), "--checkpoint", str(checkpoint),
-                                   "--mask", "grabcut", "--format", "glb,xyz", "--out", str(out)])
+    run = CliRunner().invoke(
+        cli,
+        [
+            "-q",
+            "lift",
+            str(tmp_path / "a.png"),
+            "--checkpoint",
+            str(checkpoint),
+            "--mask",
+            "grabcut",
+            "--format",
+            "glb,xyz",
+            "--out",
+            str(out),
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert out / "a.xyz" in lifting.output_files(out, "a", "glb,xyz") and (out / "a.xyz").is_file()
     mesh = trimesh.load(out / "a.glb", force="mesh", process=False)
@@ -129,9 +154,26 @@ def test_match_uses_the_plugin_matcher(plugin_site, shared_data, tmp_path):
     matches = {}
     for matcher in ("sift", "halfsift"):
         out = tmp_path / matcher
-        run = CliRunner().invoke(cli, ["-q", "match", str(photos.parent), "--out", str(out), "--matcher", matcher,
-                                       "--max-size", "320", "--resolution", "64", "--min-matches", "4",
-                                       "--min-inliers", "5"])
+        run = CliRunner().invoke(
+            cli,
+            [
+                "-q",
+                "match",
+                str(photos.parent),
+                "--out",
+                str(out),
+                "--matcher",
+                matcher,
+                "--max-size",
+                "320",
+                "--resolution",
+                "64",
+                "--min-matches",
+                "4",
+                "--min-inliers",
+                "5",
+            ],
+        )
         assert run.exit_code == 0, run.output
         assert json.loads((out / "manifest.json").read_text())["settings"]["matcher"] == matcher
         (row,) = json.loads((out / "report.json").read_text())
@@ -152,5 +194,7 @@ def test_checkpoint_loads_into_the_architecture_it_names(plugin_site, tmp_path):
     assert type(model) is TinyNet and not model.training and meta == {"step": 3}
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), net.state_dict().values()))
     save_checkpoint(net, tmp_path / "u.safetensors", "nosuch", {"width": 5})
-    with pytest.raises(PointkitError, match=r"no pointkit.models plugin named 'nosuch' \(available: liftnet, tinynet\)"):
+    with pytest.raises(
+        PointkitError, match=r"no pointkit.models plugin named 'nosuch' \(available: liftnet, tinynet\)"
+    ):
         load_checkpoint(tmp_path / "u.safetensors")

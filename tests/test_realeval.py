@@ -1,4 +1,5 @@
 """pointkit.realeval: camera parsers, sparse true depth, reference masks, point alignment, scores."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,10 @@ import pytest
 from pointkit import realeval
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos"
-needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason=f"real photo sets not found at {PHOTOS} "
-                                  "(shared/data beside the repository; a fresh clone has none)")
+needs_photos = pytest.mark.skipif(
+    not PHOTOS.is_dir(),
+    reason=f"real photo sets not found at {PHOTOS} (shared/data beside the repository; a fresh clone has none)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,9 @@ def test_true_cameras_triangulate_matches(sets, name):
     assert len(m) > 50
     ca, cb = ps.cameras[0], ps.cameras[1]
     X = realeval.triangulate(ca.P, cb.P, ua[m[:, 0]], ub[m[:, 1]])
-    err = np.maximum(np.linalg.norm(ca.project(X) - ua[m[:, 0]], axis=1), np.linalg.norm(cb.project(X) - ub[m[:, 1]], axis=1))
+    err = np.maximum(
+        np.linalg.norm(ca.project(X) - ua[m[:, 0]], axis=1), np.linalg.norm(cb.project(X) - ub[m[:, 1]], axis=1)
+    )
     assert np.median(err) < 1.0
     epi = realeval.symmetric_epipolar_distance(realeval.fundamental(ca, cb), ua[m[:, 0]], ub[m[:, 1]])
     assert np.median(epi) < 1.0
@@ -64,7 +69,7 @@ def test_strecha_camera_parser(tmp_path):
     cam = realeval.read_strecha_camera(tmp_path / "a.camera")
     assert cam.size == (640, 480)
     np.testing.assert_allclose(cam.centre, C, atol=1e-9)
-    X = C + 2.5 * R[:, 2]                     # 2.5 along the camera's z axis (third column)
+    X = C + 2.5 * R[:, 2]  # 2.5 along the camera's z axis (third column)
     np.testing.assert_allclose(cam.depth(X[None]), [2.5], atol=1e-9)
     np.testing.assert_allclose(cam.project(X[None])[0], [320, 240], atol=1e-9)
     # downscaling: pixel centres at integers
@@ -79,17 +84,17 @@ def test_reference_mask_dino(sets):
         m = realeval.reference_mask(ps.rgb(i), **realeval.REFERENCE_MASK_SETTINGS["dino"])
         assert 0.1 < m.mean() < 0.6
         count, _ = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)
-        assert count == 2                    # background + one object
+        assert count == 2  # background + one object
 
 
 def test_reference_mask_synthetic():
     img = np.zeros((100, 120, 3), np.uint8)
     cv2.circle(img, (60, 50), 30, (200, 180, 150), -1)
-    cv2.circle(img, (60, 50), 3, (10, 10, 10), -1)      # a small dark spot: filled
-    cv2.circle(img, (10, 10), 2, (255, 255, 255), -1)   # speck: dropped
+    cv2.circle(img, (60, 50), 3, (10, 10, 10), -1)  # a small dark spot: filled
+    cv2.circle(img, (10, 10), 2, (255, 255, 255), -1)  # speck: dropped
     m = realeval.reference_mask(img)
     assert m[50, 60] and not m[10, 10]
-    assert abs(m.sum() - np.pi * 30 ** 2) < 0.05 * np.pi * 30 ** 2
+    assert abs(m.sum() - np.pi * 30**2) < 0.05 * np.pi * 30**2
     assert realeval.iou(m, m) == 1.0
 
 

@@ -1,4 +1,5 @@
 """Plugin registry and the CLI's contract: fast --help, version, exit codes."""
+
 import json
 import subprocess
 import sys
@@ -105,6 +106,8 @@ def test_unexpected_error_is_one_line_unless_debug(command_raising):
 
 def test_help_imports_no_torch():
     # --help must not pay for torch; checked by what it imports, not by a timed assertion.
-    code = "import sys; from pointkit_cli.main import cli; sys.argv=['pointkit','--help']\n" \
-           "try:\n    cli()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch imported'"
+    code = (
+        "import sys; from pointkit_cli.main import cli; sys.argv=['pointkit','--help']\n"
+        "try:\n    cli()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -1,4 +1,5 @@
 """Mesh loading, procedural sculptures, presets, the fast renderer and the dataset job."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,9 @@ RES = 32
 class TestMeshes:
     def test_normalised_into_unit_sphere(self, tmp_path):
         path = tmp_path / "box.obj"
-        trimesh.creation.box([4.0, 2.0, 1.0], transform=trimesh.transformations.translation_matrix([10, 5, 1])).export(path)
+        trimesh.creation.box([4.0, 2.0, 1.0], transform=trimesh.transformations.translation_matrix([10, 5, 1])).export(
+            path
+        )
         mesh = load_mesh(path)
         np.testing.assert_allclose(np.linalg.norm(mesh.vertices, axis=1).max(), 1.0)
         np.testing.assert_allclose(mesh.bounds.mean(0), 0, atol=1e-12)
@@ -110,14 +113,21 @@ def _arrays(path):
 
 class TestDatasetJob:
     def test_builds_a_readable_dataset(self, tmp_path):
-        summary = build_dataset(tmp_path / "ds", procedural=3, views=3, resolution=RES, max_corr=30, seed=1,
-                                progress=False)
+        summary = build_dataset(
+            tmp_path / "ds", procedural=3, views=3, resolution=RES, max_corr=30, seed=1, progress=False
+        )
         assert summary["rendered"] == 3 and summary["failed"] == 0
         ds = Dataset.open(tmp_path / "ds")
         m = ds.manifest
-        assert (m["preset"], m["resolution"], m["renderer"], m["seed"], m["num_views"]) == ("sketchfab", RES, "fast", 1, 3)
+        assert (m["preset"], m["resolution"], m["renderer"], m["seed"], m["num_views"]) == (
+            "sketchfab",
+            RES,
+            "fast",
+            1,
+            3,
+        )
         assert sorted(ds.split("train") + ds.split("val") + ds.split("test")) == sorted(ds.objects)
-        assert len(ds.split("train")) == len(ds.split("val")) == len(ds.split("test")) == 1   # none empty
+        assert len(ds.split("train")) == len(ds.split("val")) == len(ds.split("test")) == 1  # none empty
         for object_id, entry in ds.objects.items():
             assert entry["split"] == job.job_splits(sorted(ds.objects), 1)[object_id]
             rec = ds.read(object_id)
@@ -174,8 +184,15 @@ class TestDatasetJob:
     def test_bad_renderer_fails_before_any_output(self, tmp_path):
         for renderer, options, message in [("no-such", {}, "no-such"), ("fast", {"bogus": 1}, "bogus")]:
             with pytest.raises(PointkitError, match=message):
-                build_dataset(tmp_path / "ds", procedural=2, views=2, resolution=RES, renderer=renderer,
-                              renderer_options=options, progress=False)
+                build_dataset(
+                    tmp_path / "ds",
+                    procedural=2,
+                    views=2,
+                    resolution=RES,
+                    renderer=renderer,
+                    renderer_options=options,
+                    progress=False,
+                )
         assert not (tmp_path / "ds").exists()
 
     def test_shards_read_as_one_dataset(self, tmp_path):
@@ -207,8 +224,23 @@ def test_cli_render_and_show(tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "ds"
-    result = runner.invoke(cli, ["-q", "render-synthetic", "--procedural", "2", "--out", str(out), "--views", "3",
-                                 "--resolution", str(RES), "--max-corr", "-1"])
+    result = runner.invoke(
+        cli,
+        [
+            "-q",
+            "render-synthetic",
+            "--procedural",
+            "2",
+            "--out",
+            str(out),
+            "--views",
+            "3",
+            "--resolution",
+            str(RES),
+            "--max-corr",
+            "-1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["rendered"] == 2
     sheet = tmp_path / "sheet.png"
@@ -232,11 +264,24 @@ def test_cli_render_exits_1_when_an_object_failed(tmp_path):
     meshes.mkdir()
     (meshes / "broken.obj").write_text("this is not an obj file\n")
     trimesh.creation.icosphere(subdivisions=2).export(meshes / "ball.obj")
-    result = CliRunner().invoke(cli, ["-q", "render-synthetic", "--meshes", str(meshes), "--out", str(tmp_path / "ds"),
-                                      "--views", "2", "--resolution", "32"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "-q",
+            "render-synthetic",
+            "--meshes",
+            str(meshes),
+            "--out",
+            str(tmp_path / "ds"),
+            "--views",
+            "2",
+            "--resolution",
+            "32",
+        ],
+    )
     assert result.exit_code == 1 and "1 of 2 objects failed to render" in result.output, result.output
     summary = json.loads([line for line in result.output.splitlines() if line.startswith("{")][-1])
-    assert summary["rendered"] == 1 and summary["failed"] == 1                # the good mesh was kept
+    assert summary["rendered"] == 1 and summary["failed"] == 1  # the good mesh was kept
 
 
 def test_up_axis_z_stands_z_up_scans_upright(tmp_path):
@@ -251,15 +296,27 @@ def test_up_axis_z_stands_z_up_scans_upright(tmp_path):
     lying, standing = load_mesh(meshes / "tower.ply"), load_mesh(meshes / "tower.ply", up="z")
     assert np.argmax(lying.extents) == 2 and np.argmax(standing.extents) == 1
     assert np.allclose(standing.extents, lying.extents[[0, 2, 1]], atol=1e-6)
-    args = ["-q", "render-synthetic", "--meshes", str(meshes), "--out", str(tmp_path / "ds"), "--resolution", "32",
-            "--views", "2", "--max-corr", "10"]
+    args = [
+        "-q",
+        "render-synthetic",
+        "--meshes",
+        str(meshes),
+        "--out",
+        str(tmp_path / "ds"),
+        "--resolution",
+        "32",
+        "--views",
+        "2",
+        "--max-corr",
+        "10",
+    ]
     run = CliRunner().invoke(cli, args + ["--up", "z"])
     assert run.exit_code == 0, run.output
     ds = Dataset.open(tmp_path / "ds")
     assert ds.manifest["up"] == "z"
     mask = ds.read(ds.split("all")[0]).masks[0]
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    assert rows[-1] - rows[0] > 2 * (cols[-1] - cols[0])          # standing: taller than wide
+    assert rows[-1] - rows[0] > 2 * (cols[-1] - cols[0])  # standing: taller than wide
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "other settings (up)" in again.stderr
 
@@ -274,9 +331,26 @@ def test_a_failed_object_is_reported_on_its_own_line_not_on_the_progress_bar(tmp
     trimesh.creation.icosphere(subdivisions=1).export(meshes / "a.ply")
     (meshes / "b.ply").write_text("not a mesh")
     trimesh.creation.box().export(meshes / "c.ply")
-    run = subprocess.run([sys.executable, "-m", "pointkit_cli.main", "render-synthetic", "--meshes", str(meshes),
-                          "--out", str(tmp_path / "ds"), "--resolution", "32", "--views", "2"],
-                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pointkit_cli.main",
+            "render-synthetic",
+            "--meshes",
+            str(meshes),
+            "--out",
+            str(tmp_path / "ds"),
+            "--resolution",
+            "32",
+            "--views",
+            "2",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 1
     lines = [line.strip() for line in run.stderr.replace("\r", "\n").splitlines() if line.strip()]
     failed = [line for line in lines if "b.ply failed" in line]

@@ -1,5 +1,6 @@
 """The Blender (Cycles) renderer plugin: tiny renders only (CI has 2 cores). Blender runs in the
 renderer's worker process (tests/test_blender_worker.py tests that boundary)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,9 @@ def test_seeded(mesh, blender_views):
 
 
 def test_dataset_with_blender(tmp_path):
-    summary = build_dataset(tmp_path / "ds", procedural=1, views=2, resolution=32, renderer="blender",
-                            renderer_options=TINY, progress=False)
+    summary = build_dataset(
+        tmp_path / "ds", procedural=1, views=2, resolution=32, renderer="blender", renderer_options=TINY, progress=False
+    )
     assert summary["rendered"] == 1
     ds = Dataset.open(tmp_path / "ds")
     assert ds.manifest["renderer"] == "blender" and ds.manifest["renderer_options"] == TINY
@@ -75,8 +77,18 @@ def photo_views(mesh):
 
     if not os.path.isdir(APPEARANCE):
         pytest.skip(f"appearance assets not found at {APPEARANCE}")
-    return render_views(mesh, VIEWS, 48, renderer="blender", seed=5, style="photo", assets=APPEARANCE,
-                        background="pxhere", samples=4, threads=2)
+    return render_views(
+        mesh,
+        VIEWS,
+        48,
+        renderer="blender",
+        seed=5,
+        style="photo",
+        assets=APPEARANCE,
+        background="pxhere",
+        samples=4,
+        threads=2,
+    )
 
 
 def test_photo_style(mesh, blender_views, photo_views):
@@ -93,8 +105,18 @@ def test_photo_style(mesh, blender_views, photo_views):
 
 def test_photo_style_seeded(mesh, photo_views):
     # Cycles on the CPU (fixed seed and thread count, OIDN) was bit-identical across runs here.
-    again = render_views(mesh, VIEWS[:1], 48, renderer="blender", seed=5, style="photo", assets=APPEARANCE,
-                         background="pxhere", samples=4, threads=2)[0]
+    again = render_views(
+        mesh,
+        VIEWS[:1],
+        48,
+        renderer="blender",
+        seed=5,
+        style="photo",
+        assets=APPEARANCE,
+        background="pxhere",
+        samples=4,
+        threads=2,
+    )[0]
     np.testing.assert_array_equal(again.image, photo_views[0].image)
 
 

@@ -1,4 +1,5 @@
 """pointkit.scaneval: the real-scan test renders and their scoring (benchmarks/real_scans.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,10 @@ from pointkit.errors import PointkitError
 from pointkit.render.appearance import background_split
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_shared = pytest.mark.skipif(not (SHARED / "meshes" / "scans").is_dir() or not (SHARED / "appearance").is_dir(),
-                                  reason="../shared/data (scans and appearance assets) is absent")
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "meshes" / "scans").is_dir() or not (SHARED / "appearance").is_dir(),
+    reason="../shared/data (scans and appearance assets) is absent",
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +30,17 @@ def test_test_views_use_held_out_backgrounds_and_are_reproducible(views):
     again = scaneval.render_test_views(resolution=64, names=("duck.off",), types=("black", "outdoors"))
     assert all(np.array_equal(a.image, b.image) for a, b in zip(views, again))
     black = [v for v in views if v.background == "black"][0]
-    assert np.median(black.image[~black.mask]) < 90                          # a dark backdrop
+    assert np.median(black.image[~black.mask]) < 90  # a dark backdrop
     # the photo backgrounds come from the test split only
     from pointkit.render.views import get_renderer
 
     renderer = get_renderer("fast", style="photo", backgrounds="test", background="photo:humus_*")
     from pointkit.render import render_views
-    kinds = [v.background for v in render_views(SHARED / "meshes" / "scans" / "duck.off", [(0, 0)] * 4, 32,
-                                                renderer=renderer)]
+
+    kinds = [
+        v.background
+        for v in render_views(SHARED / "meshes" / "scans" / "duck.off", [(0, 0)] * 4, 32, renderer=renderer)
+    ]
     assert all(background_split(k.split(":")[1].split("+")[0]) == "test" for k in kinds)
 
 
@@ -72,6 +78,10 @@ def test_cached_views_round_trip(tmp_path, monkeypatch, views):
     first = scaneval.cached_test_views(tmp_path / "v.npz", resolution=64)
     monkeypatch.setattr(scaneval, "render_test_views", lambda *a, **k: pytest.fail("the cache was not used"))
     again = scaneval.cached_test_views(tmp_path / "v.npz", resolution=64)
-    assert len(again) == len(first) and all(np.array_equal(a.image, b.image) and np.array_equal(a.depth, b.depth)
-                                            and a.scan == b.scan and a.background == b.background
-                                            for a, b in zip(first, again))
+    assert len(again) == len(first) and all(
+        np.array_equal(a.image, b.image)
+        and np.array_equal(a.depth, b.depth)
+        and a.scan == b.scan
+        and a.background == b.background
+        for a, b in zip(first, again)
+    )

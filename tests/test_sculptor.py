@@ -1,4 +1,5 @@
 """The sculptor's shape grammar (pointkit.render.sculptor) and the family draw in procedural."""
+
 from __future__ import annotations
 
 import itertools
@@ -89,11 +90,13 @@ def _silhouette_stats(mesh) -> dict[str, float]:
         area = float(mask.sum())
         out.append((area / mask.size, h / w, area / hull.sum(), area / (h * w)))
     (a0, r0, s0, e0), (a1, _, s1, e1) = out
-    return {"area": (a0 + a1) / 2,  # fraction of the image covered, mean of front and side
-            "aspect": float(np.log(r0)),  # log(height / width) of the front view's bounding box
-            "solidity": (s0 + s1) / 2,  # area / convex-hull area
-            "thin": min(a0, a1) / max(a0, a1),  # side area vs front area (reliefs are slabs)
-            "extent": (e0 + e1) / 2}  # area / bounding-box area
+    return {
+        "area": (a0 + a1) / 2,  # fraction of the image covered, mean of front and side
+        "aspect": float(np.log(r0)),  # log(height / width) of the front view's bounding box
+        "solidity": (s0 + s1) / 2,  # area / convex-hull area
+        "thin": min(a0, a1) / max(a0, a1),  # side area vs front area (reliefs are slabs)
+        "extent": (e0 + e1) / 2,
+    }  # area / bounding-box area
 
 
 # A pair of families is told apart when some statistic's family means differ by its margin.
@@ -125,7 +128,7 @@ def test_families_restrict_the_draw_and_keep_the_default_draw_unchanged():
 
     old = ("blob", "vase", "twist", "union")
     drawn = [sculpture_kind(0, i, families=old) for i in range(200)]
-    assert set(drawn) == set(old)                                   # only those, and all of them
+    assert set(drawn) == set(old)  # only those, and all of them
     assert sculpture_kind(0, 7, families=["relief"]) == "relief"
     # restricting to every family is the default draw
     assert [sculpture_kind(0, i) for i in range(50)] == [sculpture_kind(0, i, families=KINDS) for i in range(50)]

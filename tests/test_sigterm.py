@@ -1,5 +1,6 @@
 """SIGTERM (kill, docker stop, Slurm) is handled like Ctrl-C: exit 143, and a folder lift leaves
 only complete per-image sets and no temporary files."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,13 @@ def test_sigterm_during_folder_lift_leaves_whole_sets_only(tmp_path):
     for i in range(60):
         shutil.copy(EXAMPLE, photos / f"img{i:02d}.png")
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "pointkit_cli.main", "-q", "lift", str(photos), "--out", str(out)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pointkit_cli.main", "-q", "lift", str(photos), "--out", str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and len(list(out.glob("img*.glb"))) < 2:
         time.sleep(0.05)
@@ -41,7 +47,7 @@ def test_sigterm_during_folder_lift_leaves_whole_sets_only(tmp_path):
     names = sorted(p.name for p in out.iterdir())
     stems = {n.split("_")[0].split(".")[0] for n in names}
     assert 2 <= len(stems) < 60
-    for stem in stems:   # every image lifted has its whole set, nothing else is there
+    for stem in stems:  # every image lifted has its whole set, nothing else is there
         assert all((out / f"{stem}{suffix}").is_file() for suffix in SET), (stem, names)
     assert len(names) == len(stems) * len(SET), names
 
@@ -55,8 +61,25 @@ def test_render_synthetic_interrupted_then_resumed_completes_the_dataset(tmp_pat
     from pointkit.data.format import Dataset
 
     out = tmp_path / "ds"
-    cmd = [sys.executable, "-m", "pointkit_cli.main", "-q", "render-synthetic", "--procedural", "40", "--out", str(out),
-           "--resolution", "32", "--views", "2", "--max-corr", "20", "--families", "blob,vase"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pointkit_cli.main",
+        "-q",
+        "render-synthetic",
+        "--procedural",
+        "40",
+        "--out",
+        str(out),
+        "--resolution",
+        "32",
+        "--views",
+        "2",
+        "--max-corr",
+        "20",
+        "--families",
+        "blob,vase",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and len(list((out / "objects").glob("*.npz"))) < 3:
@@ -71,7 +94,7 @@ def test_render_synthetic_interrupted_then_resumed_completes_the_dataset(tmp_pat
         assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
     else:
         assert proc.returncode == -signal.SIGKILL
-    for path in (out / "objects").glob("*.npz"):       # every file under its final name is whole
+    for path in (out / "objects").glob("*.npz"):  # every file under its final name is whole
         np.load(path)["images"]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -92,8 +115,14 @@ def test_match_interrupted_says_one_line_and_a_rerun_completes(shared_data, tmp_
     out = tmp_path / "matched"
     cmd = [sys.executable, "-m", "pointkit_cli.main", "-q", "match", str(photos), "--out", str(out)]
     # A job started in the background (nohup, CI) inherits SIGINT ignored; a terminal's Ctrl-C is not.
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     # Interrupt the work itself (after the first cluster's preview), not the interpreter's start-up,
     # where numpy can turn the signal into an ImportError that a library then swallows.
     deadline = time.monotonic() + 120

@@ -1,4 +1,5 @@
 """The one split rule of every dataset writer (pointkit.data.splits)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,9 +18,9 @@ def test_large_jobs_follow_the_hash_intervals_exactly():
     expected = {k: "train" if x < 0.9 else ("val" if x < 0.95 else "test") for k, x in u.items()}
     assert split == expected
     ids = [f"sculpture-{i:06d}" for i in range(400)]
-    assert job_splits(ids, 0) == {i: split_of(i, 0) for i in ids}                 # render: same as per object
+    assert job_splits(ids, 0) == {i: split_of(i, 0) for i in ids}  # render: same as per object
     names = [f"cluster{i}" for i in range(400)]
-    assert cluster_splits(names) == {c: cluster_split(c) for c in names}          # match: likewise
+    assert cluster_splits(names) == {c: cluster_split(c) for c in names}  # match: likewise
 
 
 def test_small_jobs_get_every_split_and_only_as_many_moves_as_needed():
@@ -32,7 +33,7 @@ def test_small_jobs_get_every_split_and_only_as_many_moves_as_needed():
             by_hash = {i: split_of(i, seed) for i in ids}
             moved = sum(split[i] != by_hash[i] for i in ids)
             assert moved == sum(1 for s in FRACTIONS if s not in by_hash.values())
-    two = job_splits(["a", "b"], 0)                                                  # fewer objects than splits
+    two = job_splits(["a", "b"], 0)  # fewer objects than splits
     assert two == {i: split_of(i, 0) for i in ("a", "b")}
 
 

@@ -1,5 +1,6 @@
 """pointkit.training: exact resume, run-folder and checkpoint guards, logs, DDP (2-process CPU
 torchrun), and the ``pointkit train`` command. Tiny nets (32 px, ngf 4) and a few steps."""
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,17 @@ from pointkit_cli.main import cli
 from test_train_data import make_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(input_size=32, ngf=4, batch_size=4, threads=1, progress=False, hypotheses=32, val_every=2,
-            checkpoint_every=1, patience=0)
+TINY = dict(
+    input_size=32,
+    ngf=4,
+    batch_size=4,
+    threads=1,
+    progress=False,
+    hypotheses=32,
+    val_every=2,
+    checkpoint_every=1,
+    patience=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +94,7 @@ class TestRunFolder:
         val = list(csv.DictReader(open(out / "val.csv")))
         assert [int(r["step"]) for r in val] == [0, 2]
         assert all(float(r["val_corr_error_px"]) > 0 for r in val)
-        if importlib.util.find_spec("tensorboard") is not None:   # optional (pointkit[train]); CSV logs always
+        if importlib.util.find_spec("tensorboard") is not None:  # optional (pointkit[train]); CSV logs always
             assert any((out / "tb").iterdir())
 
     def test_other_run_in_out_is_an_error(self, dataset, tmp_path):
@@ -117,7 +127,9 @@ class TestRunFolder:
         saved = json.loads((tmp_path / "r" / "run.json").read_text())
         assert saved["resolved"]["lr"] == 1e-5 and saved["model"]["ngf"] == 4
         with pytest.raises(PointkitError, match="fixes the architecture"):
-            train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r2"), init=str(ckpt), ngf=8, steps=1, **tiny))
+            train(
+                TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r2"), init=str(ckpt), ngf=8, steps=1, **tiny)
+            )
 
     @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
     def test_cuda_requested_but_absent(self, dataset, tmp_path):
@@ -134,16 +146,43 @@ class TestRunFolder:
 
 def test_depth_loss_trains(dataset, tmp_path):
     """The supervised baseline trains (loss falls) and checkpoints carry trained_with=depth."""
-    summary = train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r"), loss="depth", steps=8,
-                                optimizer="adamw", lr=3e-3, **{**TINY, "val_every": 8}))
+    summary = train(
+        TrainConfig(
+            datasets=[str(dataset)],
+            out=str(tmp_path / "r"),
+            loss="depth",
+            steps=8,
+            optimizer="adamw",
+            lr=3e-3,
+            **{**TINY, "val_every": 8},
+        )
+    )
     rows = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "r" / "train.csv"))]
     assert sum(rows[-3:]) < sum(rows[:3])
     assert load_checkpoint(summary["last"])[1]["trained_with"] == "depth"
 
 
 def test_cli_train_prints_summary_and_one_line_errors(dataset, tmp_path):
-    args = ["train", str(dataset), "--out", str(tmp_path / "r"), "--steps", "2", "--batch-size", "4",
-            "--input-size", "32", "--ngf", "4", "--threads", "1", "--hypotheses", "16", "--corr-per-pair", "10"]
+    args = [
+        "train",
+        str(dataset),
+        "--out",
+        str(tmp_path / "r"),
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--input-size",
+        "32",
+        "--ngf",
+        "4",
+        "--threads",
+        "1",
+        "--hypotheses",
+        "16",
+        "--corr-per-pair",
+        "10",
+    ]
     res = CliRunner().invoke(cli, ["-q"] + args)
     assert res.exit_code == 0, res.output
     assert json.loads(res.output.strip().splitlines()[-1])["steps"] == 2
@@ -153,8 +192,28 @@ def test_cli_train_prints_summary_and_one_line_errors(dataset, tmp_path):
 
 def test_cli_resume_needs_only_out_the_rest_comes_from_config_json(dataset, tmp_path):
     run = tmp_path / "r"
-    args = ["train", str(dataset), "--out", str(run), "--steps", "2", "--batch-size", "4", "--input-size", "32",
-            "--ngf", "4", "--threads", "1", "--hypotheses", "16", "--corr-per-pair", "10", "--checkpoint-every", "1"]
+    args = [
+        "train",
+        str(dataset),
+        "--out",
+        str(run),
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--input-size",
+        "32",
+        "--ngf",
+        "4",
+        "--threads",
+        "1",
+        "--hypotheses",
+        "16",
+        "--corr-per-pair",
+        "10",
+        "--checkpoint-every",
+        "1",
+    ]
     assert CliRunner().invoke(cli, ["-q"] + args).exit_code == 0
     saved = json.loads((run / "config.json").read_text())
     assert saved["job"] == "train" and saved["config"]["ngf"] == 4 and saved["config"]["datasets"] == [str(dataset)]
@@ -163,8 +222,8 @@ def test_cli_resume_needs_only_out_the_rest_comes_from_config_json(dataset, tmp_
     assert json.loads(res.output.strip().splitlines()[-1])["steps"] == 3
     assert json.loads((run / "config.json").read_text())["config"] == {**saved["config"], "steps": 3, "resume": True}
     res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "4", "--ngf", "8"])
-    assert res.exit_code == 1 and "ngf" in res.output                  # a setting given anew must still match
-    (run / "config.json").unlink()                                    # a run from before config.json: run.json
+    assert res.exit_code == 1 and "ngf" in res.output  # a setting given anew must still match
+    (run / "config.json").unlink()  # a run from before config.json: run.json
     res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "4"])
     assert res.exit_code == 0, res.output
 
@@ -176,9 +235,33 @@ def test_ddp_two_process_cpu_torchrun(dataset, tmp_path):
         pytest.skip("torchrun not installed beside the interpreter")
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "cli")])}
-    cmd = [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "pointkit_cli.main", "-q", "train",
-           str(dataset), "--out", str(out), "--steps", "3", "--batch-size", "4", "--input-size", "32", "--ngf", "4",
-           "--hypotheses", "16", "--val-every", "3", "--device", "cpu"]
+    cmd = [
+        str(torchrun),
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "pointkit_cli.main",
+        "-q",
+        "train",
+        str(dataset),
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--input-size",
+        "32",
+        "--ngf",
+        "4",
+        "--hypotheses",
+        "16",
+        "--val-every",
+        "3",
+        "--device",
+        "cpu",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
@@ -224,7 +307,7 @@ def test_ransac_threshold_is_tau_also_without_r():
 def test_corrupt_run_record_or_state_is_a_one_line_error(dataset, tmp_path):
     cfg = dict(datasets=[str(dataset)], out=str(tmp_path / "r"), steps=1, **TINY)
     train(TrainConfig(**cfg))
-    for name in ("state.json", "state-previous.json"):   # the latest checkpoint and its fallback
+    for name in ("state.json", "state-previous.json"):  # the latest checkpoint and its fallback
         state = json.loads((tmp_path / "r" / name).read_text())
         (tmp_path / "r" / state["tensors"]).write_bytes(b"not a safetensors file")
     with pytest.raises(PointkitError, match="unreadable training state"):
@@ -241,13 +324,14 @@ def test_config_rejects_out_of_range_options(option):
 
 
 def test_silhouette_prior_run_records_it_and_resumes_exactly(dataset, tmp_path):
-    common = dict(TINY, datasets=[str(dataset)], mask_head=True, steps=4, corr_per_pair=20, prior="silhouette",
-                  prior_dropout=0.5)
+    common = dict(
+        TINY, datasets=[str(dataset)], mask_head=True, steps=4, corr_per_pair=20, prior="silhouette", prior_dropout=0.5
+    )
     train(TrainConfig(out=str(tmp_path / "a"), **common))
     model, meta = load_checkpoint(tmp_path / "a" / "best.safetensors")
     assert model.config.prior == "silhouette" and meta["prior"] == "silhouette" and meta["prior_dropout"] == 0.5
     train(TrainConfig(out=str(tmp_path / "b"), **{**common, "steps": 2}))
-    train(TrainConfig(out=str(tmp_path / "b"), resume=True, **common))   # the prior dropout draws resume too
+    train(TrainConfig(out=str(tmp_path / "b"), resume=True, **common))  # the prior dropout draws resume too
     wa, wb = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
@@ -256,7 +340,7 @@ def test_val_pairs_validates_on_an_even_fixed_subset(dataset, tmp_path):
     full = train(TrainConfig(out=str(tmp_path / "a"), datasets=[str(dataset)], steps=2, **TINY))
     part = train(TrainConfig(out=str(tmp_path / "b"), datasets=[str(dataset)], steps=2, val_pairs=3, **TINY))
     assert full["val_pairs"] > 3 and part["val_pairs"] == 3
-    assert part["best_val_corr_error_px"] != full["best_val_corr_error_px"]     # a different (smaller) set
+    assert part["best_val_corr_error_px"] != full["best_val_corr_error_px"]  # a different (smaller) set
     with pytest.raises(PointkitError, match="--val-pairs -1"):
         TrainConfig(out=str(tmp_path / "c"), datasets=[str(dataset)], val_pairs=-1)
 
@@ -269,7 +353,7 @@ def test_resume_accepts_moved_run_and_respelled_or_moved_dataset(dataset, tmp_pa
     shutil.copytree(dataset, tmp_path / "original")
     train(TrainConfig(out=str(tmp_path / "a"), datasets=[str(tmp_path / "original")], **common))
     train(TrainConfig(out=str(tmp_path / "b"), datasets=[str(tmp_path / "original")], **{**common, "steps": 2}))
-    (tmp_path / "original").rename(moved_data)                     # moved: the old path is gone
+    (tmp_path / "original").rename(moved_data)  # moved: the old path is gone
     (tmp_path / "b").rename(tmp_path / "b-moved")
     monkeypatch.chdir(tmp_path / "elsewhere")
     train(TrainConfig(out="../b-moved/", datasets=["./data/"], resume=True, **common))
@@ -295,7 +379,7 @@ def test_resume_drops_junk_log_rows_and_falls_back_past_a_truncated_state(datase
     latest = json.loads((run / "state.json").read_text())["tensors"]
     assert latest == "state-000000004.safetensors" and (run / "state-previous.json").is_file()
     data = (run / latest).read_bytes()
-    (run / latest).write_bytes(data[: len(data) // 2])                # truncated by a full disk, say
+    (run / latest).write_bytes(data[: len(data) // 2])  # truncated by a full disk, say
     with caplog.at_level("WARNING"):
         train(TrainConfig(out=str(run), steps=6, resume=True, **common))
     assert "dropped 2 unreadable row(s)" in caplog.text

@@ -4,6 +4,7 @@
 the format writer: smooth depth bumps, images shaded from them, and correspondences produced by a
 known affine camera from the true depth, so the correspondence loss of the true depth is zero.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,7 @@ def make_dataset(root, objects=6, size=32, views=3, depth=True, splits=None, see
         for _ in range(views):
             cx, cy = rng.uniform(0.35, 0.65, 2) * size
             r = rng.uniform(0.25, 0.4) * size
-            rr = ((u - cx) ** 2 + (v - cy) ** 2) / r ** 2
+            rr = ((u - cx) ** 2 + (v - cy) ** 2) / r**2
             m = rr < 1
             d = np.where(m, 2.0 - np.sqrt(np.clip(1 - rr, 0, 1)) * rng.uniform(0.3, 0.8), 0).astype(np.float32)
             shade = np.where(m, 60 + 150 * (2.0 - d), 20)
@@ -46,17 +47,32 @@ def make_dataset(root, objects=6, size=32, views=3, depth=True, splits=None, see
                 pick = rng.choice(len(xs), size=min(len(xs), 40 + 10 * s), replace=False)
                 src = np.stack([xs[pick] + 0.5, ys[pick] + 0.5], -1)
                 X = np.concatenate([src, depths[s][ys[pick], xs[pick]][:, None] * size / 2, np.ones((len(pick), 1))], 1)
-                P = np.concatenate([np.eye(2) + 0.1 * rng.standard_normal((2, 2)), rng.standard_normal((2, 1)),
-                                    rng.standard_normal((2, 1))], 1)
+                P = np.concatenate(
+                    [
+                        np.eye(2) + 0.1 * rng.standard_normal((2, 2)),
+                        rng.standard_normal((2, 1)),
+                        rng.standard_normal((2, 1)),
+                    ],
+                    1,
+                )
                 pairs.append((s, t))
                 src_all.append(src)
                 tgt_all.append(X @ P.T)
                 offsets.append(offsets[-1] + len(pick))
         object_id = f"obj-{i:02d}"
-        write_object(root, ObjectRecord(object_id=object_id, images=np.stack(imgs), masks=np.stack(masks),
-                                        pairs=np.array(pairs), pair_offsets=np.array(offsets),
-                                        uv_src=np.concatenate(src_all), uv_tgt=np.concatenate(tgt_all),
-                                        depth=np.stack(depths) if depth else None))
+        write_object(
+            root,
+            ObjectRecord(
+                object_id=object_id,
+                images=np.stack(imgs),
+                masks=np.stack(masks),
+                pairs=np.array(pairs),
+                pair_offsets=np.array(offsets),
+                uv_src=np.concatenate(src_all),
+                uv_tgt=np.concatenate(tgt_all),
+                depth=np.stack(depths) if depth else None,
+            ),
+        )
         entries[object_id] = {"split": splits[i], "views": [[0.0, 0.0]] * views}
     write_manifest(root, {"objects": entries, "resolution": size})
     return root
@@ -81,7 +97,7 @@ class TestPairData:
         ds = Dataset.open(root)
         data = PairData([ds], "train", input_size=32, corr_per_pair=12, seed=5)
         rec = ds.read("obj-02")
-        assert len(data) == 4 * 6                                 # 4 train objects x 6 ordered pairs
+        assert len(data) == 4 * 6  # 4 train objects x 6 ordered pairs
         item = data[0]
         src, tgt = rec.correspondences(0)
         idx = corr_subset(len(src), 12, 5, "obj-02", 0)
@@ -121,7 +137,7 @@ class TestPairData:
 
 def test_collate_pads_with_valid_mask(tmp_path):
     data = PairData([Dataset.open(make_dataset(tmp_path / "ds"))], "train", input_size=32)
-    items = [data[0], data[5]]                              # pairs from source views 0 and 2: 50 and 70 points
+    items = [data[0], data[5]]  # pairs from source views 0 and 2: 50 and 70 points
     batch = collate_pairs(items)
     n0, n1 = items[0]["src"].shape[0], items[1]["src"].shape[0]
     assert n0 != n1 and batch["src"].shape == (2, max(n0, n1), 2)

@@ -1,4 +1,5 @@
 """pointkit view: offscreen turntable strips of meshes and depth maps (ray cast, no GL)."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,8 @@ def test_front_frame_shows_the_texture_where_it_belongs(card):
     assert strip.shape == (64, 128, 3)
     front = strip[:, :64]
     left, right = front[32, 12], front[32, 52]
-    assert left[0] > 100 and left[2] < 30 and right[2] > 100 and right[0] < 30   # red left, blue right
-    assert np.allclose(front[0, 0], np.round(BACKGROUND * 255), atol=1)           # corner: background
+    assert left[0] > 100 and left[2] < 30 and right[2] > 100 and right[0] < 30  # red left, blue right
+    assert np.allclose(front[0, 0], np.round(BACKGROUND * 255), atol=1)  # corner: background
     # Frame 1 looks from behind (azimuth 180): the card is seen mirrored, red on the right.
     back = strip[:, 64:]
     assert back[32, 52][0] > 100 and back[32, 12][2] > 100
@@ -41,7 +42,7 @@ def test_front_frame_shows_the_texture_where_it_belongs(card):
 def test_plain_mesh_is_shaded_grey():
     strip = turntable(trimesh.creation.icosphere(subdivisions=2), views=3, size=48)
     centre = strip[24, 24].astype(int)
-    assert abs(centre[0] - centre[1]) < 8 and centre.mean() > 60            # grey, lit
+    assert abs(centre[0] - centre[1]) < 8 and centre.mean() > 60  # grey, lit
     assert strip.shape == (48, 144, 3)
 
 
@@ -75,7 +76,9 @@ def test_bad_inputs(tmp_path, monkeypatch):
 
 def test_cli(tmp_path):
     trimesh.creation.box().export(tmp_path / "box.obj")
-    run = CliRunner().invoke(cli, ["view", str(tmp_path / "box.obj"), "--out", str(tmp_path / "p.png"), "--views", "4", "--size", "40"])
+    run = CliRunner().invoke(
+        cli, ["view", str(tmp_path / "box.obj"), "--out", str(tmp_path / "p.png"), "--views", "4", "--size", "40"]
+    )
     assert run.exit_code == 0, run.output
     assert json.loads(run.stdout)["faces"] == 12 and Image.open(tmp_path / "p.png").size == (160, 40)
     run = CliRunner().invoke(cli, ["view", str(tmp_path / "box.obj")])

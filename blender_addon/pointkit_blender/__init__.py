@@ -8,6 +8,7 @@ with an orthographic camera that reproduces its view (``session``, ``objects``).
 smoothing and decimation are in the redo panel (the network runs once per image: redo reuses its
 result). Errors go to Blender's report area as one line, their details to the system console.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,19 +39,36 @@ def _model_search(self, context, edit_text):
 class PointkitPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
-    mode: EnumProperty(name="Run pointkit", default="AUTO", items=[
-        ("AUTO", "Automatic", "Blender's Python when pointkit imports there, else the executable"),
-        ("PYTHON", "Blender's Python", "python -m pointkit_cli.main with the Python Blender runs"),
-        ("EXECUTABLE", "Executable", "Always the pointkit executable below"),
-    ])
-    executable: StringProperty(name="pointkit executable", subtype="FILE_PATH", default="",
-                               description="Path of the pointkit command (empty: 'pointkit' on PATH)")
-    model: StringProperty(name="Model", default="default", search=_model_search,
-                          description="A model by name, as 'pointkit models' lists them (default: the one shipped)")
-    checkpoint: StringProperty(name="Checkpoint file", subtype="FILE_PATH", default="",
-                               description="A LiftNet checkpoint or train run folder; when set, it is used instead of Model")
-    timeout: IntProperty(name="Timeout (s)", default=600, min=10,
-                         description="Stop pointkit when no image has finished for this long")
+    mode: EnumProperty(
+        name="Run pointkit",
+        default="AUTO",
+        items=[
+            ("AUTO", "Automatic", "Blender's Python when pointkit imports there, else the executable"),
+            ("PYTHON", "Blender's Python", "python -m pointkit_cli.main with the Python Blender runs"),
+            ("EXECUTABLE", "Executable", "Always the pointkit executable below"),
+        ],
+    )
+    executable: StringProperty(
+        name="pointkit executable",
+        subtype="FILE_PATH",
+        default="",
+        description="Path of the pointkit command (empty: 'pointkit' on PATH)",
+    )
+    model: StringProperty(
+        name="Model",
+        default="default",
+        search=_model_search,
+        description="A model by name, as 'pointkit models' lists them (default: the one shipped)",
+    )
+    checkpoint: StringProperty(
+        name="Checkpoint file",
+        subtype="FILE_PATH",
+        default="",
+        description="A LiftNet checkpoint or train run folder; when set, it is used instead of Model",
+    )
+    timeout: IntProperty(
+        name="Timeout (s)", default=600, min=10, description="Stop pointkit when no image has finished for this long"
+    )
 
     def checkpoint_argument(self) -> str:
         """What ``lift --checkpoint`` gets: the file when set, else the model name ("" for the default)."""
@@ -79,7 +97,9 @@ class POINTKIT_OT_refresh_models(bpy.types.Operator):
     def execute(self, context):
         prefs = preferences(context)
         try:
-            names = [name for name, _ in backend.list_models(prefs.mode, bpy.path.abspath(prefs.executable), refresh=True)]
+            names = [
+                name for name, _ in backend.list_models(prefs.mode, bpy.path.abspath(prefs.executable), refresh=True)
+            ]
         except backend.BackendError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -88,11 +108,18 @@ class POINTKIT_OT_refresh_models(bpy.types.Operator):
 
 
 class _MeshOptions:
-    depth_scale: FloatProperty(name="Depth scale", default=1.0, min=0.01, soft_max=5.0,
-                               description="Multiplies the relief's depth")
+    depth_scale: FloatProperty(
+        name="Depth scale", default=1.0, min=0.01, soft_max=5.0, description="Multiplies the relief's depth"
+    )
     smoothing: IntProperty(name="Smoothing", default=0, min=0, soft_max=30, description="Smooth modifier iterations")
-    decimation: FloatProperty(name="Decimation", default=1.0, min=0.01, max=1.0, subtype="FACTOR",
-                              description="Decimate modifier ratio (1: keep every face)")
+    decimation: FloatProperty(
+        name="Decimation",
+        default=1.0,
+        min=0.01,
+        max=1.0,
+        subtype="FACTOR",
+        description="Decimate modifier ratio (1: keep every face)",
+    )
 
 
 class POINTKIT_OT_lift_image(bpy.types.Operator, ImportHelper, _MeshOptions):
@@ -108,13 +135,16 @@ class POINTKIT_OT_lift_image(bpy.types.Operator, ImportHelper, _MeshOptions):
     add_camera: BoolProperty(name="Camera of the input view", default=True)
 
     def invoke(self, context, event):
-        return self.invoke_popup(context)       # dropped files: the options, then execute; else the file browser
+        return self.invoke_popup(context)  # dropped files: the options, then execute; else the file browser
 
     def images(self) -> list[Path]:
         """The chosen images: the file browser's or the drop's selection, else ``filepath``."""
         names = [f.name for f in self.files if f.name] if self.directory else []
-        return [Path(self.directory) / name for name in names] if names else \
-            ([Path(self.filepath)] if self.filepath else [])
+        return (
+            [Path(self.directory) / name for name in names]
+            if names
+            else ([Path(self.filepath)] if self.filepath else [])
+        )
 
     def execute(self, context):
         prefs = preferences(context)
@@ -124,12 +154,18 @@ class POINTKIT_OT_lift_image(bpy.types.Operator, ImportHelper, _MeshOptions):
             return {"CANCELLED"}
         options = session.MeshOptions(self.depth_scale, self.smoothing, self.decimation, self.add_camera)
         try:
-            self._run = session.LiftSession(images, options, prefs.mode, bpy.path.abspath(prefs.executable),
-                                            prefs.checkpoint_argument(), prefs.timeout)
+            self._run = session.LiftSession(
+                images,
+                options,
+                prefs.mode,
+                bpy.path.abspath(prefs.executable),
+                prefs.checkpoint_argument(),
+                prefs.timeout,
+            )
         except backend.BackendError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        if bpy.app.background or self._run.job.cached_only:   # no event loop, or a redo: build here and now
+        if bpy.app.background or self._run.job.cached_only:  # no event loop, or a redo: build here and now
             self._run.run(context)
             return self._finish(context)
         wm = context.window_manager
@@ -141,12 +177,12 @@ class POINTKIT_OT_lift_image(bpy.types.Operator, ImportHelper, _MeshOptions):
 
     def modal(self, context, event):
         if event.type not in ("TIMER", "ESC"):
-            return {"PASS_THROUGH"}             # the UI stays live while pointkit works
+            return {"PASS_THROUGH"}  # the UI stays live while pointkit works
         try:
             if event.type == "ESC":
                 self._run.cancel()
             over = self._run.step(context)
-        except Exception as exc:                # a bug must not leave a timer and a process behind
+        except Exception as exc:  # a bug must not leave a timer and a process behind
             self._run.cancel(f"pointkit: {type(exc).__name__}: {exc}")
             print(f"pointkit: {type(exc).__name__}: {exc}")
             over = True
@@ -163,7 +199,7 @@ class POINTKIT_OT_lift_image(bpy.types.Operator, ImportHelper, _MeshOptions):
     def _finish(self, context):
         level, line = self._run.summary()
         if self._run.job.stderr:
-            print(self._run.job.stderr)         # the details, in the system console
+            print(self._run.job.stderr)  # the details, in the system console
         self.report({level}, line)
         if not self._run.built:
             return {"CANCELLED"}
@@ -202,15 +238,24 @@ class POINTKIT_OT_import_depth(bpy.types.Operator, ImportHelper, _MeshOptions):
             if path.suffix.lower() == ".ply":
                 obj = objects.import_ply(context, path, self.depth_scale, self.smoothing, self.decimation)
             elif path.suffix.lower() == ".npz":
-                obj = objects.lifted_objects(context, path.stem, objects.read_npz(path), self.depth_scale,
-                                             self.smoothing, self.decimation, self.add_camera)
+                obj = objects.lifted_objects(
+                    context,
+                    path.stem,
+                    objects.read_npz(path),
+                    self.depth_scale,
+                    self.smoothing,
+                    self.decimation,
+                    self.add_camera,
+                )
             else:
                 raise ValueError(f"{path.name}: choose a .npz or .ply written by pointkit lift")
         except KeyError as exc:
             self.report({"ERROR"}, f"{path.name}: not a pointkit depth file (no {exc} array)")
             return {"CANCELLED"}
         except Exception as exc:  # never a traceback in the UI: one line in the report area
-            self.report({"ERROR"}, str(exc) if isinstance(exc, ValueError) else f"{path.name}: {type(exc).__name__}: {exc}")
+            self.report(
+                {"ERROR"}, str(exc) if isinstance(exc, ValueError) else f"{path.name}: {type(exc).__name__}: {exc}"
+            )
             return {"CANCELLED"}
         _select(context, obj)
         return {"FINISHED"}
@@ -246,8 +291,14 @@ def menu_import(self, context):
     self.layout.operator(POINTKIT_OT_import_depth.bl_idname, text="pointkit depth (.npz / .ply)")
 
 
-CLASSES = (PointkitPreferences, POINTKIT_OT_refresh_models, POINTKIT_OT_lift_image, POINTKIT_FH_lift_image,
-           POINTKIT_OT_import_depth, POINTKIT_PT_sidebar)
+CLASSES = (
+    PointkitPreferences,
+    POINTKIT_OT_refresh_models,
+    POINTKIT_OT_lift_image,
+    POINTKIT_FH_lift_image,
+    POINTKIT_OT_import_depth,
+    POINTKIT_PT_sidebar,
+)
 
 
 def register():

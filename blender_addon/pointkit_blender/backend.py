@@ -7,6 +7,7 @@ JSON line per image as that image is done: :class:`LiftJob` reads them without b
 what lets the add-on's operator stay modal and cancellable. Results are cached per file and
 settings, so Blender's redo panel rebuilds a mesh without running the network again.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -53,12 +54,16 @@ def command(mode: str = "AUTO", executable: str = "") -> list[str]:
         raise BackendError(f"unknown mode {mode!r} (choose one of {', '.join(MODES)})")
     if mode == "PYTHON" or (mode == "AUTO" and python_available()):
         if not python_available():
-            raise BackendError("pointkit cannot be imported in Blender's Python; choose the executable mode in the preferences")
+            raise BackendError(
+                "pointkit cannot be imported in Blender's Python; choose the executable mode in the preferences"
+            )
         return [sys.executable, "-m", "pointkit_cli.main"]
     exe = executable or shutil.which("pointkit")
     if not exe or not (os.path.isfile(exe) or shutil.which(exe)):
-        raise BackendError("pointkit executable not found: set its path in the add-on preferences "
-                           "(Edit > Preferences > Add-ons > pointkit)")
+        raise BackendError(
+            "pointkit executable not found: set its path in the add-on preferences "
+            "(Edit > Preferences > Add-ons > pointkit)"
+        )
     return [exe]
 
 
@@ -86,8 +91,14 @@ class LiftJob:
         BackendError: a missing image, an unknown mode, or no way to run pointkit.
     """
 
-    def __init__(self, images: list[str | Path], mode: str = "AUTO", executable: str = "", checkpoint: str = "",
-                 timeout: float = 600.0):
+    def __init__(
+        self,
+        images: list[str | Path],
+        mode: str = "AUTO",
+        executable: str = "",
+        checkpoint: str = "",
+        timeout: float = 600.0,
+    ):
         self.images = [Path(p) for p in images]
         for path in self.images:
             if not path.is_file():

@@ -6,6 +6,7 @@ stands upright (Blender's +Z up) and faces -Y; the orthographic camera at -Y loo
 ``ortho_scale`` 1 and the scene resolution set to the image size reproduces the input view
 pixel for pixel.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ import numpy as np
 
 UPRIGHT = (math.pi / 2, 0.0, 0.0)
 CAMERA_DISTANCE = 5.0
-GAP = 0.1                                       # between meshes imported side by side (units: image sides)
+GAP = 0.1  # between meshes imported side by side (units: image sides)
 
 
 @contextmanager
@@ -67,7 +68,7 @@ def image_datablock(name: str, rgb: np.ndarray) -> bpy.types.Image:
 def texture_material(name: str, image: bpy.types.Image) -> bpy.types.Material:
     """Principled BSDF whose base colour is ``image`` through the mesh's UV map."""
     material = bpy.data.materials.new(name)
-    if material.node_tree is None:              # Blender 4.x: enable nodes (5.x has them already)
+    if material.node_tree is None:  # Blender 4.x: enable nodes (5.x has them already)
         material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
     bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
@@ -82,7 +83,7 @@ def texture_material(name: str, image: bpy.types.Image) -> bpy.types.Material:
 def colour_attribute_material(name: str, attribute: str) -> bpy.types.Material:
     """Principled BSDF whose base colour is a mesh colour attribute (PLY vertex colours)."""
     material = bpy.data.materials.new(name)
-    if material.node_tree is None:              # Blender 4.x: enable nodes (5.x has them already)
+    if material.node_tree is None:  # Blender 4.x: enable nodes (5.x has them already)
         material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
     bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
@@ -104,8 +105,15 @@ def add_modifiers(obj: bpy.types.Object, smoothing: int, decimation: float) -> N
         decimate.ratio = float(decimation)
 
 
-def mesh_object(context, name: str, data: dict, depth_scale: float = 1.0, smoothing: int = 0,
-                decimation: float = 1.0, x: float = 0.0) -> bpy.types.Object:
+def mesh_object(
+    context,
+    name: str,
+    data: dict,
+    depth_scale: float = 1.0,
+    smoothing: int = 0,
+    decimation: float = 1.0,
+    x: float = 0.0,
+) -> bpy.types.Object:
     """A textured mesh object from :func:`read_npz` arrays, upright at Blender ``x``, linked to the
     active collection."""
     vertices = data["vertices"].astype(np.float64).copy()
@@ -126,19 +134,20 @@ def mesh_object(context, name: str, data: dict, depth_scale: float = 1.0, smooth
     return obj
 
 
-def view_camera(context, name: str, image_size: tuple[int, int], x: float = 0.0,
-                scene_camera: bool = True) -> bpy.types.Object:
+def view_camera(
+    context, name: str, image_size: tuple[int, int], x: float = 0.0, scene_camera: bool = True
+) -> bpy.types.Object:
     """The orthographic camera of the input view of a mesh at Blender ``x``; with ``scene_camera``
     it becomes the scene camera, at the image's resolution."""
     H, W = image_size
     camera = bpy.data.cameras.new(name)
     camera.type = "ORTHO"
-    camera.ortho_scale = 1.0                    # the longer image side is 1 unit
-    camera.sensor_fit = "AUTO"                  # ortho_scale spans the longer render side
+    camera.ortho_scale = 1.0  # the longer image side is 1 unit
+    camera.sensor_fit = "AUTO"  # ortho_scale spans the longer render side
     camera.clip_start, camera.clip_end = 0.01, 2 * CAMERA_DISTANCE + 10
     obj = bpy.data.objects.new(name, camera)
     obj.location = (x, -CAMERA_DISTANCE, 0.0)
-    obj.rotation_euler = UPRIGHT                # looks along +Y with +Z up
+    obj.rotation_euler = UPRIGHT  # looks along +Y with +Z up
     context.collection.objects.link(obj)
     if not scene_camera:
         return obj
@@ -150,9 +159,17 @@ def view_camera(context, name: str, image_size: tuple[int, int], x: float = 0.0,
     return obj
 
 
-def lifted_objects(context, name: str, data: dict, depth_scale: float = 1.0, smoothing: int = 0,
-                   decimation: float = 1.0, add_camera: bool = True, x: float = 0.0,
-                   scene_camera: bool = True) -> bpy.types.Object:
+def lifted_objects(
+    context,
+    name: str,
+    data: dict,
+    depth_scale: float = 1.0,
+    smoothing: int = 0,
+    decimation: float = 1.0,
+    add_camera: bool = True,
+    x: float = 0.0,
+    scene_camera: bool = True,
+) -> bpy.types.Object:
     """The mesh object (and, with ``add_camera``, the input-view camera) of one lifted image at
     Blender ``x``, all or nothing: if any part fails, nothing of it stays in the scene."""
     with all_or_nothing(context.scene):
@@ -162,8 +179,9 @@ def lifted_objects(context, name: str, data: dict, depth_scale: float = 1.0, smo
     return obj
 
 
-def import_ply(context, path: str | Path, depth_scale: float = 1.0, smoothing: int = 0,
-               decimation: float = 1.0) -> bpy.types.Object:
+def import_ply(
+    context, path: str | Path, depth_scale: float = 1.0, smoothing: int = 0, decimation: float = 1.0
+) -> bpy.types.Object:
     """Import a PLY written by ``pointkit lift --format ply`` (vertex colours) with Blender's own
     importer, converting the pointkit frame (y up, z toward the viewer) to Blender's."""
     before = set(bpy.data.objects)
@@ -172,7 +190,7 @@ def import_ply(context, path: str | Path, depth_scale: float = 1.0, smoothing: i
     if not new:
         raise ValueError(f"{Path(path).name}: no mesh in the file")
     obj = new[0]
-    obj.scale = (1.0, depth_scale, 1.0)         # the view axis is Blender's Y after the conversion
+    obj.scale = (1.0, depth_scale, 1.0)  # the view axis is Blender's Y after the conversion
     colours = obj.data.color_attributes
     if len(colours):
         obj.data.materials.append(colour_attribute_material(obj.name, colours[0].name))

@@ -4,6 +4,7 @@ Commands are imported only when they run (``LazyGroup``), so ``pointkit --help``
 torch. Exit codes: 0 success, 1 expected failure (one-line message), 2 usage error. A traceback is
 shown only with ``--debug``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,8 +21,10 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("pointkit_cli.commands.plugins:plugins", "List the plugins the entry-point registry finds."),
     "models": ("pointkit_cli.commands.models:models", "List the models --checkpoint NAME can name."),
-    "render-synthetic": ("pointkit_cli.commands.render:render_synthetic",
-                         "Render training views with exact depth and correspondences."),
+    "render-synthetic": (
+        "pointkit_cli.commands.render:render_synthetic",
+        "Render training views with exact depth and correspondences.",
+    ),
     "show": ("pointkit_cli.commands.render:show", "Contact sheet of a dataset object: RGB, depth, mask, matches."),
     "match": ("pointkit_cli.commands.match:match", "Correspondences from folders of real photos."),
     "train": ("pointkit_cli.commands.train:train", "Train LiftNet (correspondence or depth loss)."),
@@ -79,9 +82,11 @@ def _debug(ctx, param, value):
 def _with_global_flags(command: click.Command) -> click.Command:
     """Accept -q, -v and --debug after the sub-command too (``pointkit lift x.jpg -q``), once."""
     names = {p.name for p in command.params}
-    flags = [(["-q", "--quiet"], dict(is_flag=True, callback=_quiet, help="As pointkit -q: only errors, no progress.")),
-             (["-v", "--verbose"], dict(count=True, callback=_verbose, help="As pointkit -v: more log output.")),
-             (["--debug"], dict(is_flag=True, callback=_debug, help="As pointkit --debug: full tracebacks."))]
+    flags = [
+        (["-q", "--quiet"], dict(is_flag=True, callback=_quiet, help="As pointkit -q: only errors, no progress.")),
+        (["-v", "--verbose"], dict(count=True, callback=_verbose, help="As pointkit -v: more log output.")),
+        (["--debug"], dict(is_flag=True, callback=_debug, help="As pointkit --debug: full tracebacks.")),
+    ]
     for decls, kwargs in flags:
         if decls[-1].lstrip("-") not in names:
             command.params.append(click.Option(decls, expose_value=False, **kwargs))
@@ -128,8 +133,10 @@ class LazyGroup(click.Group):
         return _with_global_flags(command) if command is not None else None
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, COMMANDS[name][1] if name in COMMANDS else self.commands[name].get_short_help_str())
-                for name in self.list_commands(ctx)]
+        rows = [
+            (name, COMMANDS[name][1] if name in COMMANDS else self.commands[name].get_short_help_str())
+            for name in self.list_commands(ctx)
+        ]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -137,7 +144,7 @@ class LazyGroup(click.Group):
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:   # a bad top-level option (pointkit --bogus)
+        except click.UsageError as exc:  # a bad top-level option (pointkit --bogus)
             raise OneLineUsageError(exc) from None
 
     def invoke(self, ctx):
@@ -146,12 +153,12 @@ class LazyGroup(click.Group):
         _log_handler()
         try:
             try:
-                with logging_redirect_tqdm():   # warnings go above progress bars, not onto their line
+                with logging_redirect_tqdm():  # warnings go above progress bars, not onto their line
                     return super().invoke(ctx)
             except BaseException:
-                _close_progress_bars()          # so that the error line starts a line of its own
+                _close_progress_bars()  # so that the error line starts a line of its own
                 raise
-        except click.UsageError as exc:   # a bad option value or a missing argument: exit 2, one line
+        except click.UsageError as exc:  # a bad option value or a missing argument: exit 2, one line
             raise OneLineUsageError(exc) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise

@@ -15,6 +15,7 @@ initialisation (docs/performance-notes). Normalising ``u, v, d`` per pair to zer
 variance makes the 4x4 system well conditioned whatever the depth range, and the normal equations
 cost O(N) memory.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,9 +66,9 @@ def _normalisation(X: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
     X: (B, N, 4), w: (B, N) non-negative. Returns T: (B, 4, 4).
     """
-    wsum = w.sum(-1, keepdim=True).clamp_min(1e-12)                       # (B, 1)
+    wsum = w.sum(-1, keepdim=True).clamp_min(1e-12)  # (B, 1)
     xyz = X[..., :3]
-    mean = (w.unsqueeze(-1) * xyz).sum(1) / wsum                           # (B, 3)
+    mean = (w.unsqueeze(-1) * xyz).sum(1) / wsum  # (B, 3)
     var = (w.unsqueeze(-1) * (xyz - mean.unsqueeze(1)) ** 2).sum(1) / wsum  # (B, 3)
     # An exactly constant coordinate keeps scale 1 instead of dividing by zero.
     inv_std = torch.where(var > 0, var.clamp_min(1e-30).rsqrt(), torch.ones_like(var))
@@ -105,14 +106,14 @@ def solve_affine(X: torch.Tensor, x_t: torch.Tensor, weights: torch.Tensor | Non
         X, x_t = X.to(dtype), x_t.to(dtype)
         w = torch.ones(X.shape[:2], dtype=dtype, device=X.device) if weights is None else weights.to(dtype)
         T = _normalisation(X, w)
-        Xn = X @ T.transpose(-1, -2)                                        # (B, N, 4)
+        Xn = X @ T.transpose(-1, -2)  # (B, N, 4)
         Xw = Xn * w.unsqueeze(-1)
-        A = Xn.transpose(-1, -2) @ Xw                                       # (B, 4, 4)
-        rhs = Xw.transpose(-1, -2) @ x_t                                    # (B, 4, 2)
+        A = Xn.transpose(-1, -2) @ Xw  # (B, 4, 4)
+        rhs = Xw.transpose(-1, -2) @ x_t  # (B, 4, 2)
         eye = torch.eye(4, dtype=dtype, device=X.device)
         A = A + (_RIDGE[dtype] * w.sum(-1).clamp_min(1.0))[:, None, None] * eye
-        Pn = torch.linalg.solve(A, rhs).transpose(-1, -2)                  # (B, 2, 4), normalised frame
-        return Pn @ T                                                       # back to the input frame
+        Pn = torch.linalg.solve(A, rhs).transpose(-1, -2)  # (B, 2, 4), normalised frame
+        return Pn @ T  # back to the input frame
 
 
 def affine_degenerate(X: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -132,8 +133,8 @@ def affine_degenerate(X: torch.Tensor, weights: torch.Tensor | None = None) -> t
         n = w.sum(-1)
         mean = (w.unsqueeze(-1) * uv).sum(1) / n.clamp_min(1).unsqueeze(-1)
         d = (uv - mean.unsqueeze(1)) * w.unsqueeze(-1)
-        cov = d.transpose(-1, -2) @ d / n.clamp_min(1)[:, None, None]      # (B, 2, 2)
-        eig = torch.linalg.eigvalsh(cov)                                    # ascending
+        cov = d.transpose(-1, -2) @ d / n.clamp_min(1)[:, None, None]  # (B, 2, 2)
+        eig = torch.linalg.eigvalsh(cov)  # ascending
         spread = eig[:, 1]
         flat = (eig[:, 0] <= _DEGENERATE_RATIO * spread) | (spread <= 1e-12)
         return (n < 4) | flat
@@ -173,13 +174,13 @@ def sample_valid(valid: torch.Tensor, k: int, generator: torch.Generator | None 
         (B, k) int64 indices (index 0 for pairs with no valid point).
     """
     B, N = valid.shape
-    counts = valid.sum(-1, keepdim=True)                                    # (B, 1)
+    counts = valid.sum(-1, keepdim=True)  # (B, 1)
     r = torch.rand(B, k, generator=generator, device=valid.device, dtype=torch.float64)
     rank = (r * counts).long().minimum((counts - 1).clamp_min(0))
     if torch.equal(valid, torch.arange(N, device=valid.device) < counts):
         return rank  # valid points first, padding last (as the loaders batch): the rank is the index
-    cum = valid.long().cumsum(-1)                                           # (B, N)
-    return torch.searchsorted(cum, rank + 1).clamp_max(N - 1)              # first index with cum == rank + 1
+    cum = valid.long().cumsum(-1)  # (B, N)
+    return torch.searchsorted(cum, rank + 1).clamp_max(N - 1)  # first index with cum == rank + 1
 
 
 def ransac_hypotheses(valid: torch.Tensor, hypotheses: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -190,8 +191,9 @@ def ransac_hypotheses(valid: torch.Tensor, hypotheses: int, generator: torch.Gen
     return sample_valid(valid, 4 * hypotheses, generator).view(valid.shape[0], hypotheses, 4)
 
 
-def _msac_cost(Xn: torch.Tensor, x: torch.Tensor, w: torch.Tensor, Pt: torch.Tensor, thr2: float,
-               max_elements: int) -> torch.Tensor:
+def _msac_cost(
+    Xn: torch.Tensor, x: torch.Tensor, w: torch.Tensor, Pt: torch.Tensor, thr2: float, max_elements: int
+) -> torch.Tensor:
     """MSAC cost of each hypothesis: sum_i w_i min(|x_i - P X_i|^2, thr^2).
 
     Xn: (B, M, 4), x: (B, M, 2), w: (B, M) 0/1, Pt: (B, H, 4, 2) transposed cameras -> (B, H).
@@ -201,18 +203,18 @@ def _msac_cost(Xn: torch.Tensor, x: torch.Tensor, w: torch.Tensor, Pt: torch.Ten
     """
     B, M, _ = Xn.shape
     H = Pt.shape[1]
-    Xa = torch.cat([Xn, x], -1)                                             # (B, M, 6)
+    Xa = torch.cat([Xn, x], -1)  # (B, M, 6)
     chunk = max(1, min(H, max_elements // max(1, 2 * B * M)))
     costs = []
     for start in range(0, H, chunk):  # a few memory-bounding chunks, not a per-hypothesis loop
-        P = Pt[:, start:start + chunk]                                      # (B, h, 4, 2)
+        P = Pt[:, start : start + chunk]  # (B, h, 4, 2)
         h = P.shape[1]
         Q = Xa.new_zeros(B, 6, 2, h)
-        Q[:, :4] = P.permute(0, 2, 3, 1)                                    # rows 0-3: P^T for u (col 0) and v (col 1)
+        Q[:, :4] = P.permute(0, 2, 3, 1)  # rows 0-3: P^T for u (col 0) and v (col 1)
         Q[:, 4, 0] = -1
         Q[:, 5, 1] = -1
-        R = torch.bmm(Xa, Q.view(B, 6, 2 * h)).square_()                   # (B, M, 2h): r_u^2 | r_v^2
-        r2 = (R[..., :h] + R[..., h:]).clamp_max_(thr2)                     # (B, M, h)
+        R = torch.bmm(Xa, Q.view(B, 6, 2 * h)).square_()  # (B, M, 2h): r_u^2 | r_v^2
+        r2 = (R[..., :h] + R[..., h:]).clamp_max_(thr2)  # (B, M, h)
         costs.append(torch.bmm(w.unsqueeze(1), r2).squeeze(1))
     return torch.cat(costs, 1)
 
@@ -263,24 +265,25 @@ def fit_affine_camera(
         Xd, xd = X.detach().to(dtype), x_t.detach().to(dtype)
         w = valid.to(dtype)
         T = _normalisation(Xd, w)
-        Xn = Xd @ T.transpose(-1, -2)                                       # (B, N, 4)
+        Xn = Xd @ T.transpose(-1, -2)  # (B, N, 4)
         rows = torch.arange(B, device=X.device)
-        idx = ransac_hypotheses(valid, hypotheses, generator)               # (B, H, 4)
+        idx = ransac_hypotheses(valid, hypotheses, generator)  # (B, H, 4)
         Xs, xs = Xn[rows[:, None, None], idx], xd[rows[:, None, None], idx]  # (B, H, 4, 4), (B, H, 4, 2)
         # Exact 4-point cameras P^T = Xs^{-1} xs (normalised frame); singular samples never win.
-        Pt, info = torch.linalg.solve_ex(Xs, xs)                            # (B, H, 4, 2)
+        Pt, info = torch.linalg.solve_ex(Xs, xs)  # (B, H, 4, 2)
         ok = (info == 0) & torch.isfinite(Pt).all(-1).all(-1)
         Pt = torch.where(ok[..., None, None], Pt, torch.zeros_like(Pt))
         thr2 = float(threshold) ** 2
         if N > score_points and hypotheses > rescore_top:
-            sub = sample_valid(valid, score_points, generator)              # (B, M)
-            cost = _msac_cost(Xn[rows[:, None], sub], xd[rows[:, None], sub], w[rows[:, None], sub], Pt, thr2,
-                              max_elements)
+            sub = sample_valid(valid, score_points, generator)  # (B, M)
+            cost = _msac_cost(
+                Xn[rows[:, None], sub], xd[rows[:, None], sub], w[rows[:, None], sub], Pt, thr2, max_elements
+            )
             top = cost.masked_fill(~ok, torch.inf).topk(rescore_top, dim=-1, largest=False).indices.sort(-1).values
-            Pt, ok = Pt[rows[:, None], top], ok[rows[:, None], top]         # (B, k, 4, 2)
+            Pt, ok = Pt[rows[:, None], top], ok[rows[:, None], top]  # (B, k, 4, 2)
         cost = _msac_cost(Xn, xd, w, Pt, thr2, max_elements).masked_fill(~ok, torch.inf)
-        best = cost.argmin(-1)                                              # first minimum
-        Pbest = Pt[rows, best]                                              # (B, 4, 2)
+        best = cost.argmin(-1)  # first minimum
+        Pbest = Pt[rows, best]  # (B, 4, 2)
         r2 = ((Xn @ Pbest - xd) ** 2).sum(-1)
         inliers = valid & (r2 < thr2)
         degenerate = affine_degenerate(Xd, valid) | affine_degenerate(Xd, inliers) | ~ok.any(-1)

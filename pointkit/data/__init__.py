@@ -3,6 +3,7 @@
 The on-disk format is described in docs/dataset-format.md; ``pointkit.data.format`` reads and
 writes it and is the only code that touches the files.
 """
+
 from pointkit.data.format import (  # noqa: F401
     FORMAT_NAME,
     FORMAT_VERSION,

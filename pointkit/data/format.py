@@ -17,6 +17,7 @@ Each object file holds V views and the correspondences of P ordered view pairs:
     pair_offsets     (P + 1,)     int64     correspondences of pair p: [offsets[p], offsets[p+1])
     uv_src, uv_tgt   (M, 2)       float32   pixel coordinates (u right, v down, centres at i + 0.5)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -93,8 +94,9 @@ class ObjectRecord:
         ``affine`` (what ``pointkit.geometry.gt_correspondences`` takes)."""
         if self.depth is None or self.world_to_camera is None or self.affine is None:
             raise PointkitError(f"{self.object_id}: the dataset stores no depth and cameras for its views")
-        return StoredView(self.images[index], self.masks[index], self.depth[index], self.world_to_camera[index],
-                          self.affine[index])
+        return StoredView(
+            self.images[index], self.masks[index], self.depth[index], self.world_to_camera[index], self.affine[index]
+        )
 
     def correspondences(self, pair_index: int) -> tuple[np.ndarray, np.ndarray]:
         """(uv_src, uv_tgt) of one pair, each (K, 2) float32."""
@@ -207,7 +209,9 @@ class Dataset:
             raise PointkitError(f"{root}: not a dataset folder (it does not exist or is a file)")
         paths = sorted(root.glob("manifest*.json"))
         if not paths:
-            raise PointkitError(f"{root}: no manifest.json; make a dataset with `pointkit render-synthetic` or `pointkit match`")
+            raise PointkitError(
+                f"{root}: no manifest.json; make a dataset with `pointkit render-synthetic` or `pointkit match`"
+            )
         manifests = []
         for p in paths:
             try:
@@ -217,7 +221,9 @@ class Dataset:
             if m.get("format") != FORMAT_NAME:
                 raise PointkitError(f"{p}: not a pointkit dataset manifest")
             if m.get("version", 0) > FORMAT_VERSION:
-                raise PointkitError(f"{p}: dataset format v{m.get('version')} is newer than this pointkit (v{FORMAT_VERSION}); upgrade pointkit")
+                raise PointkitError(
+                    f"{p}: dataset format v{m.get('version')} is newer than this pointkit (v{FORMAT_VERSION}); upgrade pointkit"
+                )
             manifests.append(m)
         ds = cls(root=root, manifests=manifests)
         for m in manifests:

@@ -1,4 +1,5 @@
 """Views of a dataset object resized to a network's square input."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,5 +21,7 @@ def resize_views(images: np.ndarray, masks: np.ndarray, depth: np.ndarray | None
     m = F.interpolate(torch.from_numpy(masks).float()[:, None], size=(size, size), mode="nearest-exact")
     out_depth = None
     if depth is not None:
-        out_depth = F.interpolate(torch.from_numpy(depth)[:, None], size=(size, size), mode="nearest-exact")[:, 0].numpy()
+        out_depth = F.interpolate(torch.from_numpy(depth)[:, None], size=(size, size), mode="nearest-exact")[
+            :, 0
+        ].numpy()
     return img, m[:, 0].numpy() > 0.5, out_depth

@@ -7,6 +7,7 @@ usually have none), and then ``eval --split test`` has nothing to score: so when
 least as many objects as splits, every empty split takes the object of the largest split whose u
 is nearest its interval. The rule reads the whole object list (not one shard), so shards agree.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -32,7 +33,9 @@ def assign_splits(u: Mapping[str, float], fractions: Mapping[str, float]) -> dic
             if counts[name]:
                 continue
             donor = max(names, key=lambda n: (counts[n], -names.index(n)))
-            nearest = min((oid for oid in split if split[oid] == donor),
-                          key=lambda oid: (min(abs(u[oid] - lo), abs(u[oid] - hi)), oid))
+            nearest = min(
+                (oid for oid in split if split[oid] == donor),
+                key=lambda oid: (min(abs(u[oid] - lo), abs(u[oid] - hi)), oid),
+            )
             split[nearest] = name
     return split

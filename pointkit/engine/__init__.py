@@ -6,9 +6,35 @@ Shapes are signed-distance grids (``mesh_to_sdf`` on a CPU with open3d; banks sa
 ``SynthStream.next_batch`` yields batches in the ``pointkit.training.data.collate_pairs`` format.
 See docs/engine.md.
 """
-from pointkit.engine.render import (Cameras, Traced, backgrounds, orbit_cameras, pair_correspondences,  # noqa: F401
-                                    sample_sdf, shade, trace)
-from pointkit.engine.appearance import EngineAppearance, appearance_from_folder  # noqa: F401
-from pointkit.engine.sdf import (BOUND, TRUNCATION, ShapeBank, concat_banks, lattice, load_appearance,  # noqa: F401
-                                load_bank, mesh_to_sdf, quantise, save_bank)
-from pointkit.engine.stream import SynthStream  # noqa: F401
+
+from pointkit.engine.render import (
+    Cameras,
+    Traced,
+    backgrounds,
+    orbit_cameras,
+    pair_correspondences,
+    sample_sdf,
+    shade,
+    trace,
+)
+from pointkit.engine.appearance import EngineAppearance, appearance_from_folder
+from pointkit.engine.sdf import (
+    BOUND,
+    TRUNCATION,
+    ShapeBank,
+    concat_banks,
+    lattice,
+    load_appearance,
+    load_bank,
+    mesh_to_sdf,
+    quantise,
+    save_bank,
+)
+from pointkit.engine.stream import SynthStream
+
+__all__ = [
+    "BOUND", "TRUNCATION", "Cameras", "EngineAppearance", "ShapeBank", "SynthStream", "Traced",
+    "appearance_from_folder", "backgrounds", "concat_banks", "lattice", "load_appearance", "load_bank",
+    "mesh_to_sdf", "orbit_cameras", "pair_correspondences", "quantise", "sample_sdf", "save_bank", "shade",
+    "trace",
+]  # fmt: skip

@@ -5,6 +5,7 @@ the engine runs where those files are not (a GPU machine with torch only), so th
 inside the shape bank as small arrays (``EngineAppearance``), made once on a CPU machine by
 ``appearance_from_folder``. Shading with them (``triplanar``, ``sh_irradiance``) is torch code.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,14 @@ class EngineAppearance:
     @classmethod
     def from_arrays(cls, arrays) -> "EngineAppearance":
         """From a mapping with ``arrays()``'s names (e.g. an open ``np.load``)."""
-        return cls(*(torch.from_numpy(np.ascontiguousarray(arrays[f"appearance_{k}"]))
-                     if f"appearance_{k}" in arrays else None for k in KEYS))
+        return cls(
+            *(
+                torch.from_numpy(np.ascontiguousarray(arrays[f"appearance_{k}"]))
+                if f"appearance_{k}" in arrays
+                else None
+                for k in KEYS
+            )
+        )
 
     @classmethod
     def concat(cls, parts: list["EngineAppearance"]) -> "EngineAppearance":
@@ -68,8 +75,9 @@ class EngineAppearance:
         return cls(*out)
 
 
-def appearance_from_folder(root: str | Path, split: str = "train", photo_size: int = PHOTO_SIZE,
-                           texture_size: int = TEXTURE_SIZE) -> EngineAppearance:
+def appearance_from_folder(
+    root: str | Path, split: str = "train", photo_size: int = PHOTO_SIZE, texture_size: int = TEXTURE_SIZE
+) -> EngineAppearance:
     """The photo style's assets in ``root`` (an appearance folder) as engine arrays (CPU, cv2).
 
     Background photos of ``split`` (the scene-wise train / test split of the photo style) become
@@ -88,7 +96,7 @@ def appearance_from_folder(root: str | Path, split: str = "train", photo_size: i
             raise PointkitError(f"cannot read background photo {path}; check the appearance folder")
         h, w = image.shape[:2]
         side = min(h, w)
-        crop = image[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        crop = image[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
         photos.append(cv2.resize(crop, (photo_size, photo_size), interpolation=cv2.INTER_AREA)[..., ::-1])
     textures = []
     folder = root / "textures"
@@ -102,17 +110,29 @@ def appearance_from_folder(root: str | Path, split: str = "train", photo_size: i
     def stack(images):
         return torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))) if images else None
 
-    return EngineAppearance(stack(photos), stack(textures),
-                            torch.from_numpy(np.stack(sh).astype(np.float32)) if sh else None)
+    return EngineAppearance(
+        stack(photos), stack(textures), torch.from_numpy(np.stack(sh).astype(np.float32)) if sh else None
+    )
 
 
 def sh_irradiance(sh: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
     """Irradiance (B, N, 3) at unit normals (B, N, 3) of radiance SH (B, 9, 3), clamped at 0
     (a constant radiance L gives pi L). Matches ``pointkit.render.appearance.sh_irradiance``."""
     x, y, z = normals.unbind(-1)
-    basis = torch.stack([torch.full_like(x, 0.282095), 0.488603 * y, 0.488603 * z, 0.488603 * x,
-                         1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1),
-                         1.092548 * x * z, 0.546274 * (x * x - y * y)], -1)
+    basis = torch.stack(
+        [
+            torch.full_like(x, 0.282095),
+            0.488603 * y,
+            0.488603 * z,
+            0.488603 * x,
+            1.092548 * x * y,
+            1.092548 * y * z,
+            0.315392 * (3 * z * z - 1),
+            1.092548 * x * z,
+            0.546274 * (x * x - y * y),
+        ],
+        -1,
+    )
     weights = torch.tensor(_SH_A, dtype=sh.dtype, device=sh.device)[:, None]
     return (basis @ (sh * weights)).clamp(min=0)
 
@@ -126,7 +146,7 @@ def triplanar(textures: torch.Tensor, points: torch.Tensor, normals: torch.Tenso
     out = torch.zeros_like(points)
     for axis, (a, b) in enumerate(((1, 2), (0, 2), (0, 1))):
         uv = torch.stack([points[..., a], points[..., b]], -1)
-        grid = (torch.frac(torch.frac(uv) + 1.0) * 2 - 1)[:, None]                   # (B, 1, N, 2) wrapped
+        grid = (torch.frac(torch.frac(uv) + 1.0) * 2 - 1)[:, None]  # (B, 1, N, 2) wrapped
         sample = F.grid_sample(tex, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        out = out + sample[:, :, 0].transpose(1, 2) * weights[..., axis:axis + 1]
+        out = out + sample[:, :, 0].transpose(1, 2) * weights[..., axis : axis + 1]
     return out

@@ -1,4 +1,5 @@
 """``render-synthetic --bank``: the shapes of a render job as one SDF bank for ``train --synth``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,9 +11,18 @@ BANK_NAME = "bank.npz"
 DEFAULT_GRID = 64
 
 
-def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: int | None = None, seed: int = 0,
-               families: list[str] | None = None, grid: int = DEFAULT_GRID, progress: bool = True,
-               appearance: str | Path | None = None, backgrounds: str = "train", up: str = "y") -> dict[str, Any]:
+def build_bank(
+    out: str | Path,
+    meshes: str | Path | None = None,
+    procedural: int | None = None,
+    seed: int = 0,
+    families: list[str] | None = None,
+    grid: int = DEFAULT_GRID,
+    progress: bool = True,
+    appearance: str | Path | None = None,
+    backgrounds: str = "train",
+    up: str = "y",
+) -> dict[str, Any]:
     """Write ``out/bank.npz``: int8 truncated SDF grids (``grid``^3) of the objects a
     ``render-synthetic`` job with the same ``meshes`` / ``procedural`` / ``seed`` / ``families``
     would render (same object ids, same sculptures), plus the photo style's assets
@@ -49,8 +59,11 @@ def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: in
     grids, names, failed = [], [], []
     for object_id, source in tqdm(tasks, desc="bank", unit="shape", disable=not progress):
         try:
-            mesh = load_mesh(source["mesh"], up) if "mesh" in source else \
-                sculpture(seed, source["procedural"], families=families)
+            mesh = (
+                load_mesh(source["mesh"], up)
+                if "mesh" in source
+                else sculpture(seed, source["procedural"], families=families)
+            )
             grids.append(mesh_to_sdf(mesh, grid))
             names.append(object_id)
         except Exception as exc:  # one bad mesh is reported, the rest go on
@@ -61,7 +74,15 @@ def build_bank(out: str | Path, meshes: str | Path | None = None, procedural: in
     import numpy as np
 
     path = save_bank(Path(out) / BANK_NAME, ShapeBank.from_grids(np.stack(grids), "int8", names=names), assets)
-    counts = {k: 0 if assets is None or getattr(assets, k) is None else len(getattr(assets, k))
-              for k in ("photos", "textures", "sh")}
-    return {"out": str(path), "objects": len(names), "failed": len(failed), "grid": grid, "bytes": path.stat().st_size,
-            "assets": counts}
+    counts = {
+        k: 0 if assets is None or getattr(assets, k) is None else len(getattr(assets, k))
+        for k in ("photos", "textures", "sh")
+    }
+    return {
+        "out": str(path),
+        "objects": len(names),
+        "failed": len(failed),
+        "grid": grid,
+        "bytes": path.stat().st_size,
+        "assets": counts,
+    }

@@ -6,6 +6,7 @@ Conventions are pointkit's (docs/conventions.md): pixel centres at i + 0.5, came
 y down, z forward, depth = camera z, ``u = s x + cu``; cameras are ``look_at_orbit`` cameras at
 distance 2 framing the unit sphere with a 5 % margin, exactly as ``OrthoCamera.orbit``.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,13 @@ class Cameras:
         return (cam - self.world_to_camera[..., None, :, 3]) @ self.rotation
 
 
-def orbit_cameras(azimuth: torch.Tensor, elevation: torch.Tensor, resolution: int,
-                  margin: float = DEFAULT_MARGIN, distance: float = CAMERA_DISTANCE) -> Cameras:
+def orbit_cameras(
+    azimuth: torch.Tensor,
+    elevation: torch.Tensor,
+    resolution: int,
+    margin: float = DEFAULT_MARGIN,
+    distance: float = CAMERA_DISTANCE,
+) -> Cameras:
     """Cameras on the view sphere (degrees, any shape), as ``pointkit.geometry.OrthoCamera.orbit``."""
     a, e = torch.deg2rad(azimuth.float()), torch.deg2rad(elevation.float())
     centre = distance * torch.stack([torch.sin(a) * torch.cos(e), torch.sin(e), torch.cos(a) * torch.cos(e)], -1)
@@ -81,7 +87,9 @@ def orbit_cameras(azimuth: torch.Tensor, elevation: torch.Tensor, resolution: in
 def sample_sdf(sdf: torch.Tensor, points: torch.Tensor, bound: float) -> torch.Tensor:
     """Trilinear SDF values (B, N) at world points (B, N, 3) of grids (B, 1, G, G, G)."""
     grid = (points / bound).reshape(points.shape[0], 1, 1, -1, 3)
-    return F.grid_sample(sdf, grid, mode="bilinear", padding_mode="border", align_corners=True).reshape(points.shape[:2])
+    return F.grid_sample(sdf, grid, mode="bilinear", padding_mode="border", align_corners=True).reshape(
+        points.shape[:2]
+    )
 
 
 @dataclass
@@ -113,8 +121,9 @@ def pixel_rays(cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor]:
     return origins, rotation[..., 2, :]
 
 
-def trace(sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, refine: int = 6,
-          min_step: float | None = None) -> Traced:
+def trace(
+    sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, refine: int = 6, min_step: float | None = None
+) -> Traced:
     """Sphere-trace every pixel ray of ``cameras`` (B, V) through grids ``sdf`` (B, 1, G, G, G).
 
     Each ray starts where it enters the unit sphere and steps by max(SDF, ``min_step``) (default
@@ -127,7 +136,7 @@ def trace(sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, re
     G = sdf.shape[-1]
     voxel = 2.0 * bound / (G - 1)
     min_step = 0.5 * voxel if min_step is None else float(min_step)
-    origins, direction = pixel_rays(cameras)                           # (B,V,P,3), (B,V,3)
+    origins, direction = pixel_rays(cameras)  # (B,V,P,3), (B,V,3)
     P = S * S
     origins = origins.reshape(B, V * P, 3)
     direction = direction[:, :, None, :].expand(B, V, P, 3).reshape(B, V * P, 3)
@@ -169,12 +178,17 @@ def trace(sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, re
     t_hit = t_lo + w * (t_hi - t_lo)
     points = origins + t_hit[..., None] * direction
     e = torch.eye(3, device=sdf.device) * voxel
-    grad = torch.stack([sample_sdf(sdf, points + e[i], bound) - sample_sdf(sdf, points - e[i], bound) for i in range(3)], -1)
+    grad = torch.stack(
+        [sample_sdf(sdf, points + e[i], bound) - sample_sdf(sdf, points - e[i], bound) for i in range(3)], -1
+    )
     normal = grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-12)
     m = hit[..., None]
-    return Traced(torch.where(hit, t_hit, torch.zeros_like(t_hit)).reshape(B, V, S, S), hit.reshape(B, V, S, S),
-                  torch.where(m, normal, torch.zeros_like(normal)).reshape(B, V, S, S, 3),
-                  points.reshape(B, V, S, S, 3))
+    return Traced(
+        torch.where(hit, t_hit, torch.zeros_like(t_hit)).reshape(B, V, S, S),
+        hit.reshape(B, V, S, S),
+        torch.where(m, normal, torch.zeros_like(normal)).reshape(B, V, S, S, 3),
+        points.reshape(B, V, S, S, 3),
+    )
 
 
 # --------------------------------------------------------------------------- appearance
@@ -198,8 +212,9 @@ def _smooth_noise(shape, size: int, generator, device, octaves=(4, 8, 16)) -> to
     return out / 1.5
 
 
-def backgrounds(n: int, size: int, generator: torch.Generator, device, photos: torch.Tensor | None = None,
-                photo_prob: float = 0.5) -> torch.Tensor:
+def backgrounds(
+    n: int, size: int, generator: torch.Generator, device, photos: torch.Tensor | None = None, photo_prob: float = 0.5
+) -> torch.Tensor:
     """(n, 3, S, S) float backgrounds in [0, 1]: a random two-colour gradient, plus colour noise
     and blurred "clutter" (soft random discs), or a random crop of ``photos`` (M, 3, H, W) uint8
     with probability ``photo_prob``."""
@@ -234,8 +249,9 @@ def backgrounds(n: int, size: int, generator: torch.Generator, device, photos: t
         theta[:, 0, 2] = (2 * x0 + side) / W - 1
         theta[:, 1, 2] = (2 * y0 + side) / H - 1
         grid = F.affine_grid(theta, (n, 3, size, size), align_corners=False)
-        crops = F.grid_sample(photos[pick.to(photos.device)].to(device).float() / 255.0, grid, mode="bilinear",
-                              align_corners=False)
+        crops = F.grid_sample(
+            photos[pick.to(photos.device)].to(device).float() / 255.0, grid, mode="bilinear", align_corners=False
+        )
         out = torch.where(use[:, None, None, None], crops, out)
     return out.clamp(0, 1)
 
@@ -249,9 +265,11 @@ def _material(pts: torch.Tensor, nrm: torch.Tensor, appearance: EngineAppearance
     # Sculpture materials are rarely saturated: the rest keep 0-70 % of their colour.
     saturation = torch.where(gray, torch.zeros_like(gray, dtype=albedo.dtype), _rand((B, 1, 1), g, device, 0, 0.7))
     albedo = albedo.mean(-1, keepdim=True) + saturation * (albedo - albedo.mean(-1, keepdim=True))
-    freq = torch.randn(B, 8, 3, generator=g, device=device) * torch.tensor([2.0] * 4 + [10.0] * 4, device=device)[:, None]
+    freq = (
+        torch.randn(B, 8, 3, generator=g, device=device) * torch.tensor([2.0] * 4 + [10.0] * 4, device=device)[:, None]
+    )
     phase = _rand((B, 8), g, device, 0, 2 * math.pi)
-    waves = torch.sin(pts @ freq.transpose(1, 2) + phase[:, None])                # (B, N, 8)
+    waves = torch.sin(pts @ freq.transpose(1, 2) + phase[:, None])  # (B, N, 8)
     weights = _rand((B, 1, 8), g, device) * _rand((B, 1, 1), g, device, 0, 0.5)
     tint = _rand((B, 1, 3), g, device, 0.7, 1.0)
     texture = 1 + (waves * weights).sum(-1, keepdim=True) / 2.0
@@ -268,8 +286,14 @@ def _material(pts: torch.Tensor, nrm: torch.Tensor, appearance: EngineAppearance
     return kd, ks, shininess
 
 
-def _light(nrm: torch.Tensor, view_dir: torch.Tensor, ks: torch.Tensor, shininess: torch.Tensor,
-           appearance: EngineAppearance, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _light(
+    nrm: torch.Tensor,
+    view_dir: torch.Tensor,
+    ks: torch.Tensor,
+    shininess: torch.Tensor,
+    appearance: EngineAppearance,
+    g: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-shape light rig at normals (B, N, 3): diffuse irradiance and specular light (B, N, 3).
     Ambient (or a rotated HDRI's irradiance) plus up to 3 directional lights (the first always on,
     mostly from above), Lambert + Blinn-Phong. See ``shade``."""
@@ -277,7 +301,8 @@ def _light(nrm: torch.Tensor, view_dir: torch.Tensor, ks: torch.Tensor, shinines
     ambient = _rand((B, 1, 1), g, device, 0.1, 0.35)
     dirs = _unit(torch.randn(B, 3, 3, generator=g, device=device) + torch.tensor([0.0, 0.8, 0.0], device=device))
     power = _rand((B, 3), g, device, 0.3, 0.9) * torch.cat(
-        [torch.ones(B, 1, device=device), (_rand((B, 2), g, device) < 0.5).float()], 1)
+        [torch.ones(B, 1, device=device), (_rand((B, 2), g, device) < 0.5).float()], 1
+    )
     colour = _rand((B, 3, 3), g, device, 0.8, 1.0)
     lum = ambient.expand(B, 1, 3) * torch.ones_like(nrm)
     if appearance.sh is not None:
@@ -294,14 +319,19 @@ def _light(nrm: torch.Tensor, view_dir: torch.Tensor, ks: torch.Tensor, shinines
         ndl = (nrm * lj).sum(-1, keepdim=True).clamp(min=0)
         hv = _unit(lj + view_dir)
         ndh = (nrm * hv).sum(-1, keepdim=True).clamp(min=0)
-        pj = (power[:, j, None, None] * colour[:, j, None])
+        pj = power[:, j, None, None] * colour[:, j, None]
         lum = lum + pj * ndl
-        spec = spec + pj * ks * ndh ** shininess * (ndl > 0)
+        spec = spec + pj * ks * ndh**shininess * (ndl > 0)
     return lum, spec
 
 
-def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearance: EngineAppearance | None = None,
-          photo_prob: float = 0.5) -> torch.Tensor:
+def shade(
+    traced: Traced,
+    cameras: Cameras,
+    generator: torch.Generator,
+    appearance: EngineAppearance | None = None,
+    photo_prob: float = 0.5,
+) -> torch.Tensor:
     """uint8 images (B, V, 3, S, S) of traced views: one material and light rig per shape (shared
     by its V views, fixed in world space), a background per view, camera noise per view.
 
@@ -318,7 +348,7 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearan
     device = traced.depth.device
     pts = traced.points.reshape(B, V * S * S, 3)
     nrm = traced.normal.reshape(B, V * S * S, 3)
-    view_dir = -cameras.rotation[..., 2, :]                                   # (B, V, 3) toward the camera
+    view_dir = -cameras.rotation[..., 2, :]  # (B, V, 3) toward the camera
     view_dir = view_dir[:, :, None].expand(B, V, S * S, 3).reshape(B, V * S * S, 3)
     nrm = torch.where((nrm * view_dir).sum(-1, keepdim=True) < 0, -nrm, nrm)
     kd, ks, shininess = _material(pts, nrm, appearance, g)
@@ -334,9 +364,17 @@ def shade(traced: Traced, cameras: Cameras, generator: torch.Generator, appearan
 
 
 # --------------------------------------------------------------------------- correspondences
-def pair_correspondences(depth_s: torch.Tensor, mask_s: torch.Tensor, cam_s: Cameras, depth_t: torch.Tensor,
-                         mask_t: torch.Tensor, cam_t: Cameras, k: int, generator: torch.Generator,
-                         depth_tolerance: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pair_correspondences(
+    depth_s: torch.Tensor,
+    mask_s: torch.Tensor,
+    cam_s: Cameras,
+    depth_t: torch.Tensor,
+    mask_t: torch.Tensor,
+    cam_t: Cameras,
+    k: int,
+    generator: torch.Generator,
+    depth_tolerance: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Correspondences from source views to target views (batch of B pairs).
 
     K source object pixels are drawn uniformly without replacement (fewer when the mask is

@@ -17,6 +17,7 @@ A bank (``save_bank`` / ``load_bank``) is one ``numpy.savez_compressed`` file ho
 ``int8`` (truncated SDF, ``value = q / 127 * truncation``) or ``float16`` (truncated when
 ``truncation`` > 0). Reading needs numpy and torch only.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,9 @@ def mesh_to_sdf(mesh, grid: int = 64, bound: float = BOUND) -> np.ndarray:
     if grid < 8:
         raise PointkitError(f"grid {grid} is too small; use at least 8")
     scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(np.asarray(mesh.vertices, np.float32)),
-                        o3d.core.Tensor(np.asarray(mesh.faces, np.uint32)))
+    scene.add_triangles(
+        o3d.core.Tensor(np.asarray(mesh.vertices, np.float32)), o3d.core.Tensor(np.asarray(mesh.faces, np.uint32))
+    )
     points = lattice(grid, bound)
     closest = scene.compute_closest_points(o3d.core.Tensor(points))
     nearest = closest["points"].numpy()
@@ -68,8 +70,9 @@ def mesh_to_sdf(mesh, grid: int = 64, bound: float = BOUND) -> np.ndarray:
     h = 2.0 * bound / (grid - 1)
     wall = udf < 0.87 * h
     labels, _ = ndimage.label(~wall)  # 6-connected
-    border = np.unique(np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(),
-                                       labels[:, :, [0, -1]].ravel()]))
+    border = np.unique(
+        np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(), labels[:, :, [0, -1]].ravel()])
+    )
     outside = np.isin(labels, border[border > 0])
     inside = ~wall & ~outside
     # Near the surface: the nearest triangle's side, unless no outside voxel touches the voxel.
@@ -128,15 +131,28 @@ class ShapeBank:
         return ShapeBank(self.data.to(device), self.truncation, self.bound, self.names)
 
     @classmethod
-    def from_meshes(cls, meshes: Iterable, grid: int = 64, bound: float = BOUND, dtype: str = "int8",
-                    truncation: float = TRUNCATION, names: Iterable[str] | None = None) -> "ShapeBank":
+    def from_meshes(
+        cls,
+        meshes: Iterable,
+        grid: int = 64,
+        bound: float = BOUND,
+        dtype: str = "int8",
+        truncation: float = TRUNCATION,
+        names: Iterable[str] | None = None,
+    ) -> "ShapeBank":
         """Build a bank on the CPU from trimeshes (``dtype`` "int8", "float16" or "float32")."""
         grids = [mesh_to_sdf(m, grid, bound) for m in meshes]
         return cls.from_grids(np.stack(grids), dtype, truncation, bound, names)
 
     @classmethod
-    def from_grids(cls, grids: np.ndarray, dtype: str = "float32", truncation: float = TRUNCATION,
-                   bound: float = BOUND, names: Iterable[str] | None = None) -> "ShapeBank":
+    def from_grids(
+        cls,
+        grids: np.ndarray,
+        dtype: str = "float32",
+        truncation: float = TRUNCATION,
+        bound: float = BOUND,
+        names: Iterable[str] | None = None,
+    ) -> "ShapeBank":
         """A bank from float SDF grids (N, G, G, G)."""
         grids = np.asarray(grids, np.float32)
         if dtype == "int8":
@@ -158,16 +174,24 @@ def save_bank(path: str | Path, bank: ShapeBank, appearance=None) -> Path:
 
     data = bank.data.cpu().numpy()
     extra = appearance.arrays() if appearance is not None else {}
-    return write_npz_atomic(path, sdf=data, truncation=np.float32(bank.truncation), bound=np.float32(bank.bound),
-                            names=np.array(bank.names or [str(i) for i in range(len(data))]),
-                            format=np.array("pointkit-sdf-bank-1"), **extra)
+    return write_npz_atomic(
+        path,
+        sdf=data,
+        truncation=np.float32(bank.truncation),
+        bound=np.float32(bank.bound),
+        names=np.array(bank.names or [str(i) for i in range(len(data))]),
+        format=np.array("pointkit-sdf-bank-1"),
+        **extra,
+    )
 
 
 def _open_bank(path: str | Path):
     try:
         z = np.load(Path(path), allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise PointkitError(f"{path}: not a readable shape bank ({exc}); make one with render-synthetic --bank") from None
+        raise PointkitError(
+            f"{path}: not a readable shape bank ({exc}); make one with render-synthetic --bank"
+        ) from None
     if "sdf" not in z or str(z.get("format", "")) != "pointkit-sdf-bank-1":
         z.close()
         raise PointkitError(f"{path}: not a pointkit SDF bank; make one with render-synthetic --bank")
@@ -193,11 +217,15 @@ def concat_banks(banks: list[ShapeBank]) -> ShapeBank:
     """One bank of all shapes of ``banks`` (same grid, dtype, truncation and bound)."""
     first = banks[0]
     for b in banks[1:]:
-        same_scale = math.isclose(b.truncation, first.truncation, rel_tol=1e-6) and \
-            math.isclose(b.bound, first.bound, rel_tol=1e-6)
+        same_scale = math.isclose(b.truncation, first.truncation, rel_tol=1e-6) and math.isclose(
+            b.bound, first.bound, rel_tol=1e-6
+        )
         if (b.grid, b.data.dtype) != (first.grid, first.data.dtype) or not same_scale:
-            raise PointkitError(f"shape banks differ (grid {b.grid} vs {first.grid}, {b.data.dtype} vs "
-                                f"{first.data.dtype}, truncation {b.truncation:g} vs {first.truncation:g}); "
-                                "build them with the same --grid")
-    return ShapeBank(torch.cat([b.data for b in banks]), first.truncation, first.bound,
-                     tuple(n for b in banks for n in b.names))
+            raise PointkitError(
+                f"shape banks differ (grid {b.grid} vs {first.grid}, {b.data.dtype} vs "
+                f"{first.data.dtype}, truncation {b.truncation:g} vs {first.truncation:g}); "
+                "build them with the same --grid"
+            )
+    return ShapeBank(
+        torch.cat([b.data for b in banks]), first.truncation, first.bound, tuple(n for b in banks for n in b.names)
+    )

@@ -1,4 +1,5 @@
 """``SynthStream``: training batches in the ``collate_pairs`` format, made on the fly in torch."""
+
 from __future__ import annotations
 
 import torch
@@ -34,16 +35,29 @@ class SynthStream:
             the frame and be cut by it, as in close-up photos). The same factor for both views.
     """
 
-    def __init__(self, shapes: ShapeBank, input_size: int = 128, views=None, corr_per_pair: int = 200,
-                 device=None, elevation=(-10.0, 30.0), max_azimuth_delta: float = 60.0, steps: int = 48,
-                 refine: int = 6, appearance: EngineAppearance | None = None, photo_prob: float = 0.5,
-                 zoom: tuple[float, float] = (1.0, 1.0)):
+    def __init__(
+        self,
+        shapes: ShapeBank,
+        input_size: int = 128,
+        views=None,
+        corr_per_pair: int = 200,
+        device=None,
+        elevation=(-10.0, 30.0),
+        max_azimuth_delta: float = 60.0,
+        steps: int = 48,
+        refine: int = 6,
+        appearance: EngineAppearance | None = None,
+        photo_prob: float = 0.5,
+        zoom: tuple[float, float] = (1.0, 1.0),
+    ):
         if len(shapes) == 0:
             raise PointkitError("the shape bank is empty; build one with ShapeBank.from_meshes")
         self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
         self.shapes = shapes.to(self.device)
         self.size, self.k = int(input_size), int(corr_per_pair)
-        self.views = None if views is None else torch.tensor(views, dtype=torch.float32, device=self.device).reshape(-1, 2)
+        self.views = (
+            None if views is None else torch.tensor(views, dtype=torch.float32, device=self.device).reshape(-1, 2)
+        )
         if self.views is not None and len(self.views) < 2:
             raise PointkitError("views needs at least two (azimuth, elevation) entries")
         self.elevation = tuple(float(e) for e in elevation)
@@ -81,7 +95,7 @@ class SynthStream:
         B = int(batch_size)
         index = torch.randint(len(self.shapes), (B,), generator=g, device=self.device)
         az, el = self._angles(B, g)
-        cams = orbit_cameras(az, el, self.size)                              # (B, 2)
+        cams = orbit_cameras(az, el, self.size)  # (B, 2)
         lo, hi = self.zoom
         if hi > lo or lo != 1.0:
             zoom = lo + (hi - lo) * float(torch.rand((), generator=g, device=self.device))
@@ -92,15 +106,27 @@ class SynthStream:
         image = shade(src_view, src_cam, g, self.appearance, self.photo_prob)[:, 0]
         depth, mask = traced.depth[:, 0], traced.mask[:, 0]
         src, tgt, valid = pair_correspondences(
-            depth, mask, Cameras(cams.world_to_camera[:, 0], cams.scale, cams.resolution),
-            traced.depth[:, 1], traced.mask[:, 1], Cameras(cams.world_to_camera[:, 1], cams.scale, cams.resolution),
-            self.k, g)
+            depth,
+            mask,
+            Cameras(cams.world_to_camera[:, 0], cams.scale, cams.resolution),
+            traced.depth[:, 1],
+            traced.mask[:, 1],
+            Cameras(cams.world_to_camera[:, 1], cams.scale, cams.resolution),
+            self.k,
+            g,
+        )
         order = torch.sort((~valid).to(torch.uint8), dim=1, stable=True).indices
         src = src.gather(1, order[..., None].expand_as(src))
         tgt = tgt.gather(1, order[..., None].expand_as(tgt))
         valid = valid.gather(1, order)
-        return {"image": image.contiguous(), "mask": mask.contiguous(), "depth": depth.contiguous(),
-                "src": src.contiguous(), "tgt": tgt.contiguous(), "valid": valid.contiguous()}
+        return {
+            "image": image.contiguous(),
+            "mask": mask.contiguous(),
+            "depth": depth.contiguous(),
+            "src": src.contiguous(),
+            "tgt": tgt.contiguous(),
+            "valid": valid.contiguous(),
+        }
 
     def __iter__(self):
         raise PointkitError("SynthStream is not iterable; call next_batch(batch_size, generator)")

@@ -9,6 +9,7 @@ Pixels are (u, v), u right, v down, origin at the top-left corner of the top-lef
 centres at i + 0.5. Orthographic projection: u = s * x + cu, v = s * y + cv. With the default
 margin the unit sphere fills the image up to ``margin`` (a fraction of the half width) of it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,14 +71,21 @@ class OrthoCamera:
     resolution: tuple[int, int]
 
     @classmethod
-    def orbit(cls, azimuth: float, elevation: float, resolution: int,
-              margin: float = DEFAULT_MARGIN, distance: float = CAMERA_DISTANCE) -> "OrthoCamera":
+    def orbit(
+        cls,
+        azimuth: float,
+        elevation: float,
+        resolution: int,
+        margin: float = DEFAULT_MARGIN,
+        distance: float = CAMERA_DISTANCE,
+    ) -> "OrthoCamera":
         """A square R x R camera on the view sphere that frames the unit sphere with ``margin``."""
         if resolution < 2:
             raise PointkitError(f"resolution {resolution} is too small; use at least 2 pixels")
         half = resolution / 2.0
-        return cls(look_at_orbit(azimuth, elevation, distance), half / (1.0 + margin), (half, half),
-                   (resolution, resolution))
+        return cls(
+            look_at_orbit(azimuth, elevation, distance), half / (1.0 + margin), (half, half), (resolution, resolution)
+        )
 
     @property
     def affine(self) -> np.ndarray:

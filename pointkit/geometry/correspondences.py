@@ -1,4 +1,5 @@
 """Ground-truth correspondences between two views with known depth and cameras."""
+
 from __future__ import annotations
 
 from typing import Protocol, Sequence
@@ -11,10 +12,10 @@ from pointkit.geometry.camera import _intrinsics, project, unproject
 class ViewLike(Protocol):
     """Anything with a view's depth, mask and cameras (a rendered view or a dataset record's view)."""
 
-    depth: np.ndarray            # (H, W) float32 camera z, 0 off the object
-    mask: np.ndarray             # (H, W) bool
+    depth: np.ndarray  # (H, W) float32 camera z, 0 off the object
+    mask: np.ndarray  # (H, W) bool
     world_to_camera: np.ndarray  # (3, 4)
-    affine: np.ndarray           # (2, 4) world -> pixel
+    affine: np.ndarray  # (2, 4) world -> pixel
 
 
 def object_pixels(view: ViewLike) -> tuple[np.ndarray, np.ndarray]:
@@ -24,7 +25,9 @@ def object_pixels(view: ViewLike) -> tuple[np.ndarray, np.ndarray]:
     return uv, unproject(uv, view.depth[v, u], view.world_to_camera, view.affine)
 
 
-def visible_in(points: np.ndarray, view: ViewLike, depth_tolerance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def visible_in(
+    points: np.ndarray, view: ViewLike, depth_tolerance: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Which world points are seen by ``view``, and where.
 
     A point is visible when it projects inside the image onto an object pixel and is not behind
@@ -60,8 +63,13 @@ def visible_in(points: np.ndarray, view: ViewLike, depth_tolerance: float | None
     return keep, uv
 
 
-def gt_correspondences(view_a: ViewLike, view_b: ViewLike, max_points: int | None = None, seed: int = 0,
-                       depth_tolerance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def gt_correspondences(
+    view_a: ViewLike,
+    view_b: ViewLike,
+    max_points: int | None = None,
+    seed: int = 0,
+    depth_tolerance: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Ground-truth correspondences from ``view_a`` to ``view_b``.
 
     Every object pixel centre of ``view_a`` is lifted with its depth to a world point, projected
@@ -91,8 +99,9 @@ def _subset(index: np.ndarray, max_points: int | None, seed: int) -> np.ndarray:
     return index
 
 
-def all_pair_correspondences(views: Sequence[ViewLike], max_points: int | None = None, seed: int = 0,
-                             depth_tolerance: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def all_pair_correspondences(
+    views: Sequence[ViewLike], max_points: int | None = None, seed: int = 0, depth_tolerance: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``gt_correspondences`` for every ordered pair (a, b), a != b, in the dataset layout.
 
     Pair p = (a, b) uses the subset seed ``seed + p``, so the result equals
@@ -115,5 +124,9 @@ def all_pair_correspondences(views: Sequence[ViewLike], max_points: int | None =
             tgt.append(uv_b[index].astype(np.float32))
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in src])]).astype(np.int64)
     empty = np.zeros((0, 2), np.float32)
-    return (np.asarray(pairs, np.int32).reshape(-1, 2), offsets,
-            np.concatenate(src) if src else empty, np.concatenate(tgt) if tgt else empty)
+    return (
+        np.asarray(pairs, np.int32).reshape(-1, 2),
+        offsets,
+        np.concatenate(src) if src else empty,
+        np.concatenate(tgt) if tgt else empty,
+    )

@@ -1,6 +1,7 @@
 """The ``lift`` job: its settings (:class:`LiftConfig`, the one place of their defaults and help)
 and :func:`run`, which lifts the inputs with :func:`pointkit.lifting.lift_files` and saves the
 config beside the outputs (``<out>/config.json``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,41 +34,72 @@ class _ParsedBy(click.ParamType):
 class LiftConfig:
     """Settings of ``pointkit lift`` (and :func:`run`)."""
 
-    inputs: tuple[str, ...] = setting(help="Image files or folders.", type=click.Path(), argument=True,
-                                      multiple=True, required=True)
+    inputs: tuple[str, ...] = setting(
+        help="Image files or folders.", type=click.Path(), argument=True, multiple=True, required=True
+    )
     out: str = setting(help="Output folder (created).", type=click.Path(file_okay=False))
-    checkpoint: str | None = setting(None, "LiftNet checkpoint, train run folder or model name (`pointkit models`) "
-                                     "[default: the model shipped in pointkit].", type=click.Path())
-    fmt: str = setting("glb", "Mesh files, comma-separated: glb (textured), ply (vertex colours), obj (+ .mtl + "
-                       "texture), npz (for the Blender add-on), points (<stem>_points.ply: point cloud with normals "
-                       "and colours), or one a plugin adds (`pointkit plugins`: pointkit.exporters).",
-                       flag="--format", type=_ParsedBy("parse_formats", "F[,F...]"))
-    depth_scale: float = setting(1.0, "Multiplies the depth extent (1: about a sphere's).",
-                                 type=click.FloatRange(0, 1000, min_open=True))
-    mask: str = setting("auto", "Object mask: auto (alpha, else the model's mask head if plausible, else GrabCut), "
-                        "one of those sources by name, none (every pixel), or a mask image.",
-                        metavar="auto|alpha|network|grabcut|none|PATH")
+    checkpoint: str | None = setting(
+        None,
+        "LiftNet checkpoint, train run folder or model name (`pointkit models`) "
+        "[default: the model shipped in pointkit].",
+        type=click.Path(),
+    )
+    fmt: str = setting(
+        "glb",
+        "Mesh files, comma-separated: glb (textured), ply (vertex colours), obj (+ .mtl + "
+        "texture), npz (for the Blender add-on), points (<stem>_points.ply: point cloud with normals "
+        "and colours), or one a plugin adds (`pointkit plugins`: pointkit.exporters).",
+        flag="--format",
+        type=_ParsedBy("parse_formats", "F[,F...]"),
+    )
+    depth_scale: float = setting(
+        1.0, "Multiplies the depth extent (1: about a sphere's).", type=click.FloatRange(0, 1000, min_open=True)
+    )
+    mask: str = setting(
+        "auto",
+        "Object mask: auto (alpha, else the model's mask head if plausible, else GrabCut), "
+        "one of those sources by name, none (every pixel), or a mask image.",
+        metavar="auto|alpha|network|grabcut|none|PATH",
+    )
     device: str = setting("auto", "Torch device for the network (auto: cuda when available; cpu, cuda, cuda:N).")
     max_pixels: int = setting(MAX_PIXELS, "Refuse larger images.", type=click.IntRange(min=1))
-    mesh_resolution: int = setting(MESH_MAX_SIDE, "Mesh vertices on the longer image side.",
-                                   type=click.IntRange(2, 8192))
-    recursive: bool = setting(False, "Also the images in sub-folders of folder inputs; the tree is mirrored under "
-                              "--out.", flag="-r --recursive")
-    scale_from: str | None = setting(None, "The object's real height (or width) in metres: the mesh and the depth are "
-                                     "then in metres.", type=_ParsedBy("parse_scale_from", "height=M|width=M"))
+    mesh_resolution: int = setting(
+        MESH_MAX_SIDE, "Mesh vertices on the longer image side.", type=click.IntRange(2, 8192)
+    )
+    recursive: bool = setting(
+        False,
+        "Also the images in sub-folders of folder inputs; the tree is mirrored under --out.",
+        flag="-r --recursive",
+    )
+    scale_from: str | None = setting(
+        None,
+        "The object's real height (or width) in metres: the mesh and the depth are then in metres.",
+        type=_ParsedBy("parse_scale_from", "height=M|width=M"),
+    )
     normals: bool = setting(False, "Also <stem>_normals.npy and .png: normal maps in the mesh frame.")
     skip_existing: bool = setting(False, "Leave out images whose output files all exist (resume a folder run).")
-    events: bool = setting(False, 'One JSON line per image on stdout as it is done ({"image", "done", "total", '
-                           '"outputs"|"skipped"|"error"}), before the summary: progress for programs that drive '
-                           "lift, such as the Blender add-on.")
-    batch_size: int | None = setting(None, "Images per network forward [default: 8 on CUDA, 1 on the CPU, where "
-                                     "batching buys nothing].", type=click.IntRange(min=1), metavar="N")
-    backend: str = setting("auto", "Network runtime: torch, onnx (the checkpoint's ONNX export beside it, by "
-                           "onnxruntime on the CPU, without importing torch: seconds faster per run) or auto (onnx when "
-                           "the device is the CPU and such an export exists, as for the shipped model).",
-                           type=click.Choice(["auto", "torch", "onnx"]))
-    max_memory_gb: float | None = setting(None, "Refuse an image whose memory estimate is over this many GB "
-                                          "(the command's --max-memory-gb).", cli=False)
+    events: bool = setting(
+        False,
+        'One JSON line per image on stdout as it is done ({"image", "done", "total", '
+        '"outputs"|"skipped"|"error"}), before the summary: progress for programs that drive '
+        "lift, such as the Blender add-on.",
+    )
+    batch_size: int | None = setting(
+        None,
+        "Images per network forward [default: 8 on CUDA, 1 on the CPU, where batching buys nothing].",
+        type=click.IntRange(min=1),
+        metavar="N",
+    )
+    backend: str = setting(
+        "auto",
+        "Network runtime: torch, onnx (the checkpoint's ONNX export beside it, by "
+        "onnxruntime on the CPU, without importing torch: seconds faster per run) or auto (onnx when "
+        "the device is the CPU and such an export exists, as for the shipped model).",
+        type=click.Choice(["auto", "torch", "onnx"]),
+    )
+    max_memory_gb: float | None = setting(
+        None, "Refuse an image whose memory estimate is over this many GB (the command's --max-memory-gb).", cli=False
+    )
     progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
 
     def __post_init__(self):
@@ -83,10 +115,25 @@ def run(config: LiftConfig, on_image: Callable[[dict[str, Any]], None] | None = 
     from pointkit.lifting import lift_files
 
     c = config
-    summary = lift_files(c.inputs, c.out, fmt=c.fmt, checkpoint=c.checkpoint, depth_scale=c.depth_scale, mask=c.mask,
-                         device=c.device, max_pixels=c.max_pixels, mesh_resolution=c.mesh_resolution,
-                         progress=c.progress, recursive=c.recursive, skip_existing=c.skip_existing,
-                         normals=c.normals, scale_from=c.scale_from, on_image=on_image, batch_size=c.batch_size,
-                         max_memory_gb=c.max_memory_gb, backend=c.backend)
+    summary = lift_files(
+        c.inputs,
+        c.out,
+        fmt=c.fmt,
+        checkpoint=c.checkpoint,
+        depth_scale=c.depth_scale,
+        mask=c.mask,
+        device=c.device,
+        max_pixels=c.max_pixels,
+        mesh_resolution=c.mesh_resolution,
+        progress=c.progress,
+        recursive=c.recursive,
+        skip_existing=c.skip_existing,
+        normals=c.normals,
+        scale_from=c.scale_from,
+        on_image=on_image,
+        batch_size=c.batch_size,
+        max_memory_gb=c.max_memory_gb,
+        backend=c.backend,
+    )
     save(config, c.out, "lift")
     return summary

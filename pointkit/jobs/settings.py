@@ -13,6 +13,7 @@ text, value type and flag, and everything else is made from that declaration:
 Value types are Click's (``click.Choice``, ``click.IntRange``, ``click.Path`` ...): Click is a
 core dependency, and its types already say what a value may be and why it is wrong.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,9 +50,18 @@ class Setting:
         return next(n for n in self.names(name) if n.startswith("--")).split("/")[0]
 
 
-def setting(default: Any = MISSING, help: str = "", *, type: Any = None, flag: str | None = None,
-            metavar: str | None = None, multiple: bool = False, argument: bool = False, cli: bool = True,
-            required: bool = False):
+def setting(
+    default: Any = MISSING,
+    help: str = "",
+    *,
+    type: Any = None,
+    flag: str | None = None,
+    metavar: str | None = None,
+    multiple: bool = False,
+    argument: bool = False,
+    cli: bool = True,
+    required: bool = False,
+):
     """A dataclass field that is also a command-line setting.
 
     Args:
@@ -94,11 +104,13 @@ def _param(f, s: Setting):
 
 def click_options(cls):
     """Decorator: the Click options and arguments of every command-line setting of ``cls``."""
+
     def decorate(command):
         for f, s in reversed(_settings(cls)):
             if s.cli:
                 command = _param(f, s)(command)
         return command
+
     return decorate
 
 
@@ -136,7 +148,7 @@ def from_cli(cls, ctx: click.Context, saved: dict[str, Any] | None = None, **fix
             continue
         given = ctx.get_parameter_source(f.name) not in (ParameterSource.DEFAULT, None)
         if s.multiple and not ctx.params[f.name]:
-            given = False                       # nargs=-1 / multiple: an empty tuple is "not given"
+            given = False  # nargs=-1 / multiple: an empty tuple is "not given"
         if saved is not None and not given and f.name in saved:
             values[f.name] = saved[f.name]
         elif s.multiple:

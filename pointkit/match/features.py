@@ -6,6 +6,7 @@ of the top-left pixel, pixel centres at i + 0.5). OpenCV puts pixel centres at i
 keypoints are shifted by +0.5. All coordinates returned here are in the ORIGINAL image frame,
 whatever downscaling ``max_size`` applied before detection.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,8 +50,9 @@ class Features:
     scale: np.ndarray
 
 
-def detect(rgb: np.ndarray, kind: str = "sift", max_size: int = 1024, max_features: int = 4000,
-           mask: np.ndarray | None = None) -> Features:
+def detect(
+    rgb: np.ndarray, kind: str = "sift", max_size: int = 1024, max_features: int = 4000, mask: np.ndarray | None = None
+) -> Features:
     """SIFT keypoints and descriptors of one photo.
 
     Args:
@@ -67,11 +69,11 @@ def detect(rgb: np.ndarray, kind: str = "sift", max_size: int = 1024, max_featur
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if s < 1.0:
         gray = cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    sx, sy = gray.shape[1] / w, gray.shape[0] / h         # exact per-axis scale after rounding
+    sx, sy = gray.shape[1] / w, gray.shape[0] / h  # exact per-axis scale after rounding
     kps, desc = cv2.SIFT_create(nfeatures=max_features).detectAndCompute(gray, None)
     if desc is None or not kps:
         return Features(np.zeros((0, 2)), np.zeros((0, 128), np.float32), np.array([sx, sy]))
-    uv = np.array([kp.pt for kp in kps], np.float64) + 0.5   # OpenCV centres at integers -> i + 0.5
+    uv = np.array([kp.pt for kp in kps], np.float64) + 0.5  # OpenCV centres at integers -> i + 0.5
     uv /= (sx, sy)
     if mask is not None:
         iu = np.clip(uv[:, 0].astype(int), 0, w - 1)

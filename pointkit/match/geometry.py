@@ -18,6 +18,7 @@ The RANSAC here is hand-written in numpy rather than taken from OpenCV because O
 ``estimateAffine*`` RANSAC cannot be seeded and OpenCV has no affine fundamental matrix; the
 minimal solves are a batched ``(K, 4, 4)`` SVD, so the whole loop is a few array operations.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,7 +91,7 @@ def affine_map_errors(mean: np.ndarray, normals: np.ndarray, X: np.ndarray) -> n
 
 def _batched_fits(X: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Minimal fits for (K, S) sample indices: per sample the mean (K, 4) and right singular vectors (K, 4, 4)."""
-    P = X[samples]                                        # (K, S, 4)
+    P = X[samples]  # (K, S, 4)
     mean = P.mean(axis=1)
     _, _, vt = np.linalg.svd(P - mean[:, None, :], full_matrices=True)
     return mean, vt
@@ -112,13 +113,20 @@ class RansacResult:
     """A robust fit. ``model`` is (5,) for F_A or ``(mean (4,), normals (4, 2))`` for an affine map."""
 
     model: object
-    inliers: np.ndarray          # (N,) bool
-    errors: np.ndarray           # (N,) geometric error under the refitted model
-    hypotheses: int              # minimal hypotheses scored
+    inliers: np.ndarray  # (N,) bool
+    errors: np.ndarray  # (N,) geometric error under the refitted model
+    hypotheses: int  # minimal hypotheses scored
 
 
-def _ransac(X: np.ndarray, kind: str, threshold: float, rng: np.random.Generator, confidence: float,
-            max_hypotheses: int, batch: int = 128) -> RansacResult | None:
+def _ransac(
+    X: np.ndarray,
+    kind: str,
+    threshold: float,
+    rng: np.random.Generator,
+    confidence: float,
+    max_hypotheses: int,
+    batch: int = 128,
+) -> RansacResult | None:
     sample_size = 4 if kind == "F" else 3
     n = len(X)
     if n < sample_size + 1:
@@ -129,7 +137,7 @@ def _ransac(X: np.ndarray, kind: str, threshold: float, rng: np.random.Generator
         samples = _distinct_samples(rng, n, k, sample_size)
         mean, vt = _batched_fits(X, samples)
         if kind == "F":
-            normal = vt[:, -1]                            # (K, 4)
+            normal = vt[:, -1]  # (K, 4)
             f = np.concatenate([normal, -(normal * mean).sum(-1, keepdims=True)], axis=1)
             err = affine_f_errors(f, X)
         else:
@@ -142,8 +150,11 @@ def _ransac(X: np.ndarray, kind: str, threshold: float, rng: np.random.Generator
             w = best_count / n
             # Standard adaptive stopping: hypotheses for `confidence` of one all-inlier sample
             # (log1p: log(1 - w^s) rounds to 0, a division by zero, once w^s < 1e-16).
-            needed = max_hypotheses if w <= 0 else (
-                0 if w >= 1 else math.ceil(math.log(1 - confidence) / math.log1p(-w ** sample_size)))
+            needed = (
+                max_hypotheses
+                if w <= 0
+                else (0 if w >= 1 else math.ceil(math.log(1 - confidence) / math.log1p(-(w**sample_size))))
+            )
         done += k
     # Gold Standard refit on the inliers, repeated until the inlier set stops changing.
     err = affine_f_errors(best_model, X) if kind == "F" else affine_map_errors(*best_model, X)
@@ -162,8 +173,14 @@ def _ransac(X: np.ndarray, kind: str, threshold: float, rng: np.random.Generator
     return RansacResult(model=best_model, inliers=inliers, errors=err, hypotheses=done)
 
 
-def ransac_affine_f(uv_src: np.ndarray, uv_tgt: np.ndarray, threshold: float, rng: np.random.Generator,
-                    confidence: float = 0.999, max_hypotheses: int = 2048) -> RansacResult | None:
+def ransac_affine_f(
+    uv_src: np.ndarray,
+    uv_tgt: np.ndarray,
+    threshold: float,
+    rng: np.random.Generator,
+    confidence: float = 0.999,
+    max_hypotheses: int = 2048,
+) -> RansacResult | None:
     """Affine fundamental matrix by seeded RANSAC (4-point samples) + Gold Standard refit.
 
     Args:
@@ -177,14 +194,21 @@ def ransac_affine_f(uv_src: np.ndarray, uv_tgt: np.ndarray, threshold: float, rn
     return _ransac(joint_points(uv_src, uv_tgt), "F", threshold, rng, confidence, max_hypotheses)
 
 
-def ransac_affine_map(uv_src: np.ndarray, uv_tgt: np.ndarray, threshold: float, rng: np.random.Generator,
-                      confidence: float = 0.999, max_hypotheses: int = 2048) -> RansacResult | None:
+def ransac_affine_map(
+    uv_src: np.ndarray,
+    uv_tgt: np.ndarray,
+    threshold: float,
+    rng: np.random.Generator,
+    confidence: float = 0.999,
+    max_hypotheses: int = 2048,
+) -> RansacResult | None:
     """2D affine map by seeded RANSAC (3-point samples) + Gold Standard refit; None when N < 4."""
     return _ransac(joint_points(uv_src, uv_tgt), "H", threshold, rng, confidence, max_hypotheses)
 
 
-def gric(errors: np.ndarray, sigma: float, manifold_dim: int, num_params: int, data_dim: int = 4,
-         lambda3: float = 2.0) -> float:
+def gric(
+    errors: np.ndarray, sigma: float, manifold_dim: int, num_params: int, data_dim: int = 4, lambda3: float = 2.0
+) -> float:
     """Torr's Geometric Robust Information Criterion (lower is better).
 
     ``GRIC = sum_i min(e_i^2 / sigma^2, lambda3 (r - d)) + ln(r) d N + ln(r N) k`` with data

@@ -6,6 +6,7 @@ neighbours + ratio test), filtered by the affine fundamental matrix
 (seeded RANSAC + Gold Standard refit) and dropped when a 2D affine map explains it (Torr's GRIC).
 Kept pairs are stored in both directions, in the letterboxed R x R frame of the stored images.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,23 +48,40 @@ class MatchSettings:
     Pixel thresholds are in the frame the features were detected in (after ``max_size``).
     """
 
-    resolution: int = setting(256, "Stored images are letterboxed to RESOLUTION x RESOLUTION.",
-                              type=click.IntRange(min=16))
-    masks: str = setting("none", "Object masks: a folder of user masks (same stem as the photo), auto (GrabCut), "
-                         "or none.", metavar="DIR|auto|none")
-    matcher: str = setting("sift", "Features and matching: a pointkit.matchers plugin (built in: sift; `pointkit "
-                           "plugins` lists them).", type=Registered("pointkit.matchers"), metavar="NAME")
-    features: str = setting("sift", "The sift matcher's descriptors (OpenCV SIFT; rootsift = Hellinger-normalised "
-                            "SIFT).", type=click.Choice(["sift", "rootsift"]))
-    max_size: int = setting(1024, "Downscale photos so the longer side is at most PX before detecting features.",
-                            type=click.IntRange(min=64), metavar="PX")
+    resolution: int = setting(
+        256, "Stored images are letterboxed to RESOLUTION x RESOLUTION.", type=click.IntRange(min=16)
+    )
+    masks: str = setting(
+        "none",
+        "Object masks: a folder of user masks (same stem as the photo), auto (GrabCut), or none.",
+        metavar="DIR|auto|none",
+    )
+    matcher: str = setting(
+        "sift",
+        "Features and matching: a pointkit.matchers plugin (built in: sift; `pointkit plugins` lists them).",
+        type=Registered("pointkit.matchers"),
+        metavar="NAME",
+    )
+    features: str = setting(
+        "sift",
+        "The sift matcher's descriptors (OpenCV SIFT; rootsift = Hellinger-normalised SIFT).",
+        type=click.Choice(["sift", "rootsift"]),
+    )
+    max_size: int = setting(
+        1024,
+        "Downscale photos so the longer side is at most PX before detecting features.",
+        type=click.IntRange(min=64),
+        metavar="PX",
+    )
     max_features: int = setting(4000, "Keypoints per image (0 = all).", type=click.IntRange(min=0))
     ratio: float = setting(0.8, "Lowe's ratio test.", type=click.FloatRange(0, 1, min_open=True))
-    threshold: float = setting(1.0, "Affine-F inlier threshold, px in the --max-size frame.",
-                               type=click.FloatRange(min=0, min_open=True))
+    threshold: float = setting(
+        1.0, "Affine-F inlier threshold, px in the --max-size frame.", type=click.FloatRange(min=0, min_open=True)
+    )
     min_matches: int = setting(20, "Putative matches a pair needs.", type=click.IntRange(min=4))
-    min_inliers: int = setting(15, "Affine-F inliers a kept pair needs (RANSAC needs 4 + 1).",
-                               type=click.IntRange(min=5))
+    min_inliers: int = setting(
+        15, "Affine-F inliers a kept pair needs (RANSAC needs 4 + 1).", type=click.IntRange(min=5)
+    )
     seed: int = setting(0, "RANSAC seed.", type=int)
     workers: int = setting(1, "Threads for features and pairs.", type=click.IntRange(min=1), metavar="W")
 
@@ -98,8 +116,11 @@ class MatchJob(MatchSettings):
     """A whole ``pointkit match`` job: the photos, the dataset folder and the settings; the
     command's PHOTOS and --out, saved with the settings as ``<out>/config.json``."""
 
-    photos: str = setting(help="Folder with one sub-folder of photos per object (the command's PHOTOS argument).",
-                          type=click.Path(file_okay=False), cli=False)
+    photos: str = setting(
+        help="Folder with one sub-folder of photos per object (the command's PHOTOS argument).",
+        type=click.Path(file_okay=False),
+        cli=False,
+    )
     out: str = setting(help="Dataset folder to write.", type=click.Path(file_okay=False))
 
     def __post_init__(self):
@@ -123,8 +144,9 @@ class PairResult:
     uv_tgt: np.ndarray = field(repr=False)
 
 
-def match_pair(fa: Features, fb: Features, settings: MatchSettings, rng: np.random.Generator,
-               matcher=None) -> PairResult:
+def match_pair(
+    fa: Features, fb: Features, settings: MatchSettings, rng: np.random.Generator, matcher=None
+) -> PairResult:
     """Match two images' features (with ``matcher``, default ``settings.load_matcher()``), fit the
     affine F, and decide whether the pair is kept.
 
@@ -136,23 +158,35 @@ def match_pair(fa: Features, fb: Features, settings: MatchSettings, rng: np.rand
     empty = np.zeros((0, 2))
     m = (matcher if matcher is not None else settings.load_matcher()).match(fa, fb)
     if len(m) < settings.min_matches:
-        return PairResult(len(m), 0, 0, None, None, None, False,
-                          f"too few matches ({len(m)} < {settings.min_matches})", empty, empty)
+        return PairResult(
+            len(m), 0, 0, None, None, None, False, f"too few matches ({len(m)} < {settings.min_matches})", empty, empty
+        )
     src, tgt = fa.uv[m[:, 0]], fb.uv[m[:, 1]]
-    ws, wt = src * fa.scale, tgt * fb.scale               # the frames the detector saw
+    ws, wt = src * fa.scale, tgt * fb.scale  # the frames the detector saw
     fit = ransac_affine_f(ws, wt, settings.threshold, rng)
     n_in = 0 if fit is None else int(fit.inliers.sum())  # None: fewer than 5 matches (--min-matches < 5)
     if n_in < settings.min_inliers:
-        return PairResult(len(m), n_in, 0, None, None, None, False,
-                          f"too few inliers ({n_in} < {settings.min_inliers})", empty, empty)
+        return PairResult(
+            len(m), n_in, 0, None, None, None, False, f"too few inliers ({n_in} < {settings.min_inliers})", empty, empty
+        )
     hmap = ransac_affine_map(ws, wt, settings.threshold, rng)
     sigma = max(1.4826 * float(np.median(fit.errors[fit.inliers])), 0.05)
     g_f = gric(fit.errors, sigma, manifold_dim=3, num_params=4)
     g_h = gric(hmap.errors, sigma, manifold_dim=2, num_params=6)
     kept = g_f < g_h
     reason = "kept" if kept else "a 2D affine map explains it (GRIC)"
-    return PairResult(len(m), n_in, int(hmap.inliers.sum()), sigma, g_f, g_h, bool(kept), reason,
-                      src[fit.inliers] if kept else empty, tgt[fit.inliers] if kept else empty)
+    return PairResult(
+        len(m),
+        n_in,
+        int(hmap.inliers.sum()),
+        sigma,
+        g_f,
+        g_h,
+        bool(kept),
+        reason,
+        src[fit.inliers] if kept else empty,
+        tgt[fit.inliers] if kept else empty,
+    )
 
 
 def sanitize_id(name: str, taken: set[str]) -> str:
@@ -202,8 +236,8 @@ def _letterbox(rgb: np.ndarray, mask: np.ndarray, resolution: int) -> tuple[np.n
     ox, oy = int(offset[0]), int(offset[1])
     img = np.zeros((resolution, resolution, 3), np.uint8)
     msk = np.zeros((resolution, resolution), bool)
-    img[oy:oy + rh, ox:ox + rw] = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA)
-    msk[oy:oy + rh, ox:ox + rw] = cv2.resize(mask.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST) > 0
+    img[oy : oy + rh, ox : ox + rw] = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA)
+    msk[oy : oy + rh, ox : ox + rw] = cv2.resize(mask.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST) > 0
     return img, msk, {"size": [w, h], "scale": scale.tolist(), "offset": offset.tolist()}
 
 
@@ -222,8 +256,11 @@ def list_clusters(photos: Path) -> list[tuple[str, list[Path]]]:
 
 def _find_mask(mask_dir: Path, cluster: str, image: Path) -> Path | None:
     for folder in (mask_dir / cluster, mask_dir):
-        hits = sorted(p for p in folder.glob(f"{image.stem}.*") if p.suffix.lower() in IMAGE_SUFFIXES) \
-            if folder.is_dir() else []
+        hits = (
+            sorted(p for p in folder.glob(f"{image.stem}.*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if folder.is_dir()
+            else []
+        )
         if hits:
             return hits[0]
     return None
@@ -288,8 +325,10 @@ def _refuse_other_dataset(out: Path) -> bool:
         except (OSError, ValueError, AttributeError):
             raise PointkitError(f"{out} holds an unreadable manifest.json; choose a new --out") from None
         if generator != "pointkit match":
-            raise PointkitError(f"{out} holds a dataset made by {generator or 'another tool'}; matching would "
-                                "overwrite its manifest; choose a new --out")
+            raise PointkitError(
+                f"{out} holds a dataset made by {generator or 'another tool'}; matching would "
+                "overwrite its manifest; choose a new --out"
+            )
     return load_saved(out, "match") is not None or generator == "pointkit match"
 
 
@@ -307,10 +346,17 @@ def _manifest_header(photos: Path, s: MatchSettings) -> dict[str, Any]:
     """The manifest's keys other than ``objects`` and ``failures``."""
     from pointkit import __version__
 
-    return {"kind": "matched", "generator": "pointkit match", "pointkit_version": __version__,
-            "source": {"photos": str(photos.resolve())}, "split_fractions": dict(SPLITS),
-            "resolution": s.resolution, "settings": s.as_dict(),
-            "pairs_stored": "both directions: (s, t) and (t, s) for each kept pair", "pair_test": "gric"}
+    return {
+        "kind": "matched",
+        "generator": "pointkit match",
+        "pointkit_version": __version__,
+        "source": {"photos": str(photos.resolve())},
+        "split_fractions": dict(SPLITS),
+        "resolution": s.resolution,
+        "settings": s.as_dict(),
+        "pairs_stored": "both directions: (s, t) and (t, s) for each kept pair",
+        "pair_test": "gric",
+    }
 
 
 def _start_fresh(out: Path, header: dict[str, Any], ours: bool) -> None:
@@ -342,12 +388,21 @@ class _Job:
     report: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, object_id: str, cluster: str, reason: str) -> None:
-        self.failures.append({"object": object_id, "source": str(self.photos / cluster), "cluster": cluster,
-                              "reason": reason})
+        self.failures.append(
+            {"object": object_id, "source": str(self.photos / cluster), "cluster": cluster, "reason": reason}
+        )
 
 
-def _read_views(pool, files: list[Path], cluster: str, object_id: str, s: MatchSettings, matcher, bar,
-                failures: list[dict[str, Any]]) -> list[tuple]:
+def _read_views(
+    pool,
+    files: list[Path],
+    cluster: str,
+    object_id: str,
+    s: MatchSettings,
+    matcher,
+    bar,
+    failures: list[dict[str, Any]],
+) -> list[tuple]:
     """(path, *prepared view) of each readable photo of a cluster, read in ``pool``; unreadable
     ones are logged and listed in ``failures``."""
     import cv2
@@ -365,8 +420,9 @@ def _read_views(pool, files: list[Path], cluster: str, object_id: str, s: MatchS
         bar.update(1)
         if error is not None:
             log.warning("%s", error)
-            failures.append({"object": object_id, "source": str(path), "cluster": cluster, "file": path.name,
-                             "reason": error})
+            failures.append(
+                {"object": object_id, "source": str(path), "cluster": cluster, "file": path.name, "reason": error}
+            )
         else:
             views.append((path, *view))
     return views
@@ -404,17 +460,31 @@ def _match_pairs(pool, views: list[tuple], cluster: str, s: MatchSettings, match
     return results
 
 
-def _store_cluster(job: _Job, cluster: str, object_id: str, split: str, views: list[tuple],
-                   results: list[tuple]) -> None:
+def _store_cluster(
+    job: _Job, cluster: str, object_id: str, split: str, views: list[tuple], results: list[tuple]
+) -> None:
     """Letterbox a cluster's views, report its pairs, write its preview and, when a pair was kept,
     its object file and manifest entry."""
     boxed = [_letterbox(rgb, mask, job.s.resolution) for _, rgb, mask, _ in views]
     images, masks = np.stack([b[0] for b in boxed]), np.stack([b[1] for b in boxed])
     meta = [{"file": p.name, **b[2]} for (p, *_), b in zip(views, boxed)]
-    job.report += [{"cluster": cluster, "object_id": object_id, "src": views[i][0].name, "tgt": views[j][0].name,
-                    "matches": res.matches, "inliers": res.inliers, "affine_map_inliers": res.affine_map_inliers,
-                    "sigma": res.sigma, "gric_f": res.gric_f, "gric_h": res.gric_h, "kept": res.kept,
-                    "reason": res.reason} for i, j, res in results]
+    job.report += [
+        {
+            "cluster": cluster,
+            "object_id": object_id,
+            "src": views[i][0].name,
+            "tgt": views[j][0].name,
+            "matches": res.matches,
+            "inliers": res.inliers,
+            "affine_map_inliers": res.affine_map_inliers,
+            "sigma": res.sigma,
+            "gric_f": res.gric_f,
+            "gric_h": res.gric_h,
+            "kept": res.kept,
+            "reason": res.reason,
+        }
+        for i, j, res in results
+    ]
     pairs, uv_s, uv_t, uv = _stored_pairs(results, meta)
     if results:
         write_bytes_atomic(job.out / "previews" / f"{object_id}.png", _preview(images, results, uv, cluster))
@@ -422,12 +492,25 @@ def _store_cluster(job: _Job, cluster: str, object_id: str, split: str, views: l
         job.fail(object_id, cluster, "no pair kept (see report.json for each pair's reason)")
         return
     counts = [len(x) for x in uv_s]
-    write_object(job.out, ObjectRecord(
-        object_id=object_id, images=images, masks=masks, pairs=np.array(pairs, np.int32),
-        pair_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        uv_src=np.concatenate(uv_s), uv_tgt=np.concatenate(uv_t)))
-    job.objects[object_id] = {"split": split, "cluster": cluster, "views": meta, "pairs": len(pairs),
-                              "correspondences": int(sum(counts))}
+    write_object(
+        job.out,
+        ObjectRecord(
+            object_id=object_id,
+            images=images,
+            masks=masks,
+            pairs=np.array(pairs, np.int32),
+            pair_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            uv_src=np.concatenate(uv_s),
+            uv_tgt=np.concatenate(uv_t),
+        ),
+    )
+    job.objects[object_id] = {
+        "split": split,
+        "cluster": cluster,
+        "views": meta,
+        "pairs": len(pairs),
+        "correspondences": int(sum(counts)),
+    }
 
 
 def _match_cluster(job: _Job, pool, cluster: str, files: list[Path], object_id: str, split: str) -> None:
@@ -436,8 +519,11 @@ def _match_cluster(job: _Job, pool, cluster: str, files: list[Path], object_id: 
     listed = len(files) * (len(files) - 1) // 2
     if len(views) < 2:
         job.bar.update(listed)
-        job.fail(object_id, cluster, f"fewer than 2 readable images ({len(views)}); "
-                 "a cluster needs at least 2 photos of the object")
+        job.fail(
+            object_id,
+            cluster,
+            f"fewer than 2 readable images ({len(views)}); a cluster needs at least 2 photos of the object",
+        )
         return
     results = _match_pairs(pool, views, cluster, job.s, job.matcher, job.bar)
     job.bar.update(listed - len(results))
@@ -452,12 +538,19 @@ def _finish(job: _Job, header: dict[str, Any]) -> dict[str, Any]:
     save(MatchJob(photos=str(job.photos), out=str(job.out), **job.s.as_dict()), job.out, "match")
     kept = sum(r["kept"] for r in job.report)
     why = Counter(r["reason"] for r in job.report if not r["kept"]) + Counter(f["reason"] for f in job.failures)
-    return {"out": str(job.out), "objects": len(job.objects), "pairs_kept": kept,
-            "pairs_rejected": len(job.report) - kept, "failures": len(job.failures), "reasons": dict(why.most_common())}
+    return {
+        "out": str(job.out),
+        "objects": len(job.objects),
+        "pairs_kept": kept,
+        "pairs_rejected": len(job.report) - kept,
+        "failures": len(job.failures),
+        "reasons": dict(why.most_common()),
+    }
 
 
-def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSettings | None = None,
-                          progress: bool = True) -> dict[str, Any]:
+def build_matched_dataset(
+    photos: str | Path, out: str | Path, settings: MatchSettings | None = None, progress: bool = True
+) -> dict[str, Any]:
     """Match every pair inside each cluster of ``photos`` and write a dataset to ``out``.
 
     Writes ``out/objects/<id>.npz`` (one per cluster with a kept pair), ``out/manifest.json``
@@ -489,8 +582,20 @@ def build_matched_dataset(photos: str | Path, out: str | Path, settings: MatchSe
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
-    cols = ["cluster", "object_id", "src", "tgt", "matches", "inliers", "affine_map_inliers", "sigma", "gric_f",
-            "gric_h", "kept", "reason"]
+    cols = [
+        "cluster",
+        "object_id",
+        "src",
+        "tgt",
+        "matches",
+        "inliers",
+        "affine_map_inliers",
+        "sigma",
+        "gric_f",
+        "gric_h",
+        "kept",
+        "reason",
+    ]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     writer.writeheader()

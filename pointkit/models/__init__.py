@@ -4,10 +4,17 @@ Names are imported on first use (PEP 562), so ``pointkit.models.catalog`` and th
 path (``pointkit.models.onnx_model``) load without torch: ``pointkit lift`` on the CPU never
 imports it when the checkpoint has an ONNX export beside it.
 """
+
 from importlib import import_module
 
-_WHERE = {"available": "catalog", "load": "catalog", "LiftNet": "liftnet", "LiftNetConfig": "liftnet",
-          "load_checkpoint": "liftnet", "to_network_input": "liftnet"}
+_WHERE = {
+    "available": "catalog",
+    "load": "catalog",
+    "LiftNet": "liftnet",
+    "LiftNetConfig": "liftnet",
+    "load_checkpoint": "liftnet",
+    "to_network_input": "liftnet",
+}
 
 __all__ = list(_WHERE)
 

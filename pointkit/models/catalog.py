@@ -10,6 +10,7 @@
 The model folder is ``$POINTKIT_HOME/models``; ``POINTKIT_HOME`` defaults to
 ``$XDG_DATA_HOME/pointkit`` (``~/.local/share/pointkit``). Loading stays safetensors-only.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,10 @@ class ModelEntry:
 
 def model_home() -> Path:
     """The user's model folder: ``$POINTKIT_HOME/models`` (default ``~/.local/share/pointkit/models``)."""
-    home = os.environ.get(HOME_VAR) or Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / \
-        "pointkit"
+    home = (
+        os.environ.get(HOME_VAR)
+        or Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "pointkit"
+    )
     return Path(home).expanduser() / "models"
 
 
@@ -68,8 +71,10 @@ def resolve(name: str) -> Path:
         if entry.name == name:
             return entry.path
     names = ", ".join(e.name for e in available()) or "none"
-    raise PointkitError(f"no model named {name!r} (available: {names}; user models go in {model_home()}); "
-                        "give a checkpoint path or a name from `pointkit models`")
+    raise PointkitError(
+        f"no model named {name!r} (available: {names}; user models go in {model_home()}); "
+        "give a checkpoint path or a name from `pointkit models`"
+    )
 
 
 def load(name: str, map_location="cpu"):
@@ -91,8 +96,9 @@ def checkpoint_file(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         if not (path / "best.safetensors").is_file():
-            raise PointkitError(f"{path}: a folder without best.safetensors; give a checkpoint file or a "
-                                "pointkit train run folder")
+            raise PointkitError(
+                f"{path}: a folder without best.safetensors; give a checkpoint file or a pointkit train run folder"
+            )
         return path / "best.safetensors"
     if not path.is_file():
         raise PointkitError(f"{path}: checkpoint not found")

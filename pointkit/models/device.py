@@ -1,4 +1,5 @@
 """The torch device a command runs on, from its ``--device`` text."""
+
 from __future__ import annotations
 
 import torch
@@ -7,7 +8,7 @@ from pointkit.errors import PointkitError
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" -> cuda when available else cpu; "cuda" without a GPU is a PointkitError."""
+    """ "auto" -> cuda when available else cpu; "cuda" without a GPU is a PointkitError."""
     if name == "cuda" and not torch.cuda.is_available():
         raise PointkitError("--device cuda: no CUDA GPU is available to torch; use --device cpu or auto")
     if name == "auto":

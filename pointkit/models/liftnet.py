@@ -10,6 +10,7 @@ the ``pointkit.models`` group; "liftnet" when absent, as in checkpoints written 
 stored), its config (the :class:`LiftNetConfig` for LiftNet) and any extra metadata (e.g. training
 settings), so loading needs no pickle and no config file.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,9 @@ class LiftNetConfig:
         return 2 if self.mask_head else 1
 
 
-def to_network_input(image: torch.Tensor, channels_last: bool = False, prior: torch.Tensor | None = None) -> torch.Tensor:
+def to_network_input(
+    image: torch.Tensor, channels_last: bool = False, prior: torch.Tensor | None = None
+) -> torch.Tensor:
     """(B,3,S,S) uint8 RGB -> LiftNet's input, float in [-1, 1] (``image / 127.5 - 1``), with the
     (B,1,S,S) silhouette ``prior`` appended as a fourth channel when given; optionally channels_last."""
     x = image.float() / 127.5 - 1
@@ -120,7 +123,7 @@ class LiftNet(nn.Module):
         super().__init__()
         self.config = config if config is not None else LiftNetConfig(**kwargs)
         c = self.config
-        widths = [c.ngf * min(2 ** k, 8) for k in range(c.num_downs)]
+        widths = [c.ngf * min(2**k, 8) for k in range(c.num_downs)]
         self.downs = nn.ModuleList()
         cin = c.in_channels
         for k, cout in enumerate(widths):
@@ -173,8 +176,13 @@ class LiftNet(nn.Module):
         return load_checkpoint(path, map_location)[0]
 
 
-def save_checkpoint(model: nn.Module, path: str | Path, architecture: str, config: dict[str, Any],
-                    metadata: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    model: nn.Module,
+    path: str | Path,
+    architecture: str,
+    config: dict[str, Any],
+    metadata: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model``'s weights as a safetensors checkpoint, atomically, with the ``architecture``
     name (its ``pointkit.models`` entry point), the JSON ``config`` its ``from_config`` rebuilds it
     from, and ``metadata`` inside."""
@@ -182,8 +190,12 @@ def save_checkpoint(model: nn.Module, path: str | Path, architecture: str, confi
 
     from pointkit.io import atomic_path
 
-    meta = {"format": CHECKPOINT_FORMAT, "architecture": architecture, "config": json.dumps(config),
-            "metadata": json.dumps(metadata or {})}
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "architecture": architecture,
+        "config": json.dumps(config),
+        "metadata": json.dumps(metadata or {}),
+    }
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
@@ -218,8 +230,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
     path = catalog.checkpoint_file(path)
     if _is_pickle(path):
-        raise PointkitError(f"{path}: a pickled file (torch.save); pointkit loads safetensors checkpoints only, "
-                            "never pickles (convert it with safetensors.torch.save_file)")
+        raise PointkitError(
+            f"{path}: a pickled file (torch.save); pointkit loads safetensors checkpoints only, "
+            "never pickles (convert it with safetensors.torch.save_file)"
+        )
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
@@ -237,7 +251,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         model = network.from_config(json.loads(meta["config"]))
         model.load_state_dict(state, strict=True)
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise PointkitError(f"{path}: weights do not match the {architecture} architecture stored in it "
-                            f"({first_line(exc)})") \
-            from None
+        raise PointkitError(
+            f"{path}: weights do not match the {architecture} architecture stored in it ({first_line(exc)})"
+        ) from None
     return model.to(map_location).eval(), json.loads(meta.get("metadata", "{}"))

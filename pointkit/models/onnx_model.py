@@ -5,6 +5,7 @@ lifting an image).
 An export is used for a checkpoint only when it is its own: the export records the SHA-256 of the
 checkpoint file it was made from (``checkpoint_sha256``), and :func:`export_for` compares it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,7 +46,9 @@ class OnnxLiftNet:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise PointkitError("onnxruntime is missing: pip install 'pointkit[onnx]', or use --backend torch") from None
+            raise PointkitError(
+                "onnxruntime is missing: pip install 'pointkit[onnx]', or use --backend torch"
+            ) from None
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

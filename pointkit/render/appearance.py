@@ -21,6 +21,7 @@ Licence note: ``backgrounds/humus_*`` are CC BY 3.0 (credit "cube-map photos by 
 Humus - http://www.humus.name - CC BY 3.0" wherever a model trained with them is shipped); the
 rest of the asset folder is CC0 / public domain (see the folder's README.md).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -45,6 +46,7 @@ TEST_FRACTION = 0.2
 
 # ----------------------------------------------------------------------------------------- assets
 
+
 def resolve_appearance_dir(path: str | os.PathLike | None = None, required: bool = True) -> Path | None:
     """The appearance asset folder: ``path``, else ``$POINTKIT_APPEARANCE``, else
     ``<repo>/../shared/data/appearance`` when it exists.
@@ -64,8 +66,10 @@ def resolve_appearance_dir(path: str | os.PathLike | None = None, required: bool
         return candidate.resolve()
     if not required:
         return None
-    raise PointkitError(f"appearance assets folder {candidate} (from {how}) is missing or lacks hdri/ and "
-                        f"backgrounds/; pass --option appearance=DIR or set {ENV_VAR}=DIR")
+    raise PointkitError(
+        f"appearance assets folder {candidate} (from {how}) is missing or lacks hdri/ and "
+        f"backgrounds/; pass --option appearance=DIR or set {ENV_VAR}=DIR"
+    )
 
 
 def background_group(name: str) -> str:
@@ -75,7 +79,7 @@ def background_group(name: str) -> str:
 
 
 def background_split(name: str) -> str:
-    """"test" for about 20 % of scenes (sha256 of ``background_group(name)``), else "train"."""
+    """ "test" for about 20 % of scenes (sha256 of ``background_group(name)``), else "train"."""
     digest = hashlib.sha256(background_group(name).encode()).digest()
     return "test" if int.from_bytes(digest[:4], "big") / 2**32 < TEST_FRACTION else "train"
 
@@ -101,7 +105,12 @@ def _listing(root: str, sub: str, suffix: str) -> tuple[str, ...]:
 def _colour_file(folder: Path) -> Path | None:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     for p in files:
-        if "color" in p.stem.lower() or "colour" in p.stem.lower() or "albedo" in p.stem.lower() or "diff" in p.stem.lower():
+        if (
+            "color" in p.stem.lower()
+            or "colour" in p.stem.lower()
+            or "albedo" in p.stem.lower()
+            or "diff" in p.stem.lower()
+        ):
             return p
     return None
 
@@ -137,9 +146,20 @@ _SH_A = np.array([np.pi] + [2 * np.pi / 3] * 3 + [np.pi / 4] * 5)
 def sh_basis(d: np.ndarray) -> np.ndarray:
     """(N, 9) real SH basis (l <= 2) of unit directions (N, 3)."""
     x, y, z = d[:, 0], d[:, 1], d[:, 2]
-    return np.stack([np.full_like(x, 0.282095), 0.488603 * y, 0.488603 * z, 0.488603 * x,
-                     1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1),
-                     1.092548 * x * z, 0.546274 * (x * x - y * y)], 1)
+    return np.stack(
+        [
+            np.full_like(x, 0.282095),
+            0.488603 * y,
+            0.488603 * z,
+            0.488603 * x,
+            1.092548 * x * y,
+            1.092548 * y * z,
+            0.315392 * (3 * z * z - 1),
+            1.092548 * x * z,
+            0.546274 * (x * x - y * y),
+        ],
+        1,
+    )
 
 
 def equirect_directions(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,6 +196,7 @@ def hdri_sh(path: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ materials / noise
+
 
 def _hash3(cells: np.ndarray, salt: float) -> np.ndarray:
     """Pseudo-random [0, 1) per integer 3D cell (N, 3)."""
@@ -240,7 +261,7 @@ def _triplanar(image: np.ndarray, p: np.ndarray, normals: np.ndarray) -> np.ndar
         mx = (p[:, a] * w).astype(np.float32).reshape(-1, 1) % w
         my = (p[:, b] * h).astype(np.float32).reshape(-1, 1) % h
         sample = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP).reshape(-1, 3)
-        out += sample * weights[:, axis:axis + 1].astype(np.float32)
+        out += sample * weights[:, axis : axis + 1].astype(np.float32)
     return out
 
 
@@ -253,19 +274,32 @@ def random_material(rng: np.random.Generator, root: Path | None, kind: str | Non
     params = {"freq": freq, "phase": phase}
     if kind == "marble":
         tint = rng.uniform(0.75, 0.92) * np.array([1.0, 0.98, 0.95]) * jitter() ** 0.3
-        params.update(axis=_unit(rng.normal(0, 1, 3)), scale=rng.uniform(3, 9), amp=rng.uniform(0.5, 1.5),
-                      sharp=rng.uniform(0.2, 0.6), vein=rng.uniform(0.25, 0.6))
+        params.update(
+            axis=_unit(rng.normal(0, 1, 3)),
+            scale=rng.uniform(3, 9),
+            amp=rng.uniform(0.5, 1.5),
+            sharp=rng.uniform(0.2, 0.6),
+            vein=rng.uniform(0.25, 0.6),
+        )
         roughness, metallic = rng.uniform(0.15, 0.4), 0.0
     elif kind == "bronze":
         tint = np.array([0.45, 0.3, 0.15]) * rng.uniform(0.4, 1.0) * jitter()
-        params.update(threshold=rng.uniform(0.45, 1.0), crevice=rng.uniform(0.3, 1.2),
-                      patina=np.array([0.12, 0.3, 0.22]) * rng.uniform(0.6, 1.3) * jitter())
+        params.update(
+            threshold=rng.uniform(0.45, 1.0),
+            crevice=rng.uniform(0.3, 1.2),
+            patina=np.array([0.12, 0.3, 0.22]) * rng.uniform(0.6, 1.3) * jitter(),
+        )
         roughness, metallic = rng.uniform(0.25, 0.6), rng.uniform(0.7, 1.0)
     elif kind in ("stone", "granite", "sandstone"):
         base = {"stone": [0.45, 0.44, 0.42], "granite": [0.5, 0.48, 0.47], "sandstone": [0.72, 0.58, 0.4]}[kind]
         tint = np.array(base) * rng.uniform(0.7, 1.2) * jitter()
-        params.update(cells=rng.uniform(60, 200), salt=rng.uniform(0, 100), density=rng.uniform(0.05, 0.4),
-                      dark=rng.uniform(0.3, 0.8), mottle=rng.uniform(0.1, 0.35))
+        params.update(
+            cells=rng.uniform(60, 200),
+            salt=rng.uniform(0, 100),
+            density=rng.uniform(0.05, 0.4),
+            dark=rng.uniform(0.3, 0.8),
+            mottle=rng.uniform(0.1, 0.35),
+        )
         roughness, metallic = rng.uniform(0.6, 0.95), 0.0
     elif kind == "wood":
         tint = np.array([0.45, 0.28, 0.14]) * rng.uniform(0.5, 1.3) * jitter()
@@ -276,8 +310,9 @@ def random_material(rng: np.random.Generator, root: Path | None, kind: str | Non
         if not sets:
             return random_material(rng, root, "stone")
         folder = sets[int(rng.integers(len(sets)))]
-        params.update(image=_texture(folder), scale=rng.uniform(0.3, 1.2), offset=rng.uniform(0, 1, 3),
-                      name=Path(folder).name)
+        params.update(
+            image=_texture(folder), scale=rng.uniform(0.3, 1.2), offset=rng.uniform(0, 1, 3), name=Path(folder).name
+        )
         tint = rng.uniform(0.75, 1.15, 3) ** 0.5
         roughness, metallic = rng.uniform(0.3, 0.9), (rng.uniform(0.5, 1.0) if "metal" in folder.lower() else 0.0)
     else:
@@ -289,6 +324,7 @@ def random_material(rng: np.random.Generator, root: Path | None, kind: str | Non
 
 
 # ------------------------------------------------------------------------------------------ lighting
+
 
 @dataclass
 class Lighting:
@@ -338,14 +374,16 @@ def random_lighting(rng: np.random.Generator, root: Path | None) -> Lighting:
 
 # ------------------------------------------------------------------------------------------ shading
 
+
 def make_scene(vertices: np.ndarray, faces: np.ndarray):
     """An open3d RaycastingScene of a mesh (for shadow and occlusion rays)."""
     from pointkit.render.raycast import _open3d
 
     o3d = _open3d()
     scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(np.asarray(vertices, np.float32)),
-                        o3d.core.Tensor(np.asarray(faces, np.uint32)))
+    scene.add_triangles(
+        o3d.core.Tensor(np.asarray(vertices, np.float32)), o3d.core.Tensor(np.asarray(faces, np.uint32))
+    )
     return scene
 
 
@@ -356,11 +394,9 @@ def _occluded(scene, origins: np.ndarray, directions: np.ndarray, tfar: float = 
     return scene.test_occlusions(o3d.core.Tensor(rays), tnear=0.0, tfar=float(tfar)).numpy().astype(bool)
 
 
-
-
-
-def ambient_occlusion(scene, points: np.ndarray, normals: np.ndarray, rays: int = 6, radius: float = 0.2,
-                      offset: float = 2e-3) -> np.ndarray:
+def ambient_occlusion(
+    scene, points: np.ndarray, normals: np.ndarray, rays: int = 6, radius: float = 0.2, offset: float = 2e-3
+) -> np.ndarray:
     """(N,) in [0, 1]: 1 - fraction of ``rays`` fixed hemisphere directions around each normal that
     hit the mesh within ``radius`` (deterministic per point and normal)."""
     if rays <= 0 or len(points) == 0:
@@ -377,8 +413,17 @@ def ambient_occlusion(scene, points: np.ndarray, normals: np.ndarray, rays: int 
     return 1 - hit.mean(1)
 
 
-def shade(scene, points: np.ndarray, normals: np.ndarray, view_dir: np.ndarray, material: Material,
-          lighting: Lighting, ao_rays: int = 6, shadows: bool = True, offset: float = 2e-3) -> np.ndarray:
+def shade(
+    scene,
+    points: np.ndarray,
+    normals: np.ndarray,
+    view_dir: np.ndarray,
+    material: Material,
+    lighting: Lighting,
+    ao_rays: int = 6,
+    shadows: bool = True,
+    offset: float = 2e-3,
+) -> np.ndarray:
     """Linear RGB (N, 3) of surface points: Lambert diffuse + Blinn-Phong specular (GGX-like
     roughness mapping) under the environment (SH irradiance, times ambient occlusion) and the
     directional lights (with ray-cast shadows).
@@ -388,13 +433,15 @@ def shade(scene, points: np.ndarray, normals: np.ndarray, view_dir: np.ndarray, 
         points, normals: (N, 3) world hit points and unit normals (facing the camera).
         view_dir: (3,) unit direction from the surface towards the camera (orthographic).
     """
-    ao = ambient_occlusion(scene, points, normals, ao_rays, offset=offset) if scene is not None else np.ones(len(points))
+    ao = (
+        ambient_occlusion(scene, points, normals, ao_rays, offset=offset) if scene is not None else np.ones(len(points))
+    )
     albedo = material.albedo(points, normals, ao)
     metal = material.metallic
     f0 = 0.04 * (1 - metal) + albedo * metal
     diffuse_colour = albedo * (1 - metal)
     rough = max(material.roughness, 0.05)
-    shininess = 2.0 / rough ** 4 - 2.0
+    shininess = 2.0 / rough**4 - 2.0
     n_v = np.clip(normals @ view_dir, 0, 1)[:, None]
     fresnel = f0 + (1 - f0) * (1 - n_v) ** 5 * (1 - rough)
     env = lighting.irradiance(normals) / np.pi
@@ -406,7 +453,9 @@ def shade(scene, points: np.ndarray, normals: np.ndarray, view_dir: np.ndarray, 
         n_l = np.clip(normals @ direction, 0, None)
         lit = n_l > 0
         if shadows and scene is not None and lit.any():
-            blocked = _occluded(scene, points[lit] + normals[lit] * offset, np.broadcast_to(direction, (int(lit.sum()), 3)))
+            blocked = _occluded(
+                scene, points[lit] + normals[lit] * offset, np.broadcast_to(direction, (int(lit.sum()), 3))
+            )
             lit[np.flatnonzero(lit)[blocked]] = False
         half = _unit(direction + view_dir)
         spec = (shininess + 8) / 8 * np.clip(normals @ half, 0, 1) ** shininess
@@ -417,13 +466,21 @@ def shade(scene, points: np.ndarray, normals: np.ndarray, view_dir: np.ndarray, 
 
 # --------------------------------------------------------------------------------------- backgrounds
 
+
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
     small = rng.uniform(0, 1, (cells, cells)).astype(np.float32)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def random_background(rng: np.random.Generator, h: int, w: int, root: Path | None, split: str = "all",
-                      photo_prob: float = 0.5, kind: str | None = None) -> tuple[np.ndarray, str]:
+def random_background(
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    root: Path | None,
+    split: str = "all",
+    photo_prob: float = 0.5,
+    kind: str | None = None,
+) -> tuple[np.ndarray, str]:
     """A linear-RGB background (H, W, 3) float32 and its kind ("photo:<file>" or a procedural kind).
 
     ``kind`` forces one: a procedural kind of BACKGROUND_KINDS, ``"photo"``, or ``"photo:GLOB"``
@@ -445,7 +502,7 @@ def random_background(rng: np.random.Generator, h: int, w: int, root: Path | Non
         ch, cw = int(size), int(size * w / h)
         cw = min(cw, iw)
         y0, x0 = int(rng.integers(0, ih - ch + 1)), int(rng.integers(0, iw - cw + 1))
-        out = cv2.resize(image[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(image[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
         if rng.uniform() < 0.5:
             out = out[:, ::-1]
         if rng.uniform() < 0.5:  # depth of field
@@ -492,13 +549,14 @@ def add_floor(rng: np.random.Generator, background: np.ndarray, mask: np.ndarray
     m = mask.astype(np.float32)
     shift = int(rng.uniform(0.0, 0.04) * h)
     moved = np.zeros_like(m)
-    moved[shift:] = m[:h - shift] if shift else m
+    moved[shift:] = m[: h - shift] if shift else m
     shadow = cv2.GaussianBlur(moved, (0, 0), max(1.0, rng.uniform(0.02, 0.06) * h))
     shadow = shadow / max(float(shadow.max()), 1e-6) * rng.uniform(0.3, 0.7)
     return out * (1 - (shadow[..., None] * band))
 
 
 # --------------------------------------------------------------------------------------------- camera
+
 
 def camera_effects(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     """Linear RGB (H, W, 3) -> display uint8 with exposure / white balance jitter, tone curve,

@@ -5,6 +5,7 @@ so a default, a range or a help line lives here only; ``build_dataset`` takes a 
 fields as keywords). The job saves it as ``<out>/config.json``, which dataset readers ignore (they
 read ``manifest*.json`` and ``objects/``); ``--resume`` takes the settings not given from it.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,40 +61,72 @@ class RenderConfig:
     """
 
     meshes: str | None = setting(None, "Folder of OBJ/PLY/STL/OFF/GLB meshes (searched recursively).", type=_DIR)
-    procedural: int | None = setting(None, "Render N procedural sculptures instead of mesh files.",
-                                     type=click.IntRange(min=1))
+    procedural: int | None = setting(
+        None, "Render N procedural sculptures instead of mesh files.", type=click.IntRange(min=1)
+    )
     out: str = setting(help="Dataset folder (resumed if it exists).", type=_DIR)
-    preset: str = setting("sketchfab", "Views: sketchfab = 5 views, azimuth 0-120, elevation 0; shapenet = 10 random "
-                          "views (both the paper's); turntable = 6 random views, azimuth 0-120, elevation -10-30.",
-                          type=click.Choice(list(PRESETS)))
+    preset: str = setting(
+        "sketchfab",
+        "Views: sketchfab = 5 views, azimuth 0-120, elevation 0; shapenet = 10 random "
+        "views (both the paper's); turntable = 6 random views, azimuth 0-120, elevation -10-30.",
+        type=click.Choice(list(PRESETS)),
+    )
     views: int | None = setting(None, "Views per object (overrides the preset).", type=click.IntRange(min=2))
     resolution: int = setting(DEFAULT_RESOLUTION, "Image size R (R x R).", type=click.IntRange(min=16))
     renderer: str = setting("fast", "Renderer plugin: fast (open3d) or blender.")
     renderer_options: dict[str, Any] | None = setting(
-        None, "Renderer option, repeatable (e.g. samples=32 for blender).", flag="--option", metavar="KEY=VALUE",
-        multiple=True, type=KeyValue())
-    families: list[str] | None = setting(None, "Procedural families to draw from (default all; e.g. "
-                                         "blob,vase,twist,union: pointkit's first, abstract datasets).",
-                                         metavar="A,B,...")
-    bank: bool = setting(False, "Instead of rendering views, write --out/bank.npz: the objects' SDF grids and the "
-                         "photo style's assets (--option backgrounds=train|test|all|none) for `train --synth` "
-                         "(on-the-fly data, e.g. on a GPU machine).")
+        None,
+        "Renderer option, repeatable (e.g. samples=32 for blender).",
+        flag="--option",
+        metavar="KEY=VALUE",
+        multiple=True,
+        type=KeyValue(),
+    )
+    families: list[str] | None = setting(
+        None,
+        "Procedural families to draw from (default all; e.g. "
+        "blob,vase,twist,union: pointkit's first, abstract datasets).",
+        metavar="A,B,...",
+    )
+    bank: bool = setting(
+        False,
+        "Instead of rendering views, write --out/bank.npz: the objects' SDF grids and the "
+        "photo style's assets (--option backgrounds=train|test|all|none) for `train --synth` "
+        "(on-the-fly data, e.g. on a GPU machine).",
+    )
     grid: int = setting(DEFAULT_GRID, "With --bank: SDF voxels per side.", type=click.IntRange(min=16))
-    up: str = setting("y", "Up axis of the --meshes files: z for Z-up scans (turned to Y-up), else they lie on "
-                      "their side.", type=click.Choice(list(UP_AXES)))
+    up: str = setting(
+        "y",
+        "Up axis of the --meshes files: z for Z-up scans (turned to Y-up), else they lie on their side.",
+        type=click.Choice(list(UP_AXES)),
+    )
     seed: int = setting(0, "Job seed: shapes, appearance, views, splits.", type=int)
     workers: int = setting(1, "Processes rendering in parallel.", type=click.IntRange(min=1))
-    shard: tuple[int, int] | None = setting(None, "Do only shard I of N (0-based); shards read as one dataset.",
-                                            metavar="I/N")
-    max_corr: int = setting(DEFAULT_MAX_CORR, "Correspondences kept per ordered view pair (seeded subset); 0 or -1 "
-                            "keeps all.", type=click.IntRange(min=-1))
-    resume: bool = setting(False, "Take the settings not given from --out's config.json (re-running the same "
-                           "command resumes as well).")
-    max_memory_gb: float | None = setting(None, "Refuse the job when its memory estimate is over this many GB "
-                                          "(default: pointkit.memory.default_limit_gb()); the command's "
-                                          "--max-memory-gb.", type=click.FloatRange(min=0, min_open=True), cli=False)
-    margin: float | None = setting(None, "Camera framing margin (default pointkit.geometry.DEFAULT_MARGIN).",
-                                   type=click.FloatRange(min=0), cli=False)
+    shard: tuple[int, int] | None = setting(
+        None, "Do only shard I of N (0-based); shards read as one dataset.", metavar="I/N"
+    )
+    max_corr: int = setting(
+        DEFAULT_MAX_CORR,
+        "Correspondences kept per ordered view pair (seeded subset); 0 or -1 keeps all.",
+        type=click.IntRange(min=-1),
+    )
+    resume: bool = setting(
+        False, "Take the settings not given from --out's config.json (re-running the same command resumes as well)."
+    )
+    max_memory_gb: float | None = setting(
+        None,
+        "Refuse the job when its memory estimate is over this many GB "
+        "(default: pointkit.memory.default_limit_gb()); the command's "
+        "--max-memory-gb.",
+        type=click.FloatRange(min=0, min_open=True),
+        cli=False,
+    )
+    margin: float | None = setting(
+        None,
+        "Camera framing margin (default pointkit.geometry.DEFAULT_MARGIN).",
+        type=click.FloatRange(min=0),
+        cli=False,
+    )
     progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
 
     def __post_init__(self):
@@ -137,7 +170,7 @@ def parse_shard(shard: tuple[int, int] | list[int] | str | None) -> tuple[int, i
 
 
 def _families(families: list[str] | str | None) -> list[str] | None:
-    """"a,b" or a list -> the list of known family names (None or empty: all)."""
+    """ "a,b" or a list -> the list of known family names (None or empty: all)."""
     from pointkit.render.procedural import check_families
 
     if isinstance(families, str):
@@ -159,6 +192,8 @@ def saved_config(out: str | Path) -> dict[str, Any]:
     """
     saved = load_saved(out, JOB)
     if saved is None:
-        raise PointkitError(f"{out}: no config.json to resume from; re-run the command that made it "
-                            "(without --resume), which resumes it too")
+        raise PointkitError(
+            f"{out}: no config.json to resume from; re-run the command that made it "
+            "(without --resume), which resumes it too"
+        )
     return saved

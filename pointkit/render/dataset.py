@@ -11,6 +11,7 @@ The job's settings are a :class:`~pointkit.render.config.RenderConfig` (saved as
 ``build_dataset`` composes the steps: ``plan_dataset`` (every check, nothing written),
 ``render_plan`` (the objects, the manifest).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,16 +40,16 @@ MANIFEST_EVERY_S = 2.0
 def _hash01(*parts: Any) -> float:
     """A number in [0, 1) from a stable hash of ``parts`` (not Python's salted ``hash``)."""
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") / 2.0 ** 64
+    return int.from_bytes(digest[:8], "little") / 2.0**64
 
 
 def object_seed(seed: int, object_id: str) -> int:
     """The 31-bit seed of one object's views and appearance, from the job seed and its id."""
-    return int(_hash01("object", seed, object_id) * 2 ** 31)
+    return int(_hash01("object", seed, object_id) * 2**31)
 
 
 def split_of(object_id: str, seed: int, fractions: dict[str, float] = SPLIT_FRACTIONS) -> str:
-    """"train", "val" or "test" of an object by its hash alone (its id and the job seed): what
+    """ "train", "val" or "test" of an object by its hash alone (its id and the job seed): what
     ``job_splits`` gives it unless the job is too small to fill every split that way."""
     return assign_splits({object_id: _hash01("split", seed, object_id)}, fractions)[object_id]
 
@@ -104,18 +105,35 @@ def _render_object(task: dict) -> dict:
         key = json.dumps([task["renderer"], task["renderer_options"]], sort_keys=True)
         if key not in _RENDERERS:
             _RENDERERS[key] = get_renderer(task["renderer"], **task["renderer_options"])
-        mesh = load_mesh(source["mesh"], task.get("up", "y")) if "mesh" in source else \
-            sculpture(task["seed"], source["procedural"], families=task.get("families"))
-        views = render_views(mesh, task["views"], task["resolution"], renderer=_RENDERERS[key],
-                             seed=task["object_seed"], margin=task["margin"])
+        mesh = (
+            load_mesh(source["mesh"], task.get("up", "y"))
+            if "mesh" in source
+            else sculpture(task["seed"], source["procedural"], families=task.get("families"))
+        )
+        views = render_views(
+            mesh,
+            task["views"],
+            task["resolution"],
+            renderer=_RENDERERS[key],
+            seed=task["object_seed"],
+            margin=task["margin"],
+        )
         pairs, offsets, uv_src, uv_tgt = all_pair_correspondences(views, task["max_corr"], task["object_seed"])
-        write_object(task["root"], ObjectRecord(
-            object_id=task["object_id"],
-            images=np.stack([v.image for v in views]), masks=np.stack([v.mask for v in views]),
-            depth=np.stack([v.depth for v in views]),
-            world_to_camera=np.stack([v.world_to_camera for v in views]),
-            affine=np.stack([v.affine for v in views]),
-            pairs=pairs, pair_offsets=offsets, uv_src=uv_src, uv_tgt=uv_tgt))
+        write_object(
+            task["root"],
+            ObjectRecord(
+                object_id=task["object_id"],
+                images=np.stack([v.image for v in views]),
+                masks=np.stack([v.mask for v in views]),
+                depth=np.stack([v.depth for v in views]),
+                world_to_camera=np.stack([v.world_to_camera for v in views]),
+                affine=np.stack([v.affine for v in views]),
+                pairs=pairs,
+                pair_offsets=offsets,
+                uv_src=uv_src,
+                uv_tgt=uv_tgt,
+            ),
+        )
         return {"object_id": task["object_id"], "ok": True, "correspondences": int(offsets[-1])}
     except Exception as exc:  # a batch job records any per-object failure and goes on
         reason = first_line(exc)
@@ -144,8 +162,9 @@ def _check_job(config: RenderConfig) -> int:
     return num_views
 
 
-def _check_job_memory(num_views: int, resolution: int, max_corr: int, workers: int,
-                      max_memory_gb: float | None) -> None:
+def _check_job_memory(
+    num_views: int, resolution: int, max_corr: int, workers: int, max_memory_gb: float | None
+) -> None:
     """Refuse a job whose memory estimate (``pointkit.memory.render_job_bytes``) is over the limit."""
     from pointkit.memory import check_memory, render_job_bytes
 
@@ -174,11 +193,18 @@ def _refuse_other_settings(manifest_path: Path, settings: dict[str, Any]) -> Non
     except (OSError, json.JSONDecodeError):
         return  # a manifest is rewritten from the object files
     source = settings["source"]
-    changed = [k for k in settings if k in previous and previous[k] != settings[k]
-               and not (k == "source" and "procedural" in previous[k] and "procedural" in source)]
+    changed = [
+        k
+        for k in settings
+        if k in previous
+        and previous[k] != settings[k]
+        and not (k == "source" and "procedural" in previous[k] and "procedural" in source)
+    ]
     if changed:
-        raise PointkitError(f"{manifest_path.parent} was made with other settings ({', '.join(changed)}); "
-                            "use a new --out folder or the original options")
+        raise PointkitError(
+            f"{manifest_path.parent} was made with other settings ({', '.join(changed)}); "
+            "use a new --out folder or the original options"
+        )
 
 
 @dataclass
@@ -187,11 +213,11 @@ class DatasetPlan:
 
     root: Path
     manifest_path: Path
-    settings: dict[str, Any]                # the manifest's settings (a resume must match them)
-    objects: dict[str, dict]                # manifest entries of the objects done (their file exists)
-    todo: list[tuple[dict, dict]]           # (render task, manifest entry) of the others
+    settings: dict[str, Any]  # the manifest's settings (a resume must match them)
+    objects: dict[str, dict]  # manifest entries of the objects done (their file exists)
+    todo: list[tuple[dict, dict]]  # (render task, manifest entry) of the others
     num_views: int
-    total: int                              # objects of this run (this shard's)
+    total: int  # objects of this run (this shard's)
 
 
 def _manifest_settings(config: RenderConfig, source: dict, num_views: int) -> dict[str, Any]:
@@ -199,11 +225,18 @@ def _manifest_settings(config: RenderConfig, source: dict, num_views: int) -> di
     from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
 
     settings = {
-        "generator": "pointkit render-synthetic", "source": source, "preset": config.preset, "num_views": num_views,
-        "resolution": config.resolution, "renderer": config.renderer, "renderer_options": config.renderer_options,
-        "seed": config.seed, "max_corr": config.max_corr_kept,
+        "generator": "pointkit render-synthetic",
+        "source": source,
+        "preset": config.preset,
+        "num_views": num_views,
+        "resolution": config.resolution,
+        "renderer": config.renderer,
+        "renderer_options": config.renderer_options,
+        "seed": config.seed,
+        "max_corr": config.max_corr_kept,
         "margin": DEFAULT_MARGIN if config.margin is None else float(config.margin),
-        "camera_distance": CAMERA_DISTANCE, "split_fractions": SPLIT_FRACTIONS,
+        "camera_distance": CAMERA_DISTANCE,
+        "split_fractions": SPLIT_FRACTIONS,
         "shard": list(config.shard) if config.shard else None,
     }
     if config.families:  # recorded only when given, so older manifests keep matching
@@ -213,8 +246,9 @@ def _manifest_settings(config: RenderConfig, source: dict, num_views: int) -> di
     return settings
 
 
-def _object_tasks(config: RenderConfig, root: Path, tasks: list[tuple[str, dict]], splits: dict[str, str],
-                  settings: dict[str, Any]) -> tuple[dict[str, dict], list[tuple[dict, dict]]]:
+def _object_tasks(
+    config: RenderConfig, root: Path, tasks: list[tuple[str, dict]], splits: dict[str, str], settings: dict[str, Any]
+) -> tuple[dict[str, dict], list[tuple[dict, dict]]]:
     """Each object's manifest entry; those whose file exists are done, the others get a render task."""
     from pointkit.data.format import object_path
     from pointkit.render.presets import preset_views
@@ -222,16 +256,35 @@ def _object_tasks(config: RenderConfig, root: Path, tasks: list[tuple[str, dict]
     done, todo = {}, []
     for object_id, src in tasks:
         oseed = object_seed(config.seed, object_id)
-        entry = {"split": splits[object_id], "source": src, "seed": oseed,
-                 "views": [list(v) for v in preset_views(config.preset, settings["num_views"], oseed)]}
+        entry = {
+            "split": splits[object_id],
+            "source": src,
+            "seed": oseed,
+            "views": [list(v) for v in preset_views(config.preset, settings["num_views"], oseed)],
+        }
         if object_path(root, object_id).exists():
             done[object_id] = entry
             continue
-        todo.append(({"root": str(root), "object_id": object_id, "source": src, "views": entry["views"],
-                      "resolution": config.resolution, "renderer": config.renderer,
-                      "renderer_options": config.renderer_options, "seed": config.seed, "object_seed": oseed,
-                      "max_corr": settings["max_corr"], "margin": settings["margin"], "families": config.families,
-                      "up": config.up}, entry))
+        todo.append(
+            (
+                {
+                    "root": str(root),
+                    "object_id": object_id,
+                    "source": src,
+                    "views": entry["views"],
+                    "resolution": config.resolution,
+                    "renderer": config.renderer,
+                    "renderer_options": config.renderer_options,
+                    "seed": config.seed,
+                    "object_seed": oseed,
+                    "max_corr": settings["max_corr"],
+                    "margin": settings["margin"],
+                    "families": config.families,
+                    "up": config.up,
+                },
+                entry,
+            )
+        )
     return done, todo
 
 
@@ -246,9 +299,9 @@ def plan_dataset(config: RenderConfig) -> DatasetPlan:
 
     num_views = _check_job(config)
     tasks, source = object_sources(config.meshes, config.procedural)
-    splits = job_splits([oid for oid, _ in tasks], config.seed)   # of the whole job: every shard agrees
+    splits = job_splits([oid for oid, _ in tasks], config.seed)  # of the whole job: every shard agrees
     if config.shard is not None:
-        tasks = tasks[config.shard[0]::config.shard[1]]
+        tasks = tasks[config.shard[0] :: config.shard[1]]
     root = Path(config.out)
     settings = _manifest_settings(config, source, num_views)
     manifest_path = root / manifest_name(config.shard)
@@ -262,9 +315,16 @@ def _write_manifest(plan: DatasetPlan, failures: list[dict]) -> None:
     from pointkit.data.format import write_manifest
 
     shard = tuple(plan.settings["shard"]) if plan.settings["shard"] else None
-    write_manifest(plan.root, {**plan.settings, "pointkit_version": __version__,
-                               "objects": dict(sorted(plan.objects.items())),
-                               "failures": sorted(failures, key=lambda f: f["object"])}, shard)
+    write_manifest(
+        plan.root,
+        {
+            **plan.settings,
+            "pointkit_version": __version__,
+            "objects": dict(sorted(plan.objects.items())),
+            "failures": sorted(failures, key=lambda f: f["object"]),
+        },
+        shard,
+    )
 
 
 def render_plan(plan: DatasetPlan, workers: int = 1, progress: bool = True) -> tuple[int, list[dict]]:
@@ -276,8 +336,7 @@ def render_plan(plan: DatasetPlan, workers: int = 1, progress: bool = True) -> t
     entries = {task["object_id"]: (task, entry) for task, entry in plan.todo}
     failures: list[dict] = []
     last_save, rendered = 0.0, 0
-    bar = tqdm(total=len(plan.todo) * plan.num_views, unit="view", desc="render", disable=not progress,
-               smoothing=0.1)
+    bar = tqdm(total=len(plan.todo) * plan.num_views, unit="view", desc="render", disable=not progress, smoothing=0.1)
     try:
         for result in _run([t for t, _ in plan.todo], workers):
             task, entry = entries[result["object_id"]]
@@ -322,11 +381,19 @@ def build_dataset(out: str | Path | RenderConfig, **settings: Any) -> dict[str, 
     skipped = len(plan.objects)
     _remove_stale_temporaries(plan.root, set(plan.objects) | {task["object_id"] for task, _ in plan.todo})
     plan.root.mkdir(parents=True, exist_ok=True)
-    save_config(replace(config, shard=None), plan.root, JOB)   # the same file from every shard
+    save_config(replace(config, shard=None), plan.root, JOB)  # the same file from every shard
     start = time.perf_counter()
     rendered, failures = render_plan(plan, config.workers, config.progress)
     seconds = time.perf_counter() - start
     views = rendered * plan.num_views
-    return {"out": str(plan.root), "manifest": str(plan.manifest_path), "objects": plan.total, "rendered": rendered,
-            "skipped": skipped, "failed": len(failures), "views": views, "seconds": round(seconds, 3),
-            "views_per_s": round(views / seconds, 2) if seconds else 0.0}
+    return {
+        "out": str(plan.root),
+        "manifest": str(plan.manifest_path),
+        "objects": plan.total,
+        "rendered": rendered,
+        "skipped": skipped,
+        "failed": len(failures),
+        "views": views,
+        "seconds": round(seconds, 3),
+        "views_per_s": round(views / seconds, 2) if seconds else 0.0,
+    }

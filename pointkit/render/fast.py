@@ -10,6 +10,7 @@ coordinates, turned to face the camera (open meshes show their inside faces lit 
 environment plus directional lights with ray-cast shadows and ambient occlusion, a photo or
 procedural background and camera effects; depth and mask are the same exact ray casts.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -26,8 +27,9 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def _surface(hits, i: int, camera: OrthoCamera, vertex_normals: np.ndarray,
-             faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _surface(
+    hits, i: int, camera: OrthoCamera, vertex_normals: np.ndarray, faces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(N, 3) camera-facing interpolated normals and (N, 3) world points of view ``i``'s object
     pixels (row-major order of ``hits.mask[i]``)."""
     mask, depth = hits.mask[i], hits.depth[i]
@@ -61,9 +63,18 @@ class FastRenderer:
 
     name = "fast"
 
-    def __init__(self, texture: float = 0.35, style: str = "plain", appearance: str | None = None,
-                 backgrounds: str = "all", photo_prob: float = 0.5, material: str | None = None,
-                 ao_rays: int = 4, background: str | None = None, floor_prob: float = 0.35):
+    def __init__(
+        self,
+        texture: float = 0.35,
+        style: str = "plain",
+        appearance: str | None = None,
+        backgrounds: str = "all",
+        photo_prob: float = 0.5,
+        material: str | None = None,
+        ao_rays: int = 4,
+        background: str | None = None,
+        floor_prob: float = 0.35,
+    ):
         from pointkit.render import appearance as app
 
         self.texture = float(texture)
@@ -82,16 +93,19 @@ class FastRenderer:
         self.floor_prob = float(floor_prob)
         self.appearance = app.resolve_appearance_dir(appearance) if self.style == "photo" else None
 
-    def render(self, mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera], seed: int,
-               views: Sequence[tuple[float, float]]) -> list[RenderedView]:
+    def render(
+        self, mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera], seed: int, views: Sequence[tuple[float, float]]
+    ) -> list[RenderedView]:
         if self.style == "photo":
             return self._render_photo(mesh, cameras, seed, views)
         rng = np.random.default_rng(seed)
         base = rng.uniform(0.25, 0.9, 3) * rng.uniform(0.6, 1.0)
         freq = rng.normal(0.0, 1.0, (8, 3)) * np.repeat([3.0, 12.0], 4)[:, None]  # coarse and fine waves
         phase = rng.uniform(0, 2 * np.pi, 8)
-        lights = _unit(np.array([rng.normal(0, 1), abs(rng.normal(1, 0.5)), rng.normal(0, 1)])), \
-            _unit(rng.normal(0, 1, 3))
+        lights = (
+            _unit(np.array([rng.normal(0, 1), abs(rng.normal(1, 0.5)), rng.normal(0, 1)])),
+            _unit(rng.normal(0, 1, 3)),
+        )
         power = rng.uniform(0.55, 0.8), rng.uniform(0.1, 0.3)
         ambient = rng.uniform(0.08, 0.2)
         backgrounds = rng.uniform(0.05, 0.95, (len(cameras), 2, 3))
@@ -112,12 +126,21 @@ class FastRenderer:
                 light = ambient + sum(p * np.clip(normal @ l, 0, None) for p, l in zip(power, lights))
                 image[mask] = albedo * light[:, None]
             image = np.clip(image, 0, 1) ** (1 / 2.2)  # linear -> display gamma
-            out.append(RenderedView(image=(image * 255 + 0.5).astype(np.uint8), depth=depth, mask=mask,
-                                    camera=camera, azimuth=azimuth, elevation=elevation))
+            out.append(
+                RenderedView(
+                    image=(image * 255 + 0.5).astype(np.uint8),
+                    depth=depth,
+                    mask=mask,
+                    camera=camera,
+                    azimuth=azimuth,
+                    elevation=elevation,
+                )
+            )
         return out
 
-    def _render_photo(self, mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera], seed: int,
-                      views: Sequence[tuple[float, float]]) -> list[RenderedView]:
+    def _render_photo(
+        self, mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera], seed: int, views: Sequence[tuple[float, float]]
+    ) -> list[RenderedView]:
         from pointkit.render import appearance as app
 
         rng = np.random.default_rng([int(seed), 0x9407])
@@ -133,8 +156,9 @@ class FastRenderer:
             view_rng = np.random.default_rng(int(view_seeds[i]))
             mask, depth = hits.mask[i], hits.depth[i]
             h, w = mask.shape
-            background, kind = app.random_background(view_rng, h, w, self.appearance, self.backgrounds,
-                                                     self.photo_prob, self.background)
+            background, kind = app.random_background(
+                view_rng, h, w, self.appearance, self.backgrounds, self.photo_prob, self.background
+            )
             if view_rng.uniform() < self.floor_prob:
                 background = app.add_floor(view_rng, background, mask)
                 kind += "+floor"
@@ -144,7 +168,16 @@ class FastRenderer:
                 forward = camera.world_to_camera[2, :3]
                 foreground[mask] = app.shade(scene, points, normal, -forward, material, lighting, self.ao_rays)
             image, alpha = app.composite(foreground, background, mask)
-            out.append(RenderedView(image=app.camera_effects(view_rng, image), depth=depth, mask=mask,
-                                    camera=camera, azimuth=azimuth, elevation=elevation,
-                                    coverage=alpha, background=kind))
+            out.append(
+                RenderedView(
+                    image=app.camera_effects(view_rng, image),
+                    depth=depth,
+                    mask=mask,
+                    camera=camera,
+                    azimuth=azimuth,
+                    elevation=elevation,
+                    coverage=alpha,
+                    background=kind,
+                )
+            )
         return out

@@ -1,4 +1,5 @@
 """Mesh loading and normalisation through trimesh."""
+
 from __future__ import annotations
 
 from pathlib import Path

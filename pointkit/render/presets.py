@@ -1,4 +1,5 @@
 """View presets of the paper (§5.1): which (azimuth, elevation) views each object gets."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

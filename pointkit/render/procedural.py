@@ -15,6 +15,7 @@ Ten families. Six follow a sculptor's shape grammar (``pointkit.render.sculptor`
 
 All meshes are returned normalised (centred, in the unit sphere), with +Y up.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -27,8 +28,18 @@ from pointkit.render.mesh import normalise_mesh
 from pointkit.render import sculptor
 
 KINDS = ("head", "bust", "figure", "animal", "relief", "ornament", "blob", "vase", "twist", "union")
-WEIGHTS = {"head": 0.12, "bust": 0.14, "figure": 0.2, "animal": 0.16, "relief": 0.1, "ornament": 0.13,
-           "blob": 0.0375, "vase": 0.0375, "twist": 0.0375, "union": 0.0375}
+WEIGHTS = {
+    "head": 0.12,
+    "bust": 0.14,
+    "figure": 0.2,
+    "animal": 0.16,
+    "relief": 0.1,
+    "ornament": 0.13,
+    "blob": 0.0375,
+    "vase": 0.0375,
+    "twist": 0.0375,
+    "union": 0.0375,
+}
 """Probability of each family when ``sculpture`` draws it; the abstract four together: 15 %."""
 
 
@@ -37,8 +48,7 @@ def sculpture_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(index), 0x5C])
 
 
-def sculpture(seed: int, index: int, kind: str | None = None,
-              families: Sequence[str] | None = None) -> trimesh.Trimesh:
+def sculpture(seed: int, index: int, kind: str | None = None, families: Sequence[str] | None = None) -> trimesh.Trimesh:
     """Sculpture ``index`` of the family drawn by ``seed``; same (seed, index), same mesh.
 
     Args:
@@ -67,7 +77,9 @@ def check_families(families: Sequence[str] | None) -> tuple[str, ...] | None:
         return None
     bad = [f for f in families if f not in KINDS]
     if bad or not families:
-        raise ValueError(f"unknown sculpture family {bad[0] if bad else '(none given)'!r}; choose from {', '.join(KINDS)}")
+        raise ValueError(
+            f"unknown sculpture family {bad[0] if bad else '(none given)'!r}; choose from {', '.join(KINDS)}"
+        )
     return tuple(families)
 
 
@@ -117,7 +129,7 @@ def _blob(rng: np.random.Generator, n: int = 56) -> trimesh.Trimesh:
         p = (x - rng.normal(0, 0.2, 3)) @ rot
         major, minor = rng.uniform(0.25, 0.55), rng.uniform(0.08, 0.16)
         tube = np.hypot(np.hypot(p[..., 0], p[..., 2]) - major, p[..., 1])
-        field -= 2.0 * np.exp(-(tube / minor) ** 2)
+        field -= 2.0 * np.exp(-((tube / minor) ** 2))
     level = 0.45
     if not (field.max() > level > field.min()):
         level = 0.5 * (field.max() + field.min())
@@ -155,7 +167,7 @@ def _deform(vertices: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Taper, twist about +Y and bend along an arc; (N, 3) -> (N, 3), Y in [-1, 1]."""
     v = vertices.copy()
     y = v[:, 1]
-    v[:, [0, 2]] *= (1 + rng.uniform(-0.5, 0.3) * (y[:, None] + 1) / 2)
+    v[:, [0, 2]] *= 1 + rng.uniform(-0.5, 0.3) * (y[:, None] + 1) / 2
     angle = rng.uniform(-1.5, 1.5) * np.pi * (y + 1) / 2
     c, s = np.cos(angle), np.sin(angle)
     v[:, 0], v[:, 2] = c * v[:, 0] - s * v[:, 2], s * v[:, 0] + c * v[:, 2]
@@ -175,8 +187,12 @@ def _twist(rng: np.random.Generator) -> trimesh.Trimesh:
         base = trimesh.creation.box([rng.uniform(0.3, 0.7), height, rng.uniform(0.3, 0.7)])
     else:
         # A star section: a cylinder whose radius is modulated with the angle.
-        base = trimesh.creation.cylinder(radius=1.0, height=height, sections=120,
-                                         transform=trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+        base = trimesh.creation.cylinder(
+            radius=1.0,
+            height=height,
+            sections=120,
+            transform=trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]),
+        )
         theta = np.arctan2(base.vertices[:, 2], base.vertices[:, 0])
         lobes, r0 = int(rng.integers(3, 8)), rng.uniform(0.25, 0.4)
         star = r0 * (1 + rng.uniform(0.15, 0.45) * np.cos(lobes * theta))
@@ -202,12 +218,12 @@ def _union(rng: np.random.Generator) -> trimesh.Trimesh:
         elif kind == 3:
             part = trimesh.creation.capsule(height=rng.uniform(0.3, 1.0), radius=size * 0.5, count=[24, 24])
         else:
-            part = trimesh.creation.torus(major_radius=size, minor_radius=size * rng.uniform(0.2, 0.45),
-                                          major_sections=48, minor_sections=24)
+            part = trimesh.creation.torus(
+                major_radius=size, minor_radius=size * rng.uniform(0.2, 0.45), major_sections=48, minor_sections=24
+            )
         part.apply_scale(rng.uniform(0.7, 1.3, 3))
         transform = _random_rotation(rng)
         transform[:3, 3] = rng.normal(0, 0.3, 3) * [0.8, 1.2, 0.8]
         part.apply_transform(transform)
         parts.append(part)
     return trimesh.util.concatenate(parts)
-

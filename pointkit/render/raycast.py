@@ -4,6 +4,7 @@ Both renderers take depth and mask from here: with an orthographic camera every 
 casts one ray along the camera's forward axis from the plane z = 0, so the hit distance *is* the
 camera depth, exactly (no z-buffer linearisation, no EXR passes).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,8 +55,9 @@ def raycast(mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera]) -> RayHits:
     """
     o3d = _open3d()
     scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(np.asarray(mesh.vertices, np.float32)),
-                        o3d.core.Tensor(np.asarray(mesh.faces, np.uint32)))
+    scene.add_triangles(
+        o3d.core.Tensor(np.asarray(mesh.vertices, np.float32)), o3d.core.Tensor(np.asarray(mesh.faces, np.uint32))
+    )
     result = scene.cast_rays(o3d.core.Tensor.from_numpy(_rays(cameras)))
     t_hit = result["t_hit"].numpy()
     mask = np.isfinite(t_hit)

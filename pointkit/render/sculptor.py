@@ -27,6 +27,7 @@ at azimuth 0, which sits on +Z and looks along -Z, see ``pointkit.geometry.look_
 
 The raw meshes are not normalised; ``pointkit.render.procedural.sculpture`` normalises them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -327,8 +328,12 @@ def _skeleton(rng: np.random.Generator, pose: str) -> dict[str, np.ndarray]:
 
 _BONES = [("pelvis", "chest", 0.1, 0.11), ("chest", "neck", 0.07, 0.05), ("neck", "head", 0.05, 0.05)]
 for _s in "lr":
-    _BONES += [("hip" + _s, "knee" + _s, 0.075, 0.05), ("knee" + _s, "foot" + _s, 0.05, 0.035),
-               ("shoulder" + _s, "elbow" + _s, 0.045, 0.035), ("elbow" + _s, "hand" + _s, 0.035, 0.028)]
+    _BONES += [
+        ("hip" + _s, "knee" + _s, 0.075, 0.05),
+        ("knee" + _s, "foot" + _s, 0.05, 0.035),
+        ("shoulder" + _s, "elbow" + _s, 0.045, 0.035),
+        ("elbow" + _s, "hand" + _s, 0.035, 0.028),
+    ]
 
 
 def figure(rng: np.random.Generator) -> trimesh.Trimesh:
@@ -354,7 +359,9 @@ def figure(rng: np.random.Generator) -> trimesh.Trimesh:
         ds = [_capsule(p, j[a], j[b], ra * bulk, rb * bulk) for a, b, ra, rb in _BONES]
         d = _union(ds, 0.05)
         c, pl = j["chest"], j["pelvis"]
-        d = _smin(d, _ellipsoid(p, c - 0.06 * (c - pl) / np.linalg.norm(c - pl), (0.18 * bulk, 0.14, 0.11 * bulk)), 0.08)
+        d = _smin(
+            d, _ellipsoid(p, c - 0.06 * (c - pl) / np.linalg.norm(c - pl), (0.18 * bulk, 0.14, 0.11 * bulk)), 0.08
+        )
         d = _smin(d, _ellipsoid(p, pl, (0.16 * bulk, 0.11, 0.11 * bulk)), 0.08)
         d = _smin(d, _sphere(p, j["head"], 0.1), 0.04)
         d = _smin(d, _sphere(p, j["head"] + [0, -0.03, 0.06], 0.06), 0.04)  # face / jaw mass
@@ -441,8 +448,9 @@ def _quadruped(rng: np.random.Generator) -> trimesh.Trimesh:
         for sz in (-1, 1):
             ear = head_c + [-head_l * 0.2, head_l * 0.45, sz * head_l * 0.25]
             d = _smin(d, _capsule(p, head_c + [-head_l * 0.2, 0.0, sz * head_l * 0.2], ear, 0.035, 0.012), 0.02)
-            d = _ssub(d, _sphere(p, head_c + head_dir * head_l * 0.25 + [0, head_l * 0.15, sz * head_l * 0.38],
-                                 0.025), 0.01)
+            d = _ssub(
+                d, _sphere(p, head_c + head_dir * head_l * 0.25 + [0, head_l * 0.15, sz * head_l * 0.38], 0.025), 0.01
+            )
         d = _smin(d, _capsule(p, tail_a, tail_b, 0.05, 0.02), 0.04)
         for hip, knee, foot in zip(hips, knees, feet):
             d = _smin(d, _capsule(p, hip, knee, bw * 0.45, 0.05), 0.06)
@@ -481,8 +489,15 @@ def _bird(rng: np.random.Generator) -> trimesh.Trimesh:
             root = body_c + axis * bl * 0.3 + [0, bh * 0.2, sz * bh * 0.85]
             tip = root - axis * wing_l + [0, -0.03, sz * 0.02]
         wings.append((root, tip))
-    pts = [body_c + [bl, bh, 0], body_c - [bl, bh, 0], head_c, head_c + beak_dir * beak_l, tail_c,
-           [0, 0, 0.2], [0, 0, -0.2]] + [w[1] for w in wings]
+    pts = [
+        body_c + [bl, bh, 0],
+        body_c - [bl, bh, 0],
+        head_c,
+        head_c + beak_dir * beak_l,
+        tail_c,
+        [0, 0, 0.2],
+        [0, 0, -0.2],
+    ] + [w[1] for w in wings]
 
     def f(p):
         rot = np.stack([axis, [-axis[1], axis[0], 0], [0, 0, 1]], 1)
@@ -527,16 +542,24 @@ def _fish(rng: np.random.Generator) -> trimesh.Trimesh:
         zb = z - bend * (np.minimum(x, 0) ** 2)  # the body swims in a curve
         q = (x, y - y0, zb)
         d = _ellipsoid(q, (0, 0, 0), (bl, bh, bw))
-        tail = np.maximum(_ellipsoid(q, (-bl - 0.02, 0, 0), (0.22, tail_h, 0.025)),
-                          -(np.abs(q[1]) * 0.9 - (q[0] + bl + 0.06)))  # forked: a V notch cut out
+        tail = np.maximum(
+            _ellipsoid(q, (-bl - 0.02, 0, 0), (0.22, tail_h, 0.025)), -(np.abs(q[1]) * 0.9 - (q[0] + bl + 0.06))
+        )  # forked: a V notch cut out
         d = _smin(d, tail, 0.05)
-        d = _smin(d, _ellipsoid(q, (-bl * 0.1, bh * 0.9, 0), (bl * 0.4, fin_h, 0.02),
-                                _rot_matrix([0, 0, 1], 0.3)), 0.04)  # dorsal fin
-        d = _smin(d, _ellipsoid(q, (-bl * 0.45, -bh * 0.8, 0), (bl * 0.2, fin_h * 0.6, 0.02),
-                                _rot_matrix([0, 0, 1], -0.4)), 0.04)
+        d = _smin(
+            d, _ellipsoid(q, (-bl * 0.1, bh * 0.9, 0), (bl * 0.4, fin_h, 0.02), _rot_matrix([0, 0, 1], 0.3)), 0.04
+        )  # dorsal fin
+        d = _smin(
+            d,
+            _ellipsoid(q, (-bl * 0.45, -bh * 0.8, 0), (bl * 0.2, fin_h * 0.6, 0.02), _rot_matrix([0, 0, 1], -0.4)),
+            0.04,
+        )
         for sz in (-1, 1):
-            d = _smin(d, _ellipsoid(q, (bl * 0.4, -bh * 0.3, sz * bw * 0.9), (0.12, 0.04, 0.05),
-                                    _rot_matrix([0, 0, 1], -0.5)), 0.03)
+            d = _smin(
+                d,
+                _ellipsoid(q, (bl * 0.4, -bh * 0.3, sz * bw * 0.9), (0.12, 0.04, 0.05), _rot_matrix([0, 0, 1], -0.5)),
+                0.03,
+            )
             d = _ssub(d, _sphere(q, (bl * 0.72, bh * 0.2, sz * bw * 0.75), 0.03), 0.01)  # eyes
         d = _ssub(d, _ellipsoid(q, (bl * 0.55, -bh * 0.05, 0), (0.1, 0.005, bw * 1.2)), 0.01)  # gill / mouth
         d = d + 0.004 * np.abs(np.sin(60 * q[0] + 30 * q[1])) * (np.abs(q[0]) < bl * 0.8)  # scales
@@ -545,7 +568,7 @@ def _fish(rng: np.random.Generator) -> trimesh.Trimesh:
             d = _smin(d, _cylinder(p, (0, 0.04, 0), 0.22, 0.04), 0.02)
         return d + _noise(p, nrng, 0.003, 20.0)
 
-    zb = abs(bend) * bl ** 2 + 0.3
+    zb = abs(bend) * bl**2 + 0.3
     lo = (-bl - 0.3, min(y0 - bh - 0.25, -0.02), -zb)
     hi = (bl + 0.1, y0 + bh + fin_h + 0.1, zb)
     return _march(f, lo, hi)
@@ -605,8 +628,9 @@ def _relief_figures(x, y, poses, hw, hh, rim_w, height):
             d2 = np.minimum(d2, _seg2(x, y, knee, (knee[0] + 0.1 * sc * pp[k], -0.95 * sc), 0.055 * sc))
             elbow = (sh[0] + sgn * 0.3 * sc, sh[1] - 0.15 * sc + 0.25 * sc * pp[k + 1])
             d2 = np.minimum(d2, _seg2(x, y, sh, elbow, 0.05 * sc))
-            d2 = np.minimum(d2, _seg2(x, y, elbow, (elbow[0] + sgn * 0.2 * sc, elbow[1] + 0.3 * sc * pp[k + 1]),
-                                      0.04 * sc))
+            d2 = np.minimum(
+                d2, _seg2(x, y, elbow, (elbow[0] + sgn * 0.2 * sc, elbow[1] + 0.3 * sc * pp[k + 1]), 0.04 * sc)
+            )
         h = np.maximum(h, _bump(d2, height, 0.05 * sc))
     return h
 
@@ -683,8 +707,7 @@ def relief(rng: np.random.Generator) -> trimesh.Trimesh:
         return d * 0.8
 
     pad = 0.05
-    return _march(f, (-hw - pad, -hh - pad, -slab - pad), (hw + pad, hh + pad, height * 1.8 + pad),
-                  n=88, min_n=28)
+    return _march(f, (-hw - pad, -hh - pad, -slab - pad), (hw + pad, hh + pad, height * 1.8 + pad), n=88, min_n=28)
 
 
 # --------------------------------------------------------------------------- ornament
@@ -750,8 +773,12 @@ class _Order:
 
     def baluster(self, p):
         (a, b), r0, H = self.swell, self.r0, self.H
-        d = _revolve(p, lambda t: r0 * (0.55 + 0.6 * np.exp(-((t - a * H) / (0.18 * H)) ** 2) + 0.1 * np.cos(b * t)),
-                     0.15, H - 0.15)
+        d = _revolve(
+            p,
+            lambda t: r0 * (0.55 + 0.6 * np.exp(-(((t - a * H) / (0.18 * H)) ** 2)) + 0.1 * np.cos(b * t)),
+            0.15,
+            H - 0.15,
+        )
         d = np.minimum(d, _box(p, (0, 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
         d = np.minimum(d, _box(p, (0, H - 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
         d = _smin(d, _torus(p, (0, 0.2, 0), r0 * 0.75, 0.04), 0.01)
@@ -766,8 +793,12 @@ class _Order:
         d = np.minimum(d, _torus(p, (0, 1.3, 0), rb * 0.85, 0.04))
         d = _ssub(d, _cylinder(p, (0, 1.3, 0), rb * 0.72, 0.2), 0.02)  # the opening
         d = _smin(d, _revolve(p, lambda t: rb * (0.25 + 0.5 * (0.35 - t) ** 2 / 0.12), 0.05, 0.35), 0.04)
-        d = np.minimum(d, _cylinder(p, (0, 0.04, 0), rb * 0.55, 0.04) if not self.square
-                       else _box(p, (0, 0.04, 0), (rb * 0.6, 0.04, rb * 0.6), 0.01))
+        d = np.minimum(
+            d,
+            _cylinder(p, (0, 0.04, 0), rb * 0.55, 0.04)
+            if not self.square
+            else _box(p, (0, 0.04, 0), (rb * 0.6, 0.04, rb * 0.6), 0.01),
+        )
         for sx in (-1, 1):  # handles
             d = _smin(d, _torus(p, (sx * rb * 0.95, 1.05, 0), 0.16, 0.03, axis=2), 0.02)
         return d
@@ -796,8 +827,13 @@ def ornament(rng: np.random.Generator) -> trimesh.Trimesh:
     r0, H = rng.uniform(0.16, 0.26), rng.uniform(1.4, 2.2)
     square = bool(rng.uniform() < 0.6)  # square plinth
     order = _Order(flutes, ionic, r0, H, square, (rng.uniform(0.3, 0.7), rng.uniform(5, 12)))
-    part = {"column": order.column, "capital": order.capital_block, "baluster": order.baluster, "urn": order.urn,
-            "finial": order.finial}[kind]
+    part = {
+        "column": order.column,
+        "capital": order.capital_block,
+        "baluster": order.baluster,
+        "urn": order.urn,
+        "finial": order.finial,
+    }[kind]
 
     def f(p):
         d = part(p)
@@ -805,13 +841,19 @@ def ornament(rng: np.random.Generator) -> trimesh.Trimesh:
             d = d + _chisel(p, nrng, chisel, 30.0)
         return d + _noise(p, nrng, 0.003, 20.0)
 
-    w = {"column": r0 * 2.1, "capital": r0 * 2.6, "baluster": r0 * 1.8, "urn": r0 * 3.3,
-         "finial": r0 * 1.8}[kind]
-    top = {"column": H + 0.05, "capital": 0.75, "baluster": H + 0.02, "urn": 1.42, "finial": 0.55 + H * 0.5 + 0.32}[kind]
+    w = {"column": r0 * 2.1, "capital": r0 * 2.6, "baluster": r0 * 1.8, "urn": r0 * 3.3, "finial": r0 * 1.8}[kind]
+    top = {"column": H + 0.05, "capital": 0.75, "baluster": H + 0.02, "urn": 1.42, "finial": 0.55 + H * 0.5 + 0.32}[
+        kind
+    ]
     return _march(f, (-w, -0.03, -w), (w, top, w))
 
 
 FAMILIES: dict[str, Callable[[np.random.Generator], trimesh.Trimesh]] = {
-    "head": head, "bust": bust, "figure": figure, "animal": animal, "relief": relief, "ornament": ornament,
+    "head": head,
+    "bust": bust,
+    "figure": figure,
+    "animal": animal,
+    "relief": relief,
+    "ornament": ornament,
 }
 """The sculptor's families, by name."""

@@ -1,4 +1,5 @@
 """Contact sheet of one dataset object: RGB, depth colour map, mask, and correspondence lines."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,10 @@ from pointkit.errors import PointkitError
 from pointkit.imaging import colorize_depth
 from pointkit.io import atomic_path
 
-def object_sheet(dataset: str | Path, object_id: str | None = None, pair: int = 0, lines: int = 40,
-                 tile: int = 160, seed: int = 0) -> np.ndarray:
+
+def object_sheet(
+    dataset: str | Path, object_id: str | None = None, pair: int = 0, lines: int = 40, tile: int = 160, seed: int = 0
+) -> np.ndarray:
     """A sheet image (rows: views; columns: RGB, depth, mask) plus the two views of one pair side
     by side with ``lines`` seeded correspondence lines.
 
@@ -41,7 +44,11 @@ def object_sheet(dataset: str | Path, object_id: str | None = None, pair: int = 
     for v in range(rec.num_views):
         mask = rec.masks[v]
         depth = colorize_depth(rec.depth[v], mask) if rec.depth is not None else np.zeros((h, w, 3), np.uint8)
-        rows.append(np.concatenate([up(rec.images[v]), up(depth), up(np.repeat(mask[..., None] * 255, 3, 2).astype(np.uint8))], 1))
+        rows.append(
+            np.concatenate(
+                [up(rec.images[v]), up(depth), up(np.repeat(mask[..., None] * 255, 3, 2).astype(np.uint8))], 1
+            )
+        )
     grid = np.concatenate(rows, 0)
     if len(rec.pairs):
         if not 0 <= pair < len(rec.pairs):
@@ -58,7 +65,7 @@ def object_sheet(dataset: str | Path, object_id: str | None = None, pair: int = 
             for p in (pa, pb):
                 draw.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], outline=tuple(int(x) for x in c))
         bottom = np.zeros((panel.height, grid.shape[1], 3), np.uint8)
-        bottom[:, :panel.width] = np.asarray(panel)[:, :grid.shape[1]]
+        bottom[:, : panel.width] = np.asarray(panel)[:, : grid.shape[1]]
         grid = np.concatenate([grid, bottom], 0)
     return grid
 
@@ -71,4 +78,3 @@ def save_sheet(image: np.ndarray, out: str | Path) -> Path:
     with atomic_path(out) as tmp:
         Image.fromarray(image).save(tmp)
     return out
-

@@ -1,4 +1,5 @@
 """The renderer protocol, rendered views and ``render_views``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,8 +62,9 @@ class Renderer(Protocol):
 
     name: str
 
-    def render(self, mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera], seed: int,
-               views: Sequence[tuple[float, float]]) -> list[RenderedView]:
+    def render(
+        self, mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera], seed: int, views: Sequence[tuple[float, float]]
+    ) -> list[RenderedView]:
         """Render ``mesh`` from ``cameras`` (one per (azimuth, elevation) in ``views``)."""
         ...
 
@@ -83,9 +85,15 @@ def get_renderer(renderer: str | Renderer, **options: Any) -> Renderer:
         raise PointkitError(f"renderer {renderer!r}: {exc}; see docs/rendering.md for its options") from None
 
 
-def render_views(mesh: str | Path | trimesh.Trimesh, views: Sequence[tuple[float, float]], resolution: int,
-                 renderer: str | Renderer = DEFAULT_RENDERER, seed: int = 0, margin: float = DEFAULT_MARGIN,
-                 **options: Any) -> list[RenderedView]:
+def render_views(
+    mesh: str | Path | trimesh.Trimesh,
+    views: Sequence[tuple[float, float]],
+    resolution: int,
+    renderer: str | Renderer = DEFAULT_RENDERER,
+    seed: int = 0,
+    margin: float = DEFAULT_MARGIN,
+    **options: Any,
+) -> list[RenderedView]:
     """Render orthographic views of a mesh.
 
     Args:

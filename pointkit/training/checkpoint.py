@@ -10,6 +10,7 @@ The checkpoint before the latest is kept too (``RUN/state-previous.json`` and it
 when the latest one cannot be read (a truncated file, a disk error), ``load_state`` resumes from
 the previous one with a warning, losing at most two checkpoint intervals instead of the run.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,7 +90,9 @@ def _read_state(run: Path, json_name: str) -> tuple[dict[str, Any], dict[str, to
     return info, tensors
 
 
-def load_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> dict[str, Any]:
+def load_state(
+    run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+) -> dict[str, Any]:
     """Restore model, optimiser and RNG states from ``run`` (the latest checkpoint, else the one
     before it, with a warning); returns the saved info (step, epoch ...)."""
     import logging
@@ -102,9 +105,12 @@ def load_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
         try:
             info, tensors = _read_state(run, PREVIOUS_JSON)
         except PointkitError as previous:
-            raise PointkitError(f"{latest}; the checkpoint before it too: {previous}; start a new run with another "
-                                "--out") from None
-        logging.getLogger(__name__).warning("%s; resuming from the checkpoint before it (step %s)", latest, info["step"])
+            raise PointkitError(
+                f"{latest}; the checkpoint before it too: {previous}; start a new run with another --out"
+            ) from None
+        logging.getLogger(__name__).warning(
+            "%s; resuming from the checkpoint before it (step %s)", latest, info["step"]
+        )
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer.load_state_dict(_optimizer_join({k: v.to(device) for k, v in tensors.items()}, info["optimizer"]))
     torch.set_rng_state(tensors["rng.cpu"])

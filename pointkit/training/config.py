@@ -1,4 +1,5 @@
 """The resolved settings of one training run (saved as ``RUN/run.json`` and in every checkpoint)."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,17 @@ from pointkit.errors import PointkitError
 from pointkit.jobs.settings import FloatPair, check, load_saved, setting
 
 # Settings that may change when a run is resumed (everything else must match the saved run).
-RESUMABLE_CHANGES = ("steps", "epochs", "patience", "device", "workers", "threads", "progress", "resume",
-                     "checkpoint_every")
+RESUMABLE_CHANGES = (
+    "steps",
+    "epochs",
+    "patience",
+    "device",
+    "workers",
+    "threads",
+    "progress",
+    "resume",
+    "checkpoint_every",
+)
 
 
 _PATH_DIR = click.Path(file_okay=False)
@@ -27,73 +37,120 @@ class TrainConfig:
 
     datasets: list[str] = setting(
         help="Dataset folders (render-synthetic or match): their train objects are trained on, their val objects "
-        "drive early stopping.", type=_PATH_DIR, argument=True, multiple=True)
+        "drive early stopping.",
+        type=_PATH_DIR,
+        argument=True,
+        multiple=True,
+    )
     out: str = setting(help="Run folder (config, logs, checkpoints).", type=_PATH_DIR)
-    loss: str = setting("corr", "corr: LiftNet from correspondences only; depth: supervised baseline (aligned MSE on "
-                        "ground truth).", type=click.Choice(["corr", "depth"]))
-    corr_per_pair: int = setting(0, "K correspondences per view pair, a fixed seeded subset; 0 keeps all.",
-                                 type=click.IntRange(min=0))
-    tau: float | None = setting(None, "Robust threshold of R in input pixels [default: 10 px at 256 px, scaled].",
-                                type=click.FloatRange(min=0, min_open=True))
+    loss: str = setting(
+        "corr",
+        "corr: LiftNet from correspondences only; depth: supervised baseline (aligned MSE on ground truth).",
+        type=click.Choice(["corr", "depth"]),
+    )
+    corr_per_pair: int = setting(
+        0, "K correspondences per view pair, a fixed seeded subset; 0 keeps all.", type=click.IntRange(min=0)
+    )
+    tau: float | None = setting(
+        None,
+        "Robust threshold of R in input pixels [default: 10 px at 256 px, scaled].",
+        type=click.FloatRange(min=0, min_open=True),
+    )
     ransac: bool = setting(True, "RANSAC camera before the least-squares refit.", flag="--ransac/--no-ransac")
-    robust: bool = setting(True, "Robust cost R (off: plain squared error, the 'without R' ablation).",
-                           flag="--robust/--no-robust")
+    robust: bool = setting(
+        True, "Robust cost R (off: plain squared error, the 'without R' ablation).", flag="--robust/--no-robust"
+    )
     hypotheses: int = setting(256, "RANSAC hypotheses per pair.", type=click.IntRange(min=1))
     steps: int | None = setting(None, "Optimiser steps (wins over --epochs).", type=click.IntRange(min=1))
-    epochs: int | None = setting(200, "Epochs (the paper's maximum; early stopping ends sooner).",
-                                 type=click.IntRange(min=1))
+    epochs: int | None = setting(
+        200, "Epochs (the paper's maximum; early stopping ends sooner).", type=click.IntRange(min=1)
+    )
     batch_size: int = setting(16, "Pairs per step over all processes (DDP divides it).", type=click.IntRange(min=1))
-    lr: float | None = setting(None, "Learning rate [default: 1e-3; 1e-5 with --init].",
-                               type=click.FloatRange(min=0, min_open=True))
+    lr: float | None = setting(
+        None, "Learning rate [default: 1e-3; 1e-5 with --init].", type=click.FloatRange(min=0, min_open=True)
+    )
     optimizer: str = setting("sgd", "sgd: momentum 0.9 (the paper's); or adamw.", type=click.Choice(["sgd", "adamw"]))
     grad_clamp: float = setting(5.0, "Clamp gradients to +-this (0: off).", type=click.FloatRange(min=0))
     amp: str = setting("auto", "bf16 autocast (auto: on CUDA only).", type=click.Choice(["auto", "bf16", "off"]))
     device: str = setting("auto", "Torch device.", type=click.Choice(["auto", "cpu", "cuda"]))
     seed: int = setting(0, "Weights, data order, correspondence subsets, RANSAC samples.", type=int)
-    init: str | None = setting(None, "Start from this checkpoint, run folder or model name (fine-tuning); its "
-                               "architecture is used.", type=click.Path())
-    input_size: int | None = setting(None, "Network input side (power of two) [default: 256 or --init's].",
-                                     type=click.IntRange(min=8))
+    init: str | None = setting(
+        None,
+        "Start from this checkpoint, run folder or model name (fine-tuning); its architecture is used.",
+        type=click.Path(),
+    )
+    input_size: int | None = setting(
+        None, "Network input side (power of two) [default: 256 or --init's].", type=click.IntRange(min=8)
+    )
     ngf: int | None = setting(None, "Width of the first layer [default: 64 or --init's].", type=click.IntRange(min=1))
-    mask_head: bool | None = setting(None, "Second output: foreground-mask logits, supervised by dataset masks.",
-                                     flag="--mask-head/--no-mask-head")
-    dropout: float | None = setting(None, "Dropout in the innermost decoder blocks [default: 0].",
-                                    type=click.FloatRange(0, 1, max_open=True))
-    prior: str | None = setting(None, "Extra input channel: the mask's silhouette prior (none: the paper) "
-                                "[default: none or --init's].", type=click.Choice(["none", "silhouette"]))
-    prior_dropout: float = setting(0.3, "With --prior silhouette: share of samples trained without it (lift's mask "
-                                   "pass has none).", type=click.FloatRange(0, 1, max_open=True))
+    mask_head: bool | None = setting(
+        None, "Second output: foreground-mask logits, supervised by dataset masks.", flag="--mask-head/--no-mask-head"
+    )
+    dropout: float | None = setting(
+        None, "Dropout in the innermost decoder blocks [default: 0].", type=click.FloatRange(0, 1, max_open=True)
+    )
+    prior: str | None = setting(
+        None,
+        "Extra input channel: the mask's silhouette prior (none: the paper) [default: none or --init's].",
+        type=click.Choice(["none", "silhouette"]),
+    )
+    prior_dropout: float = setting(
+        0.3,
+        "With --prior silhouette: share of samples trained without it (lift's mask pass has none).",
+        type=click.FloatRange(0, 1, max_open=True),
+    )
     mask_weight: float = setting(1.0, "Weight of the mask head's BCE loss.", type=click.FloatRange(min=0))
-    center_weight: float = setting(0.0, "Weight pinning the free depth offset, (mean depth on the mask)^2; it leaves "
-                                   "the shape learned unchanged (0: the paper, off).", type=click.FloatRange(min=0))
+    center_weight: float = setting(
+        0.0,
+        "Weight pinning the free depth offset, (mean depth on the mask)^2; it leaves "
+        "the shape learned unchanged (0: the paper, off).",
+        type=click.FloatRange(min=0),
+    )
     val_every: int = setting(0, "Validate (and checkpoint) every N steps (0: each epoch).", type=click.IntRange(min=0))
-    patience: int = setting(5, "Early stopping: validations without a better validation correspondence error "
-                            "(0: off).", type=click.IntRange(min=0))
-    checkpoint_every: int = setting(200, "Resumable state every N steps (a kill -9 loses at most this).",
-                                    type=click.IntRange(min=1))
-    workers: int | None = setting(None, "DataLoader workers [default: 0 on CPU, 4 on CUDA].",
-                                  type=click.IntRange(min=0))
+    patience: int = setting(
+        5,
+        "Early stopping: validations without a better validation correspondence error (0: off).",
+        type=click.IntRange(min=0),
+    )
+    checkpoint_every: int = setting(
+        200, "Resumable state every N steps (a kill -9 loses at most this).", type=click.IntRange(min=1)
+    )
+    workers: int | None = setting(
+        None, "DataLoader workers [default: 0 on CPU, 4 on CUDA].", type=click.IntRange(min=0)
+    )
     threads: int | None = setting(None, "torch CPU threads [default: torch's].", type=click.IntRange(min=1))
-    cache: str = setting("auto", "Decoded dataset in memory (auto: when it fits in --cache-gb).",
-                         type=click.Choice(["auto", "on", "off"]))
+    cache: str = setting(
+        "auto",
+        "Decoded dataset in memory (auto: when it fits in --cache-gb).",
+        type=click.Choice(["auto", "on", "off"]),
+    )
     cache_gb: float = setting(4.0, "Memory the in-memory dataset cache may use.", type=click.FloatRange(min=0))
     progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
-    resume: bool = setting(False, "Continue the run in --out from its last checkpoint (settings not given come "
-                           "from its config.json).")
-    synth: list[str] | None = setting(None, "Shape bank (render-synthetic --bank), repeatable (pooled): make training "
-                                      "pairs on the fly on the device instead of DATASETs.",
-                                      type=click.Path(dir_okay=False), multiple=True)
-    val_pairs: int = setting(0, "Validate on at most N pairs, evenly spread over the split (0: all).",
-                             type=click.IntRange(min=0))
-    synth_zoom: tuple[float, float] = setting((1.0, 1.0), "With --synth: each batch framed tighter by a factor in "
-                                              "[LOW, HIGH] (1.5: objects may fill and leave the frame).",
-                                              type=FloatPair())
+    resume: bool = setting(
+        False, "Continue the run in --out from its last checkpoint (settings not given come from its config.json)."
+    )
+    synth: list[str] | None = setting(
+        None,
+        "Shape bank (render-synthetic --bank), repeatable (pooled): make training "
+        "pairs on the fly on the device instead of DATASETs.",
+        type=click.Path(dir_okay=False),
+        multiple=True,
+    )
+    val_pairs: int = setting(
+        0, "Validate on at most N pairs, evenly spread over the split (0: all).", type=click.IntRange(min=0)
+    )
+    synth_zoom: tuple[float, float] = setting(
+        (1.0, 1.0),
+        "With --synth: each batch framed tighter by a factor in "
+        "[LOW, HIGH] (1.5: objects may fill and leave the frame).",
+        type=FloatPair(),
+    )
 
     def __post_init__(self):
         if not self.datasets and not self.synth:
             raise PointkitError("give at least one DATASET folder to train on, or --synth BANK")
         self.datasets = [str(d) for d in self.datasets]
-        if isinstance(self.synth, (str, Path)):   # one bank, as configs before several were allowed
+        if isinstance(self.synth, (str, Path)):  # one bank, as configs before several were allowed
             self.synth = [str(self.synth)]
         self.synth = [str(b) for b in self.synth] if self.synth else None
         if self.steps is None and self.epochs is None:

@@ -7,6 +7,7 @@ only the source image; the correspondences tie its depth to the target view (pap
 The K correspondences of a pair are a fixed subset drawn once from ``(seed, object id, pair)``,
 as in the paper, not redrawn per epoch.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,12 +70,21 @@ class PairData(torch.utils.data.Dataset):
             when the estimate fits in ``cache_gb``.
     """
 
-    def __init__(self, datasets: list[Dataset], split: str, input_size: int, corr_per_pair: int = 0,
-                 seed: int = 0, need_depth: bool = False, min_corr: int = 4, cache: str = "auto",
-                 cache_gb: float = 4.0):
+    def __init__(
+        self,
+        datasets: list[Dataset],
+        split: str,
+        input_size: int,
+        corr_per_pair: int = 0,
+        seed: int = 0,
+        need_depth: bool = False,
+        min_corr: int = 4,
+        cache: str = "auto",
+        cache_gb: float = 4.0,
+    ):
         self.input_size, self.k, self.seed, self.min_corr = int(input_size), int(corr_per_pair), int(seed), min_corr
         self.objects: list[tuple[Path, str]] = []
-        self.index: list[tuple[int, int]] = []     # (object number, kept pair number)
+        self.index: list[tuple[int, int]] = []  # (object number, kept pair number)
         self.has_depth = True
         sizes: dict[tuple[int, int], str] = {}
         corr_total, views_total = 0, 0
@@ -85,14 +95,20 @@ class PairData(torch.utils.data.Dataset):
                 summary = summarize_object(ds.root, object_id)
                 views, H, W = summary.shape
                 if H != W:
-                    raise PointkitError(f"{path}: images are {W}x{H}; LiftNet trains on square images (re-render or re-match with a square size)")
+                    raise PointkitError(
+                        f"{path}: images are {W}x{H}; LiftNet trains on square images (re-render or re-match with a square size)"
+                    )
                 sizes.setdefault((H, W), str(ds.root))
                 if len(sizes) > 1:
                     (a, ra), (b, rb) = list(sizes.items())[:2]
-                    raise PointkitError(f"mixed resolutions: {ra} has {a[0]}x{a[1]} images, {rb} has {b[0]}x{b[1]}; "
-                                        "use datasets of one resolution")
+                    raise PointkitError(
+                        f"mixed resolutions: {ra} has {a[0]}x{a[1]} images, {rb} has {b[0]}x{b[1]}; "
+                        "use datasets of one resolution"
+                    )
                 if need_depth and not summary.has_depth:
-                    raise PointkitError(f"{path}: no ground-truth depth (a matched dataset?); --loss depth needs rendered datasets")
+                    raise PointkitError(
+                        f"{path}: no ground-truth depth (a matched dataset?); --loss depth needs rendered datasets"
+                    )
                 self.has_depth &= summary.has_depth
                 counts = summary.counts
                 kept = [p for p, c in enumerate(counts) if c >= min_corr]
@@ -105,23 +121,32 @@ class PairData(torch.utils.data.Dataset):
         S = self.input_size
         self.estimated_bytes = views_total * S * S * (3 + 1 + 4 * self.has_depth) + corr_total * 16
         self._cache: list[_Object] | None = None
-        if cache == "on" or (cache == "auto" and self.estimated_bytes <= cache_gb * 2 ** 30):
+        if cache == "on" or (cache == "auto" and self.estimated_bytes <= cache_gb * 2**30):
             self._cache = [self._load(i) for i in range(len(self.objects))]
         elif cache == "auto":
-            log.warning("dataset needs about %.1f GB decoded; reading objects from disk per item (raise --cache-gb to cache)",
-                        self.estimated_bytes / 2 ** 30)
+            log.warning(
+                "dataset needs about %.1f GB decoded; reading objects from disk per item (raise --cache-gb to cache)",
+                self.estimated_bytes / 2**30,
+            )
 
     def _load(self, n: int) -> _Object:
         root, object_id = self.objects[n]
         rec = read_object(root, object_id)
-        images, masks, depth = resize_views(rec.images, rec.masks, rec.depth if self.has_depth else None, self.input_size)
+        images, masks, depth = resize_views(
+            rec.images, rec.masks, rec.depth if self.has_depth else None, self.input_size
+        )
         scale = self.input_size / rec.images.shape[2]
         pairs = []
         for p in self._kept[n]:
             src, tgt = rec.correspondences(p)
             idx = corr_subset(len(src), self.k, self.seed, object_id, p)
-            pairs.append((int(rec.pairs[p, 0]), np.ascontiguousarray(src[idx] * scale, np.float32),
-                          np.ascontiguousarray(tgt[idx] * scale, np.float32)))
+            pairs.append(
+                (
+                    int(rec.pairs[p, 0]),
+                    np.ascontiguousarray(src[idx] * scale, np.float32),
+                    np.ascontiguousarray(tgt[idx] * scale, np.float32),
+                )
+            )
         return _Object(images, masks, depth, pairs)
 
     def __len__(self) -> int:
@@ -135,8 +160,13 @@ class PairData(torch.utils.data.Dataset):
         view, src, tgt = obj.pairs[j]
         S = self.input_size
         depth = obj.depth[view] if obj.depth is not None else np.zeros((S, S), np.float32)
-        return {"image": torch.from_numpy(obj.images[view]).permute(2, 0, 1), "mask": torch.from_numpy(obj.masks[view]),
-                "depth": torch.from_numpy(depth), "src": torch.from_numpy(src), "tgt": torch.from_numpy(tgt)}
+        return {
+            "image": torch.from_numpy(obj.images[view]).permute(2, 0, 1),
+            "mask": torch.from_numpy(obj.masks[view]),
+            "depth": torch.from_numpy(depth),
+            "src": torch.from_numpy(src),
+            "tgt": torch.from_numpy(tgt),
+        }
 
 
 def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -150,8 +180,14 @@ def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
     for b, it in enumerate(items):
         k = it["src"].shape[0]
         src[b, :k], tgt[b, :k], valid[b, :k] = it["src"], it["tgt"], True
-    return {"image": torch.stack([it["image"] for it in items]), "mask": torch.stack([it["mask"] for it in items]),
-            "depth": torch.stack([it["depth"] for it in items]), "src": src, "tgt": tgt, "valid": valid}
+    return {
+        "image": torch.stack([it["image"] for it in items]),
+        "mask": torch.stack([it["mask"] for it in items]),
+        "depth": torch.stack([it["depth"] for it in items]),
+        "src": src,
+        "tgt": tgt,
+        "valid": valid,
+    }
 
 
 class EpochSampler(torch.utils.data.Sampler):
@@ -176,8 +212,8 @@ class EpochSampler(torch.utils.data.Sampler):
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(self.n, generator=g)[: self.batches_per_epoch * self.bpr * self.world]
-        mine = order[self.rank::self.world]
-        return iter(mine[self.start_batch * self.bpr:].tolist())
+        mine = order[self.rank :: self.world]
+        return iter(mine[self.start_batch * self.bpr :].tolist())
 
     def __len__(self) -> int:
         return (self.batches_per_epoch - self.start_batch) * self.bpr

@@ -8,6 +8,7 @@ A run folder holds::
     best.safetensors         LiftNet checkpoint with the lowest validation correspondence error
     train.csv, val.csv       logs (also TensorBoard events in tb/)
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,12 +37,28 @@ from pointkit.training.data import EpochSampler, PairData, collate_pairs, open_d
 
 log = logging.getLogger(__name__)
 
-TRAIN_FIELDS = ["step", "epoch", "loss", "corr_loss", "depth_loss", "mask_loss", "center_loss", "corr_error_px", "lr", "images_per_s"]
+TRAIN_FIELDS = [
+    "step",
+    "epoch",
+    "loss",
+    "corr_loss",
+    "depth_loss",
+    "mask_loss",
+    "center_loss",
+    "corr_error_px",
+    "lr",
+    "images_per_s",
+]
 VAL_FIELDS = ["step", "epoch", "val_corr_error_px", "val_loss", "best"]
 
 
-def network_input(model, batch: dict[str, torch.Tensor], channels_last: bool, prior_dropout: float = 0.0,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def network_input(
+    model,
+    batch: dict[str, torch.Tensor],
+    channels_last: bool,
+    prior_dropout: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """The input of ``model`` (a LiftNet, possibly DDP-wrapped) for a batch: RGB, plus the
     silhouette prior of the batch's masks when the model takes one. Each sample's prior is zeroed
     with probability ``prior_dropout`` (drawn from the CPU ``generator``), so the same network
@@ -100,11 +117,19 @@ def _model_config(cfg: TrainConfig, init_config=None):
     from pointkit.models import LiftNetConfig
 
     base = init_config if init_config is not None else LiftNetConfig()
-    chosen = {"input_size": cfg.input_size, "ngf": cfg.ngf, "mask_head": cfg.mask_head, "dropout": cfg.dropout,
-              "prior": cfg.prior}
+    chosen = {
+        "input_size": cfg.input_size,
+        "ngf": cfg.ngf,
+        "mask_head": cfg.mask_head,
+        "dropout": cfg.dropout,
+        "prior": cfg.prior,
+    }
     if init_config is not None:
-        clash = [f"{k}={v} (checkpoint: {getattr(base, k)})" for k, v in chosen.items()
-                 if v is not None and v != getattr(base, k)]
+        clash = [
+            f"{k}={v} (checkpoint: {getattr(base, k)})"
+            for k, v in chosen.items()
+            if v is not None and v != getattr(base, k)
+        ]
         if clash:
             raise PointkitError(f"{cfg.init}: --init fixes the architecture; drop {', '.join(clash)}")
     return LiftNetConfig(**{k: (v if v is not None else getattr(base, k)) for k, v in chosen.items()})
@@ -163,8 +188,10 @@ def _check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
         saved = json.loads(saved_path.read_text())
         old = saved["config"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise PointkitError(f"{saved_path}: unreadable run record ({exc}); start a new run with another --out") from None
-    new = json.loads(json.dumps(cfg.to_dict()))   # as saved: tuples become lists
+        raise PointkitError(
+            f"{saved_path}: unreadable run record ({exc}); start a new run with another --out"
+        ) from None
+    new = json.loads(json.dumps(cfg.to_dict()))  # as saved: tuples become lists
     changed = [k for k in new if k not in RESUMABLE_CHANGES + INPUT_PATHS + ("out",) and k in old and old[k] != new[k]]
     saved_ids = saved.get("input_ids", {})
     changed += [k for k in INPUT_PATHS if k in old and not _same_inputs(old[k], new[k], saved_ids.get(k))]
@@ -233,8 +260,17 @@ class _Logs:
             self.tb.close()
 
 
-def compute_loss(model, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: float | None, step: int, rank: int,
-                 device: torch.device, autocast, channels_last: bool) -> tuple[torch.Tensor, dict[str, float]]:
+def compute_loss(
+    model,
+    batch: dict[str, torch.Tensor],
+    cfg: TrainConfig,
+    tau: float | None,
+    step: int,
+    rank: int,
+    device: torch.device,
+    autocast,
+    channels_last: bool,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """The training objective of one batch (already on ``device``).
 
     ``corr``: :func:`pointkit.losses.correspondence_loss` of the predicted source depth;
@@ -245,16 +281,30 @@ def compute_loss(model, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: f
     """
     from pointkit.losses import aligned_depth_loss, correspondence_loss
 
-    x = network_input(model, batch, channels_last, cfg.prior_dropout, step_generator(cfg.seed + 104729, step, rank,
-                                                                                     torch.device("cpu")))
+    x = network_input(
+        model,
+        batch,
+        channels_last,
+        cfg.prior_dropout,
+        step_generator(cfg.seed + 104729, step, rank, torch.device("cpu")),
+    )
     with autocast:
         out = model(x)
     depth = out[:, :1].float()
     stats: dict[str, float] = {}
     if cfg.loss == "corr":
-        main, cs = correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=tau, ransac=cfg.ransac,
-                                       threshold=cfg.ransac_threshold(depth.shape[-1]), hypotheses=cfg.hypotheses,
-                                       generator=step_generator(cfg.seed, step, rank, device), return_stats=True)
+        main, cs = correspondence_loss(
+            depth,
+            batch["src"],
+            batch["tgt"],
+            batch["valid"],
+            tau=tau,
+            ransac=cfg.ransac,
+            threshold=cfg.ransac_threshold(depth.shape[-1]),
+            hypotheses=cfg.hypotheses,
+            generator=step_generator(cfg.seed, step, rank, device),
+            return_stats=True,
+        )
         keep = ~cs.degenerate
         stats["corr_error_px"] = float(cs.mean_error[keep].mean()) if keep.any() else float("nan")
     else:
@@ -268,15 +318,23 @@ def compute_loss(model, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: f
     if cfg.center_weight > 0:
         m = batch["mask"].float()
         mean_depth = (depth[:, 0] * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1)
-        center_loss = (mean_depth ** 2).mean()
+        center_loss = (mean_depth**2).mean()
         stats["center_loss"] = float(center_loss.detach())
         loss = loss + cfg.center_weight * center_loss
     return loss, stats
 
 
 @torch.no_grad()
-def validation_error(model, loader, cfg: TrainConfig, tau: float | None, device: torch.device, dist: _Distributed,
-                     channels_last: bool, autocast) -> tuple[float, float]:
+def validation_error(
+    model,
+    loader,
+    cfg: TrainConfig,
+    tau: float | None,
+    device: torch.device,
+    dist: _Distributed,
+    channels_last: bool,
+    autocast,
+) -> tuple[float, float]:
     """Mean validation correspondence error (px, mean over non-degenerate pairs of each pair's mean
     reprojection error through its RANSAC camera) and mean correspondence loss, over all processes.
     RANSAC samples come from a fixed generator, so the number is comparable across steps."""
@@ -290,9 +348,18 @@ def validation_error(model, loader, cfg: TrainConfig, tau: float | None, device:
         with autocast:
             depth = model(network_input(model, batch, channels_last))[:, :1].float()
         g = step_generator(cfg.seed + 7919, i, dist.rank, device)
-        loss, cs = correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=tau, ransac=cfg.ransac,
-                                       threshold=cfg.ransac_threshold(depth.shape[-1]), hypotheses=cfg.hypotheses,
-                                       generator=g, return_stats=True)
+        loss, cs = correspondence_loss(
+            depth,
+            batch["src"],
+            batch["tgt"],
+            batch["valid"],
+            tau=tau,
+            ransac=cfg.ransac,
+            threshold=cfg.ransac_threshold(depth.shape[-1]),
+            hypotheses=cfg.hypotheses,
+            generator=g,
+            return_stats=True,
+        )
         keep = ~cs.degenerate
         err_sum += float(cs.mean_error[keep].sum())
         loss_sum += float(loss) * float(keep.sum())
@@ -305,11 +372,23 @@ def validation_error(model, loader, cfg: TrainConfig, tau: float | None, device:
 def _checkpoint_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: float | None, datasets) -> dict[str, Any]:
     from pointkit import __version__
 
-    return {"trained_with": cfg.loss, "input_size": model_cfg.input_size, "mask_head": model_cfg.mask_head,
-            "prior": model_cfg.prior, "prior_dropout": cfg.prior_dropout,
-            "step": step, "val_corr_error_px": val_error, "robust": cfg.robust, "ransac": cfg.ransac, "center_weight": cfg.center_weight,
-            "corr_per_pair": cfg.corr_per_pair, "datasets": [str(d.root) for d in datasets], "synth": cfg.synth,
-            "pointkit_version": __version__, "depth_convention": "up to d -> a*d + b*u + c*v + e (tanh output)"}
+    return {
+        "trained_with": cfg.loss,
+        "input_size": model_cfg.input_size,
+        "mask_head": model_cfg.mask_head,
+        "prior": model_cfg.prior,
+        "prior_dropout": cfg.prior_dropout,
+        "step": step,
+        "val_corr_error_px": val_error,
+        "robust": cfg.robust,
+        "ransac": cfg.ransac,
+        "center_weight": cfg.center_weight,
+        "corr_per_pair": cfg.corr_per_pair,
+        "datasets": [str(d.root) for d in datasets],
+        "synth": cfg.synth,
+        "pointkit_version": __version__,
+        "depth_convention": "up to d -> a*d + b*u + c*v + e (tanh output)",
+    }
 
 
 @dataclass
@@ -328,8 +407,16 @@ class _PairSource:
 def _dataset_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _PairSource:
     """View pairs of the datasets' train / val splits (PairData through DataLoaders)."""
     datasets = open_datasets(cfg.datasets)
-    train_data = PairData(datasets, "train", S, cfg.corr_per_pair, cfg.seed, need_depth=cfg.loss == "depth",
-                          cache=cfg.cache, cache_gb=cfg.cache_gb)
+    train_data = PairData(
+        datasets,
+        "train",
+        S,
+        cfg.corr_per_pair,
+        cfg.seed,
+        need_depth=cfg.loss == "depth",
+        cache=cfg.cache,
+        cache_gb=cfg.cache_gb,
+    )
     if len(train_data) == 0:
         raise PointkitError(f"no training pairs in the 'train' split of {', '.join(cfg.datasets)}")
     val_data = PairData(datasets, "val", S, cfg.corr_per_pair, cfg.seed, cache=cfg.cache, cache_gb=cfg.cache_gb)
@@ -340,13 +427,27 @@ def _dataset_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _
     cuda = dist.device.type == "cuda"
     workers = cfg.workers if cfg.workers is not None else (4 if cuda else 0)
     sampler = EpochSampler(len(train_data), bpr, cfg.seed, dist.rank, dist.world)
-    loader = torch.utils.data.DataLoader(train_data, batch_size=bpr, sampler=sampler, collate_fn=collate_pairs,
-                                         num_workers=workers, pin_memory=cuda, drop_last=True, persistent_workers=False)
+    loader = torch.utils.data.DataLoader(
+        train_data,
+        batch_size=bpr,
+        sampler=sampler,
+        collate_fn=collate_pairs,
+        num_workers=workers,
+        pin_memory=cuda,
+        drop_last=True,
+        persistent_workers=False,
+    )
     val_index = list(range(len(val_data)))
-    if 0 < cfg.val_pairs < len(val_data):   # an even, fixed subset: the same pairs at every validation
+    if 0 < cfg.val_pairs < len(val_data):  # an even, fixed subset: the same pairs at every validation
         val_index = sorted({int(i) for i in torch.linspace(0, len(val_data) - 1, cfg.val_pairs).round()})
-    val_loader = torch.utils.data.DataLoader(val_data, batch_size=bpr, sampler=val_index[dist.rank::dist.world],
-                                             collate_fn=collate_pairs, num_workers=workers, pin_memory=cuda)
+    val_loader = torch.utils.data.DataLoader(
+        val_data,
+        batch_size=bpr,
+        sampler=val_index[dist.rank :: dist.world],
+        collate_fn=collate_pairs,
+        num_workers=workers,
+        pin_memory=cuda,
+    )
     return _PairSource(sampler, loader, val_loader, len(train_data), len(val_index), datasets)
 
 
@@ -371,7 +472,7 @@ class _SynthBatches:
     def __iter__(self):
         for b in range(self.start, self.batches_per_epoch):
             key = ((self.seed * 1_000_003 + self.epoch) * 1_000_003 + b) * 64 + self.rank
-            yield self.stream.next_batch(self.batch, self.stream.generator(key % 2 ** 63))
+            yield self.stream.next_batch(self.batch, self.stream.generator(key % 2**63))
 
 
 def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _PairSource:
@@ -383,16 +484,35 @@ def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _Pa
         log.info("--loss depth on --synth: the engine's exact depth supervises the baseline")
     bank = concat_banks([load_bank(path, dist.device) for path in cfg.synth])
     appearance = EngineAppearance.concat([load_appearance(path, dist.device) for path in cfg.synth])
-    stream = SynthStream(bank, input_size=S, corr_per_pair=cfg.corr_per_pair or 200, device=dist.device,
-                         appearance=appearance, zoom=cfg.synth_zoom)
+    stream = SynthStream(
+        bank,
+        input_size=S,
+        corr_per_pair=cfg.corr_per_pair or 200,
+        device=dist.device,
+        appearance=appearance,
+        zoom=cfg.synth_zoom,
+    )
     batches = _SynthBatches(stream, bpr, cfg.seed, dist.rank)
-    val = [stream.next_batch(bpr, stream.generator(cfg.seed + 7919 + 101 * i + dist.rank))
-           for i in range(SYNTH_VAL_BATCHES // dist.world)]
+    val = [
+        stream.next_batch(bpr, stream.generator(cfg.seed + 7919 + 101 * i + dist.rank))
+        for i in range(SYNTH_VAL_BATCHES // dist.world)
+    ]
     return _PairSource(batches, batches, val, SYNTH_EPOCH_BATCHES * cfg.batch_size, len(val) * bpr * dist.world)
 
 
-def _optimizer_step(net, model, optimizer, batch: dict[str, torch.Tensor], cfg: TrainConfig, tau: float | None,
-                    step: int, rank: int, device: torch.device, autocast, channels_last: bool) -> tuple[float, dict]:
+def _optimizer_step(
+    net,
+    model,
+    optimizer,
+    batch: dict[str, torch.Tensor],
+    cfg: TrainConfig,
+    tau: float | None,
+    step: int,
+    rank: int,
+    device: torch.device,
+    autocast,
+    channels_last: bool,
+) -> tuple[float, dict]:
     """One optimiser step on ``batch`` (``compute_loss``, backward, gradient clamp); returns the
     loss value and the loss terms. Raises PointkitError when the loss is not finite."""
     loss, stats = compute_loss(net, batch, cfg, tau, step, rank, device, autocast, channels_last)
@@ -413,31 +533,57 @@ def _optimizer(cfg: TrainConfig, model: torch.nn.Module, lr: float) -> torch.opt
     return torch.optim.AdamW(model.parameters(), lr=lr)
 
 
-def _write_run_record(run: Path, cfg: TrainConfig, model_cfg, resolved: dict[str, Any], data: _PairSource,
-                      device: torch.device) -> None:
+def _write_run_record(
+    run: Path, cfg: TrainConfig, model_cfg, resolved: dict[str, Any], data: _PairSource, device: torch.device
+) -> None:
     """``run.json``: the resolved config, versions, host, dataset manifests, input identities."""
     from pointkit import __version__
 
     run.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run, "train")
-    write_json_atomic(run / "run.json", {
-        "config": cfg.to_dict(), "model": {"input_size": model_cfg.input_size, "ngf": model_cfg.ngf,
-                                           "mask_head": model_cfg.mask_head, "dropout": model_cfg.dropout,
-                                           "prior": model_cfg.prior},
-        "resolved": {**resolved, "train_pairs": data.train_pairs, "val_pairs": data.val_pairs},
-        "pointkit_version": __version__, "torch_version": torch.__version__,
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count(),
-                 "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None},
-        "datasets": [{"root": str(d.root), "manifests": d.manifests} for d in data.datasets],
-        "synth": cfg.synth, "input_ids": input_identities(cfg)})
+    write_json_atomic(
+        run / "run.json",
+        {
+            "config": cfg.to_dict(),
+            "model": {
+                "input_size": model_cfg.input_size,
+                "ngf": model_cfg.ngf,
+                "mask_head": model_cfg.mask_head,
+                "dropout": model_cfg.dropout,
+                "prior": model_cfg.prior,
+            },
+            "resolved": {**resolved, "train_pairs": data.train_pairs, "val_pairs": data.val_pairs},
+            "pointkit_version": __version__,
+            "torch_version": torch.__version__,
+            "host": {
+                "machine": platform.machine(),
+                "cpus": os.cpu_count(),
+                "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            },
+            "datasets": [{"root": str(d.root), "manifests": d.manifests} for d in data.datasets],
+            "synth": cfg.synth,
+            "input_ids": input_identities(cfg),
+        },
+    )
 
 
 class _Checkpointer:
     """Validation, early-stopping record and checkpoints of one run (``info`` is the record
     ``save_state`` keeps: step, epoch, best_val, best_step, bad_validations, stopped_early)."""
 
-    def __init__(self, run: Path, cfg: TrainConfig, model, optimizer, info: dict[str, Any], data: _PairSource,
-                 logs: _Logs, dist: _Distributed, evaluate, metadata):
+    def __init__(
+        self,
+        run: Path,
+        cfg: TrainConfig,
+        model,
+        optimizer,
+        info: dict[str, Any],
+        data: _PairSource,
+        logs: _Logs,
+        dist: _Distributed,
+        evaluate,
+        metadata,
+    ):
         self.run, self.cfg, self.model, self.optimizer, self.info = run, cfg, model, optimizer, info
         self.data, self.logs, self.dist, self.evaluate, self.metadata = data, logs, dist, evaluate, metadata
 
@@ -452,16 +598,18 @@ class _Checkpointer:
                     self.model.save(run / "best.safetensors", self.metadata(step, err))
             else:
                 info["bad_validations"] += 1
-            self.logs.write("val", {"step": step, "epoch": epoch, "val_corr_error_px": err, "val_loss": vloss,
-                                    "best": int(better)})
+            self.logs.write(
+                "val", {"step": step, "epoch": epoch, "val_corr_error_px": err, "val_loss": vloss, "best": int(better)}
+            )
             if self.cfg.patience and info["bad_validations"] >= self.cfg.patience:
                 info["stopped_early"] = True
         if main:
             self.model.save(run / "last.safetensors", self.metadata(step, info["best_val"]))
             if not self.data.val_pairs:
                 self.model.save(run / "best.safetensors", self.metadata(step, None))
-            save_state(run, self.model, self.optimizer, {**info, "step": step, "epoch": epoch,
-                                                         "config": self.cfg.to_dict()})
+            save_state(
+                run, self.model, self.optimizer, {**info, "step": step, "epoch": epoch, "config": self.cfg.to_dict()}
+            )
         self.dist.barrier()
 
 
@@ -471,18 +619,18 @@ class _Session:
 
     run: Path
     model: torch.nn.Module
-    net: torch.nn.Module                 # the model, or its DistributedDataParallel wrapper
+    net: torch.nn.Module  # the model, or its DistributedDataParallel wrapper
     optimizer: torch.optim.Optimizer
     data: _PairSource
-    info: dict[str, Any]                 # the checkpointer's record: step, epoch, best_val ...
+    info: dict[str, Any]  # the checkpointer's record: step, epoch, best_val ...
     tau: float | None
     autocast: Any
     channels_last: bool
     device: torch.device
-    bpr: int                             # pairs per step in this process
+    bpr: int  # pairs per step in this process
     logs: _Logs
     checkpoint: _Checkpointer
-    total: int                           # steps of the whole run
+    total: int  # steps of the whole run
     per_epoch: int
 
 
@@ -502,11 +650,19 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         step = _loop(cfg, session, dist)
         session.logs.close()
         info, data, run = session.info, session.data, session.run
-        summary = {"run": str(run), "steps": step, "epochs": round(step / session.per_epoch, 3),
-                   "best_val_corr_error_px": info["best_val"], "best_step": info["best_step"],
-                   "stopped_early": info["stopped_early"], "best": str(run / "best.safetensors"),
-                   "last": str(run / "last.safetensors"), "train_pairs": data.train_pairs,
-                   "val_pairs": data.val_pairs, "world_size": dist.world}
+        summary = {
+            "run": str(run),
+            "steps": step,
+            "epochs": round(step / session.per_epoch, 3),
+            "best_val_corr_error_px": info["best_val"],
+            "best_step": info["best_step"],
+            "stopped_early": info["stopped_early"],
+            "best": str(run / "best.safetensors"),
+            "last": str(run / "last.safetensors"),
+            "train_pairs": data.train_pairs,
+            "val_pairs": data.val_pairs,
+            "world_size": dist.world,
+        }
         if dist.main:
             write_json_atomic(run / "summary.json", summary)
         return summary
@@ -514,14 +670,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         dist.close()
 
 
-def _start(cfg: TrainConfig, dist: _Distributed) -> _Session:
-    """The run folder checked (or resumed), data, model, optimiser, logs and checkpointer of a run."""
+def _model_and_data(cfg: TrainConfig, dist: _Distributed):
+    """``(model, model_cfg, data, bpr)``: the LiftNet on the device (seeded; ``--init``'s weights),
+    its config, the pair source and the pairs per step of this process."""
     from pointkit.models import LiftNet, load_checkpoint
 
-    run, device = Path(cfg.out), dist.device
-    saved = _check_run_folder(run, cfg)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     init_model = load_checkpoint(cfg.init)[0] if cfg.init else None
     model_cfg = _model_config(cfg, init_model.config if init_model is not None else None)
     if cfg.batch_size % dist.world:
@@ -532,32 +685,43 @@ def _start(cfg: TrainConfig, dist: _Distributed) -> _Session:
     model = LiftNet(model_cfg)
     if init_model is not None:
         model.load_state_dict(init_model.state_dict())
-    cuda = device.type == "cuda"
-    amp, channels_last = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda), cuda
-    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    lr, tau = cfg.resolved_lr(), cfg.resolved_tau(S)
+    layout = torch.channels_last if dist.device.type == "cuda" else torch.contiguous_format
+    return model.to(dist.device, memory_format=layout), model_cfg, data, bpr
+
+
+def _start(cfg: TrainConfig, dist: _Distributed) -> _Session:
+    """The run folder checked (or resumed), data, model, optimiser, logs and checkpointer of a run."""
+    run, device = Path(cfg.out), dist.device
+    saved = _check_run_folder(run, cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    model, model_cfg, data, bpr = _model_and_data(cfg, dist)
+    cuda = channels_last = device.type == "cuda"
+    amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
+    lr, tau = cfg.resolved_lr(), cfg.resolved_tau(model_cfg.input_size)
     optimizer = _optimizer(cfg, model, lr)
     info = {"step": 0, "epoch": 0, "best_val": None, "best_step": None, "bad_validations": 0, "stopped_early": False}
     if saved is not None and (run / STATE_JSON).exists():
         info = {**info, **{k: v for k, v in load_state(run, model, optimizer, device).items() if k in info}}
         if dist.main:
-            save_config(cfg, run, "train")          # the settings this part of the run uses (--steps ...)
+            save_config(cfg, run, "train")  # the settings this part of the run uses (--steps ...)
     elif dist.main:
-        _write_run_record(run, cfg, model_cfg, {"lr": lr, "tau": tau, "amp": amp, "device": str(device),
-                                                "world_size": dist.world}, data, device)
+        resolved = {"lr": lr, "tau": tau, "amp": amp, "device": str(device), "world_size": dist.world}
+        _write_run_record(run, cfg, model_cfg, resolved, data, device)
     dist.barrier()
-    net = model if dist.world == 1 else \
-        torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+    ddp = torch.nn.parallel.DistributedDataParallel
+    net = model if dist.world == 1 else ddp(model, device_ids=[device.index] if cuda else None)
     per_epoch = data.sampler.batches_per_epoch
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
     logs = _Logs(run, info["step"], dist.main)
     checkpoint = _Checkpointer(
         run, cfg, model, optimizer, info, data, logs, dist,
         evaluate=lambda: validation_error(model, data.val_loader, cfg, tau, device, dist, channels_last, autocast),
-        metadata=lambda step, err: _checkpoint_metadata(cfg, model_cfg, step, err, data.datasets))
+        metadata=lambda step, err: _checkpoint_metadata(cfg, model_cfg, step, err, data.datasets),
+    )  # fmt: skip
     total = cfg.steps if cfg.steps is not None else cfg.epochs * per_epoch
     return _Session(run, model, net, optimizer, data, info, tau, autocast, channels_last, device, bpr, logs,
-                    checkpoint, total, per_epoch)
+                    checkpoint, total, per_epoch)  # fmt: skip
 
 
 def _loop(cfg: TrainConfig, s: _Session, dist: _Distributed) -> int:
@@ -567,9 +731,15 @@ def _loop(cfg: TrainConfig, s: _Session, dist: _Distributed) -> int:
 
     step, val_every = s.info["step"], cfg.val_every or s.per_epoch
     if step == 0:
-        s.checkpoint(0, 0, validate=True)   # the "before" number (fine-tuning) and step 0 state
-    bar = tqdm(total=s.total, initial=step, desc="train", unit="step", disable=not (cfg.progress and dist.main),
-               dynamic_ncols=True)
+        s.checkpoint(0, 0, validate=True)  # the "before" number (fine-tuning) and step 0 state
+    bar = tqdm(
+        total=s.total,
+        initial=step,
+        desc="train",
+        unit="step",
+        disable=not (cfg.progress and dist.main),
+        dynamic_ncols=True,
+    )
     s.net.train()
     t0, images_since = time.perf_counter(), 0
     while step < s.total and not s.info["stopped_early"]:
@@ -577,13 +747,20 @@ def _loop(cfg: TrainConfig, s: _Session, dist: _Distributed) -> int:
         s.data.sampler.set_epoch(epoch, start_batch)
         for batch in s.data.loader:
             batch = {k: v.to(s.device, non_blocking=True) for k, v in batch.items()}
-            loss_value, stats = _optimizer_step(s.net, s.model, s.optimizer, batch, cfg, s.tau, step, dist.rank,
-                                                s.device, s.autocast, s.channels_last)
+            loss_value, stats = _optimizer_step(
+                s.net, s.model, s.optimizer, batch, cfg, s.tau, step, dist.rank, s.device, s.autocast, s.channels_last
+            )
             step += 1
             images_since += s.bpr * dist.world
             elapsed = time.perf_counter() - t0
-            row = {"step": step, "epoch": epoch, "loss": loss_value, "lr": s.optimizer.param_groups[0]["lr"],
-                   "images_per_s": images_since / elapsed if elapsed > 0 else "", **stats}
+            row = {
+                "step": step,
+                "epoch": epoch,
+                "loss": loss_value,
+                "lr": s.optimizer.param_groups[0]["lr"],
+                "images_per_s": images_since / elapsed if elapsed > 0 else "",
+                **stats,
+            }
             s.logs.write("train", {k: row.get(k, "") for k in TRAIN_FIELDS})
             bar.set_postfix(loss=f"{loss_value:.4g}", img_s=f"{row['images_per_s']:.1f}" if elapsed > 0 else "")
             bar.update(1)

@@ -1,5 +1,6 @@
 """``pointkit eval``: the options are EvalConfig's settings; the command composes the config from
 them and [CHECKPOINT] DATASET, and calls pointkit.evaluate.run_eval."""
+
 from __future__ import annotations
 
 import json

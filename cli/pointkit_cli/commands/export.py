@@ -1,4 +1,5 @@
 """``pointkit export``: models in other formats."""
+
 import json
 
 import click

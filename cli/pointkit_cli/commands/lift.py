@@ -1,4 +1,5 @@
 """``pointkit lift``: the options are LiftConfig's settings; the job is pointkit.jobs.lift.run."""
+
 from __future__ import annotations
 
 import json
@@ -30,4 +31,6 @@ def lift(ctx, max_memory_gb, **_):
     summary = run(config, on_image=(lambda event: click.echo(json.dumps(event))) if config.events else None)
     click.echo(json.dumps(summary))
     if summary["failed"]:
-        raise PointkitError(f"{summary['failed']} of {summary['failed'] + summary['lifted']} images failed (listed above)")
+        raise PointkitError(
+            f"{summary['failed']} of {summary['failed'] + summary['lifted']} images failed (listed above)"
+        )

@@ -1,5 +1,6 @@
 """``pointkit match``: correspondences from folders of real photos (one sub-folder per object). The
 options are MatchJob's settings; the command builds the job and calls build_matched_dataset."""
+
 import json
 
 import click
@@ -27,9 +28,11 @@ def match(ctx, photos, **_):
     job = from_cli(MatchJob, ctx, photos=photos)
     summary = build_matched_dataset(job.photos, job.out, job, progress=os.environ.get("TQDM_DISABLE") != "1")
     click.echo(json.dumps(summary))
-    if not summary["objects"]:   # a job that made nothing failed, whatever the reason
+    if not summary["objects"]:  # a job that made nothing failed, whatever the reason
         why = "; ".join(f"{n} x {reason}" for reason, n in summary["reasons"].items()) or "no photo clusters found"
         raise PointkitError(f"no object was written to {job.out}: {why}")
     if summary["failures"]:
-        raise PointkitError(f"{summary['failures']} photos or clusters failed (reasons in {job.out}/manifest.json "
-                            "under 'failures'); the rest was written")
+        raise PointkitError(
+            f"{summary['failures']} photos or clusters failed (reasons in {job.out}/manifest.json "
+            "under 'failures'); the rest was written"
+        )

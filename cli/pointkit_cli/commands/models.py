@@ -1,4 +1,5 @@
 """``pointkit models``: the models ``--checkpoint NAME`` can name."""
+
 import json
 
 import click

@@ -1,4 +1,5 @@
 """``pointkit plugins``: what the entry-point registry finds."""
+
 import json
 
 import click

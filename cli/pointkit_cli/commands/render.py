@@ -1,6 +1,7 @@
 """``pointkit render-synthetic`` and ``pointkit show``. render-synthetic's options are RenderConfig's
 settings (pointkit.render.config); the command composes the config and calls build_dataset (or,
 with --bank, pointkit.engine.bank.build_bank)."""
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,23 @@ def _bank(cfg: RenderConfig) -> dict:
 
     unknown = sorted(set(cfg.renderer_options) - {"appearance", "backgrounds"})
     if unknown:
-        raise click.BadParameter(f"{', '.join(unknown)}: with --bank only appearance=DIR and "
-                                 "backgrounds=train|test|all|none apply", param_hint="--option")
+        raise click.BadParameter(
+            f"{', '.join(unknown)}: with --bank only appearance=DIR and backgrounds=train|test|all|none apply",
+            param_hint="--option",
+        )
     opts = cfg.renderer_options
-    summary = build_bank(cfg.out, cfg.meshes, cfg.procedural, cfg.seed, cfg.families, cfg.grid, progress=cfg.progress,
-                         appearance=opts.get("appearance"), backgrounds=opts.get("backgrounds", "train"), up=cfg.up)
+    summary = build_bank(
+        cfg.out,
+        cfg.meshes,
+        cfg.procedural,
+        cfg.seed,
+        cfg.families,
+        cfg.grid,
+        progress=cfg.progress,
+        appearance=opts.get("appearance"),
+        backgrounds=opts.get("backgrounds", "train"),
+        up=cfg.up,
+    )
     save(cfg, cfg.out, JOB)
     return summary
 
@@ -43,19 +56,33 @@ def render_synthetic(ctx, **_):
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     saved = saved_config(ctx.params["out"]) if ctx.params["resume"] else None
-    cfg = from_cli(RenderConfig, ctx, saved, progress=not quiet, max_memory_gb=ctx.params["max_memory_gb"],
-                   margin=(saved or {}).get("margin"))     # not an option: set from Python, kept on --resume
+    cfg = from_cli(
+        RenderConfig,
+        ctx,
+        saved,
+        progress=not quiet,
+        max_memory_gb=ctx.params["max_memory_gb"],
+        margin=(saved or {}).get("margin"),
+    )  # not an option: set from Python, kept on --resume
     summary = _bank(cfg) if cfg.bank else build_dataset(cfg)
     click.echo(json.dumps(summary))
     if summary.get("failed") and not cfg.bank:
-        raise PointkitError(f"{summary['failed']} of {summary['objects']} objects failed to render "
-                            f"(reasons in {summary['manifest']} under 'failures')")
+        raise PointkitError(
+            f"{summary['failed']} of {summary['objects']} objects failed to render "
+            f"(reasons in {summary['manifest']} under 'failures')"
+        )
 
 
 @click.command("show")
 @click.argument("dataset", type=click.Path(file_okay=False))
 @click.option("--object", "object_id", help="Object id (default: the first one).")
-@click.option("--pair", type=click.IntRange(min=0), default=0, show_default=True, help="View pair whose correspondences are drawn.")
+@click.option(
+    "--pair",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="View pair whose correspondences are drawn.",
+)
 @click.option("--lines", type=click.IntRange(min=0), default=40, show_default=True, help="Correspondence lines drawn.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output image (e.g. sheet.png).")
 def show(dataset, object_id, pair, lines, out):

@@ -1,5 +1,6 @@
 """``pointkit train``: the options are TrainConfig's settings; the command composes the config and
 calls pointkit.training.train."""
+
 from __future__ import annotations
 
 import json
@@ -29,5 +30,5 @@ def train(ctx, **_):
     saved = saved_config(ctx.params["out"]) if ctx.params["resume"] else None
     cfg = from_cli(TrainConfig, ctx, saved, progress=not quiet, resume=ctx.params["resume"])
     summary = run_training(cfg)
-    if int(os.environ.get("RANK", "0")) == 0:   # under torchrun only process 0 reports
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only process 0 reports
         click.echo(json.dumps(summary))

@@ -1,5 +1,6 @@
 """``pointkit view``: turntable preview of a mesh or depth map. The options are ViewConfig's settings
 (pointkit.view); the command composes the config and calls pointkit.view.view."""
+
 from __future__ import annotations
 
 import json

@@ -23,6 +23,7 @@ appearance assets folder (``assets``, ``$POINTKIT_APPEARANCE`` or ``<repo>/../sh
 Importing this package imports neither pointkit nor bpy (the worker imports it without pointkit
 installed); ``BlenderRenderer`` and the rest load from ``renderer.py`` on first use.
 """
+
 from __future__ import annotations
 
 _FROM_RENDERER = ("BlenderRenderer", "resolve_assets", "MATERIALS", "PHOTO_MATERIALS", "STYLES", "ENV_VAR")
@@ -34,4 +35,3 @@ def __getattr__(name: str):
 
         return getattr(renderer, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-

@@ -5,6 +5,7 @@ Which Blender: ``$POINTKIT_BLENDER`` (a Python that has the bpy wheel, or a ``bl
 executable; told apart by name, else by its ``--version``), else this interpreter when it can
 import bpy, else a PointkitError saying how to set it.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,13 +28,15 @@ from pointkit_blender_renderer.worker import PREFIX, respond
 BLENDER_ENV = "POINTKIT_BLENDER"
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
 WORKER_FILE = Path(__file__).resolve().with_name("worker.py")
-HOW = (f"set {BLENDER_ENV} to a Python that has the bpy wheel (e.g. a Python 3.11 venv with "
-       f"`pip install bpy==5.0.1`) or to a blender executable")
+HOW = (
+    f"set {BLENDER_ENV} to a Python that has the bpy wheel (e.g. a Python 3.11 venv with "
+    f"`pip install bpy==5.0.1`) or to a blender executable"
+)
 STARTUP_TIMEOUT_S = 300.0
 
 
 def _executable_kind(path: str) -> str:
-    """"python" or "blender": by the file name, else by what ``path --version`` prints."""
+    """ "python" or "blender": by the file name, else by what ``path --version`` prints."""
     name = Path(path).name.lower()
     if name.startswith("blender"):
         return "blender"
@@ -49,8 +52,9 @@ def _executable_kind(path: str) -> str:
     if said.startswith("Python"):
         return "python"
     first = said.splitlines()[0][:80] if said else "nothing"
-    raise PointkitError(f"${BLENDER_ENV}={path} is neither a Python nor a blender executable "
-                        f"(its --version said {first!r}); {HOW}")
+    raise PointkitError(
+        f"${BLENDER_ENV}={path} is neither a Python nor a blender executable (its --version said {first!r}); {HOW}"
+    )
 
 
 def worker_command() -> tuple[list[str], dict[str, str]]:
@@ -64,13 +68,22 @@ def worker_command() -> tuple[list[str], dict[str, str]]:
         if path is None:
             raise PointkitError(f"${BLENDER_ENV}={chosen} is not an executable file; {HOW}")
         if _executable_kind(path) == "blender":
-            return [path, "--background", "--factory-startup", "--python-exit-code", "1",
-                    "--python", str(WORKER_FILE), "--"], env
+            return [
+                path,
+                "--background",
+                "--factory-startup",
+                "--python-exit-code",
+                "1",
+                "--python",
+                str(WORKER_FILE),
+                "--",
+            ], env
         return [path, "-m", "pointkit_blender_renderer.worker"], env
     if importlib.util.find_spec("bpy") is not None:
         return [sys.executable, "-m", "pointkit_blender_renderer.worker"], env
-    raise PointkitError(f"the blender renderer found no Blender: this Python has no bpy and "
-                        f"${BLENDER_ENV} is not set; {HOW}")
+    raise PointkitError(
+        f"the blender renderer found no Blender: this Python has no bpy and ${BLENDER_ENV} is not set; {HOW}"
+    )
 
 
 def _status(code: int) -> str:
@@ -110,8 +123,9 @@ class WorkerProcess:
         self._lines = queue.Queue()
         with open(self.log, "wb") as log:
             try:
-                self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                             env=env, cwd=self.folder)
+                self.proc = subprocess.Popen(
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.folder
+                )
             except OSError as exc:
                 raise PointkitError(f"cannot start the blender worker {command[0]}: {exc.strerror}; {HOW}") from None
         threading.Thread(target=_pump, args=(self.proc.stdout, self._lines), daemon=True).start()
@@ -155,8 +169,10 @@ class WorkerProcess:
                 waited += 0.5
                 if timeout is not None and waited >= timeout:
                     self._kill()
-                    raise PointkitError(f"the blender worker ({self.proc.args[0]}) was not ready after {timeout:.0f} s; "
-                                        f"its log: {self.log}") from None
+                    raise PointkitError(
+                        f"the blender worker ({self.proc.args[0]}) was not ready after {timeout:.0f} s; "
+                        f"its log: {self.log}"
+                    ) from None
                 continue
             if message is not None:
                 return message
@@ -222,7 +238,7 @@ def _pump(stream, lines: queue.Queue) -> None:
             text = raw.decode("utf-8", "replace")
             if text.startswith(PREFIX):
                 try:
-                    lines.put(json.loads(text[len(PREFIX):]))
+                    lines.put(json.loads(text[len(PREFIX) :]))
                 except json.JSONDecodeError:
                     continue
     finally:

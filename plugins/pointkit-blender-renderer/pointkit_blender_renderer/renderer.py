@@ -3,6 +3,7 @@ arrays, cameras, material and lighting options, the random generator's state) to
 process (``worker.py``, started by ``process.py``) and gets PNGs back; depth and mask come from
 ray casting here, backgrounds and camera effects are drawn here. See the package docstring.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,10 @@ def resolve_assets(path: str | os.PathLike | None = None) -> Path:
         how = "the default location"
     if all((candidate / sub).is_dir() for sub in ("hdri", "textures", "backgrounds")):
         return candidate.resolve()
-    raise PointkitError(f"blender style=photo: appearance assets folder {candidate} (from {how}) is missing or "
-                        f"lacks hdri/, textures/, backgrounds/; pass --option assets=DIR or set {ENV_VAR}=DIR")
+    raise PointkitError(
+        f"blender style=photo: appearance assets folder {candidate} (from {how}) is missing or "
+        f"lacks hdri/, textures/, backgrounds/; pass --option assets=DIR or set {ENV_VAR}=DIR"
+    )
 
 
 class BlenderRenderer:
@@ -66,10 +69,21 @@ class BlenderRenderer:
 
     name = "blender"
 
-    def __init__(self, samples: int | None = None, denoise: bool | None = None, material: str | None = None,
-                 threads: int = 0, style: str = "plain", assets: str | None = None, hdri: str | None = None,
-                 background: str | None = None, effects: bool = True, key_light: float = 0.5,
-                 tint: Sequence[float] | None = None, exposure: float = 0.0):
+    def __init__(
+        self,
+        samples: int | None = None,
+        denoise: bool | None = None,
+        material: str | None = None,
+        threads: int = 0,
+        style: str = "plain",
+        assets: str | None = None,
+        hdri: str | None = None,
+        background: str | None = None,
+        effects: bool = True,
+        key_light: float = 0.5,
+        tint: Sequence[float] | None = None,
+        exposure: float = 0.0,
+    ):
         if style not in STYLES:
             raise ValueError(f"unknown style {style!r}; choose one of {STYLES}")
         allowed = PHOTO_MATERIALS if style == "photo" else MATERIALS
@@ -112,8 +126,9 @@ class BlenderRenderer:
         self._transport = transport
         self._finalizer = weakref.finalize(self, transport.close)
 
-    def render(self, mesh, cameras: Sequence[OrthoCamera], seed: int,
-               views: Sequence[tuple[float, float]]) -> list[RenderedView]:
+    def render(
+        self, mesh, cameras: Sequence[OrthoCamera], seed: int, views: Sequence[tuple[float, float]]
+    ) -> list[RenderedView]:
         """Render a normalised trimesh from each camera (see pointkit.render.views.Renderer)."""
         photo = self.style == "photo"
         root = resolve_assets(self.assets) if photo else None
@@ -123,21 +138,39 @@ class BlenderRenderer:
         rng = np.random.default_rng(seed)
         materials = PHOTO_MATERIALS if photo else MATERIALS
         material = self.material or materials[int(rng.integers(len(materials)))]
-        build = {"material": material, "samples": self.samples, "denoise": self.denoise, "threads": self.threads,
-                 "seed": int(seed)}
+        build = {
+            "material": material,
+            "samples": self.samples,
+            "denoise": self.denoise,
+            "threads": self.threads,
+            "seed": int(seed),
+        }
         arrays = {"vertices": np.asarray(mesh.vertices, np.float64), "faces": np.asarray(mesh.faces, np.int64)}
         if photo:
-            build.update(root=str(root), hdri=self.hdri, key_light=self.key_light, exposure=self.exposure,
-                         tint=list(self.tint) if self.tint is not None else None)
+            build.update(
+                root=str(root),
+                hdri=self.hdri,
+                key_light=self.key_light,
+                exposure=self.exposure,
+                tint=list(self.tint) if self.tint is not None else None,
+            )
             arrays["face_normals"] = np.asarray(mesh.face_normals, np.float64)
         if self._transport is None:
             self._use(WorkerProcess())
         self._objects += 1
         out = self._transport.folder / f"object-{self._objects}"
         try:
-            response = self._transport.request({
-                "op": "render", "style": self.style, "mesh": arrays, "rng": rng.bit_generator.state, "build": build,
-                "cameras": [camera_dict(c) for c in cameras], "out": str(out)})
+            response = self._transport.request(
+                {
+                    "op": "render",
+                    "style": self.style,
+                    "mesh": arrays,
+                    "rng": rng.bit_generator.state,
+                    "build": build,
+                    "cameras": [camera_dict(c) for c in cameras],
+                    "out": str(out),
+                }
+            )
             if not response.get("ok"):
                 raise PointkitError(f"blender worker: {response.get('error')}")
             self._pid = response["pid"]
@@ -159,9 +192,17 @@ class BlenderRenderer:
             background = (np.linspace(0, 1, h)[:, None, None] * (bottom - top) + top) ** (1 / 2.2) * 255
             # Cycles writes straight (unassociated) alpha to PNG: composite "over" the background.
             image = rgba[..., :3] * alpha + background * (1 - alpha)
-            out.append(RenderedView(image=np.clip(image + 0.5, 0, 255).astype(np.uint8), depth=hits.depth[i],
-                                    mask=hits.mask[i], camera=camera, azimuth=azimuth, elevation=elevation,
-                                    coverage=alpha[..., 0].astype(np.float32)))
+            out.append(
+                RenderedView(
+                    image=np.clip(image + 0.5, 0, 255).astype(np.uint8),
+                    depth=hits.depth[i],
+                    mask=hits.mask[i],
+                    camera=camera,
+                    azimuth=azimuth,
+                    elevation=elevation,
+                    coverage=alpha[..., 0].astype(np.float32),
+                )
+            )
         return out
 
     def _composite_photo(self, rng, root, images, hits, cameras, views) -> list[RenderedView]:
@@ -174,16 +215,29 @@ class BlenderRenderer:
             # straight alpha: composite "over" in linear light, so silhouettes stay anti-aliased
             image = rgba[..., :3] * alpha + background * (1 - alpha)
             image = _camera(rng, image, self.effects)
-            out.append(RenderedView(image=image, depth=hits.depth[i], mask=hits.mask[i], camera=camera,
-                                    azimuth=azimuth, elevation=elevation, coverage=alpha[..., 0].copy(),
-                                    background=kind))
+            out.append(
+                RenderedView(
+                    image=image,
+                    depth=hits.depth[i],
+                    mask=hits.mask[i],
+                    camera=camera,
+                    azimuth=azimuth,
+                    elevation=elevation,
+                    coverage=alpha[..., 0].copy(),
+                    background=kind,
+                )
+            )
         return out
 
 
 def camera_dict(camera: OrthoCamera) -> dict:
     """An OrthoCamera as the JSON-able dict ``scene.place_camera`` takes (floats round-trip exactly)."""
-    return {"resolution": [int(x) for x in camera.resolution], "world_to_camera": camera.world_to_camera.tolist(),
-            "scale": float(camera.scale), "centre": [float(c) for c in camera.centre]}
+    return {
+        "resolution": [int(x) for x in camera.resolution],
+        "world_to_camera": camera.world_to_camera.tolist(),
+        "scale": float(camera.scale),
+        "centre": [float(c) for c in camera.centre],
+    }
 
 
 def _read_png(path: str) -> np.ndarray:
@@ -230,7 +284,7 @@ def _background(rng: np.random.Generator, h: int, w: int, root: Path, name: str 
         size = rng.uniform(0.5, 1.0) * min(ih, iw * h / w)
         ch, cw = max(1, int(size)), max(1, min(iw, int(size * w / h)))
         y0, x0 = int(rng.integers(0, ih - ch + 1)), int(rng.integers(0, iw - cw + 1))
-        crop = cv2.resize(photo[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA)[..., ::-1]
+        crop = cv2.resize(photo[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_AREA)[..., ::-1]
         if rng.uniform() < 0.5:
             crop = crop[:, ::-1]
         out = _srgb_to_linear(np.ascontiguousarray(crop, np.float32) / 255.0) * np.float32(rng.uniform(0.7, 1.2))

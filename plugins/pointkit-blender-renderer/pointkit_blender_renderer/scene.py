@@ -5,6 +5,7 @@ bpy, numpy and mathutils, not pointkit. Meshes are anything with ``vertices`` an
 arrays (and ``face_normals`` for the photo style); cameras are plain dicts (``place_camera``).
 One scene at a time per process: ``build`` resets Blender to an empty factory state first.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,15 @@ import numpy as np
 _FLIP = np.diag([1.0, -1.0, -1.0])
 
 
-def _reset_cycles(samples: int, denoise: bool, threads: int, seed: int, color_depth: str, oidn: bool = False,
-                  clamp_indirect: float | None = None):
+def _reset_cycles(
+    samples: int,
+    denoise: bool,
+    threads: int,
+    seed: int,
+    color_depth: str,
+    oidn: bool = False,
+    clamp_indirect: float | None = None,
+):
     """Reset Blender to an empty scene rendered by CPU Cycles to a transparent RGBA PNG; returns it."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -48,8 +56,7 @@ def _reset_cycles(samples: int, denoise: bool, threads: int, seed: int, color_de
     return scene
 
 
-def build(mesh, rng: np.random.Generator, material: str, samples: int, denoise: bool, threads: int,
-          seed: int) -> None:
+def build(mesh, rng: np.random.Generator, material: str, samples: int, denoise: bool, threads: int, seed: int) -> None:
     """Reset Blender and set up the scene for ``mesh`` (a normalised trimesh)."""
     scene = _reset_cycles(samples, denoise, threads, seed, color_depth="8")
 
@@ -220,14 +227,24 @@ def render_png(camera: dict, path: str | Path) -> None:
 PHOTO_MATERIALS = ("texture", "marble", "bronze", "plaster", "terracotta", "stone")
 
 
-def build_photo(mesh, rng: np.random.Generator, root: Path, material: str, samples: int, denoise: bool,
-                threads: int, seed: int, hdri: str | None = None, key_light: float = 0.5,
-                tint: tuple[float, float, float] | None = None, exposure: float = 0.0) -> dict:
+def build_photo(
+    mesh,
+    rng: np.random.Generator,
+    root: Path,
+    material: str,
+    samples: int,
+    denoise: bool,
+    threads: int,
+    seed: int,
+    hdri: str | None = None,
+    key_light: float = 0.5,
+    tint: tuple[float, float, float] | None = None,
+    exposure: float = 0.0,
+) -> dict:
     """Reset Blender and set up the photo-style scene: an HDRI world, a Principled material (an image
     texture set from ``root/textures`` or a procedural one), sometimes an extra key light. Returns
     what was drawn (for the caller's records)."""
-    scene = _reset_cycles(samples, denoise, threads, seed, color_depth="16", oidn=bool(denoise),
-                          clamp_indirect=10.0)
+    scene = _reset_cycles(samples, denoise, threads, seed, color_depth="16", oidn=bool(denoise), clamp_indirect=10.0)
     scene.view_settings.exposure = float(exposure)
 
     info = {"material": material}
@@ -314,7 +331,10 @@ def _texture_material(folder: Path, rng: np.random.Generator, tint=None):
         rough.projection, rough.projection_blend = "BOX", blend
         ranged = nodes.new("ShaderNodeMapRange")
         lo = float(rng.uniform(0.0, 0.4))
-        ranged.inputs["To Min"].default_value, ranged.inputs["To Max"].default_value = lo, float(rng.uniform(lo + 0.3, 1.0))
+        ranged.inputs["To Min"].default_value, ranged.inputs["To Max"].default_value = (
+            lo,
+            float(rng.uniform(lo + 0.3, 1.0)),
+        )
         links.new(rough.outputs["Color"], ranged.inputs["Value"])
         links.new(ranged.outputs["Result"], bsdf.inputs["Roughness"])
     else:
@@ -391,7 +411,10 @@ def _procedural_material(kind: str, rng: np.random.Generator, tint=None):
         links.new(metal_ramp.outputs["Color"], bsdf.inputs["Metallic"])
         r = rng.uniform(0.2, 0.45)
         rough_ramp = nodes.new("ShaderNodeMapRange")
-        rough_ramp.inputs["From Min"].default_value, rough_ramp.inputs["From Max"].default_value = cover - 0.05, cover + 0.1
+        rough_ramp.inputs["From Min"].default_value, rough_ramp.inputs["From Max"].default_value = (
+            cover - 0.05,
+            cover + 0.1,
+        )
         rough_ramp.inputs["To Min"].default_value, rough_ramp.inputs["To Max"].default_value = float(r), 0.85
         links.new(noise.outputs["Fac"], rough_ramp.inputs["Value"])
         links.new(rough_ramp.outputs["Result"], bsdf.inputs["Roughness"])
@@ -481,4 +504,3 @@ def _add_key_light(rng: np.random.Generator) -> None:
     obj.rotation_mode = "QUATERNION"
     obj.rotation_quaternion = _look_quaternion(direction)
     scene.collection.objects.link(obj)
-

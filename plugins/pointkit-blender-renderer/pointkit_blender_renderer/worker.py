@@ -17,6 +17,7 @@ then for each request ``respond(request)`` plus its ``id``. ``{"op": "quit"}`` o
 the worker. Arrays travel as files: the request names a mesh ``.npz`` and an output folder, the
 response names the PNGs written there (the parent decodes them, as the in-process renderer did).
 """
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,15 @@ def main() -> None:
 
     import bpy  # after the redirection: its import prints
 
-    send({"ready": True, "pid": os.getpid(), "bpy": bpy.app.version_string, "numpy": np.__version__,
-          "python": sys.version.split()[0]})
+    send(
+        {
+            "ready": True,
+            "pid": os.getpid(),
+            "bpy": bpy.app.version_string,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+        }
+    )
     for line in iter(sys.stdin.readline, ""):
         if not line.strip():
             continue
