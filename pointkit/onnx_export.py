@@ -44,52 +44,65 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_batch: int = 2, s
         PointkitError: onnx / onnxruntime missing, a bad checkpoint, or outputs that differ from
             torch's by more than ``TOLERANCE``.
     """
-    import logging
-    import warnings
-
-    from pointkit import __version__
     from pointkit.io import atomic_path
     from pointkit.models import load_checkpoint
     from pointkit.models.catalog import checkpoint_file
     from pointkit.models.onnx_model import file_sha256
 
     onnx = _require("onnx")
-    ort = _require("onnxruntime")
+    _require("onnxruntime")
     _require("onnxscript")
     model, meta = load_checkpoint(checkpoint)
     cfg = model.config
-    S, C = cfg.input_size, cfg.in_channels
-    example = torch.zeros(check_batch, C, S, S)
     out = Path(out)
-    with atomic_path(out) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quiet = logging.getLogger("torch.onnx")
-        level, quiet.level = quiet.level, logging.ERROR
-        try:
-            program = torch.onnx.export(
-                model,
-                (example,),
-                dynamo=True,
-                input_names=["image"],
-                output_names=["output"],
-                dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-                verbose=False,
-            )
-        finally:
-            quiet.setLevel(level)
-        graph = program.model_proto
-        props = {
-            "pointkit_version": __version__,
-            "liftnet_config": json.dumps(asdict(cfg)),
-            "checkpoint_sha256": file_sha256(checkpoint_file(checkpoint)),
-            "checkpoint_metadata": json.dumps(meta),
-            "input": f"image (batch, {C}, {S}, {S}) = rgb / 127.5 - 1",
-        }
-        for key, value in props.items():
+    with atomic_path(out) as tmp:
+        graph = _traced_graph(model, check_batch)
+        props = {"checkpoint_sha256": file_sha256(checkpoint_file(checkpoint)), "checkpoint_metadata": json.dumps(meta)}
+        for key, value in {**_description(cfg), **props}.items():
             entry = graph.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.save_model(graph, str(tmp))
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    worst = _check_against_torch(model, out, check_batch, seed)
+    return {"out": str(out), "input_size": cfg.input_size, "channels": cfg.in_channels,
+            "outputs": 2 if cfg.mask_head else 1, "max_abs_diff": worst, "bytes": out.stat().st_size}  # fmt: skip
+
+
+def _traced_graph(model, batch: int):
+    """The ONNX graph of ``model`` by torch's dynamo exporter, with a dynamic batch (its warnings
+    and log lines silenced: they are about torch internals, not the user's model)."""
+    import logging
+    import warnings
+
+    C, S = model.config.in_channels, model.config.input_size
+    quiet = logging.getLogger("torch.onnx")
+    level, quiet.level = quiet.level, logging.ERROR
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(model, (torch.zeros(batch, C, S, S),), dynamo=True, input_names=["image"],
+                                        output_names=["output"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                                        verbose=False)  # fmt: skip
+    finally:
+        quiet.setLevel(level)
+    return program.model_proto
+
+
+def _description(cfg) -> dict[str, str]:
+    """The metadata every export carries: pointkit's version, the LiftNet config, the input's meaning."""
+    from pointkit import __version__
+
+    C, S = cfg.in_channels, cfg.input_size
+    return {"pointkit_version": __version__, "liftnet_config": json.dumps(asdict(cfg)),
+            "input": f"image (batch, {C}, {S}, {S}) = rgb / 127.5 - 1"}  # fmt: skip
+
+
+def _check_against_torch(model, path: Path, check_batch: int, seed: int) -> float:
+    """Largest |onnxruntime - torch| on random batches of 1 and ``check_batch`` images; the file is
+    removed and a PointkitError raised when the shapes differ or it is over ``TOLERANCE``."""
+    import onnxruntime as ort
+
+    C, S = model.config.in_channels, model.config.input_size
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     g = torch.Generator().manual_seed(seed)
     worst = 0.0
     for batch in (1, check_batch):
@@ -98,17 +111,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_batch: int = 2, s
             ref = model(x).numpy()
         got = session.run(None, {"image": x.numpy()})[0]
         if got.shape != ref.shape:
-            out.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             raise PointkitError(f"ONNX output shape {got.shape} differs from torch's {ref.shape}; file removed")
         worst = max(worst, float(np.abs(got - ref).max()))
     if worst > TOLERANCE:
-        out.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise PointkitError(f"ONNX outputs differ from torch by {worst:.2e} (> {TOLERANCE}); file removed")
-    return {
-        "out": str(out),
-        "input_size": S,
-        "channels": C,
-        "outputs": 2 if cfg.mask_head else 1,
-        "max_abs_diff": worst,
-        "bytes": out.stat().st_size,
-    }
+    return worst
