@@ -149,22 +149,13 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     Raises:
         PointkitError: bad options, an --out holding something else, too few usable pairs.
     """
-    from pointkit.models.catalog import checkpoint_file
-    from pointkit.training import TrainConfig, train
-
     cfg.check()
     out = Path(cfg.out)
-    record = out / RECORD
-    if out.exists() and any(out.iterdir()) and not record.is_file():
-        raise PointkitError(f"{out}: not empty and not an adapt folder; choose a new --out")
-    previous = json.loads(record.read_text()) if record.is_file() else {}
-    if previous and previous.get("config") != json.loads(json.dumps(asdict(cfg))):
-        raise PointkitError(f"{out} holds an adaptation with other settings; use them again or choose a new --out")
-    checkpoint_file(cfg.init)  # a bad --init fails before matching
+    previous = _previous_run(cfg, out)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"config": asdict(cfg)}
     summary["match"] = _match(cfg, out, previous, progress)
-    write_json_atomic(record, summary)
+    write_json_atomic(out / RECORD, summary)
     if "pairs" in previous and (out / "pairs-heldout" / "manifest.json").is_file():
         summary["pairs"] = previous["pairs"]
     else:
@@ -174,46 +165,47 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
             f"{cfg.photos}: no object has 2 usable view pairs, so none can be held out to measure "
             "the fine-tuning; add photos with more overlap"
         )
-    write_json_atomic(record, summary)
+    write_json_atomic(out / RECORD, summary)
+    summary.update(_fine_tune(cfg, out, progress))
+    write_bytes_atomic(out / "best.safetensors", (out / "run" / "best.safetensors").read_bytes())
+    write_bytes_atomic(out / "MODEL_CARD.md", _card(cfg, summary).encode())
+    write_json_atomic(out / RECORD, summary)
+    return {"out": str(out), "checkpoint": str(out / "best.safetensors"),
+            **{k: v for k, v in summary.items() if k != "config"}}  # fmt: skip
+
+
+def _previous_run(cfg: AdaptConfig, out: Path) -> dict[str, Any]:
+    """The record of an earlier run of the same adaptation in ``out`` ({} for a new one); refuses
+    an --out holding something else or other settings, and a bad --init, before any work."""
+    from pointkit.models.catalog import checkpoint_file
+
+    record = out / RECORD
+    if out.exists() and any(out.iterdir()) and not record.is_file():
+        raise PointkitError(f"{out}: not empty and not an adapt folder; choose a new --out")
+    previous = json.loads(record.read_text()) if record.is_file() else {}
+    if previous and previous.get("config") != json.loads(json.dumps(asdict(cfg))):
+        raise PointkitError(f"{out} holds an adaptation with other settings; use them again or choose a new --out")
+    checkpoint_file(cfg.init)  # a bad --init fails before matching
+    return previous
+
+
+def _fine_tune(cfg: AdaptConfig, out: Path, progress: bool) -> dict[str, Any]:
+    """Fine-tune on ``out/pairs-train`` with ``out/pairs-heldout`` as validation (resumable, in
+    ``out/run``); returns the held-out error before and after, the best step and the steps."""
+    from pointkit.training import TrainConfig, train
+
     run = out / "run"
-    result = train(
-        TrainConfig(
-            datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")],
-            out=str(run),
-            init=cfg.init,
-            loss="corr",
-            corr_per_pair=cfg.corr_per_pair,
-            steps=cfg.steps,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            optimizer="sgd",
-            mask_weight=0.0,
-            val_every=max(1, cfg.steps // 5),
-            patience=0,
-            checkpoint_every=max(1, cfg.steps // 10),
-            seed=cfg.seed,
-            device=cfg.device,
-            threads=cfg.threads,
-            progress=progress,
-            resume=(run / "run.json").is_file(),
-        )
-    )
+    train_cfg = TrainConfig(
+        datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")], out=str(run), init=cfg.init, loss="corr",
+        corr_per_pair=cfg.corr_per_pair, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="sgd",
+        mask_weight=0.0, val_every=max(1, cfg.steps // 5), patience=0, checkpoint_every=max(1, cfg.steps // 10),
+        seed=cfg.seed, device=cfg.device, threads=cfg.threads, progress=progress, resume=(run / "run.json").is_file(),
+    )  # fmt: skip
+    result = train(train_cfg)
     with open(run / "val.csv") as f:
         errors = {int(r["step"]): float(r["val_corr_error_px"]) for r in csv.DictReader(f)}
-    summary.update(
-        heldout_error_before_px=errors[min(errors)],
-        heldout_error_after_px=min(errors.values()),
-        best_step=min(errors, key=errors.get),
-        steps=result["steps"],
-    )
-    write_bytes_atomic(out / "best.safetensors", (run / "best.safetensors").read_bytes())
-    write_bytes_atomic(out / "MODEL_CARD.md", _card(cfg, summary).encode())
-    write_json_atomic(record, summary)
-    return {
-        "out": str(out),
-        "checkpoint": str(out / "best.safetensors"),
-        **{k: v for k, v in summary.items() if k != "config"},
-    }
+    return {"heldout_error_before_px": errors[min(errors)], "heldout_error_after_px": min(errors.values()),
+            "best_step": min(errors, key=errors.get), "steps": result["steps"]}  # fmt: skip
 
 
 def _card(cfg: AdaptConfig, s: dict[str, Any]) -> str:
