@@ -37,6 +37,11 @@ TINY = dict(
 )
 
 
+TINY_CLI = ["--steps", "2", "--batch-size", "4", "--input-size", "32", "--ngf", "4", "--threads", "1",
+            "--hypotheses", "16", "--corr-per-pair", "10"]  # fmt: skip
+"""A tiny run as ``pointkit train`` options (after DATASET --out RUN)."""
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("ds") / "ds")
@@ -163,26 +168,7 @@ def test_depth_loss_trains(dataset, tmp_path):
 
 
 def test_cli_train_prints_summary_and_one_line_errors(dataset, tmp_path):
-    args = [
-        "train",
-        str(dataset),
-        "--out",
-        str(tmp_path / "r"),
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-        "--input-size",
-        "32",
-        "--ngf",
-        "4",
-        "--threads",
-        "1",
-        "--hypotheses",
-        "16",
-        "--corr-per-pair",
-        "10",
-    ]
+    args = ["train", str(dataset), "--out", str(tmp_path / "r"), *TINY_CLI]
     res = CliRunner().invoke(cli, ["-q"] + args)
     assert res.exit_code == 0, res.output
     assert json.loads(res.output.strip().splitlines()[-1])["steps"] == 2
@@ -192,28 +178,7 @@ def test_cli_train_prints_summary_and_one_line_errors(dataset, tmp_path):
 
 def test_cli_resume_needs_only_out_the_rest_comes_from_config_json(dataset, tmp_path):
     run = tmp_path / "r"
-    args = [
-        "train",
-        str(dataset),
-        "--out",
-        str(run),
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-        "--input-size",
-        "32",
-        "--ngf",
-        "4",
-        "--threads",
-        "1",
-        "--hypotheses",
-        "16",
-        "--corr-per-pair",
-        "10",
-        "--checkpoint-every",
-        "1",
-    ]
+    args = ["train", str(dataset), "--out", str(run), *TINY_CLI, "--checkpoint-every", "1"]
     assert CliRunner().invoke(cli, ["-q"] + args).exit_code == 0
     saved = json.loads((run / "config.json").read_text())
     assert saved["job"] == "train" and saved["config"]["ngf"] == 4 and saved["config"]["datasets"] == [str(dataset)]

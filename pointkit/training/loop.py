@@ -260,6 +260,18 @@ class _Logs:
             self.tb.close()
 
 
+def _run_corr_loss(
+    cfg: TrainConfig, depth: torch.Tensor, batch: dict[str, torch.Tensor], tau: float | None, generator: torch.Generator
+):
+    """The correspondence loss of a batch under the run's RANSAC settings: ``(loss, stats)``
+    (training and validation score pairs the same way; only the RANSAC generator differs)."""
+    from pointkit.losses import correspondence_loss
+
+    return correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=tau, ransac=cfg.ransac,
+                               threshold=cfg.ransac_threshold(depth.shape[-1]), hypotheses=cfg.hypotheses,
+                               generator=generator, return_stats=True)  # fmt: skip
+
+
 def compute_loss(
     model,
     batch: dict[str, torch.Tensor],
@@ -279,7 +291,7 @@ def compute_loss(
     ``center_weight``, that weight x the squared mean depth over the mask (fixes the free offset).
     Returns the loss and float statistics (corr_error_px is the mean reprojection error).
     """
-    from pointkit.losses import aligned_depth_loss, correspondence_loss
+    from pointkit.losses import aligned_depth_loss
 
     x = network_input(
         model,
@@ -293,18 +305,7 @@ def compute_loss(
     depth = out[:, :1].float()
     stats: dict[str, float] = {}
     if cfg.loss == "corr":
-        main, cs = correspondence_loss(
-            depth,
-            batch["src"],
-            batch["tgt"],
-            batch["valid"],
-            tau=tau,
-            ransac=cfg.ransac,
-            threshold=cfg.ransac_threshold(depth.shape[-1]),
-            hypotheses=cfg.hypotheses,
-            generator=step_generator(cfg.seed, step, rank, device),
-            return_stats=True,
-        )
+        main, cs = _run_corr_loss(cfg, depth, batch, tau, step_generator(cfg.seed, step, rank, device))
         keep = ~cs.degenerate
         stats["corr_error_px"] = float(cs.mean_error[keep].mean()) if keep.any() else float("nan")
     else:
@@ -338,8 +339,6 @@ def validation_error(
     """Mean validation correspondence error (px, mean over non-degenerate pairs of each pair's mean
     reprojection error through its RANSAC camera) and mean correspondence loss, over all processes.
     RANSAC samples come from a fixed generator, so the number is comparable across steps."""
-    from pointkit.losses import correspondence_loss
-
     was_training = model.training
     model.eval()
     err_sum, loss_sum, n = 0.0, 0.0, 0.0
@@ -348,18 +347,7 @@ def validation_error(
         with autocast:
             depth = model(network_input(model, batch, channels_last))[:, :1].float()
         g = step_generator(cfg.seed + 7919, i, dist.rank, device)
-        loss, cs = correspondence_loss(
-            depth,
-            batch["src"],
-            batch["tgt"],
-            batch["valid"],
-            tau=tau,
-            ransac=cfg.ransac,
-            threshold=cfg.ransac_threshold(depth.shape[-1]),
-            hypotheses=cfg.hypotheses,
-            generator=g,
-            return_stats=True,
-        )
+        loss, cs = _run_corr_loss(cfg, depth, batch, tau, g)
         keep = ~cs.degenerate
         err_sum += float(cs.mean_error[keep].sum())
         loss_sum += float(loss) * float(keep.sum())
