@@ -34,13 +34,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
-import trimesh
 
 from pointkit import memory, registry
 from pointkit.errors import PointkitError, first_line
 from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS, colorize_depth, from_array, load_image
 from pointkit.masks import inside_distance, object_mask, silhouette_prior
-from pointkit.meshing import DEFAULT_MAX_SIDE, depth_to_mesh, normal_map
+from pointkit.meshing import DEFAULT_MAX_SIDE, GridMesh, depth_to_mesh, normal_map
 from pointkit.models.catalog import DEFAULT_MODEL
 from pointkit.models.catalog import checkpoint_file
 
@@ -60,7 +59,8 @@ class LiftResult:
         depth: (H, W) float32 resolved camera depth (longer image side = 1 unit, nearest object
             point at 1, larger = farther); 0 off the object.
         mask: (H, W) bool object pixels.
-        mesh: the textured trimesh (frame: x right, y up, z toward the viewer; see pointkit.meshing).
+        mesh: the textured :class:`pointkit.meshing.GridMesh` (frame: x right, y up, z toward the
+            viewer; ``.export(path)`` writes it, ``.to_trimesh()`` converts it).
         image: (H, W, 3) uint8 upright RGB input.
         raw: (H, W) float32 network depth channel before the rules (valid everywhere), shifted to
             zero median over the object (LiftNet's canonical output).
@@ -69,7 +69,7 @@ class LiftResult:
 
     depth: np.ndarray
     mask: np.ndarray
-    mesh: trimesh.Trimesh
+    mesh: GridMesh
     image: np.ndarray
     raw: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
@@ -341,7 +341,7 @@ def lift(
         backend: "auto", "torch" or "onnx" (see :func:`load_model`).
 
     Returns:
-        LiftResult (``.depth`` (H, W) float32, ``.mask`` (H, W) bool, ``.mesh`` trimesh.Trimesh).
+        LiftResult (``.depth`` (H, W) float32, ``.mask`` (H, W) bool, ``.mesh`` GridMesh).
 
     Raises:
         PointkitError: bad image or option, missing model, empty mask.

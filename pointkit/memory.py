@@ -39,8 +39,8 @@ VIEW_FRAME_BYTES = 40  # view's float64 frame being shaded
 CORR_BYTES = 40  # measured: 35 bytes a stored correspondence (lists, concatenation, npz)
 FACE_BYTES = 200
 OBJECT_SHARE = 0.25
-LIFT_BASE_BYTES = 400 * 1024**2  # fitted to lift --format glb at 12 and 47 Mpixel (docs/reliability.md)
-LIFT_PIXEL_BYTES = 75
+LIFT_BASE_BYTES = 400 * 1024**2  # lift --format glb at 3, 12 and 47 Mpixel, torch loaded (docs/reliability.md)
+LIFT_PIXEL_BYTES = 45
 """Correspondences of an uncapped view pair as a share of R^2: objects cover 23% of a view
 (median of 120 procedural sculptures; 40% at the 90th percentile) and about 2/3 of that is seen
 in the other view. An object filling the frame (a sphere: 71%) has up to twice as many."""

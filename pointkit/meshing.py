@@ -23,17 +23,112 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from dataclasses import field
+
 import cv2
 import numpy as np
-import trimesh
-from PIL import Image
 
+from pointkit import meshfiles
 from pointkit.defaults import MESH_MAX_SIDE
 from pointkit.errors import PointkitError
-from pointkit.io import atomic_path, write_bytes_atomic, write_npz_atomic
+from pointkit.io import write_bytes_atomic, write_npz_atomic
 
 DEFAULT_MAX_SIDE = MESH_MAX_SIDE
 DEFAULT_MAX_SLOPE = 8.0
+
+
+@dataclass
+class GridMesh:
+    """The triangle mesh of a depth map: plain arrays, so that lifting needs no mesh library
+    (importing trimesh takes about 1.1 s; :meth:`to_trimesh` converts on demand).
+
+    Attributes:
+        vertices: (N, 3) float64 in the frame of the module docstring.
+        faces: (F, 3) int64 vertex indices, front faces counter-clockwise seen from +z.
+        uv: (N, 2) float64 texture coordinates (origin bottom-left, v up), or None.
+        texture: (H, W, 3) uint8 texture image, or None.
+        metadata: ``image_size`` [H, W] and ``z_ref``.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uv: np.ndarray | None = None
+    texture: np.ndarray | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def textured(self) -> bool:
+        return self.uv is not None and self.texture is not None
+
+    @property
+    def face_normals(self) -> np.ndarray:
+        """(F, 3) unit normals of the faces (right-hand rule)."""
+        return _unit(self._face_cross())
+
+    @property
+    def vertex_normals(self) -> np.ndarray:
+        """(N, 3) unit vertex normals: the area-weighted mean of the adjacent faces' normals."""
+        summed = np.zeros_like(self.vertices, dtype=np.float64)
+        cross = self._face_cross()  # |cross| = twice the face's area
+        for k in range(3):
+            np.add.at(summed, self.faces[:, k], cross)
+        return _unit(summed)
+
+    def _face_cross(self) -> np.ndarray:
+        a, b, c = (self.vertices[self.faces[:, k]] for k in range(3))
+        return np.cross(b - a, c - a)
+
+    def vertex_colours(self) -> np.ndarray:
+        """(N, 4) uint8 RGBA: the texture's pixel under each vertex's UV (opaque grey if untextured)."""
+        if not self.textured:
+            return np.full((len(self.vertices), 4), (200, 200, 200, 255), np.uint8)
+        H, W = self.texture.shape[:2]
+        col = np.clip((self.uv[:, 0] * W).astype(int), 0, W - 1)
+        row = np.clip(((1 - self.uv[:, 1]) * H).astype(int), 0, H - 1)
+        return np.concatenate([self.texture[row, col, :3], np.full((len(self.uv), 1), 255, np.uint8)], 1)
+
+    def texture_png(self) -> bytes:
+        """The texture as PNG bytes (raises ValueError when untextured)."""
+        if self.texture is None:
+            raise ValueError("this mesh has no texture")
+        ok, data = cv2.imencode(".png", cv2.cvtColor(self.texture[..., :3], cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise PointkitError("OpenCV could not encode the mesh texture as PNG")
+        return data.tobytes()
+
+    def apply_scale(self, factor: float) -> None:
+        """Scale the vertices (about the origin) and ``z_ref`` in place: a change of units."""
+        self.vertices = self.vertices * factor
+        if "z_ref" in self.metadata:
+            self.metadata["z_ref"] *= factor
+
+    def export(self, path: str | Path) -> list[Path]:
+        """Write the mesh by its suffix (.glb, .ply, .obj); see :func:`export_mesh`."""
+        return export_mesh(self, path)
+
+    def to_trimesh(self):
+        """The same mesh as a ``trimesh.Trimesh`` (textured when this one is); imports trimesh."""
+        import trimesh
+        from PIL import Image
+
+        visual = None
+        if self.textured:
+            # White diffuse/ambient: viewers multiply the texture by it (trimesh's default grey darkens it).
+            material = trimesh.visual.material.SimpleMaterial(
+                image=Image.fromarray(self.texture[..., :3]),
+                diffuse=(255, 255, 255, 255),
+                ambient=(255, 255, 255, 255),
+                specular=(0, 0, 0, 255),
+            )
+            visual = trimesh.visual.TextureVisuals(uv=self.uv, material=material)
+        mesh = trimesh.Trimesh(self.vertices, self.faces, visual=visual, process=False)
+        mesh.metadata.update(self.metadata)
+        return mesh
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(length > 0, length, 1.0)
 
 
 def grid_samples(shape: tuple[int, int], max_side: int = DEFAULT_MAX_SIDE) -> tuple[int, int]:
@@ -49,7 +144,7 @@ def depth_to_mesh(
     image: np.ndarray | None = None,
     max_side: int = DEFAULT_MAX_SIDE,
     max_slope: float = DEFAULT_MAX_SLOPE,
-) -> trimesh.Trimesh:
+) -> GridMesh:
     """Triangulate a depth map in the frame of the module docstring.
 
     Args:
@@ -61,8 +156,8 @@ def depth_to_mesh(
         max_slope: drop triangles whose depth range exceeds this many grid steps.
 
     Returns:
-        trimesh.Trimesh with ``visual.uv`` (N, 2) when ``image`` is given; ``metadata`` holds
-        ``image_size`` (H, W) and ``z_ref``.
+        GridMesh with ``uv`` (N, 2) and ``texture`` when ``image`` is given; ``metadata`` holds
+        ``image_size`` [H, W] and ``z_ref``.
 
     Raises:
         PointkitError: the mask has no 2 x 2 block of object pixels (nothing to triangulate).
@@ -106,33 +201,13 @@ def depth_to_mesh(
     vv, uu = np.nonzero(grid_mask)
     px, py = u[uu][used], v[vv][used]
     vertices = np.stack([(px - W / 2) / L, (H / 2 - py) / L, z_ref - zv[used]], 1)
-    visual = None
+    uv = texture = None
     if image is not None:
-        image = np.asarray(image, np.uint8)
-        if image.shape[:2] != (H, W):
-            raise ValueError(f"image must be ({H}, {W}, 3) like the depth, got {image.shape}")
+        texture = np.asarray(image, np.uint8)
+        if texture.shape[:2] != (H, W):
+            raise ValueError(f"image must be ({H}, {W}, 3) like the depth, got {texture.shape}")
         uv = np.stack([px / W, 1.0 - py / H], 1)
-        # White diffuse/ambient: viewers multiply the texture by it (trimesh's default grey darkens it).
-        material = trimesh.visual.material.SimpleMaterial(
-            image=Image.fromarray(image[..., :3]),
-            diffuse=(255, 255, 255, 255),
-            ambient=(255, 255, 255, 255),
-            specular=(0, 0, 0, 255),
-        )
-        visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
-    mesh = trimesh.Trimesh(vertices, remap[tris], visual=visual, process=False)
-    mesh.metadata.update(image_size=[H, W], z_ref=float(z_ref))
-    return mesh
-
-
-def vertex_colours(mesh: trimesh.Trimesh) -> np.ndarray:
-    """(N, 4) uint8 colours of a textured grid mesh: the texture sampled at each vertex's UV."""
-    image = np.asarray(mesh.visual.material.image.convert("RGB"))
-    H, W = image.shape[:2]
-    uv = np.asarray(mesh.visual.uv)
-    col = np.clip((uv[:, 0] * W).astype(int), 0, W - 1)
-    row = np.clip(((1 - uv[:, 1]) * H).astype(int), 0, H - 1)
-    return np.concatenate([image[row, col], np.full((len(uv), 1), 255, np.uint8)], 1)
+    return GridMesh(vertices, remap[tris], uv, texture, {"image_size": [H, W], "z_ref": float(z_ref)})
 
 
 def save_depth_npz(
@@ -140,7 +215,7 @@ def save_depth_npz(
     depth: np.ndarray,
     mask: np.ndarray,
     image: np.ndarray,
-    mesh: trimesh.Trimesh,
+    mesh: GridMesh,
     info: dict | None = None,
 ) -> Path:
     """Write the pointkit depth file (.npz) atomically.
@@ -156,11 +231,7 @@ def save_depth_npz(
         **(info or {}),
         **{k: mesh.metadata[k] for k in ("z_ref",) if k in mesh.metadata},
     }
-    uv = (
-        np.asarray(mesh.visual.uv, np.float32)
-        if getattr(mesh.visual, "uv", None) is not None
-        else np.zeros((len(mesh.vertices), 2), np.float32)
-    )
+    uv = np.asarray(mesh.uv, np.float32) if mesh.uv is not None else np.zeros((len(mesh.vertices), 2), np.float32)
     return write_npz_atomic(
         path,
         depth=np.asarray(depth, np.float32),
@@ -196,65 +267,41 @@ def normal_map(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask[..., None], n, 0.0).astype(np.float32)
 
 
-def _textured(mesh: trimesh.Trimesh) -> bool:
-    return getattr(mesh.visual, "uv", None) is not None and getattr(mesh.visual, "material", None) is not None
-
-
-def export_points(mesh: trimesh.Trimesh, path: str | Path) -> Path:
+def export_points(mesh: GridMesh, path: str | Path) -> Path:
     """Write the mesh's vertices as a binary PLY point cloud, atomically: x y z, the vertex normals
     (nx ny nz) and the texture's colour at each vertex (red green blue alpha)."""
-    path = Path(path)
-    colours = vertex_colours(mesh) if _textured(mesh) else np.asarray(mesh.visual.vertex_colors)
-    cloud = trimesh.Trimesh(
-        vertices=mesh.vertices,
-        faces=np.zeros((0, 3), np.int64),
-        vertex_normals=mesh.vertex_normals,
-        vertex_colors=colours,
-        process=False,
-    )
-    data = trimesh.exchange.ply.export_ply(cloud, encoding="binary", vertex_normal=True)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
+    data = meshfiles.ply_bytes(mesh.vertices, normals=mesh.vertex_normals, colours=mesh.vertex_colours())
+    return write_bytes_atomic(Path(path), data)
 
 
-def export_glb(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
-    """Write a binary glTF atomically, the texture inside. Returns ``[path]``."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        mesh.export(tmp, file_type="glb")
-    return [path]
+def export_glb(mesh: GridMesh, path: str | Path) -> list[Path]:
+    """Write a binary glTF atomically: vertex normals, and the texture inside. Returns ``[path]``."""
+    png = mesh.texture_png() if mesh.textured else None
+    data = meshfiles.glb_bytes(mesh.vertices, mesh.faces, mesh.vertex_normals, mesh.uv, png)
+    return [write_bytes_atomic(Path(path), data)]
 
 
-def export_ply(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
+def export_ply(mesh: GridMesh, path: str | Path) -> list[Path]:
     """Write a PLY mesh atomically, with per-vertex colours sampled from the texture (PLY has no
     standard texture reference). Returns ``[path]``."""
-    path = Path(path)
-    out = mesh.copy()
-    if _textured(mesh):
-        out.visual = trimesh.visual.ColorVisuals(out, vertex_colors=vertex_colours(mesh))
-    with atomic_path(path) as tmp:
-        out.export(tmp, file_type="ply")
-    return [path]
+    data = meshfiles.ply_bytes(mesh.vertices, mesh.faces, colours=mesh.vertex_colours())
+    return [write_bytes_atomic(Path(path), data)]
 
 
-def export_obj(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
+def export_obj(mesh: GridMesh, path: str | Path) -> list[Path]:
     """Write an OBJ atomically: ``<stem>.mtl`` and the texture ``<stem>_material_0.png`` beside it
     first, the .obj last, so a reader never sees an .obj without its material (and a failed .obj
     leaves neither behind). Returns the files written, the .obj last."""
     path = Path(path)
-    text, files = trimesh.exchange.obj.export_obj(
-        mesh, include_texture=_textured(mesh), return_texture=True, mtl_name=f"{path.stem}.mtl"
-    )
+    mtl = path.with_name(f"{path.stem}.mtl")
+    texture = path.with_name(f"{path.stem}_material_0.png")
+    beside = {mtl: meshfiles.mtl_text(texture.name).encode(), texture: mesh.texture_png()} if mesh.textured else {}
     written = []
     try:
-        for name, data in files.items():
-            # trimesh names the texture "material_0.png": give it this mesh's stem so meshes in one folder do not clash.
-            target = path.with_name(name if name.endswith(".mtl") else f"{path.stem}_{name}")
-            if name.endswith(".mtl"):
-                data = data.replace(b"material_0.png", f"{path.stem}_material_0.png".encode())
+        for target, data in beside.items():
             write_bytes_atomic(target, data)
             written.append(target)
+        text = meshfiles.obj_text(mesh.vertices, mesh.faces, mesh.uv, mtl.name if beside else None)
         write_bytes_atomic(path, text.encode())
     except BaseException:  # no .mtl / texture left behind without their .obj
         for target in written:
@@ -267,7 +314,7 @@ MESH_WRITERS = {"glb": export_glb, "ply": export_ply, "obj": export_obj}
 """Mesh file writers by suffix: ``(mesh, path) -> files written, the mesh file last``."""
 
 
-def export_mesh(mesh: trimesh.Trimesh, path: str | Path) -> list[Path]:
+def export_mesh(mesh: GridMesh, path: str | Path) -> list[Path]:
     """Write a mesh atomically with the writer of its suffix (``MESH_WRITERS``: .glb, .ply, .obj).
 
     Returns:

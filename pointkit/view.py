@@ -86,7 +86,7 @@ def load_viewable(path: str | Path) -> trimesh.Trimesh:
             depth = np.load(path, allow_pickle=False)
             if depth.ndim != 2:
                 raise PointkitError(f"{path}: expected an (H, W) depth map, got shape {depth.shape}")
-            return depth_to_mesh(depth, np.isfinite(depth) & (depth > 0))
+            return depth_to_mesh(depth, np.isfinite(depth) & (depth > 0)).to_trimesh()
         mesh = trimesh.load(path, force="mesh", process=False)
     except PointkitError as exc:
         message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
@@ -104,8 +104,14 @@ def _pil(array: np.ndarray):
     return Image.fromarray(np.asarray(array, np.uint8))
 
 
-def vertex_rgb(mesh: trimesh.Trimesh) -> np.ndarray | None:
-    """(N, 3) float colours in [0, 1] per vertex (texture sampled by trimesh), or None if plain."""
+def vertex_rgb(mesh) -> np.ndarray | None:
+    """(N, 3) float colours in [0, 1] per vertex (texture sampled by trimesh), or None if plain.
+
+    ``mesh``: a ``trimesh.Trimesh`` or a :class:`pointkit.meshing.GridMesh`."""
+    from pointkit.meshing import GridMesh
+
+    if isinstance(mesh, GridMesh):
+        return mesh.vertex_colours()[:, :3] / 255.0 if mesh.textured else None
     visual = mesh.visual
     if isinstance(visual, trimesh.visual.TextureVisuals):
         if visual.uv is None or visual.material is None:
@@ -123,7 +129,7 @@ def vertex_rgb(mesh: trimesh.Trimesh) -> np.ndarray | None:
 
 
 def turntable(
-    mesh: trimesh.Trimesh,
+    mesh,
     views: int = ViewConfig.views,
     size: int = ViewConfig.size,
     elevation: float = ViewConfig.elevation,
@@ -132,7 +138,8 @@ def turntable(
     """Render ``views`` frames at azimuths spread over ``arc`` degrees (starting at 0, the front).
 
     Args:
-        mesh: any triangle mesh (it is centred and scaled into the unit sphere; not modified).
+        mesh: any triangle mesh, a ``trimesh.Trimesh`` or a :class:`pointkit.meshing.GridMesh` (it is
+            centred and scaled into the unit sphere; not modified).
         views: number of frames; size: frame side in pixels; elevation: degrees above the equator.
 
     Returns:
@@ -181,7 +188,7 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def interactive(mesh: trimesh.Trimesh, title: str = "pointkit view") -> None:
+def interactive(mesh, title: str = "pointkit view") -> None:
     """Open an open3d window on the mesh (vertex colours when it has them)."""
     if not has_display():
         raise PointkitError("no display found (DISPLAY / WAYLAND_DISPLAY unset); write a PNG with --out instead")

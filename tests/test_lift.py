@@ -90,7 +90,7 @@ def test_lift_api_at_input_resolution(checkpoint, view):
     assert (result.depth[~result.mask] == 0).all() and np.isclose(result.depth[result.mask].min(), 1.0)
     assert result.raw.shape == (50, 60) and np.isfinite(result.raw).all()
     assert len(result.mesh.vertices) <= result.mask.sum() and len(result.mesh.faces) > 0
-    assert result.mesh.visual.uv.shape == (len(result.mesh.vertices), 2)
+    assert result.mesh.uv.shape == (len(result.mesh.vertices), 2)
     # pointkit.lift stays the function after its module was imported (from pointkit.lifting import ...)
     again = pointkit.lift(image, checkpoint=checkpoint, mask="none", depth_scale=2.0)
     assert again.mask.all() and again.info["mask"] == "none"

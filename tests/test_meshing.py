@@ -74,7 +74,7 @@ def test_uvs_map_vertices_onto_their_pixels(textured):
     L = max(H, W)
     u = mesh.vertices[:, 0] * L + W / 2
     v = H / 2 - mesh.vertices[:, 1] * L
-    assert np.allclose(mesh.visual.uv, np.stack([u / W, 1 - v / H], 1))
+    assert np.allclose(mesh.uv, np.stack([u / W, 1 - v / H], 1))
 
 
 def test_exporters_read_back(tmp_path, textured):
@@ -91,11 +91,70 @@ def test_exporters_read_back(tmp_path, textured):
             col = (mesh.vertices[:, 0] * W + W / 2).astype(int)
             row = (H / 2 - mesh.vertices[:, 1] * W).astype(int)
             assert np.array_equal(back.visual.vertex_colors[:, :3], image[row, col])
-        else:
-            assert back.visual.uv is not None and len(back.visual.uv) == len(back.vertices)
+        else:  # UVs and texture survive the round trip (glTF stores v flipped; trimesh flips it back)
+            order = _order(back.vertices, mesh.vertices)
+            assert np.allclose(back.visual.uv[order], mesh.uv, atol=1e-6)
+            material = back.visual.material
+            texture = material.baseColorTexture if fmt == "glb" else material.image
+            assert np.array_equal(np.asarray(texture.convert("RGB")), image)
     assert (tmp_path / "m.mtl").is_file() and (tmp_path / "m_material_0.png").is_file()
     assert "m_material_0.png" in (tmp_path / "m.mtl").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.glb", "m.mtl", "m.obj", "m.ply", "m_material_0.png"]
+
+
+def _order(found: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Indices into ``found`` of each row of ``wanted`` (readers may reorder or split vertices)."""
+    keys = {tuple(v): i for i, v in enumerate(np.round(found, 5))}
+    return np.array([keys[tuple(v)] for v in np.round(wanted, 5)])
+
+
+def test_vertex_normals_of_a_tilted_plane_and_a_sphere():
+    H = W = 60
+    v, u = np.mgrid[0:H, 0:W] + 0.5
+    x, y = (u - W / 2) / W, (H / 2 - v) / W
+    a, b = 0.4, -0.7  # the plane z = a x + b y, i.e. depth = 2 - z
+    mesh = depth_to_mesh(2.0 - (a * x + b * y), np.ones((H, W), bool))
+    expected = np.array([-a, -b, 1.0]) / np.linalg.norm([-a, -b, 1.0])
+    assert np.allclose(mesh.vertex_normals, expected) and np.allclose(mesh.face_normals, expected)
+    r = 0.4
+    inside = x**2 + y**2 < (0.9 * r) ** 2
+    mesh = depth_to_mesh(np.where(inside, 2.0 - np.sqrt(np.clip(r**2 - x**2 - y**2, 0, None)), 0.0), inside)
+    centre = np.array([0.0, 0.0, mesh.vertices[:, 2].max() - r])  # the sphere's centre in the mesh frame
+    radial = (mesh.vertices - centre) / r
+    core = np.hypot(mesh.vertices[:, 0], mesh.vertices[:, 1]) < 0.7 * r
+    angle = np.degrees(np.arccos(np.clip((mesh.vertex_normals * radial).sum(1), -1, 1)))
+    assert angle[core].max() < 2.0
+
+
+def test_point_cloud_reads_back_with_open3d(tmp_path, textured):
+    o3d = pytest.importorskip("open3d")
+    from pointkit.meshing import export_points
+
+    mesh = textured[3]
+    cloud = o3d.io.read_point_cloud(str(export_points(mesh, tmp_path / "p.ply")))
+    assert np.allclose(np.asarray(cloud.points), mesh.vertices, atol=1e-6)
+    assert np.allclose(np.asarray(cloud.normals), mesh.vertex_normals, atol=1e-6)
+    assert np.allclose(np.asarray(cloud.colors) * 255, mesh.vertex_colours()[:, :3])
+
+
+def test_glb_passes_the_structure_rules_of_gltf(tmp_path, textured):
+    """The GLB header, 4-byte-aligned chunks, and accessors inside their buffer views (glTF 2.0 §4.4)."""
+    import struct
+
+    data = export_mesh(textured[3], tmp_path / "m.glb")[0].read_bytes()
+    magic, version, length, json_length, json_type = struct.unpack_from("<5I", data)
+    assert (magic, version, length, json_type) == (0x46546C67, 2, len(data), 0x4E4F534A)
+    doc = json.loads(data[20 : 20 + json_length])
+    bin_length, bin_type = struct.unpack_from("<2I", data, 20 + json_length)
+    assert bin_type == 0x004E4942 and json_length % 4 == 0 and bin_length % 4 == 0
+    assert doc["buffers"][0]["byteLength"] <= bin_length
+    size = {"SCALAR": 1, "VEC2": 2, "VEC3": 3}
+    for accessor in doc["accessors"]:
+        view = doc["bufferViews"][accessor["bufferView"]]
+        assert view["byteOffset"] % 4 == 0
+        assert accessor["count"] * size[accessor["type"]] * 4 == view["byteLength"]
+    position = doc["accessors"][doc["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
+    assert np.allclose(position["min"], textured[3].vertices.min(0)) and position["count"] == len(textured[3].vertices)
 
 
 def test_npz_depth_file(tmp_path, textured):
@@ -105,7 +164,7 @@ def test_npz_depth_file(tmp_path, textured):
         assert data["depth"].dtype == np.float32 and np.allclose(data["depth"], depth)
         assert np.array_equal(data["mask"], mask) and np.array_equal(data["image"], image)
         assert np.allclose(data["vertices"], mesh.vertices) and np.array_equal(data["faces"], mesh.faces)
-        assert np.allclose(data["uv"], mesh.visual.uv)
+        assert np.allclose(data["uv"], mesh.uv)
         info = json.loads(str(data["info"]))
     assert info["note"] == "x" and info["image_size"] == [12, 16]
 
