@@ -100,7 +100,7 @@ class Traced:
         depth: (B, V, S, S) float32 camera z, 0 off the object.
         mask: (B, V, S, S) bool.
         normal: (B, V, S, S, 3) unit world normals (outward), 0 off the object.
-        points: (B, V, S, S, 3) world hit points.
+        points: (B, V, S, S, 3) world hit points, 0 off the object.
     """
 
     depth: torch.Tensor
@@ -121,6 +121,53 @@ def pixel_rays(cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor]:
     return origins, rotation[..., 2, :]
 
 
+def _sdf_lookup(sdf: torch.Tensor, bound: float):
+    """``lookup(points (M, 3), shape (M,) long) -> (M,)``: the trilinear SDF of grid ``shape`` of
+    ``sdf`` (B, 1, G, G, G) at each world point, equal to :func:`sample_sdf` (``grid_sample``,
+    ``align_corners``, border padding).
+
+    The tracer samples a different, shrinking set of rays per grid at every step, which
+    ``grid_sample`` (one equal-sized point set per grid) cannot take; so the B grids are stacked
+    along z into one (B G, G, G) volume, each point's voxel coordinates are clamped into its own
+    grid, and its z is offset by ``shape * G``. At a grid's last z slice the weight of the next
+    grid's first slice is exactly 0, so grids never mix.
+    """
+    B, G = sdf.shape[0], sdf.shape[-1]
+    extent = torch.tensor([G - 1, G - 1, B * G - 1], dtype=torch.float32, device=sdf.device)
+    # grid_sample parallelises over its batch dimension on the CPU: the points are split into one
+    # batch row per thread, each reading the same (expanded, not copied) volume.
+    rows = torch.get_num_threads() if sdf.device.type == "cpu" else 1
+    volume = sdf.reshape(1, 1, B * G, G, G).expand(rows, -1, -1, -1, -1)
+
+    def lookup(points: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        voxels = ((points / bound + 1.0) * (0.5 * (G - 1))).clamp(0, G - 1)  # (x, y, z)
+        voxels[:, 2] += shape * G
+        grid = voxels * (2.0 / extent) - 1.0
+        M = len(grid)
+        grid = F.pad(grid, (0, 0, 0, -M % rows)).reshape(rows, 1, 1, -1, 3)
+        values = F.grid_sample(volume, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        return values.reshape(-1)[:M]
+
+    return lookup
+
+
+def _inside_box(sdf: torch.Tensor, bound: float, slack: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """World (x, y, z) corners (B, 3) of the box around each grid's negative voxels, grown by
+    ``slack`` (a trilinear SDF is negative only within one voxel of a negative vertex); an empty
+    box (lo > hi) for a grid without any."""
+    G = sdf.shape[-1]
+    inside = sdf[:, 0] < 0  # (B, z, y, x)
+    index = torch.arange(G, device=sdf.device)
+    lo, hi = [], []
+    for dims in ((1, 2), (1, 3), (2, 3)):  # occupancy along x, y, z
+        occupied = inside.any(dims[1]).any(dims[0])  # (B, G)
+        lo.append(torch.where(occupied, index, G).amin(-1))
+        hi.append(torch.where(occupied, index, -1).amax(-1))
+    voxel = 2.0 * bound / (G - 1)
+    lo, hi = torch.stack(lo, -1).float(), torch.stack(hi, -1).float()
+    return -bound + lo * voxel - slack, -bound + hi * voxel + slack
+
+
 def trace(
     sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, refine: int = 6, min_step: float | None = None
 ) -> Traced:
@@ -129,7 +176,9 @@ def trace(
     Each ray starts where it enters the unit sphere and steps by max(SDF, ``min_step``) (default
     half a voxel) for ``steps`` steps; the first sample with SDF < 0 brackets the surface with
     the last positive one, and ``refine`` bisection steps plus a final secant step place it.
-    Normals are central differences of the SDF (one voxel apart).
+    Normals are central differences of the SDF (one voxel apart). Rays are compacted as they
+    hit or leave the sphere, so each step samples only the rays still marching, and refinement
+    and normals touch only the hits.
     """
     B, V = cameras.world_to_camera.shape[:2]
     S = cameras.resolution
@@ -138,56 +187,67 @@ def trace(
     min_step = 0.5 * voxel if min_step is None else float(min_step)
     origins, direction = pixel_rays(cameras)  # (B,V,P,3), (B,V,3)
     P = S * S
-    origins = origins.reshape(B, V * P, 3)
-    direction = direction[:, :, None, :].expand(B, V, P, 3).reshape(B, V * P, 3)
-    # Entry into / exit from the unit sphere (object inside it), with one voxel of slack.
+    origins = origins.reshape(-1, 3)
+    direction = direction[:, :, None, :].expand(B, V, P, 3).reshape(-1, 3)
+    # Where each ray enters / leaves the unit sphere (the object is inside it) and the box around
+    # its grid's negative voxels, with slack; rays that miss either never march.
     b = (origins * direction).sum(-1)
     disc = b * b - (origins * origins).sum(-1) + 1.0
     half = torch.sqrt(disc.clamp(min=0.0))
-    t_near = (-b - half - voxel).clamp(min=0.0)
-    t_far = -b + half + voxel
-    live = disc > 0
+    lo, hi = _inside_box(sdf, bound, slack=2 * voxel)  # (B, 3) each
+    shape_of = torch.arange(B, device=sdf.device).repeat_interleave(V * P)
+    inv = 1.0 / torch.where(direction.abs() < 1e-9, torch.full_like(direction, 1e-9), direction)
+    t1, t2 = (lo[shape_of] - origins) * inv, (hi[shape_of] - origins) * inv
+    t_near = torch.maximum((-b - half - voxel).clamp(min=0.0), torch.minimum(t1, t2).amax(-1))
+    t_far = torch.minimum(-b + half + voxel, torch.maximum(t1, t2).amin(-1))
+    lookup = _sdf_lookup(sdf, bound)
 
-    def f(t):
-        return sample_sdf(sdf, origins + t[..., None] * direction, bound)
-
-    t = t_near.clone()
-    t_lo, d_lo = t.clone(), f(t)
-    t_hi = t.clone()
-    hit = torch.zeros_like(live)
-    active = live.clone()
+    # The rays still marching, one row each: origin (3), direction (3), t, t_far, and the last
+    # sample before t with a positive SDF (t_lo, d_lo); ids: (ray index into B V P, its grid).
+    ray = ((disc > 0) & (t_near < t_far)).nonzero()[:, 0]
+    ids = torch.stack([ray, shape_of[ray]], 1)
+    t = t_near[ray]
+    o, u = origins[ray], direction[ray]
+    march = torch.cat(
+        [o, u, t[:, None], t_far[ray, None], t[:, None], lookup(o + t[:, None] * u, ids[:, 1])[:, None]], 1
+    )
+    found = []  # (ray, t_lo, d_lo, t_hi) of the rays that crossed the surface, per step
     for _ in range(steps):
-        d = f(t)
-        crossed = active & (d < 0)
-        hit |= crossed
-        t_hi = torch.where(crossed, t, t_hi)
-        active &= ~crossed
-        t_lo = torch.where(active, t, t_lo)
-        d_lo = torch.where(active, d, d_lo)
-        t = torch.where(active, t + d.clamp(min=min_step), t)
-        active &= t < t_far
+        t = march[:, 6]
+        d = lookup(march[:, 0:3] + t[:, None] * march[:, 3:6], ids[:, 1])
+        crossed = d < 0
+        at = crossed.nonzero()[:, 0]
+        found.append((ids[at, 0], march[at, 8], march[at, 9], t[at]))
+        t_next = t + d.clamp(min=min_step)
+        keep = (~crossed & (t_next < march[:, 7])).nonzero()[:, 0]
+        march = torch.cat([march[:, :6], t_next[:, None], march[:, 7:8], t[:, None], d[:, None]], 1)[keep]
+        ids = ids[keep]
+    hits, t_lo, d_lo, t_hi = (torch.cat(parts) for parts in zip(*found))
     # Refine inside the bracket [t_lo (SDF > 0), t_hi (SDF < 0)].
-    d_hi = f(t_hi)
+    o, u, shape = origins[hits], direction[hits], torch.div(hits, V * P, rounding_mode="floor")
+    d_hi = lookup(o + t_hi[:, None] * u, shape)
     for _ in range(refine):
         tm = 0.5 * (t_lo + t_hi)
-        dm = f(tm)
+        dm = lookup(o + tm[:, None] * u, shape)
         pos = dm >= 0
         t_lo, d_lo = torch.where(pos, tm, t_lo), torch.where(pos, dm, d_lo)
         t_hi, d_hi = torch.where(pos, t_hi, tm), torch.where(pos, d_hi, dm)
     w = (d_lo / (d_lo - d_hi).clamp(min=1e-12)).clamp(0.0, 1.0)
     t_hit = t_lo + w * (t_hi - t_lo)
-    points = origins + t_hit[..., None] * direction
+    points = o + t_hit[:, None] * u
     e = torch.eye(3, device=sdf.device) * voxel
-    grad = torch.stack(
-        [sample_sdf(sdf, points + e[i], bound) - sample_sdf(sdf, points - e[i], bound) for i in range(3)], -1
+    grad = torch.stack([lookup(points + e[i], shape) - lookup(points - e[i], shape) for i in range(3)], -1)
+    n = B * V * P
+    depth = torch.zeros(n, device=sdf.device).index_put_((hits,), t_hit)
+    mask = torch.zeros(n, dtype=torch.bool, device=sdf.device).index_put_(
+        (hits,), torch.ones_like(hits, dtype=torch.bool)
     )
-    normal = grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-    m = hit[..., None]
+    normal = torch.zeros(n, 3, device=sdf.device).index_put_(
+        (hits,), grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+    )
+    world = torch.zeros(n, 3, device=sdf.device).index_put_((hits,), points)
     return Traced(
-        torch.where(hit, t_hit, torch.zeros_like(t_hit)).reshape(B, V, S, S),
-        hit.reshape(B, V, S, S),
-        torch.where(m, normal, torch.zeros_like(normal)).reshape(B, V, S, S, 3),
-        points.reshape(B, V, S, S, 3),
+        depth.reshape(B, V, S, S), mask.reshape(B, V, S, S), normal.reshape(B, V, S, S, 3), world.reshape(B, V, S, S, 3)
     )
 
 
