@@ -29,6 +29,26 @@ def _padded(data: bytes, fill: bytes) -> bytes:
     return data + fill * (-len(data) % 4)
 
 
+def _textured_material(image_view: int) -> dict:
+    """glTF ``images``, ``samplers``, ``textures`` and ``materials`` for one PNG base-colour
+    texture in buffer view ``image_view``: metallic 0, roughness 1, double-sided, linear filters."""
+    return {
+        "images": [{"bufferView": image_view, "mimeType": "image/png"}],
+        "samplers": [{"magFilter": 9729, "minFilter": 9729}],  # 9729 = LINEAR
+        "textures": [{"source": 0, "sampler": 0}],
+        "materials": [
+            {
+                "pbrMetallicRoughness": {
+                    "baseColorTexture": {"index": 0},
+                    "metallicFactor": 0.0,
+                    "roughnessFactor": 1.0,
+                },
+                "doubleSided": True,
+            }
+        ],
+    }
+
+
 def glb_bytes(
     vertices: np.ndarray,
     faces: np.ndarray,
@@ -71,21 +91,7 @@ def glb_bytes(
         # glTF's texture origin is the top-left corner: flip v.
         flipped = np.stack([uv[:, 0], 1.0 - uv[:, 1]], 1)
         attributes["TEXCOORD_0"] = add_accessor(np.asarray(flipped, "<f4"), "VEC2", _FLOAT, _ARRAY_BUFFER)
-        document.update(
-            images=[{"bufferView": add_view(texture_png), "mimeType": "image/png"}],
-            samplers=[{"magFilter": 9729, "minFilter": 9729}],  # linear
-            textures=[{"source": 0, "sampler": 0}],
-            materials=[
-                {
-                    "pbrMetallicRoughness": {
-                        "baseColorTexture": {"index": 0},
-                        "metallicFactor": 0.0,
-                        "roughnessFactor": 1.0,
-                    },
-                    "doubleSided": True,
-                }
-            ],
-        )
+        document.update(_textured_material(add_view(texture_png)))
         primitive["material"] = 0
     flat = np.asarray(faces, "<u4").reshape(-1, 1)
     primitive["indices"] = add_accessor(flat, "SCALAR", _UINT32, _ELEMENT_ARRAY_BUFFER)

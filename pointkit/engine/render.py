@@ -168,50 +168,34 @@ def _inside_box(sdf: torch.Tensor, bound: float, slack: float) -> tuple[torch.Te
     return -bound + lo * voxel - slack, -bound + hi * voxel + slack
 
 
-def trace(
-    sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, refine: int = 6, min_step: float | None = None
-) -> Traced:
-    """Sphere-trace every pixel ray of ``cameras`` (B, V) through grids ``sdf`` (B, 1, G, G, G).
-
-    Each ray starts where it enters the unit sphere and steps by max(SDF, ``min_step``) (default
-    half a voxel) for ``steps`` steps; the first sample with SDF < 0 brackets the surface with
-    the last positive one, and ``refine`` bisection steps plus a final secant step place it.
-    Normals are central differences of the SDF (one voxel apart). Rays are compacted as they
-    hit or leave the sphere, so each step samples only the rays still marching, and refinement
-    and normals touch only the hits.
-    """
-    B, V = cameras.world_to_camera.shape[:2]
-    S = cameras.resolution
-    G = sdf.shape[-1]
-    voxel = 2.0 * bound / (G - 1)
-    min_step = 0.5 * voxel if min_step is None else float(min_step)
-    origins, direction = pixel_rays(cameras)  # (B,V,P,3), (B,V,3)
-    P = S * S
-    origins = origins.reshape(-1, 3)
-    direction = direction[:, :, None, :].expand(B, V, P, 3).reshape(-1, 3)
-    # Where each ray enters / leaves the unit sphere (the object is inside it) and the box around
-    # its grid's negative voxels, with slack; rays that miss either never march.
+def _ray_span(
+    origins: torch.Tensor, direction: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, voxel: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(t_near, t_far) (R,) of rays (R, 3) + (R, 3) inside both the unit sphere (the object is in
+    it; one voxel of slack) and their boxes ``lo``..``hi`` (R, 3); t_near >= t_far for a miss."""
     b = (origins * direction).sum(-1)
     disc = b * b - (origins * origins).sum(-1) + 1.0
     half = torch.sqrt(disc.clamp(min=0.0))
-    lo, hi = _inside_box(sdf, bound, slack=2 * voxel)  # (B, 3) each
-    shape_of = torch.arange(B, device=sdf.device).repeat_interleave(V * P)
     inv = 1.0 / torch.where(direction.abs() < 1e-9, torch.full_like(direction, 1e-9), direction)
-    t1, t2 = (lo[shape_of] - origins) * inv, (hi[shape_of] - origins) * inv
+    t1, t2 = (lo - origins) * inv, (hi - origins) * inv
     t_near = torch.maximum((-b - half - voxel).clamp(min=0.0), torch.minimum(t1, t2).amax(-1))
     t_far = torch.minimum(-b + half + voxel, torch.maximum(t1, t2).amin(-1))
-    lookup = _sdf_lookup(sdf, bound)
+    return t_near, torch.where(disc > 0, t_far, torch.full_like(t_far, -1.0))
 
-    # The rays still marching, one row each: origin (3), direction (3), t, t_far, and the last
-    # sample before t with a positive SDF (t_lo, d_lo); ids: (ray index into B V P, its grid).
-    ray = ((disc > 0) & (t_near < t_far)).nonzero()[:, 0]
+
+def _march(lookup, origins, direction, shape_of, t_near, t_far, steps: int, min_step: float):
+    """Sphere-trace rays (R, 3) + (R, 3) of grids ``shape_of`` (R,) from ``t_near`` to ``t_far``.
+
+    Returns (ray, t_lo, d_lo, t_hi), each (H,), of the H rays that crossed the surface: their
+    index and the bracket [t_lo (SDF d_lo > 0), t_hi (SDF < 0)]. The marching rays are kept
+    compact, one row each: origin (3), direction (3), t, t_far, and the last positive sample
+    before t (t_lo, d_lo); ``ids`` holds (ray index, grid).
+    """
+    ray = (t_near < t_far).nonzero()[:, 0]
     ids = torch.stack([ray, shape_of[ray]], 1)
-    t = t_near[ray]
-    o, u = origins[ray], direction[ray]
-    march = torch.cat(
-        [o, u, t[:, None], t_far[ray, None], t[:, None], lookup(o + t[:, None] * u, ids[:, 1])[:, None]], 1
-    )
-    found = []  # (ray, t_lo, d_lo, t_hi) of the rays that crossed the surface, per step
+    t, o, u = t_near[ray, None], origins[ray], direction[ray]
+    march = torch.cat([o, u, t, t_far[ray, None], t, lookup(o + t * u, ids[:, 1])[:, None]], 1)
+    found = []  # per step: (ray, t_lo, d_lo, t_hi) of the rays that crossed
     for _ in range(steps):
         t = march[:, 6]
         d = lookup(march[:, 0:3] + t[:, None] * march[:, 3:6], ids[:, 1])
@@ -222,9 +206,36 @@ def trace(
         keep = (~crossed & (t_next < march[:, 7])).nonzero()[:, 0]
         march = torch.cat([march[:, :6], t_next[:, None], march[:, 7:8], t[:, None], d[:, None]], 1)[keep]
         ids = ids[keep]
-    hits, t_lo, d_lo, t_hi = (torch.cat(parts) for parts in zip(*found))
+    return tuple(torch.cat(parts) for parts in zip(*found))
+
+
+def trace(
+    sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, refine: int = 6, min_step: float | None = None
+) -> Traced:
+    """Sphere-trace every pixel ray of ``cameras`` (B, V) through grids ``sdf`` (B, 1, G, G, G).
+
+    Each ray starts where it enters both the unit sphere and the box around its grid's negative
+    voxels and steps by max(SDF, ``min_step``) (default half a voxel) for up to ``steps`` steps;
+    the first sample with SDF < 0 brackets the surface with the last positive one, and ``refine``
+    bisection steps plus a final secant step place it. Normals are central differences of the SDF
+    (one voxel apart). Only the rays still marching are sampled at each step, and refinement and
+    normals touch only the hits.
+    """
+    B, V = cameras.world_to_camera.shape[:2]
+    S = cameras.resolution
+    P, device = S * S, sdf.device
+    voxel = 2.0 * bound / (sdf.shape[-1] - 1)
+    min_step = 0.5 * voxel if min_step is None else float(min_step)
+    origins, direction = pixel_rays(cameras)  # (B,V,P,3), (B,V,3)
+    origins = origins.reshape(-1, 3)
+    direction = direction[:, :, None, :].expand(B, V, P, 3).reshape(-1, 3)
+    shape_of = torch.arange(B, device=device).repeat_interleave(V * P)
+    lo, hi = _inside_box(sdf, bound, slack=2 * voxel)  # (B, 3) each
+    t_near, t_far = _ray_span(origins, direction, lo[shape_of], hi[shape_of], voxel)
+    lookup = _sdf_lookup(sdf, bound)
+    hits, t_lo, d_lo, t_hi = _march(lookup, origins, direction, shape_of, t_near, t_far, steps, min_step)
     # Refine inside the bracket [t_lo (SDF > 0), t_hi (SDF < 0)].
-    o, u, shape = origins[hits], direction[hits], torch.div(hits, V * P, rounding_mode="floor")
+    o, u, shape = origins[hits], direction[hits], shape_of[hits]
     d_hi = lookup(o + t_hi[:, None] * u, shape)
     for _ in range(refine):
         tm = 0.5 * (t_lo + t_hi)
@@ -235,19 +246,16 @@ def trace(
     w = (d_lo / (d_lo - d_hi).clamp(min=1e-12)).clamp(0.0, 1.0)
     t_hit = t_lo + w * (t_hi - t_lo)
     points = o + t_hit[:, None] * u
-    e = torch.eye(3, device=sdf.device) * voxel
+    e = torch.eye(3, device=device) * voxel
     grad = torch.stack([lookup(points + e[i], shape) - lookup(points - e[i], shape) for i in range(3)], -1)
-    n = B * V * P
-    depth = torch.zeros(n, device=sdf.device).index_put_((hits,), t_hit)
-    mask = torch.zeros(n, dtype=torch.bool, device=sdf.device).index_put_(
-        (hits,), torch.ones_like(hits, dtype=torch.bool)
-    )
-    normal = torch.zeros(n, 3, device=sdf.device).index_put_(
-        (hits,), grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-    )
-    world = torch.zeros(n, 3, device=sdf.device).index_put_((hits,), points)
+    normal = grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+
+    def scatter(values: torch.Tensor, *trailing: int) -> torch.Tensor:  # hit values -> (B, V, S, S, ...)
+        full = torch.zeros((B * V * P, *trailing), dtype=values.dtype, device=device)
+        return full.index_put_((hits,), values).reshape(B, V, S, S, *trailing)
+
     return Traced(
-        depth.reshape(B, V, S, S), mask.reshape(B, V, S, S), normal.reshape(B, V, S, S, 3), world.reshape(B, V, S, S, 3)
+        scatter(t_hit), scatter(torch.ones_like(hits, dtype=torch.bool)), scatter(normal, 3), scatter(points, 3)
     )
 
 
