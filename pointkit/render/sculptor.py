@@ -336,6 +336,17 @@ for _s in "lr":
     ]
 
 
+def _drapery(p, waist, top: float, bot: float, radius: float, flare: float, n_folds: int, fold_amp: float):
+    """SDF (approximate) of a flared skirt / cloak around the point ``waist`` from height ``top``
+    down to ``bot``: ``radius`` at the top, ``flare`` wider at the bottom, with sinusoidal folds."""
+    t = np.clip((top - p[1]) / max(top - bot, 1e-3), 0, 1)
+    theta = np.arctan2(p[0] - waist[0], p[2] - waist[2])
+    r = radius + flare * t * (1 + fold_amp / 0.05 * 0.1 * np.sin(n_folds * theta))
+    r = r + fold_amp * t * np.sin(n_folds * theta + 3 * t)
+    cone = (_len(p[0] - waist[0], p[2] - waist[2]) - r) * 0.7
+    return _smax(cone, np.maximum(p[1] - top, bot - p[1]), 0.02)
+
+
 def figure(rng: np.random.Generator) -> trimesh.Trimesh:
     """A posed human figure (standing, seated or reclining), sometimes draped, sometimes on a base."""
     pose = rng.choice(["standing", "seated", "reclining"], p=[0.5, 0.25, 0.25])
@@ -368,15 +379,7 @@ def figure(rng: np.random.Generator) -> trimesh.Trimesh:
         for s in "lr":
             d = _smin(d, _ellipsoid(p, j["foot" + s] + [0, -0.01, 0.05], (0.04, 0.03, 0.08)), 0.03)
         if drapery:
-            # A flared skirt / cloak from the waist to the ground with sinusoidal folds.
-            top, bot = pl[1] + 0.05, floor + 0.02
-            t = np.clip((top - p[1]) / max(top - bot, 1e-3), 0, 1)
-            theta = np.arctan2(p[0] - pl[0], p[2] - pl[2])
-            r = 0.16 * bulk + flare * t * (1 + fold_amp / 0.05 * 0.1 * np.sin(n_folds * theta))
-            r = r + fold_amp * t * np.sin(n_folds * theta + 3 * t)
-            cone = (_len(p[0] - pl[0], p[2] - pl[2]) - r) * 0.7
-            cone = _smax(cone, np.maximum(p[1] - top, bot - p[1]), 0.02)
-            d = _smin(d, cone, 0.05)
+            d = _smin(d, _drapery(p, pl, pl[1] + 0.05, floor + 0.02, 0.16 * bulk, flare, n_folds, fold_amp), 0.05)
         if pose == "seated":
             d = np.minimum(d, _box(p, (0, -0.22, -0.05), (0.3, 0.2 + 0.01, 0.25), 0.03))
             d = _smin(d, _box(p, (0, floor - 0.05, 0.1), (0.35, 0.05, 0.45), 0.02), 0.02)
