@@ -20,6 +20,7 @@ BANKS=${1:?give the folder of shape banks}
 INIT=${2:-}
 OUT=${OUT:?set OUT to the results folder}
 PY=${PY:-python3}
+case "$PY" in */*) PY=$(realpath -s "$PY") ;; esac   # the benchmarks run from benchmarks/
 TOTAL=${SECONDS_TOTAL:-520}
 START=$(date +%s)
 mkdir -p "$OUT"
@@ -54,7 +55,7 @@ info.mkdir()
     f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in project["entry-points"].items()))
 PYEOF
 export PYTHONPATH="$PWD:$PWD/cli:$SITE${PYTHONPATH:+:$PYTHONPATH}"
-mapfile -t BANK_FILES < <(ls "$BANKS"/*.npz)
+mapfile -t BANK_FILES < <(ls "$(realpath -s "$BANKS")"/*.npz)   # absolute: the benchmarks run from benchmarks/
 SYNTH=(); for b in "${BANK_FILES[@]}"; do SYNTH+=(--synth "$b"); done
 echo "banks: ${BANK_FILES[*]}"
 
@@ -68,7 +69,7 @@ stage "benchmark: train step ($SIZE_BENCH px, ngf $NGF_BENCH, batch $BATCH_BENCH
 (cd benchmarks && timeout 150 $PY train_step.py --device $DEV --size $SIZE_BENCH --ngf $NGF_BENCH \
     --batch $BATCH_BENCH --runs $RUNS --warmup 3) | tee -a "$OUT/bench.jsonl"
 stage "benchmark: engine (128 px, batch $ENG_BATCH, zoom 1.25)"
-(cd benchmarks && timeout 90 $PY engine.py --device $DEV --bank "../${BANK_FILES[0]}" --batch $ENG_BATCH \
+(cd benchmarks && timeout 90 $PY engine.py --device $DEV --bank "${BANK_FILES[0]}" --batch $ENG_BATCH \
     --runs $RUNS --zoom 1.25) | tee -a "$OUT/bench.jsonl"
 fi
 
