@@ -289,3 +289,21 @@ def test_trace_hits_analytic_ellipsoids():
     assert (traced.depth[both] - exact[both]).abs().median() < 2e-3
     assert (traced.depth[both] - exact[both]).abs().max() < 0.03  # grazing rays at the silhouette
     assert (traced.depth[~traced.mask] == 0).all() and (traced.points[~traced.mask] == 0).all()
+
+
+def test_shading_a_pixel_does_not_depend_on_which_other_pixels_are_object():
+    """``shade`` lights object pixels only, gathered per shape: dropping half of a view's object
+    pixels from its mask leaves every other pixel's colour exactly as it was."""
+    from pointkit.engine import shade
+
+    bank = _sphere_bank()
+    cams = orbit_cameras(torch.tensor([[10.0], [200.0], [90.0]]), torch.tensor([[15.0], [-5.0], [30.0]]), 32)
+    traced = trace(bank.sdf(torch.arange(3)), cams, bank.bound)
+    full = shade(traced, cams, torch.Generator().manual_seed(4), _random_appearance())
+    fewer = traced.mask.clone()
+    fewer[1, 0, ::2] = False  # every other row of the second shape's view
+    kept = type(traced)(traced.depth, fewer, traced.normal, traced.points)
+    part = shade(kept, cams, torch.Generator().manual_seed(4), _random_appearance())
+    on = fewer[:, :, None].expand_as(full)
+    assert on.any() and torch.equal(full[on], part[on])
+    assert not torch.equal(full[~on], part[~on])  # the dropped pixels now show the background

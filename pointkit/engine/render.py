@@ -414,14 +414,21 @@ def shade(
     g = generator
     B, V, S = traced.depth.shape[0], traced.depth.shape[1], traced.depth.shape[2]
     device = traced.depth.device
-    pts = traced.points.reshape(B, V * S * S, 3)
-    nrm = traced.normal.reshape(B, V * S * S, 3)
-    view_dir = -cameras.rotation[..., 2, :]  # (B, V, 3) toward the camera
-    view_dir = view_dir[:, :, None].expand(B, V, S * S, 3).reshape(B, V * S * S, 3)
+    # Shade object pixels only: per shape, its object pixels first, as many columns as the fullest
+    # shape has (the material and light draws are per shape, so this changes no value).
+    mask = traced.mask.reshape(B, V * S * S)
+    keep = max(1, int(mask.sum(1).max()))
+    pixel = mask.to(torch.uint8).argsort(dim=1, descending=True, stable=True)[:, :keep]  # (B, n)
+    pts = traced.points.reshape(B, V * S * S, 3).gather(1, pixel[..., None].expand(-1, -1, 3))
+    nrm = traced.normal.reshape(B, V * S * S, 3).gather(1, pixel[..., None].expand(-1, -1, 3))
+    toward_camera = -cameras.rotation[..., 2, :]  # (B, V, 3)
+    view_dir = toward_camera.gather(1, (pixel // (S * S))[..., None].expand(-1, -1, 3))
     nrm = torch.where((nrm * view_dir).sum(-1, keepdim=True) < 0, -nrm, nrm)
     kd, ks, shininess = _material(pts, nrm, appearance, g)
     lum, spec = _light(nrm, view_dir, ks, shininess, appearance, g)
-    obj = (kd * lum + spec).clamp(0, 1).reshape(B, V, S, S, 3).permute(0, 1, 4, 2, 3)
+    shaded = (kd * lum + spec).clamp(0, 1)
+    obj = torch.zeros(B, V * S * S, 3, device=device).scatter(1, pixel[..., None].expand(-1, -1, 3), shaded)
+    obj = obj.reshape(B, V, S, S, 3).permute(0, 1, 4, 2, 3)
     bg = backgrounds(B * V, S, g, device, appearance.photos, photo_prob).reshape(B, V, 3, S, S)
     img = torch.where(traced.mask[:, :, None], obj, bg)
     # Camera: exposure, gamma, gaussian noise.
