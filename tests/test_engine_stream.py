@@ -307,3 +307,14 @@ def test_shading_a_pixel_does_not_depend_on_which_other_pixels_are_object():
     on = fewer[:, :, None].expand_as(full)
     assert on.any() and torch.equal(full[on], part[on])
     assert not torch.equal(full[~on], part[~on])  # the dropped pixels now show the background
+
+
+def test_a_grid_without_inside_traces_to_empty_views():
+    """No negative voxel: every ray is culled before marching, and the views are all background."""
+    from pointkit.engine import shade
+
+    bank = ShapeBank.from_grids(np.full((1, 16, 16, 16), 0.5), dtype="int8")
+    cams = orbit_cameras(torch.tensor([[0.0, 90.0]]), torch.tensor([[0.0, 20.0]]), 16)
+    traced = trace(bank.sdf(torch.tensor([0])), cams, bank.bound)
+    assert not traced.mask.any() and (traced.depth == 0).all() and (traced.normal == 0).all()
+    assert shade(traced, cams, torch.Generator().manual_seed(0)).shape == (1, 2, 3, 16, 16)
