@@ -19,11 +19,9 @@ so no face bridges a depth discontinuity.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-
-from dataclasses import field
 
 import cv2
 import numpy as np
