@@ -66,11 +66,10 @@ class GridMesh:
     @property
     def vertex_normals(self) -> np.ndarray:
         """(N, 3) unit vertex normals: the area-weighted mean of the adjacent faces' normals."""
-        summed = np.zeros_like(self.vertices, dtype=np.float64)
         cross = self._face_cross()  # |cross| = twice the face's area
-        for k in range(3):
-            np.add.at(summed, self.faces[:, k], cross)
-        return _unit(summed)
+        corners = self.faces.ravel()  # each face's cross product goes to its 3 corners
+        summed = [np.bincount(corners, np.repeat(cross[:, i], 3), len(self.vertices)) for i in range(3)]
+        return _unit(np.stack(summed, 1))
 
     def _face_cross(self) -> np.ndarray:
         a, b, c = (self.vertices[self.faces[:, k]] for k in range(3))
