@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from pointkit.camera import affine_degenerate, fit_affine_camera, project_affine, solve_affine
-from pointkit.metrics import align_depth
+from pointkit.metrics import align_depth, masked_median
 
 
 def _robust_from_squared(x2: torch.Tensor, tau: float | None) -> torch.Tensor:
@@ -153,3 +153,63 @@ def aligned_depth_loss(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor)
     dims = tuple(range(1, pred.ndim))
     per_image = (((aligned - gt) ** 2) * m).sum(dims) / m.sum(dims).clamp_min(1)
     return per_image.mean()
+
+
+def _normalise_depth(gt: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """(B, M) depth, (B, M) bool mask -> per image ``(gt - median) / mean|gt - median|`` on the mask
+    (MiDaS' scale-and-shift normalisation; 0 off the mask, so off-mask values never reach a gradient)."""
+    centred = gt - masked_median(gt, m).unsqueeze(-1)
+    w = m.to(gt.dtype)
+    spread = (centred.abs() * w).sum(-1, keepdim=True) / w.sum(-1, keepdim=True).clamp_min(1)
+    return torch.where(m, centred / spread.clamp_min(1e-12), torch.zeros_like(gt))
+
+
+def _gradient_matching(residual: torch.Tensor, mask: torch.Tensor, scales: int) -> torch.Tensor:
+    """Multi-scale gradient matching (Ranftl et al., MiDaS §3): per image, the mean over ``scales``
+    levels (every 2^k-th pixel) of ``sum(|dR/du| + |dR/dv|) / mask pixels``, finite differences of
+    the residual ``R`` taken where both pixels are on the mask. residual, mask: (B, H, W) -> (B,)."""
+    per_scale = []
+    for k in range(scales):
+        s = 2**k
+        r, m = residual[:, ::s, ::s], mask[:, ::s, ::s].to(residual.dtype)
+        gu = (r[:, :, 1:] - r[:, :, :-1]).abs() * m[:, :, 1:] * m[:, :, :-1]
+        gv = (r[:, 1:, :] - r[:, :-1, :]).abs() * m[:, 1:, :] * m[:, :-1, :]
+        per_scale.append((gu.sum((1, 2)) + gv.sum((1, 2))) / m.sum((1, 2)).clamp_min(1))
+    return torch.stack(per_scale, -1).mean(-1)
+
+
+def scale_shift_invariant_loss(
+    pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, gradient_weight: float = 0.5, scales: int = 4
+) -> torch.Tensor:
+    r"""Scale-and-shift-invariant depth loss with multi-scale gradient matching (MiDaS; Ranftl et
+    al. 2020), the depth-supervised comparison to the correspondence loss.
+
+    Per image, the ground truth is normalised to zero median and unit mean absolute deviation on
+    the mask, the prediction is aligned to it by least-squares scale and shift
+    (:func:`pointkit.metrics.align_depth`, mode ``"ls"``, differentiable), and the loss is the
+    masked mean squared residual plus ``gradient_weight`` x :func:`_gradient_matching` of that
+    residual over ``scales`` levels. It is invariant to ``pred -> a pred + b`` and to the scale and
+    offset of ``gt``; unlike the correspondence loss it does see a planar tilt of ``pred``.
+
+    Args:
+        pred, gt: (B, 1, H, W) or (B, H, W) depth. mask: same shape, bool (pixels on the object).
+
+    Returns:
+        Scalar loss, the mean over images with at least 2 mask pixels (0 when there is none).
+    """
+    if pred.shape != gt.shape or pred.shape != mask.shape:
+        raise ValueError(
+            f"pred, gt and mask must have one shape, got {tuple(pred.shape)}, {tuple(gt.shape)}, {tuple(mask.shape)}"
+        )
+    B, H, W = pred.shape[0], pred.shape[-2], pred.shape[-1]
+    m = mask.reshape(B, -1).bool()
+    usable = m.sum(-1) >= 2  # an image with fewer mask pixels has no shape to learn: weight 0
+    m_fit = m | ~usable.unsqueeze(-1)  # ... and a solvable alignment, so its gradient stays finite
+    target = _normalise_depth(gt.reshape(B, -1).to(pred.dtype), m_fit)
+    aligned = align_depth(pred.reshape(B, H, W), target.reshape(B, H, W), m_fit.reshape(B, H, W), mode="ls")
+    residual = torch.where(m, aligned.reshape(B, -1) - target, torch.zeros_like(target))
+    w = m.to(pred.dtype)
+    mse = (residual**2).sum(-1) / w.sum(-1).clamp_min(1)
+    grad = _gradient_matching(residual.reshape(B, H, W), m.reshape(B, H, W), scales)
+    keep = usable.to(pred.dtype)
+    return ((mse + gradient_weight * grad) * keep).sum() / keep.sum().clamp_min(1)

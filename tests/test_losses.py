@@ -1,11 +1,17 @@
-"""pointkit.losses: robust cost, correspondence loss, aligned depth loss."""
+"""pointkit.losses: robust cost, correspondence loss, aligned and scale-and-shift-invariant depth losses."""
 
 import numpy as np
 import pytest
 import torch
 
 from pointkit.camera import project_affine
-from pointkit.losses import aligned_depth_loss, correspondence_loss, robust_cost, sample_depth
+from pointkit.losses import (
+    aligned_depth_loss,
+    correspondence_loss,
+    robust_cost,
+    sample_depth,
+    scale_shift_invariant_loss,
+)
 from pointkit.metrics import align_depth
 
 
@@ -157,3 +163,63 @@ class TestAlignedDepthLoss:
         mask = torch.ones(3, 6, 6, dtype=torch.bool)
         expected = ((align_depth(pred, gt, mask, "paper") - gt) ** 2).mean()
         torch.testing.assert_close(aligned_depth_loss(pred, gt, mask), expected)
+
+
+def midas_loss_numpy(pred, gt, mask, alpha=0.5, scales=4):
+    """The MiDaS loss written out independently, in numpy, one image at a time (np.linalg.lstsq
+    for the alignment, explicit loops for the gradient term)."""
+    losses = []
+    for p, t, m in zip(pred, gt, mask):
+        if m.sum() < 2:
+            continue
+        med = np.median(t[m])
+        t = (t - med) / np.mean(np.abs(t[m] - med))
+        (a, b), *_ = np.linalg.lstsq(np.stack([p[m], np.ones(m.sum())], 1), t[m], rcond=None)
+        r = np.where(m, a * p + b - t, 0.0)
+        grad = []
+        for k in range(scales):
+            rk, mk = r[:: 2**k, :: 2**k], m[:: 2**k, :: 2**k]
+            total = 0.0
+            for i in range(rk.shape[0]):
+                for j in range(rk.shape[1]):
+                    if j + 1 < rk.shape[1] and mk[i, j] and mk[i, j + 1]:
+                        total += abs(rk[i, j + 1] - rk[i, j])
+                    if i + 1 < rk.shape[0] and mk[i, j] and mk[i + 1, j]:
+                        total += abs(rk[i + 1, j] - rk[i, j])
+            grad.append(total / max(mk.sum(), 1))
+        losses.append((r[m] ** 2).mean() + alpha * np.mean(grad))
+    return np.mean(losses)
+
+
+class TestScaleShiftInvariantLoss:
+    def setup_method(self):
+        g = torch.Generator().manual_seed(3)
+        self.pred = torch.randn(3, 1, 12, 12, generator=g, dtype=torch.float64)
+        self.gt = torch.rand(3, 1, 12, 12, generator=g, dtype=torch.float64) + 1
+        self.mask = torch.rand(3, 1, 12, 12, generator=g) > 0.3
+
+    def test_matches_independent_numpy(self):
+        expected = midas_loss_numpy(self.pred[:, 0].numpy(), self.gt[:, 0].numpy(), self.mask[:, 0].numpy())
+        assert scale_shift_invariant_loss(self.pred, self.gt, self.mask).item() == pytest.approx(expected, rel=1e-9)
+
+    def test_invariant_to_scale_and_shift_of_both(self):
+        base = scale_shift_invariant_loss(self.pred, self.gt, self.mask)
+        torch.testing.assert_close(scale_shift_invariant_loss(-4 * self.pred + 7, self.gt, self.mask), base)
+        torch.testing.assert_close(scale_shift_invariant_loss(self.pred, 0.1 * self.gt - 3, self.mask), base)
+        assert scale_shift_invariant_loss(2 * self.gt + 1, self.gt, self.mask).item() < 1e-12
+
+    def test_sees_a_planar_tilt(self):
+        """Unlike the correspondence loss, the ground truth's tilt is not free."""
+        u = torch.arange(12, dtype=torch.float64).expand(3, 1, 12, 12)
+        assert scale_shift_invariant_loss(self.gt + 0.05 * u, self.gt, self.mask).item() > 1e-3
+
+    def test_gradcheck_and_images_without_mask(self):
+        mask = self.mask.clone()
+        mask[1] = False
+        pred = self.pred.clone().requires_grad_(True)
+        assert torch.autograd.gradcheck(lambda p: scale_shift_invariant_loss(p, self.gt, mask), (pred,))
+        loss = scale_shift_invariant_loss(pred, self.gt, mask)
+        loss.backward()
+        assert torch.isfinite(pred.grad).all() and pred.grad[1].abs().max() == 0
+        keep = [0, 2]
+        torch.testing.assert_close(loss, scale_shift_invariant_loss(self.pred[keep], self.gt[keep], self.mask[keep]))

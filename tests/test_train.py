@@ -149,22 +149,26 @@ class TestRunFolder:
             train(TrainConfig(datasets=[str(tmp_path / "empty")], out=str(tmp_path / "r"), steps=1, **TINY))
 
 
-def test_depth_loss_trains(dataset, tmp_path):
-    """The supervised baseline trains (loss falls) and checkpoints carry trained_with=depth."""
+@pytest.mark.parametrize("loss", ["depth", "ssi", "corr+ssi"])
+def test_depth_supervised_losses_train(dataset, tmp_path, loss):
+    """The depth-supervised objectives train (loss falls; corr+ssi logs both terms) and
+    checkpoints carry trained_with."""
     summary = train(
         TrainConfig(
             datasets=[str(dataset)],
             out=str(tmp_path / "r"),
-            loss="depth",
+            loss=loss,
             steps=8,
             optimizer="adamw",
             lr=3e-3,
             **{**TINY, "val_every": 8},
         )
     )
-    rows = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "r" / "train.csv"))]
+    log = list(csv.DictReader(open(tmp_path / "r" / "train.csv")))
+    rows = [float(r["loss"]) for r in log]
     assert sum(rows[-3:]) < sum(rows[:3])
-    assert load_checkpoint(summary["last"])[1]["trained_with"] == "depth"
+    assert all(r["depth_loss"] != "" and (r["corr_loss"] != "") == (loss == "corr+ssi") for r in log)
+    assert load_checkpoint(summary["last"])[1]["trained_with"] == loss
 
 
 def test_cli_train_prints_summary_and_one_line_errors(dataset, tmp_path):

@@ -45,8 +45,13 @@ class TrainConfig:
     out: str = setting(help="Run folder (config, logs, checkpoints).", type=_PATH_DIR)
     loss: str = setting(
         "corr",
-        "corr: LiftNet from correspondences only; depth: supervised baseline (aligned MSE on ground truth).",
-        type=click.Choice(["corr", "depth"]),
+        "corr: LiftNet from correspondences only (the paper); depth: the paper's supervised baseline (aligned "
+        "MSE on ground truth); ssi: scale-and-shift-invariant MSE plus multi-scale gradient matching on ground "
+        "truth (MiDaS); corr+ssi: both terms.",
+        type=click.Choice(["corr", "depth", "ssi", "corr+ssi"]),
+    )
+    ssi_weight: float = setting(
+        1.0, "Weight of the ssi term in --loss corr+ssi.", type=click.FloatRange(min=0, min_open=True)
     )
     corr_per_pair: int = setting(
         0, "K correspondences per view pair, a fixed seeded subset; 0 keeps all.", type=click.IntRange(min=0)

@@ -286,12 +286,15 @@ def compute_loss(
     """The training objective of one batch (already on ``device``).
 
     ``corr``: :func:`pointkit.losses.correspondence_loss` of the predicted source depth;
-    ``depth``: :func:`pointkit.losses.aligned_depth_loss` against ground truth on the mask; plus,
-    with a mask head, ``mask_weight`` x BCE of the mask logits against the dataset mask; with
-    ``center_weight``, that weight x the squared mean depth over the mask (fixes the free offset).
-    Returns the loss and float statistics (corr_error_px is the mean reprojection error).
+    ``depth``: :func:`pointkit.losses.aligned_depth_loss` against ground truth on the mask;
+    ``ssi``: :func:`pointkit.losses.scale_shift_invariant_loss` against ground truth on the mask;
+    ``corr+ssi``: the first plus ``ssi_weight`` x the third. Plus, with a mask head,
+    ``mask_weight`` x BCE of the mask logits against the dataset mask; with ``center_weight``, that
+    weight x the squared mean depth over the mask (fixes the free offset).
+    Returns the loss and float statistics (corr_error_px is the mean reprojection error;
+    depth_loss is the ground-truth term, unweighted).
     """
-    from pointkit.losses import aligned_depth_loss
+    from pointkit.losses import aligned_depth_loss, scale_shift_invariant_loss
 
     x = network_input(
         model,
@@ -304,14 +307,19 @@ def compute_loss(
         out = model(x)
     depth = out[:, :1].float()
     stats: dict[str, float] = {}
-    if cfg.loss == "corr":
-        main, cs = _run_corr_loss(cfg, depth, batch, tau, step_generator(cfg.seed, step, rank, device))
+    loss = depth.new_zeros(())
+    if cfg.loss in ("corr", "corr+ssi"):
+        corr, cs = _run_corr_loss(cfg, depth, batch, tau, step_generator(cfg.seed, step, rank, device))
         keep = ~cs.degenerate
         stats["corr_error_px"] = float(cs.mean_error[keep].mean()) if keep.any() else float("nan")
-    else:
-        main = aligned_depth_loss(depth, batch["depth"][:, None], batch["mask"][:, None])
-    stats["corr_loss" if cfg.loss == "corr" else "depth_loss"] = float(main.detach())
-    loss = main
+        stats["corr_loss"] = float(corr.detach())
+        loss = loss + corr
+    if cfg.loss != "corr":
+        gt, mask = batch["depth"][:, None], batch["mask"][:, None]
+        supervised = aligned_depth_loss if cfg.loss == "depth" else scale_shift_invariant_loss
+        term = supervised(depth, gt, mask)
+        stats["depth_loss"] = float(term.detach())
+        loss = loss + (cfg.ssi_weight if cfg.loss == "corr+ssi" else 1.0) * term
     if out.shape[1] > 1 and cfg.mask_weight > 0:
         mask_loss = F.binary_cross_entropy_with_logits(out[:, 1].float(), batch["mask"].float())
         stats["mask_loss"] = float(mask_loss.detach())
@@ -362,6 +370,7 @@ def _checkpoint_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: floa
 
     return {
         "trained_with": cfg.loss,
+        "ssi_weight": cfg.ssi_weight if cfg.loss == "corr+ssi" else None,
         "input_size": model_cfg.input_size,
         "mask_head": model_cfg.mask_head,
         "prior": model_cfg.prior,
@@ -401,7 +410,7 @@ def _dataset_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _
         S,
         cfg.corr_per_pair,
         cfg.seed,
-        need_depth=cfg.loss == "depth",
+        need_depth=cfg.loss != "corr",
         cache=cfg.cache,
         cache_gb=cfg.cache_gb,
     )
@@ -468,8 +477,8 @@ def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: _Distributed) -> _Pa
     ``cfg.synth`` (shapes and appearance assets pooled)."""
     from pointkit.engine import EngineAppearance, SynthStream, concat_banks, load_appearance, load_bank
 
-    if cfg.loss == "depth":
-        log.info("--loss depth on --synth: the engine's exact depth supervises the baseline")
+    if cfg.loss != "corr":
+        log.info("--loss %s on --synth: the engine's exact depth supervises it", cfg.loss)
     bank = concat_banks([load_bank(path, dist.device) for path in cfg.synth])
     appearance = EngineAppearance.concat([load_appearance(path, dist.device) for path in cfg.synth])
     stream = SynthStream(
