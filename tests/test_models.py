@@ -4,10 +4,13 @@ import json
 
 import pytest
 import torch
+from click.testing import CliRunner
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from pointkit.errors import PointkitError
 from pointkit.models import LiftNet, LiftNetConfig, load_checkpoint
+from pointkit_cli.main import cli
 
 
 @pytest.mark.parametrize("size,ngf,mask_head", [(64, 4, False), (128, 4, True), (256, 2, False)])
@@ -125,3 +128,36 @@ def test_models_by_name_from_the_user_folder(tmp_path, monkeypatch):
         cli, ["lift", str(tmp_path / "x.png"), "--checkpoint", "nosuch", "--out", str(tmp_path / "o")]
     )
     assert bad.exit_code == 1 and "no model named 'nosuch'" in bad.stderr
+
+
+def test_export_fp16_halves_the_weights_and_loads_back(tmp_path):
+    """`pointkit export fp16`: float16 tensors and the same header on disk (read back by safetensors
+    itself), about half the bytes, and a model whose outputs equal the float32 model's weights
+    rounded to float16; a missing checkpoint is a one-line error."""
+    torch.manual_seed(0)
+    model = LiftNet(LiftNetConfig(input_size=32, ngf=4, mask_head=True)).eval()
+    model.save(tmp_path / "m.safetensors", {"step": 3})
+    run = CliRunner().invoke(
+        cli, ["-q", "export", "fp16", str(tmp_path / "m.safetensors"), "--out", str(tmp_path / "h.safetensors")]
+    )
+    assert run.exit_code == 0, run.output
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert 0 < summary["max_abs_rounding"] < 1e-2
+    full, half = (safe_open(str(tmp_path / n), framework="pt") for n in ("m.safetensors", "h.safetensors"))
+    assert half.metadata() == full.metadata()
+    floats = [k for k in full.keys() if full.get_tensor(k).is_floating_point()]
+    assert floats and all(half.get_tensor(k).dtype == torch.float16 for k in floats)
+    assert summary["bytes"] < 0.6 * (tmp_path / "m.safetensors").stat().st_size
+    loaded, meta = load_checkpoint(tmp_path / "h.safetensors")
+    assert meta["step"] == 3
+    rounded = LiftNet(LiftNetConfig(input_size=32, ngf=4, mask_head=True)).eval()
+    rounded.load_state_dict(
+        {k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    )
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), rounded(x))
+        assert not torch.equal(loaded(x), model(x))
+    bad = CliRunner().invoke(cli, ["export", "fp16", str(tmp_path / "nope.safetensors"), "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and len(bad.output.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()

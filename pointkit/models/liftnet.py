@@ -202,6 +202,29 @@ def save_checkpoint(
     return Path(path)
 
 
+def half_checkpoint(src: str | Path, dst: str | Path) -> dict[str, Any]:
+    """Write ``src``'s checkpoint (a file, run folder or model name) to ``dst`` with its floating
+    point weights in float16 and the same header, atomically; :func:`load_checkpoint` reads it
+    back into a float32 model (``models/`` keeps every scored candidate this way, half the bytes).
+    Returns ``{"out", "bytes", "max_abs_rounding"}`` (the largest weight change from rounding)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from pointkit.io import atomic_path
+    from pointkit.models import catalog
+
+    load_checkpoint(src)  # refuses pickles and non-pointkit files with the usual one-line errors
+    path = catalog.checkpoint_file(src)
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+        state = {k: fh.get_tensor(k) for k in fh.keys()}
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    rounding = max((float((half[k].float() - v.float()).abs().max()) for k, v in state.items() if v.numel()), default=0)
+    with atomic_path(dst) as tmp:
+        save_file(half, str(tmp), metadata=meta)
+    return {"out": str(dst), "bytes": Path(dst).stat().st_size, "max_abs_rounding": rounding}
+
+
 def _is_pickle(path: Path) -> bool:
     """True for torch.save files: a zip archive (torch >= 1.6) or a raw pickle (protocol 2+ opcode),
     and not a safetensors file (8-byte header length, then the JSON header's ``{``)."""

@@ -20,3 +20,15 @@ def onnx(checkpoint, out):
     from pointkit.onnx_export import export_onnx
 
     click.echo(json.dumps(export_onnx(checkpoint, out)))
+
+
+@export.command("fp16")
+@click.argument("checkpoint")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .safetensors file to write.")
+def fp16(checkpoint, out):
+    """CHECKPOINT (a file, a train run folder or a model name) with float16 weights, the same
+    header: half the bytes, read back by every command as float32 (how models/ keeps
+    candidates). Prints one JSON line."""
+    from pointkit.models.liftnet import half_checkpoint
+
+    click.echo(json.dumps(half_checkpoint(checkpoint, out)))
