@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One prepared run on a lent GPU machine (issue 14): the CUDA checks, the GPU benchmarks, then
-# LiftNet training from shape banks (train --synth) until a deadline; results land in $OUT.
+# One prepared run on a lent GPU machine (issues 14, 20, 23): the CUDA checks, the GPU benchmarks,
+# then LiftNet training from shape banks (train --synth) until a deadline; results land in $OUT.
 #
 # The GPU machine has torch (and numpy, click, safetensors, tqdm, opencv) but no network, and gets
 # at most 64 MiB of working tree: the shape banks travel (render-synthetic --bank, ~6 MB per 300
@@ -8,12 +8,18 @@
 #
 #   OUT=DIR SECONDS_TOTAL=520 scripts/gpu_run.sh BANK_DIR [INIT_CHECKPOINT]
 #
-# BANK_DIR holds *.npz banks (all pooled). With INIT_CHECKPOINT a second run fine-tunes it on the
-# same data beside the fresh one. Rehearse on a CPU with TINY=1 (tiny sizes, a few steps);
-# SKIP_BENCH=1 leaves out the tests and benchmarks (tests/test_gpu_script.py does).
-# Output: $OUT/log.txt (everything), $OUT/bench.jsonl (one JSON line per benchmark) and per run
-# $OUT/<run>.tar (run.json, train.csv, val.csv, best.safetensors; split into <run>.tar.part-*
-# when over 15 MiB, the transfer limit per file: `cat <run>.tar.part-* > <run>.tar`).
+# BANK_DIR holds *.npz banks (all pooled). Side by side on the one GPU, with one architecture and
+# seed, fresh runs differ only in the training signal (issue 20's limits table): LOSSES (default
+# "corr ssi corr+ssi"), each run named after its loss ("corr+ssi" -> corrssi). With INIT_CHECKPOINT
+# a further run, "finetune", fine-tunes it with the correspondence loss. Every fresh run's best
+# checkpoint is also kept at EARLY_PCT (default 25) per cent of the training time, the "1x" budget beside the
+# final "4x". Rehearse on a CPU with TINY=1 (tiny sizes, a few steps); SKIP_BENCH=1 leaves out the
+# tests and benchmarks (tests/test_gpu_script.py does).
+# Output (the transfer back takes at most 8 files of 16 MiB): $OUT/log.txt (everything) and
+# $OUT/results.tar, split into results.tar.part-NN of 15 MiB when larger (`cat
+# results.tar.part-* > results.tar`): bench.jsonl (one JSON line per benchmark) and per run
+# <run>/{run.json,train.csv,val.csv,best.safetensors,early.safetensors}, the weights in float16
+# (`pointkit export fp16`).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BANKS=${1:?give the folder of shape banks}
@@ -35,7 +41,8 @@ if [ "${TINY:-0}" = 1 ]; then
     TRAIN=(--batch-size 4 --val-every 5 --checkpoint-every 5 --threads 2); FRESH=(--input-size 64 --ngf 8)
 else
     DEV=cuda; SIZE_BENCH=256; NGF_BENCH=64; BATCH_BENCH=128; RUNS=10; CAM_BATCH=64; ENG_BATCH=32
-    TRAIN=(--batch-size 64 --val-every 250 --checkpoint-every 250 --threads 6); FRESH=(--input-size 128 --ngf 32)
+    # ngf 24 (4.3 M parameters, 8.5 MB in float16): three fresh runs x 2 checkpoints fit the transfer back
+    TRAIN=(--batch-size 64 --val-every 250 --checkpoint-every 250 --threads 3); FRESH=(--input-size 128 --ngf 24)
 fi
 
 stage "machine"
@@ -60,47 +67,74 @@ SYNTH=(); for b in "${BANK_FILES[@]}"; do SYNTH+=(--synth "$b"); done
 echo "banks: ${BANK_FILES[*]}"
 
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
-stage "CUDA tests"
-timeout 120 $PY -m pytest -q -p no:cacheprovider tests/test_engine_stream.py 2>&1 | tail -5
-
 stage "benchmark: camera (B=$CAM_BATCH, N=1000)"
-(cd benchmarks && timeout 60 $PY camera.py --device $DEV --batch $CAM_BATCH --n 1000 --repeats $RUNS) | tee -a "$OUT/bench.jsonl"
+(cd benchmarks && timeout 45 $PY camera.py --device $DEV --batch $CAM_BATCH --n 1000 --repeats $RUNS) | tee -a "$OUT/bench.jsonl"
 stage "benchmark: train step ($SIZE_BENCH px, ngf $NGF_BENCH, batch $BATCH_BENCH)"
-(cd benchmarks && timeout 150 $PY train_step.py --device $DEV --size $SIZE_BENCH --ngf $NGF_BENCH \
+(cd benchmarks && timeout 100 $PY train_step.py --device $DEV --size $SIZE_BENCH --ngf $NGF_BENCH \
     --batch $BATCH_BENCH --runs $RUNS --warmup 3) | tee -a "$OUT/bench.jsonl"
 stage "benchmark: engine (128 px, batch $ENG_BATCH, zoom 1.25)"
-(cd benchmarks && timeout 90 $PY engine.py --device $DEV --bank "${BANK_FILES[0]}" --batch $ENG_BATCH \
+ENGINE_BANK=$(ls "${BANK_FILES[@]}" | grep -m1 sculptures || echo "${BANK_FILES[0]}")   # 300 shapes, as before
+(cd benchmarks && timeout 60 $PY engine.py --device $DEV --bank "$ENGINE_BANK" --batch $ENG_BATCH \
     --runs $RUNS --zoom 1.25) | tee -a "$OUT/bench.jsonl"
 fi
 
-# Training: a fresh LiftNet (ngf 32) and, with INIT, a fine-tune of it, side by side on the GPU.
-COMMON=(train "${SYNTH[@]}" --synth-zoom 1,1.5 --loss corr --corr-per-pair 200 --mask-head --mask-weight 1.0
+# Training: fresh LiftNets differing only in the loss and, with INIT, a fine-tune of it, side by side.
+COMMON=(train "${SYNTH[@]}" --synth-zoom 1,1.5 --corr-per-pair 200 --mask-head --mask-weight 1.0
         --optimizer adamw --steps 1000000 --patience 0 --seed 0 --device $DEV --amp auto "${TRAIN[@]}")
-RUNS_STARTED=()
+RUNS_STARTED=(); PIDS=()
 stage "training until +$TOTAL s ($(left) s left)"
-$PY -m pointkit_cli.main -q "${COMMON[@]}" "${FRESH[@]}" --prior none --lr 5e-4 --out "$OUT/work/fresh" \
-    > "$OUT/fresh.out" 2>&1 &
-PIDS=($!); RUNS_STARTED+=(fresh)
+for loss in ${LOSSES:-corr ssi corr+ssi}; do
+    r=${loss//+/}
+    $PY -m pointkit_cli.main -q "${COMMON[@]}" "${FRESH[@]}" --loss "$loss" --prior none --lr 5e-4 \
+        --out "$OUT/work/$r" > "$OUT/work-$r.out" 2>&1 &
+    PIDS+=($!); RUNS_STARTED+=("$r")
+done
 if [ -n "$INIT" ]; then
-    $PY -m pointkit_cli.main -q "${COMMON[@]}" --init "$INIT" --lr 2e-4 --out "$OUT/work/finetune" \
-        > "$OUT/finetune.out" 2>&1 &
+    $PY -m pointkit_cli.main -q "${COMMON[@]}" --loss corr --init "$INIT" --lr 2e-4 --out "$OUT/work/finetune" \
+        > "$OUT/work-finetune.out" 2>&1 &
     PIDS+=($!); RUNS_STARTED+=(finetune)
 fi
-while [ "$(left)" -gt 25 ] && kill -0 "${PIDS[@]}" 2>/dev/null; do sleep 5; done
+if [ "${SKIP_BENCH:-0}" != 1 ] && [ "$DEV" = cuda ]; then   # beside training: correctness only, no timing
+    timeout 150 $PY -m pytest -q -p no:cacheprovider tests/test_engine_stream.py > "$OUT/work-cuda-tests.out" 2>&1 &
+fi
+EARLY_PCT=${EARLY_PCT:-25}   # the early checkpoint: this share of the training window, in per cent
+EARLY_AT=$(( 25 + ($(left) - 25) * (100 - EARLY_PCT) / 100 ))   # ... as seconds left
+early_done=0
+while [ "$(left)" -gt 25 ] && kill -0 "${PIDS[@]}" 2>/dev/null; do
+    if [ $early_done = 0 ] && [ "$(left)" -le "$EARLY_AT" ]; then
+        stage "the early (1x) checkpoints"
+        for r in "${RUNS_STARTED[@]}"; do
+            [ "$r" != finetune ] && [ -f "$OUT/work/$r/best.safetensors" ] \
+                && cp "$OUT/work/$r/best.safetensors" "$OUT/work/$r/early.safetensors"
+        done
+        early_done=1
+    fi
+    sleep 5
+done
 kill -TERM "${PIDS[@]}" 2>/dev/null; wait "${PIDS[@]}" 2>/dev/null
 
 stage "results"
 nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null
+[ -f "$OUT/work-cuda-tests.out" ] && { echo "--- CUDA tests:"; tail -n 5 "$OUT/work-cuda-tests.out"; }
+PACK=$OUT/pack
+mkdir -p "$PACK"
+[ -f "$OUT/bench.jsonl" ] && mv "$OUT/bench.jsonl" "$PACK/"
 for r in "${RUNS_STARTED[@]}"; do
     d="$OUT/work/$r"
-    echo "--- $r (last lines of its output):"; tail -n 5 "$OUT/$r.out"; rm -f "$OUT/$r.out"
+    echo "--- $r (last lines of its output):"; tail -n 5 "$OUT/work-$r.out"
     [ -f "$d/val.csv" ] && tail -n 3 "$d/val.csv"
-    files=(); for f in run.json train.csv val.csv best.safetensors; do [ -f "$d/$f" ] && files+=("$f"); done
-    [ ${#files[@]} -gt 0 ] || continue
-    tar -cf "$OUT/$r.tar" -C "$d" "${files[@]}"
-    if [ "$(stat -c %s "$OUT/$r.tar")" -gt $((15 * 1024 * 1024)) ]; then
-        split -b 15M -d "$OUT/$r.tar" "$OUT/$r.tar.part-" && rm "$OUT/$r.tar"
-    fi
+    mkdir -p "$PACK/$r"
+    for f in run.json train.csv val.csv; do [ -f "$d/$f" ] && cp "$d/$f" "$PACK/$r/"; done
+    for f in best early; do
+        [ -f "$d/$f.safetensors" ] && $PY -m pointkit_cli.main -q export fp16 "$d/$f.safetensors" \
+            --out "$PACK/$r/$f.safetensors"
+    done
 done
-rm -rf "$OUT/work"
+rm -rf "$OUT/work" "$OUT"/work-*.out
+tar -cf "$OUT/results.tar" -C "$PACK" .
+rm -rf "$PACK"
+if [ "$(stat -c %s "$OUT/results.tar")" -gt $((15 * 1024 * 1024)) ]; then
+    split -b 15M -d "$OUT/results.tar" "$OUT/results.tar.part-" && rm "$OUT/results.tar"
+fi
+ls -l "$OUT"
 stage "done"

@@ -41,5 +41,6 @@ du -sh "$DIR/banks"/*.npz
 
 # The rehearsal: gpu_run.sh end to end on the CPU (tiny network, a 200 s deadline).
 TINY=1 SECONDS_TOTAL=200 PY="$PY" OUT="$WORK/rehearsal" bash scripts/gpu_run.sh "$DIR/banks"
-tar -tf "$WORK/rehearsal/fresh.tar" | grep -qx best.safetensors || { echo "rehearsal made no checkpoint: see the log above" >&2; exit 1; }
+tar -tf "$WORK/rehearsal/results.tar" | grep -qx ./corr/best.safetensors \
+    || { echo "rehearsal made no checkpoint: see the log above" >&2; exit 1; }
 echo "ready: on the GPU machine run  SECONDS_TOTAL=515 bash scripts/gpu_run.sh $DIR/banks [INIT_CHECKPOINT]"

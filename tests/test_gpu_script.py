@@ -1,5 +1,6 @@
 """scripts/gpu_run.sh, rehearsed on the CPU as its header says (TINY=1): set-up without an install,
-training until the deadline, and the results packed for the transfer back."""
+one run per loss until the deadline, the early checkpoints, and the results packed in float16 for
+the transfer back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
+from safetensors import safe_open
 
 from pointkit_cli.main import cli
 
@@ -41,7 +44,16 @@ def test_gpu_script_rehearsal_trains_and_packs_results(tmp_path):
     banks.mkdir()
     (tmp_path / "b" / "bank.npz").rename(banks / "tiny.npz")
     out = tmp_path / "out"
-    env = {**os.environ, "TINY": "1", "SKIP_BENCH": "1", "SECONDS_TOTAL": "70", "OUT": str(out), "PY": sys.executable}
+    env = {
+        **os.environ,
+        "TINY": "1",
+        "SKIP_BENCH": "1",
+        "SECONDS_TOTAL": "100",
+        "EARLY_PCT": "60",
+        "LOSSES": "corr corr+ssi",
+        "OUT": str(out),
+        "PY": sys.executable,
+    }
     env.pop("PYTHONPATH", None)
     run = subprocess.run(
         ["bash", str(REPO / "scripts" / "gpu_run.sh"), str(banks)],
@@ -52,10 +64,17 @@ def test_gpu_script_rehearsal_trains_and_packs_results(tmp_path):
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert sorted(p.name for p in out.iterdir()) == ["fresh.tar", "log.txt"]  # work folders removed
-    with tarfile.open(out / "fresh.tar") as tar:
-        assert sorted(tar.getnames()) == ["best.safetensors", "run.json", "train.csv", "val.csv"]
-        config = json.load(tar.extractfile("run.json"))["config"]
-    assert config["synth"] == [str(banks / "tiny.npz")] and config["synth_zoom"] == [1.0, 1.5]
+    assert sorted(p.name for p in out.iterdir()) == ["log.txt", "results.tar"]  # work folders removed
+    with tarfile.open(out / "results.tar") as tar:
+        names = {n.removeprefix("./") for n in tar.getnames()}
+        for run_name, loss in (("corr", "corr"), ("corrssi", "corr+ssi")):
+            files = ["best.safetensors", "early.safetensors", "run.json", "train.csv", "val.csv"]
+            assert {f"{run_name}/{f}" for f in files} <= names, names
+            config = json.load(tar.extractfile(f"./{run_name}/run.json"))["config"]
+            assert config["loss"] == loss and config["synth"] == [str(banks / "tiny.npz")]
+            assert config["synth_zoom"] == [1.0, 1.5]
+            tar.extract(f"./{run_name}/best.safetensors", tmp_path / "x", filter="data")
+            with safe_open(str(tmp_path / "x" / run_name / "best.safetensors"), framework="pt") as fh:
+                assert {fh.get_tensor(k).dtype for k in fh.keys()} - {torch.int64} == {torch.float16}
     log = (out / "log.txt").read_text()
-    assert "training until" in log and "=== " in log and "done" in log
+    assert "training until" in log and "the early (1x) checkpoints" in log and "done" in log
