@@ -10,8 +10,17 @@
    ``val.csv``'s step 0 is the error before and its best the error after;
 4. ``OUT/best.safetensors`` and ``OUT/MODEL_CARD.md``: ``lift --checkpoint OUT`` takes the folder.
 
-Only depth is fine-tuned (mask loss weight 0): matched photos have no object masks to teach the
-mask head. Re-running the same command resumes (matching is reused, training resumes exactly).
+The mask lift takes is kept. Fine-tuning moves the trunk the mask head shares with depth, and a
+head left untrained drifted into plausible-looking blobs that lift accepted (dino mask IoU 0.98 ->
+0.26, issue 21). So the head is trained on along with depth (BCE, weight 1) against the photos'
+masks: a ``--masks`` folder or GrabCut (``--masks auto``) given to matching, or else the masks
+``pointkit lift`` takes with the starting model (pseudo-labels). That also helps the depth: on the
+Middlebury dino and temple, all-points affine / flat 0.74 and 0.83 with it, 0.77 and 0.91 without
+(docs/results.md). The adapted head is marked trusted (checkpoint metadata
+``mask_head_trusted``) only when its targets were the user's masks or mostly the starting head's
+own accepted masks; when lift took GrabCut for most photos (the shipped model's head is
+implausible on the dino and temple), lift keeps taking GrabCut, as with the starting model.
+Re-running the same command resumes (matching is reused, training resumes exactly).
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
 
 RECORD = "adapt.json"
+FORMAT = 2
+"""adapt.json's format: 2 since the mask lift takes is kept (module doc); a folder of format 1
+(mask head left to drift and trusted) is not resumed."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +88,34 @@ def _unordered(pairs: np.ndarray) -> list[tuple[int, int]]:
     return sorted({(int(min(s, t)), int(max(s, t))) for s, t in pairs})
 
 
-def split_pairs(matched: Path, out: Path, holdout: float, seed: int) -> dict[str, int]:
+def pseudo_masks(images: np.ndarray, init: str) -> tuple[np.ndarray, np.ndarray]:
+    """The masks ``pointkit lift`` takes (``auto``) with the model ``init`` for (N, H, W, 3) uint8
+    images, and whether each came from its mask head: (N, H, W) bool, (N,) bool. The whole image
+    where it finds no object (as ``match --masks auto``)."""
+    from pointkit.imaging import LoadedImage
+    from pointkit.lifting import load_model, predict
+    from pointkit.masks import object_mask
+
+    model, meta = load_model(init, "cpu", "auto")
+    trusted = meta.get("mask_head_trusted", True)
+    masks, from_head = np.ones(images.shape[:3], bool), np.zeros(len(images), bool)
+    for i, rgb in enumerate(images):
+        logits = predict(model, rgb)[1] if trusted else None
+        try:
+            masks[i], source = object_mask(LoadedImage(rgb, None, f"view {i}"), logits, "auto")
+            from_head[i] = source.startswith("network")
+        except PointkitError:
+            pass
+    return masks, from_head
+
+
+def split_pairs(
+    matched: Path, out: Path, holdout: float, seed: int, masks: dict[str, np.ndarray] | None = None
+) -> dict[str, int]:
     """Write ``out/pairs-train`` and ``out/pairs-heldout`` from the matched dataset (see the module
     doc): at least one and at most all but one of an object's view pairs are held out; an object
-    with one view pair goes to training only. Returns pair counts (unordered)."""
+    with one view pair goes to training only. ``masks``: object id -> (N, H, W) bool masks that
+    replace the matched ones. Returns pair counts (unordered)."""
     from pointkit.data.format import Dataset, ObjectRecord, write_manifest, write_object
 
     ds = Dataset.open(matched)
@@ -101,7 +137,7 @@ def split_pairs(matched: Path, out: Path, holdout: float, seed: int) -> dict[str
                 ObjectRecord(
                     oid,
                     rec.images,
-                    rec.masks,
+                    rec.masks if masks is None else masks[oid],
                     rec.pairs[rows],
                     np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
                     np.concatenate([rec.uv_src[rec.pair_offsets[i] : rec.pair_offsets[i + 1]] for i in rows]),
@@ -153,13 +189,14 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     out = Path(cfg.out)
     previous = _previous_run(cfg, out)
     out.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, Any] = {"config": asdict(cfg)}
+    summary: dict[str, Any] = {"format": FORMAT, "config": asdict(cfg)}
     summary["match"] = _match(cfg, out, previous, progress)
     write_json_atomic(out / RECORD, summary)
     if "pairs" in previous and (out / "pairs-heldout" / "manifest.json").is_file():
         summary["pairs"] = previous["pairs"]
     else:
-        summary["pairs"] = split_pairs(out / "matched", out, cfg.holdout, cfg.seed)
+        masks, mask_info = _training_masks(cfg, out, progress)
+        summary["pairs"] = {**split_pairs(out / "matched", out, cfg.holdout, cfg.seed, masks), **mask_info}
     if not summary["pairs"]["heldout_pairs"]:
         raise PointkitError(
             f"{cfg.photos}: no object has 2 usable view pairs, so none can be held out to measure "
@@ -167,7 +204,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
         )
     write_json_atomic(out / RECORD, summary)
     summary.update(_fine_tune(cfg, out, progress))
-    write_bytes_atomic(out / "best.safetensors", (out / "run" / "best.safetensors").read_bytes())
+    _publish(out / "run" / "best.safetensors", out / "best.safetensors", summary["pairs"]["head_trusted"])
     write_bytes_atomic(out / "MODEL_CARD.md", _card(cfg, summary).encode())
     write_json_atomic(out / RECORD, summary)
     return {"out": str(out), "checkpoint": str(out / "best.safetensors"),
@@ -183,10 +220,47 @@ def _previous_run(cfg: AdaptConfig, out: Path) -> dict[str, Any]:
     if out.exists() and any(out.iterdir()) and not record.is_file():
         raise PointkitError(f"{out}: not empty and not an adapt folder; choose a new --out")
     previous = json.loads(record.read_text()) if record.is_file() else {}
+    if previous and previous.get("format", 1) != FORMAT:
+        raise PointkitError(
+            f"{out} was made by an older pointkit adapt (its mask head was not kept); choose a new --out"
+        )
     if previous and previous.get("config") != json.loads(json.dumps(asdict(cfg))):
         raise PointkitError(f"{out} holds an adaptation with other settings; use them again or choose a new --out")
     checkpoint_file(cfg.init)  # a bad --init fails before matching
     return previous
+
+
+def _training_masks(cfg: AdaptConfig, out: Path, progress: bool) -> tuple[dict[str, np.ndarray] | None, dict]:
+    """The mask head's targets (None: the matched masks) and whether lift may trust the adapted
+    head (``head_trusted``; module doc): a ``--masks`` folder given to matching is trusted, GrabCut
+    masks (``--masks auto``) are not; without either, :func:`pseudo_masks` of every matched photo
+    with the starting model, trusted when its head gave most of them."""
+    from tqdm import tqdm
+
+    from pointkit.data.format import Dataset
+
+    given = cfg.match.get("masks", "none")
+    if given != "none":
+        return None, {"masks": f"match --masks {given}", "head_trusted": given != "auto"}
+    ds = Dataset.open(out / "matched")
+    labels = {
+        oid: pseudo_masks(ds.read(oid).images, cfg.init)
+        for oid in tqdm(ds.split("all"), desc="masks", disable=not progress)
+    }
+    heads = np.concatenate([from_head for _, from_head in labels.values()])
+    info = {
+        "masks": f"lift --checkpoint {cfg.init}: its mask head for {int(heads.sum())} of {len(heads)} photos, else GrabCut",
+        "head_trusted": bool(heads.mean() > 0.5),
+    }
+    return {oid: m for oid, (m, _) in labels.items()}, info
+
+
+def _publish(run_best: Path, out: Path, head_trusted: bool) -> None:
+    """``out`` = the run's best checkpoint, its metadata saying whether lift may trust the head."""
+    from pointkit.models import load_checkpoint
+
+    model, meta = load_checkpoint(run_best)
+    model.save(out, {**meta, "mask_head_trusted": bool(meta.get("mask_head_trusted")) and head_trusted})
 
 
 def _fine_tune(cfg: AdaptConfig, out: Path, progress: bool) -> dict[str, Any]:
@@ -198,7 +272,7 @@ def _fine_tune(cfg: AdaptConfig, out: Path, progress: bool) -> dict[str, Any]:
     train_cfg = TrainConfig(
         datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")], out=str(run), init=cfg.init, loss="corr",
         corr_per_pair=cfg.corr_per_pair, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="sgd",
-        mask_weight=0.0, val_every=max(1, cfg.steps // 5), patience=0, checkpoint_every=max(1, cfg.steps // 10),
+        mask_weight=1.0, val_every=max(1, cfg.steps // 5), patience=0, checkpoint_every=max(1, cfg.steps // 10),
         seed=cfg.seed, device=cfg.device, threads=cfg.threads, progress=progress, resume=(run / "run.json").is_file(),
     )  # fmt: skip
     result = train(train_cfg)
@@ -219,7 +293,8 @@ Fine-tuned by `pointkit adapt` from `{cfg.init}` on the photos in `{cfg.photos}`
 | objects matched | {m["objects"]} |
 | view pairs kept / rejected by `match` | {m["pairs_kept"]} / {m["pairs_rejected"]} |
 | pairs for training / held out | {p["train_pairs"]} / {p["heldout_pairs"]} (seed {cfg.seed}) |
-| fine-tuning | correspondence loss only, SGD momentum 0.9, lr {cfg.lr:g}, batch {cfg.batch_size}, {s["steps"]} steps; mask head not trained |
+| fine-tuning | correspondence loss for depth, SGD momentum 0.9, lr {cfg.lr:g}, batch {cfg.batch_size}, {s["steps"]} steps |
+| mask head | trained on with BCE against the masks of {p["masks"]}; {"lift's auto mask uses it" if p["head_trusted"] else "marked untrusted: lift takes GrabCut, as with the starting model"} |
 | held-out correspondence error | **{s["heldout_error_before_px"]:.3f} px before, {s["heldout_error_after_px"]:.3f} px after** (best step {s["best_step"]}) |
 
 The error is the reprojection error of held-out pairs through each pair's best affine camera, in

@@ -404,7 +404,11 @@ def lift_batch(
     out: list = [_attempt(_load, image, max_pixels, max_memory_gb) for image in images]
     live = [i for i, item in enumerate(out) if not isinstance(item, Exception)]
     first = predict_batch(model, [out[i].rgb for i in live], device) if live else []
-    masks = {i: _attempt(object_mask, out[i], logits, mask, max_pixels) for i, (_, logits) in zip(live, first)}
+    trusted = meta.get("mask_head_trusted", True) or mask == "network"  # checkpoints before the key: trusted
+    masks = {
+        i: _attempt(object_mask, out[i], logits if trusted else None, mask, max_pixels)
+        for i, (_, logits) in zip(live, first)
+    }
     raws = {i: raw for i, (raw, _) in zip(live, first)}
     for i in [i for i in live if isinstance(masks[i], Exception)]:
         out[i] = masks[i]

@@ -6,7 +6,9 @@ Sources, in the order ``mask="auto"`` tries them (:func:`object_mask`):
 2. the model's **learned mask** (LiftNet's mask head) refined by GrabCut seeded with it
    (:func:`refine_mask`; the unrefined mask if the refined one is implausible), unless the learned
    mask looks implausible (:func:`plausible_mask`: it must cover 0.5-90 % of the image and leave
-   most of the image border as background);
+   most of the image border as background) or the checkpoint says its training did not keep the
+   head (metadata ``mask_head_trusted: false``: trained without mask loss, e.g. a fine-tune that
+   moved the shared trunk; ``pointkit.lift`` then passes no logits);
 3. **GrabCut** (:func:`grabcut_mask`), initialised with the image border as background: the
    documented fallback for a model without a mask head or with an implausible mask.
 

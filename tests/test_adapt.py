@@ -4,10 +4,14 @@ match, held-out pairs, fine-tuning, a checkpoint lift takes, resume, and refusal
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import pointkit
+from pointkit.data.format import Dataset
 from pointkit.models import load_checkpoint
 from pointkit_cli.main import cli
 
@@ -33,6 +37,17 @@ def test_adapt_fine_tunes_on_held_in_pairs_and_reports_held_out_error(dino, tmp_
     assert summary["heldout_error_after_px"] <= summary["heldout_error_before_px"]
     model, meta = load_checkpoint(out)  # the folder is a checkpoint for lift / eval / --init
     assert meta["trained_with"] == "corr"
+    # The mask lift takes is kept: the shipped model's head is implausible on the dino, so lift took
+    # GrabCut; the adapted head, trained on those masks, is marked untrusted, and lift takes GrabCut again.
+    assert summary["pairs"]["head_trusted"] is False and meta["mask_head_trusted"] is False
+    stored = Dataset.open(out / "pairs-train")
+    record = stored.read(stored.split("all")[0])
+    for image, mask in zip(record.images[:3], record.masks[:3]):
+        assert 0.05 < mask.mean() < 0.95
+        assert np.array_equal(mask, pointkit.lift(image, mask="auto").mask)  # the pseudo-labels
+    photo = dino / "dino" / "dinoSR0001.png"
+    base, adapted = pointkit.lift(photo), pointkit.lift(photo, checkpoint=out)
+    assert adapted.info["mask"] == base.info["mask"] == "grabcut" and np.array_equal(adapted.mask, base.mask)
     card = (out / "MODEL_CARD.md").read_text()
     assert f"{summary['heldout_error_before_px']:.3f} px before" in card
     lifted = CliRunner().invoke(
@@ -53,6 +68,12 @@ def test_adapt_fine_tunes_on_held_in_pairs_and_reports_held_out_error(dino, tmp_
     assert again.exit_code == 0 and json.loads(again.stdout.strip().splitlines()[-1])["match"] == summary["match"]
     other = CliRunner().invoke(cli, args[:-2] + ["--threads", "1", "--lr", "0.5"])
     assert other.exit_code == 1 and "other settings" in other.stderr
+    # A folder made before the mask head was kept (adapt.json without a format) is not resumed.
+    record = json.loads((out / "adapt.json").read_text())
+    record.pop("format")
+    (out / "adapt.json").write_text(json.dumps(record))
+    old = CliRunner().invoke(cli, args)
+    assert old.exit_code == 1 and "older pointkit adapt" in old.stderr
 
 
 def test_adapt_refuses_photos_with_too_few_usable_pairs(dino, tmp_path):
@@ -75,3 +96,20 @@ def test_adapt_refuses_photos_with_too_few_usable_pairs(dino, tmp_path):
     assert run.exit_code == 1 and len(run.stderr.strip().splitlines()) == 1
     assert "usable view pairs" in run.stderr and "need 500" in run.stderr and "x too few matches" in run.stderr
     assert not (tmp_path / "a" / "run").exists()
+
+
+@pytest.mark.slow
+def test_adapt_trains_a_mask_head_that_lift_was_using(dino, tmp_path):
+    """From a model whose head lift takes on these photos, the adapted head (trained on its own
+    accepted masks) stays trusted, and lift still takes it, close to the starting model's mask."""
+    start = Path(__file__).resolve().parents[1] / "models" / "h200-2026-12-04" / "corr" / "best.safetensors"
+    out = tmp_path / "adapted"
+    args = ["-q", "adapt", str(dino), "--out", str(out), "--init", str(start), "--steps", "4", "--batch-size", "4"]
+    run = CliRunner().invoke(cli, args + ["--threads", "1"])
+    assert run.exit_code == 0, run.output
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["pairs"]["head_trusted"] is True
+    assert load_checkpoint(out)[1]["mask_head_trusted"] is True
+    lifted = pointkit.lift(dino / "dino" / "dinoSR0001.png", checkpoint=out)
+    truth = pointkit.lift(dino / "dino" / "dinoSR0001.png", checkpoint=start).mask
+    assert lifted.info["mask"].startswith("network") and (lifted.mask & truth).sum() / (lifted.mask | truth).sum() > 0.8

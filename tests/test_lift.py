@@ -444,3 +444,17 @@ def test_batched_inference_matches_one_image_at_a_time(tmp_path, checkpoint, vie
         )
     bad = CliRunner().invoke(cli, ["lift", str(tmp_path), "--out", str(tmp_path / "b0"), "--batch-size", "0"])
     assert bad.exit_code == 2 and not (tmp_path / "b0").exists()
+
+
+def test_auto_mask_skips_a_head_the_checkpoint_marks_untrusted(tmp_path):
+    """The same weights: a plausible learned mask is used by auto, unless the checkpoint's
+    metadata says its training did not keep the head (then GrabCut); --mask network still uses it."""
+    from pointkit.models import load_checkpoint
+
+    candidate = Path(__file__).resolve().parents[1] / "models" / "h200-2026-12-04" / "finetune" / "best.safetensors"
+    image = render_views(sculpture(0, 3, kind="blob"), [(30.0, 0.0)], 128)[0].image
+    assert pointkit.lift(image, checkpoint=candidate).info["mask"] == "network+grabcut"
+    model, meta = load_checkpoint(candidate)
+    untrusted = model.save(tmp_path / "untrusted.safetensors", {**meta, "mask_head_trusted": False})
+    assert pointkit.lift(image, checkpoint=untrusted).info["mask"] == "grabcut"
+    assert pointkit.lift(image, checkpoint=untrusted, mask="network").info["mask"] == "network"

@@ -87,6 +87,13 @@ class TestResume:
 
 
 class TestRunFolder:
+    def test_a_mask_head_trained_without_mask_loss_is_marked_untrusted(self, dataset, tmp_path):
+        """A head the run did not train (mask weight 0) is marked so lift's auto mask skips it."""
+        cfg = TrainConfig(
+            datasets=[str(dataset)], out=str(tmp_path / "r"), steps=1, mask_head=True, mask_weight=0.0, **TINY
+        )
+        assert load_checkpoint(train(cfg)["best"])[1]["mask_head_trusted"] is False
+
     def test_records_config_version_manifests_and_checkpoint_metadata(self, dataset, tmp_path):
         out = tmp_path / "run"
         summary = train(TrainConfig(datasets=[str(dataset)], out=str(out), steps=2, mask_head=True, **TINY))
@@ -96,6 +103,7 @@ class TestRunFolder:
         assert saved["resolved"]["tau"] == pytest.approx(10 * 32 / 256)
         model, meta = load_checkpoint(summary["best"])
         assert meta["trained_with"] == "corr" and meta["input_size"] == 32 and model.config.mask_head
+        assert meta["mask_head_trusted"] is True and meta["mask_weight"] == 1.0
         val = list(csv.DictReader(open(out / "val.csv")))
         assert [int(r["step"]) for r in val] == [0, 2]
         assert all(float(r["val_corr_error_px"]) > 0 for r in val)

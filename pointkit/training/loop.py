@@ -373,6 +373,10 @@ def _checkpoint_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: floa
         "ssi_weight": cfg.ssi_weight if cfg.loss == "corr+ssi" else None,
         "input_size": model_cfg.input_size,
         "mask_head": model_cfg.mask_head,
+        # lift's auto mask uses the head only when this run trained it: an untrained head, or one
+        # left behind while a fine-tune moved the shared trunk, gives plausible-looking blobs.
+        "mask_head_trusted": bool(model_cfg.mask_head and cfg.mask_weight > 0),
+        "mask_weight": cfg.mask_weight,
         "prior": model_cfg.prior,
         "prior_dropout": cfg.prior_dropout,
         "step": step,
