@@ -53,9 +53,11 @@ class AdaptConfig:
         photos: a folder with one sub-folder of photos per object.
         out: the adaptation folder (created; re-running with it resumes).
         init: the model to start from (a checkpoint, run folder or model name).
-        steps, batch_size, lr: fine-tuning length, pairs per step, SGD learning rate.
+        steps, batch_size, lr: fine-tuning length, pairs per step (at most the ordered training
+            pairs there are), SGD learning rate.
         holdout: share of each object's view pairs held out to measure the error before and after.
-        min_pairs: fewer kept view pairs than this (over all objects): refuse.
+        min_pairs: fewer kept view pairs than this (over all objects): refuse (3: one held out,
+            two to train on).
         corr_per_pair: correspondences per pair per step (a seeded subset; 0: all).
         match: ``pointkit match`` settings (``MatchSettings`` fields) other than the defaults.
         seed, device, threads: as ``pointkit train``.
@@ -68,7 +70,7 @@ class AdaptConfig:
     batch_size: int = 8
     lr: float = 1e-4
     holdout: float = 0.2
-    min_pairs: int = 4
+    min_pairs: int = 3
     corr_per_pair: int = 200
     match: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
@@ -174,7 +176,8 @@ def _match(cfg: AdaptConfig, out: Path, previous: dict[str, Any], progress: bool
         raise PointkitError(
             f"{cfg.photos}: only {summary['pairs_kept']} usable view pairs of "
             f"{summary['pairs_kept'] + summary['pairs_rejected']} (need {cfg.min_pairs}); most "
-            f"rejected because: {reasons}. Add photos with more overlap and texture"
+            f"rejected because: {reasons}. Add photos: a ring of 16-24 around each object, 15-20 degrees "
+            "apart, each sharing most of its view and texture with its neighbours"
         )
     return summary
 
@@ -205,6 +208,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     write_json_atomic(out / RECORD, summary)
     summary.update(_fine_tune(cfg, out, progress))
     _publish(out / "run" / "best.safetensors", out / "best.safetensors", summary["pairs"]["head_trusted"])
+    summary["onnx"] = _export_onnx(out / "best.safetensors")
     write_bytes_atomic(out / "MODEL_CARD.md", _card(cfg, summary).encode())
     write_json_atomic(out / RECORD, summary)
     return {"out": str(out), "checkpoint": str(out / "best.safetensors"),
@@ -263,23 +267,47 @@ def _publish(run_best: Path, out: Path, head_trusted: bool) -> None:
     model.save(out, {**meta, "mask_head_trusted": bool(meta.get("mask_head_trusted")) and head_trusted})
 
 
+def _export_onnx(checkpoint: Path) -> str | None:
+    """The ONNX export beside ``checkpoint`` (``lift --checkpoint OUT`` then runs by onnxruntime,
+    as the shipped model does); None, and lift runs torch, where pointkit[onnx] is not installed."""
+    from pointkit.models.onnx_model import export_path
+    from pointkit.onnx_export import export_onnx
+
+    try:
+        return export_onnx(checkpoint, export_path(checkpoint))["out"]
+    except PointkitError as exc:
+        if "is missing" not in str(exc):
+            raise
+        return None
+
+
 def _fine_tune(cfg: AdaptConfig, out: Path, progress: bool) -> dict[str, Any]:
     """Fine-tune on ``out/pairs-train`` with ``out/pairs-heldout`` as validation (resumable, in
     ``out/run``); returns the held-out error before and after, the best step and the steps."""
     from pointkit.training import TrainConfig, train
 
+    from pointkit.data.format import Dataset
+
     run = out / "run"
+    ds = Dataset.open(out / "pairs-train")
+    ordered = sum(len(ds.read(oid).pairs) for oid in ds.split("all"))
     train_cfg = TrainConfig(
         datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")], out=str(run), init=cfg.init, loss="corr",
-        corr_per_pair=cfg.corr_per_pair, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="sgd",
+        corr_per_pair=cfg.corr_per_pair, steps=cfg.steps, batch_size=min(cfg.batch_size, ordered), lr=cfg.lr,
+        optimizer="sgd",
         mask_weight=1.0, val_every=max(1, cfg.steps // 5), patience=0, checkpoint_every=max(1, cfg.steps // 10),
         seed=cfg.seed, device=cfg.device, threads=cfg.threads, progress=progress, resume=(run / "run.json").is_file(),
     )  # fmt: skip
     result = train(train_cfg)
     with open(run / "val.csv") as f:
         errors = {int(r["step"]): float(r["val_corr_error_px"]) for r in csv.DictReader(f)}
-    return {"heldout_error_before_px": errors[min(errors)], "heldout_error_after_px": min(errors.values()),
-            "best_step": min(errors, key=errors.get), "steps": result["steps"]}  # fmt: skip
+    return {
+        "heldout_error_before_px": errors[min(errors)],
+        "heldout_error_after_px": min(errors.values()),
+        "best_step": min(errors, key=errors.get),
+        "steps": result["steps"],
+        "batch_size": train_cfg.batch_size,
+    }
 
 
 def _card(cfg: AdaptConfig, s: dict[str, Any]) -> str:
@@ -293,7 +321,7 @@ Fine-tuned by `pointkit adapt` from `{cfg.init}` on the photos in `{cfg.photos}`
 | objects matched | {m["objects"]} |
 | view pairs kept / rejected by `match` | {m["pairs_kept"]} / {m["pairs_rejected"]} |
 | pairs for training / held out | {p["train_pairs"]} / {p["heldout_pairs"]} (seed {cfg.seed}) |
-| fine-tuning | correspondence loss for depth, SGD momentum 0.9, lr {cfg.lr:g}, batch {cfg.batch_size}, {s["steps"]} steps |
+| fine-tuning | correspondence loss for depth, SGD momentum 0.9, lr {cfg.lr:g}, batch {s["batch_size"]}, {s["steps"]} steps |
 | mask head | trained on with BCE against the masks of {p["masks"]}; {"lift's auto mask uses it" if p["head_trusted"] else "marked untrusted: lift takes GrabCut, as with the starting model"} |
 | held-out correspondence error | **{s["heldout_error_before_px"]:.3f} px before, {s["heldout_error_after_px"]:.3f} px after** (best step {s["best_step"]}) |
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 import pointkit
 from pointkit.data.format import Dataset
 from pointkit.models import load_checkpoint
+from pointkit.models.onnx_model import load_export
 from pointkit_cli.main import cli
 
 
@@ -63,6 +64,10 @@ def test_adapt_fine_tunes_on_held_in_pairs_and_reports_held_out_error(dino, tmp_
         ],
     )
     assert lifted.exit_code == 0, lifted.output
+    # The ONNX export beside the checkpoint is this checkpoint's: lift runs it by onnxruntime.
+    assert summary["onnx"] == str(out / "best.onnx") and load_export(out / "best.safetensors") is not None
+    by_onnx, by_torch = (pointkit.lift(photo, checkpoint=out, backend=b) for b in ("onnx", "torch"))
+    assert np.abs(by_onnx.raw - by_torch.raw).max() < 1e-3
     # The same command again resumes: nothing re-matched, the run already complete.
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and json.loads(again.stdout.strip().splitlines()[-1])["match"] == summary["match"]
@@ -95,6 +100,7 @@ def test_adapt_refuses_photos_with_too_few_usable_pairs(dino, tmp_path):
     )
     assert run.exit_code == 1 and len(run.stderr.strip().splitlines()) == 1
     assert "usable view pairs" in run.stderr and "need 500" in run.stderr and "x too few matches" in run.stderr
+    assert "a ring of 16-24 around each object, 15-20 degrees apart" in run.stderr
     assert not (tmp_path / "a" / "run").exists()
 
 
@@ -113,3 +119,15 @@ def test_adapt_trains_a_mask_head_that_lift_was_using(dino, tmp_path):
     lifted = pointkit.lift(dino / "dino" / "dinoSR0001.png", checkpoint=out)
     truth = pointkit.lift(dino / "dino" / "dinoSR0001.png", checkpoint=start).mask
     assert lifted.info["mask"].startswith("network") and (lifted.mask & truth).sum() / (lifted.mask | truth).sum() > 0.8
+
+
+@pytest.mark.slow
+def test_a_small_set_adapts_with_the_batch_capped_at_its_training_pairs(dino, tmp_path):
+    """A batch larger than the training pairs there are is capped instead of refused."""
+    out = tmp_path / "adapted"
+    args = ["-q", "adapt", str(dino), "--out", str(out), "--steps", "2", "--batch-size", "500", "--threads", "1"]
+    run = CliRunner().invoke(cli, args)
+    assert run.exit_code == 0, run.output
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["batch_size"] == 2 * summary["pairs"]["train_pairs"] < 500
+    assert f"batch {summary['batch_size']}," in (out / "MODEL_CARD.md").read_text()

@@ -17,7 +17,13 @@ import click
     "--init", default="default", show_default=True, help="Model to start from: checkpoint, run folder or name."
 )
 @click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Pairs per step, at most the ordered training pairs there are.",
+)
 @click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
@@ -35,9 +41,9 @@ import click
 @click.option(
     "--min-pairs",
     type=click.IntRange(min=2),
-    default=4,
+    default=3,
     show_default=True,
-    help="Refuse when match keeps fewer view pairs than this.",
+    help="Refuse when match keeps fewer view pairs than this (3: one held out, two to train on).",
 )
 @click.option("--masks", default="none", show_default=True, metavar="DIR|auto|none", help="As pointkit match --masks.")
 @click.option(
@@ -51,8 +57,9 @@ def adapt(ctx, photos, out, init, steps, batch_size, lr, holdout, min_pairs, mas
     """Adapt LiftNet to your objects: PHOTOS holds one sub-folder of photos per object.
 
     Runs `match` on them, holds out a share of the view pairs, fine-tunes the model on the rest
-    with the correspondence loss, and writes OUT/best.safetensors and OUT/MODEL_CARD.md with the
-    held-out correspondence error before and after. Prints one JSON line.
+    with the correspondence loss, and writes OUT/best.safetensors (with its ONNX export, when
+    pointkit[onnx] is installed) and OUT/MODEL_CARD.md with the held-out correspondence error
+    before and after. Prints one JSON line.
     """
     from pointkit.adapt import AdaptConfig
     from pointkit.adapt import adapt as run_adapt
