@@ -260,33 +260,34 @@ def _training_masks(cfg: AdaptConfig, out: Path, progress: bool) -> tuple[dict[s
 
 
 def _publish(run_best: Path, out: Path, head_trusted: bool) -> None:
-    """``out`` = the run's best checkpoint, its metadata saying whether lift may trust the head."""
-    from pointkit.models import load_checkpoint
+    """``out`` = the run's best checkpoint, its metadata saying whether lift may trust the head
+    (the run trained it, so it is untrusted only where its targets were GrabCut's)."""
+    from pointkit.models.liftnet import rewrite_checkpoint
 
-    model, meta = load_checkpoint(run_best)
-    model.save(out, {**meta, "mask_head_trusted": bool(meta.get("mask_head_trusted")) and head_trusted})
+    if not head_trusted:
+        rewrite_checkpoint(run_best, out, metadata={"mask_head_trusted": False})
+    else:
+        write_bytes_atomic(out, run_best.read_bytes())
 
 
 def _export_onnx(checkpoint: Path) -> str | None:
     """The ONNX export beside ``checkpoint`` (``lift --checkpoint OUT`` then runs by onnxruntime,
     as the shipped model does); None, and lift runs torch, where pointkit[onnx] is not installed."""
+    from importlib.util import find_spec
+
     from pointkit.models.onnx_model import export_path
     from pointkit.onnx_export import export_onnx
 
-    try:
-        return export_onnx(checkpoint, export_path(checkpoint))["out"]
-    except PointkitError as exc:
-        if "is missing" not in str(exc):
-            raise
+    if any(find_spec(module) is None for module in ("onnx", "onnxruntime", "onnxscript")):
         return None
+    return export_onnx(checkpoint, export_path(checkpoint))["out"]
 
 
 def _fine_tune(cfg: AdaptConfig, out: Path, progress: bool) -> dict[str, Any]:
     """Fine-tune on ``out/pairs-train`` with ``out/pairs-heldout`` as validation (resumable, in
     ``out/run``); returns the held-out error before and after, the best step and the steps."""
-    from pointkit.training import TrainConfig, train
-
     from pointkit.data.format import Dataset
+    from pointkit.training import TrainConfig, train
 
     run = out / "run"
     ds = Dataset.open(out / "pairs-train")
@@ -294,8 +295,7 @@ def _fine_tune(cfg: AdaptConfig, out: Path, progress: bool) -> dict[str, Any]:
     train_cfg = TrainConfig(
         datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")], out=str(run), init=cfg.init, loss="corr",
         corr_per_pair=cfg.corr_per_pair, steps=cfg.steps, batch_size=min(cfg.batch_size, ordered), lr=cfg.lr,
-        optimizer="sgd",
-        mask_weight=1.0, val_every=max(1, cfg.steps // 5), patience=0, checkpoint_every=max(1, cfg.steps // 10),
+        optimizer="sgd", mask_weight=1.0, val_every=max(1, cfg.steps // 5), patience=0, checkpoint_every=max(1, cfg.steps // 10),
         seed=cfg.seed, device=cfg.device, threads=cfg.threads, progress=progress, resume=(run / "run.json").is_file(),
     )  # fmt: skip
     result = train(train_cfg)

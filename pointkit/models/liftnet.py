@@ -202,11 +202,12 @@ def save_checkpoint(
     return Path(path)
 
 
-def half_checkpoint(src: str | Path, dst: str | Path) -> dict[str, Any]:
-    """Write ``src``'s checkpoint (a file, run folder or model name) to ``dst`` with its floating
-    point weights in float16 and the same header, atomically; :func:`load_checkpoint` reads it
-    back into a float32 model (``models/`` keeps every scored candidate this way, half the bytes).
-    Returns ``{"out", "bytes", "max_abs_rounding"}`` (the largest weight change from rounding)."""
+def rewrite_checkpoint(
+    src: str | Path, dst: str | Path, dtype: torch.dtype | None = None, metadata: dict[str, Any] | None = None
+) -> dict[str, torch.Tensor]:
+    """Write ``src``'s checkpoint (a file, run folder or model name) to ``dst`` atomically, with its
+    floating-point weights cast to ``dtype`` (None: unchanged) and ``metadata`` merged into its
+    metadata (the architecture and config stay). Returns ``src``'s tensors as they were."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -216,12 +217,22 @@ def half_checkpoint(src: str | Path, dst: str | Path) -> dict[str, Any]:
     load_checkpoint(src)  # refuses pickles and non-pointkit files with the usual one-line errors
     path = catalog.checkpoint_file(src)
     with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata()
+        header = fh.metadata()
         state = {k: fh.get_tensor(k) for k in fh.keys()}
-    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    rounding = max((float((half[k].float() - v.float()).abs().max()) for k, v in state.items() if v.numel()), default=0)
+    if metadata:
+        header = {**header, "metadata": json.dumps({**json.loads(header.get("metadata", "{}")), **metadata})}
+    cast = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
     with atomic_path(dst) as tmp:
-        save_file(half, str(tmp), metadata=meta)
+        save_file(cast, str(tmp), metadata=header)
+    return state
+
+
+def half_checkpoint(src: str | Path, dst: str | Path) -> dict[str, Any]:
+    """:func:`rewrite_checkpoint` with float16 weights: :func:`load_checkpoint` reads it back into
+    a float32 model (``models/`` keeps every scored candidate this way, half the bytes).
+    Returns ``{"out", "bytes", "max_abs_rounding"}`` (the largest weight change from rounding)."""
+    state = rewrite_checkpoint(src, dst, torch.float16)
+    rounding = max((float((v.half().float() - v.float()).abs().max()) for v in state.values() if v.numel()), default=0)
     return {"out": str(dst), "bytes": Path(dst).stat().st_size, "max_abs_rounding": rounding}
 
 
