@@ -130,6 +130,14 @@ class TestDatasetJob:
         assert len(ds.split("train")) == len(ds.split("val")) == len(ds.split("test")) == 1  # none empty
         for object_id, entry in ds.objects.items():
             assert entry["split"] == job.job_splits(sorted(ds.objects), 1)[object_id]
+            # Each sculpture's family and the call that rebuilds it: forcing the recorded family
+            # gives the very mesh the generator draws (another family would give another mesh).
+            gen = entry["generator"]
+            assert gen["function"] == "pointkit.render.procedural.sculpture" and gen["seed"] == 1
+            assert gen["index"] == entry["source"]["procedural"]
+            drawn = sculpture(gen["seed"], gen["index"], families=gen["families"])
+            forced = sculpture(gen["seed"], gen["index"], kind=entry["family"])
+            assert np.array_equal(drawn.vertices, forced.vertices)
             rec = ds.read(object_id)
             assert rec.images.shape == (3, RES, RES, 3) and len(rec.pairs) == 6
             counts = np.diff(rec.pair_offsets)

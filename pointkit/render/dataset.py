@@ -252,6 +252,7 @@ def _object_tasks(
     """Each object's manifest entry; those whose file exists are done, the others get a render task."""
     from pointkit.data.format import object_path
     from pointkit.render.presets import preset_views
+    from pointkit.render.procedural import sculpture_kind
 
     done, todo = {}, []
     for object_id, src in tasks:
@@ -262,6 +263,14 @@ def _object_tasks(
             "seed": oseed,
             "views": [list(v) for v in preset_views(config.preset, settings["num_views"], oseed)],
         }
+        if "procedural" in src:  # what made it: sculpture(seed, index, families) rebuilds the mesh
+            entry["family"] = sculpture_kind(config.seed, src["procedural"], config.families)
+            entry["generator"] = {
+                "function": "pointkit.render.procedural.sculpture",
+                "seed": config.seed,
+                "index": src["procedural"],
+                "families": list(config.families) if config.families else None,
+            }
         if object_path(root, object_id).exists():
             done[object_id] = entry
             continue
