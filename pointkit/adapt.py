@@ -193,6 +193,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     previous = _previous_run(cfg, out)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"format": FORMAT, "config": asdict(cfg)}
+    write_json_atomic(out / RECORD, {**previous, **summary})  # from here on a re-run resumes this folder
     summary["match"] = _match(cfg, out, previous, progress)
     write_json_atomic(out / RECORD, summary)
     if "pairs" in previous and (out / "pairs-heldout" / "manifest.json").is_file():
@@ -215,6 +216,14 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
             **{k: v for k, v in summary.items() if k != "config"}}  # fmt: skip
 
 
+RESUMABLE_CHANGES = ("min_pairs", "device", "threads")
+"""Settings a re-run may change (after "too few usable pairs", say); the others must match."""
+
+
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in RESUMABLE_CHANGES}
+
+
 def _previous_run(cfg: AdaptConfig, out: Path) -> dict[str, Any]:
     """The record of an earlier run of the same adaptation in ``out`` ({} for a new one); refuses
     an --out holding something else or other settings, and a bad --init, before any work."""
@@ -228,7 +237,7 @@ def _previous_run(cfg: AdaptConfig, out: Path) -> dict[str, Any]:
         raise PointkitError(
             f"{out} was made by an older pointkit adapt (its mask head was not kept); choose a new --out"
         )
-    if previous and previous.get("config") != json.loads(json.dumps(asdict(cfg))):
+    if previous and _identity(previous.get("config", {})) != _identity(json.loads(json.dumps(asdict(cfg)))):
         raise PointkitError(f"{out} holds an adaptation with other settings; use them again or choose a new --out")
     checkpoint_file(cfg.init)  # a bad --init fails before matching
     return previous

@@ -131,3 +131,29 @@ def test_a_small_set_adapts_with_the_batch_capped_at_its_training_pairs(dino, tm
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["batch_size"] == 2 * summary["pairs"]["train_pairs"] < 500
     assert f"batch {summary['batch_size']}," in (out / "MODEL_CARD.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_failed_or_killed_match_stage_resumes_with_the_same_command(dino, tmp_path):
+    """After "too few usable pairs" the same command fails the same way (not "not an adapt
+    folder"), a lower --min-pairs goes on from there; a folder left by a kill during matching (its
+    record, a half-written matched/) is matched again and finished."""
+    out = tmp_path / "a"
+    base = ["-q", "adapt", str(dino), "--out", str(out), "--steps", "2", "--batch-size", "4", "--threads", "1"]
+    for _ in range(2):
+        run = CliRunner().invoke(cli, base + ["--min-pairs", "500"])
+        assert run.exit_code == 1 and "usable view pairs" in run.stderr and "need 500" in run.stderr
+    run = CliRunner().invoke(cli, base)
+    assert run.exit_code == 0, run.output
+    done = json.loads(run.stdout.strip().splitlines()[-1])
+    killed = tmp_path / "b"
+    killed.mkdir()
+    record = json.loads((out / "adapt.json").read_text())
+    (killed / "adapt.json").write_text(
+        json.dumps({"format": record["format"], "config": {**record["config"], "out": str(killed)}})
+    )
+    (killed / "matched").mkdir()
+    (killed / "matched" / "partial.tmp").write_bytes(b"half")
+    again = CliRunner().invoke(cli, [*base[:4], str(killed), *base[5:]])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout.strip().splitlines()[-1])["match"]["pairs_kept"] == done["match"]["pairs_kept"]
