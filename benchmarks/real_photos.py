@@ -8,7 +8,13 @@ reference (black-backdrop sets only), and depth RMSE after ls / affine alignment
 flat depth (1 = no better than flat), beside the silhouette heuristic -sqrt(distance transform).
 Cells are median (mean) over images. Reads the photos in place from ../shared/data/photos.
 
+With ``--adapt DIR`` each set is first adapted on (``pointkit adapt`` with its default settings,
+from ``--checkpoint`` or the shipped model, on all the set's photos through a folder of symlinks
+in DIR; a re-run resumes it) and then scored with its adapted model, lift's default mask; a
+second table gives adapt's pairs, held-out error and time (issue 21's harness).
+
     .venv/bin/python benchmarks/real_photos.py [--checkpoint PATH] [--sets dino,temple,fountain] [--json OUT]
+                                               [--adapt DIR]
 """
 
 from __future__ import annotations
@@ -28,6 +34,35 @@ from pointkit import realeval  # noqa: E402
 DEFAULT_IMAGES = {"fountain": [0, 2, 4, 6, 8, 10]}
 
 
+def adapt_on(photos: realeval.PhotoSet, base: str | None, folder: Path) -> dict:
+    """``pointkit adapt`` with its defaults on every photo of the set: ``folder / "photos" / name``
+    holds symlinks to them (adapt wants one sub-folder per object). Returns adapt's summary and
+    its wall time."""
+    from pointkit.adapt import AdaptConfig, adapt
+
+    links = folder / "photos" / photos.name
+    links.mkdir(parents=True, exist_ok=True)
+    for path in photos.images:
+        if not (links / path.name).exists():
+            (links / path.name).symlink_to(Path(path).resolve())
+    t0 = time.perf_counter()
+    summary = adapt(AdaptConfig(photos=str(folder / "photos"), out=str(folder / "adapted"), init=base or "default"))
+    return {**summary, "seconds": time.perf_counter() - t0}
+
+
+def adapt_table(runs: dict[str, dict]) -> str:
+    lines = ["| set | pairs kept / train / held out | held-out error (px) | best step | mask head | seconds |",
+             "|---|---|---|---|---|---:|"]  # fmt: skip
+    for name, a in runs.items():
+        m, p = a["match"], a["pairs"]
+        lines.append(
+            f"| {name} | {m['pairs_kept']} of {m['pairs_kept'] + m['pairs_rejected']} / {p['train_pairs']} / "
+            f"{p['heldout_pairs']} | {a['heldout_error_before_px']:.3f} -> {a['heldout_error_after_px']:.3f} | "
+            f"{a['best_step']} | {'trusted' if p['head_trusted'] else 'untrusted (GrabCut)'} | {a['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=None, help="LiftNet checkpoint (default: the shipped model)")
@@ -37,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--neighbours", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", default=None, help="write per-image rows and summaries here")
+    ap.add_argument("--adapt", default=None, metavar="DIR", help="adapt on each set first, in DIR/<set> (resumes)")
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
@@ -44,14 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"photo sets not found at {args.photos}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    reports = []
+    reports, adapted = [], {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         photos = realeval.load_photo_set(name, args.photos)
         images = None if args.all_images else DEFAULT_IMAGES.get(name)
+        checkpoint = args.checkpoint
+        if args.adapt:
+            adapted[name] = adapt_on(photos, args.checkpoint, Path(args.adapt) / name)
+            checkpoint = adapted[name]["out"]
         reports.append(
             realeval.evaluate_set(
                 photos,
-                args.checkpoint,
+                checkpoint,
                 images,
                 args.neighbours,
                 args.device,
@@ -60,16 +100,21 @@ def main(argv: list[str] | None = None) -> int:
         )
     elapsed = time.perf_counter() - t0
     print(
-        f"checkpoint: {args.checkpoint or 'shipped default'}; cells: median (mean) over images; "
+        f"checkpoint: {args.checkpoint or 'shipped default'}{', adapted on each set' if adapted else ''}; "
+        "cells: median (mean) over images; "
         f"ratios: aligned depth RMSE / flat depth's (1 = flat, 0 = exact)\n"
     )
     print(realeval.markdown_table(reports))
+    if adapted:
+        print(f"\nadapted on each set from {args.checkpoint or 'the shipped default'} (pointkit adapt, defaults):\n")
+        print(adapt_table(adapted))
     print(f"\n{elapsed:.1f} s")
     if args.json:
         Path(args.json).write_text(
             json.dumps(
                 {
                     "checkpoint": args.checkpoint,
+                    "adapt": adapted,
                     "seconds": elapsed,
                     "sets": [
                         {
