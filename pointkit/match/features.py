@@ -51,7 +51,12 @@ class Features:
 
 
 def detect(
-    rgb: np.ndarray, kind: str = "sift", max_size: int = 1024, max_features: int = 4000, mask: np.ndarray | None = None
+    rgb: np.ndarray,
+    kind: str = "sift",
+    max_size: int = 1024,
+    max_features: int = 4000,
+    mask: np.ndarray | None = None,
+    contrast: float = 0.04,
 ) -> Features:
     """SIFT keypoints and descriptors of one photo.
 
@@ -61,6 +66,7 @@ def detect(
         max_size: the photo is downscaled (area filter) so its longer side is at most this, first.
         max_features: keep the strongest this many keypoints (0 = all).
         mask: (H, W) bool or None; keypoints off the mask are dropped.
+        contrast: SIFT's contrast threshold (OpenCV's default 0.04; lower keeps weaker extrema).
     """
     if kind not in FEATURE_KINDS:
         raise PointkitError(f"unknown features {kind!r}; use one of {', '.join(FEATURE_KINDS)}")
@@ -70,7 +76,7 @@ def detect(
     if s < 1.0:
         gray = cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     sx, sy = gray.shape[1] / w, gray.shape[0] / h  # exact per-axis scale after rounding
-    kps, desc = cv2.SIFT_create(nfeatures=max_features).detectAndCompute(gray, None)
+    kps, desc = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast).detectAndCompute(gray, None)
     if desc is None or not kps:
         return Features(np.zeros((0, 2)), np.zeros((0, 128), np.float32), np.array([sx, sy]))
     uv = np.array([kp.pt for kp in kps], np.float64) + 0.5  # OpenCV centres at integers -> i + 0.5
@@ -123,7 +129,7 @@ class SiftMatcher:
 
     def detect(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Features:
         s = self.settings
-        return detect(rgb, s.features, s.max_size, s.max_features, mask)
+        return detect(rgb, s.features, s.max_size, s.max_features, mask, s.contrast)
 
     def match(self, a: Features, b: Features) -> np.ndarray:
         return match_descriptors(a.desc, b.desc, self.settings.ratio)
