@@ -62,15 +62,15 @@ class MatchSettings:
         type=Registered("pointkit.matchers"),
         metavar="NAME",
     )
-    # The defaults of features, contrast and ratio were chosen on the calibrated photo sets
-    # (benchmarks/match_pairs.py; docs/results.md): more pairs kept, none wrong.
+    # Looser features / contrast / ratio keep 2-3x the pairs with none wrong, but adapt's depth got
+    # worse with them on the temple and the fountain: the defaults stay (docs/matching.md).
     features: str = setting(
-        "rootsift",
+        "sift",
         "The sift matcher's descriptors (OpenCV SIFT; rootsift = Hellinger-normalised SIFT).",
         type=click.Choice(["sift", "rootsift"]),
     )
     contrast: float = setting(
-        0.005,
+        0.04,
         "SIFT's contrast threshold (OpenCV's 0.04): lower finds keypoints on smooth, dim surfaces.",
         type=click.FloatRange(min=0, min_open=True),
     )
@@ -81,7 +81,7 @@ class MatchSettings:
         metavar="PX",
     )
     max_features: int = setting(4000, "Keypoints per image (0 = all).", type=click.IntRange(min=0))
-    ratio: float = setting(0.9, "Lowe's ratio test.", type=click.FloatRange(0, 1, min_open=True))
+    ratio: float = setting(0.8, "Lowe's ratio test.", type=click.FloatRange(0, 1, min_open=True))
     threshold: float = setting(
         1.0, "Affine-F inlier threshold, px in the --max-size frame.", type=click.FloatRange(min=0, min_open=True)
     )
