@@ -9,12 +9,13 @@ flat depth (1 = no better than flat), beside the silhouette heuristic -sqrt(dist
 Cells are median (mean) over images. Reads the photos in place from ../shared/data/photos.
 
 With ``--adapt DIR`` each set is first adapted on (``pointkit adapt`` with its default settings,
-from ``--checkpoint`` or the shipped model, on all the set's photos through a folder of symlinks
-in DIR; a re-run resumes it) and then scored with its adapted model, lift's default mask; a
-second table gives adapt's pairs, held-out error and time (issue 21's harness).
+or others by ``--adapt-option KEY=VALUE``, from ``--checkpoint`` or the shipped model, on all the
+set's photos through a folder of symlinks in DIR; a re-run resumes it) and then scored with its
+adapted model, lift's default mask; a second table gives adapt's pairs, held-out error and time
+(issue 21's harness).
 
     .venv/bin/python benchmarks/real_photos.py [--checkpoint PATH] [--sets dino,temple,fountain] [--json OUT]
-                                               [--adapt DIR]
+                                               [--adapt DIR [--adapt-option KEY=VALUE ...]]
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from pointkit import realeval  # noqa: E402
 DEFAULT_IMAGES = {"fountain": [0, 2, 4, 6, 8, 10]}
 
 
-def adapt_on(photos: realeval.PhotoSet, base: str | None, folder: Path) -> dict:
-    """``pointkit adapt`` with its defaults on every photo of the set: ``folder / "photos" / name``
-    holds symlinks to them (adapt wants one sub-folder per object). Returns adapt's summary and
-    its wall time."""
+def adapt_on(photos: realeval.PhotoSet, base: str | None, folder: Path, options: dict | None = None) -> dict:
+    """``pointkit adapt`` on every photo of the set, with its defaults but for ``options``
+    (``AdaptConfig`` fields): ``folder / "photos" / name`` holds symlinks to them (adapt wants one
+    sub-folder per object). Returns adapt's summary and its wall time."""
     from pointkit.adapt import AdaptConfig, adapt
 
     links = folder / "photos" / photos.name
@@ -46,7 +47,10 @@ def adapt_on(photos: realeval.PhotoSet, base: str | None, folder: Path) -> dict:
         if not (links / path.name).exists():
             (links / path.name).symlink_to(Path(path).resolve())
     t0 = time.perf_counter()
-    summary = adapt(AdaptConfig(photos=str(folder / "photos"), out=str(folder / "adapted"), init=base or "default"))
+    cfg = AdaptConfig(
+        photos=str(folder / "photos"), out=str(folder / "adapted"), init=base or "default", **(options or {})
+    )
+    summary = adapt(cfg)
     return {**summary, "seconds": time.perf_counter() - t0}
 
 
@@ -73,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", default=None, help="write per-image rows and summaries here")
     ap.add_argument("--adapt", default=None, metavar="DIR", help="adapt on each set first, in DIR/<set> (resumes)")
+    ap.add_argument(
+        "--adapt-option", action="append", default=[], metavar="KEY=VALUE", help="an AdaptConfig field (steps=600)"
+    )
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
@@ -86,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         images = None if args.all_images else DEFAULT_IMAGES.get(name)
         checkpoint = args.checkpoint
         if args.adapt:
-            adapted[name] = adapt_on(photos, args.checkpoint, Path(args.adapt) / name)
+            options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.adapt_option)}
+            adapted[name] = adapt_on(photos, args.checkpoint, Path(args.adapt) / name, options)
             checkpoint = adapted[name]["out"]
         reports.append(
             realeval.evaluate_set(

@@ -4,10 +4,12 @@
 2. hold out a seeded share of each object's view pairs (both directions of a pair together):
    ``OUT/pairs-train`` and ``OUT/pairs-heldout`` hold the same photos with disjoint pairs;
 3. fine-tune the model (default: the shipped one) with the correspondence loss, SGD with momentum
-   0.9 as the paper, at lr 1e-4 (the paper fine-tunes at 1e-5 for thousands of steps; in a
-   300-step run 1e-5 barely moves: on the 16 dino photos, 100 steps lowered the held-out error by
-   8 % at 1e-5 and 35 % at 1e-4) in ``OUT/run``; the held-out pairs are the validation set, so
-   ``val.csv``'s step 0 is the error before and its best the error after;
+   0.9 as the paper, at lr 1e-4 for 600 steps (the paper fine-tunes at 1e-5 for thousands of
+   steps; in a short run 1e-5 barely moves: on the 16 dino photos, 100 steps lowered the held-out
+   error by 8 % at 1e-5 and 35 % at 1e-4. Against the true cameras of the dino, temple and
+   fountain, 600 steps at 1e-4 gave the best depth of {300, 600} steps x {1e-4, 3e-4}:
+   docs/results.md) in ``OUT/run``; the held-out pairs are the validation set, so ``val.csv``'s
+   step 0 is the error before and its best the error after (the checkpoint kept);
 4. ``OUT/best.safetensors`` and ``OUT/MODEL_CARD.md``: ``lift --checkpoint OUT`` takes the folder.
 
 The mask lift takes is kept. Fine-tuning moves the trunk the mask head shares with depth, and a
@@ -15,7 +17,7 @@ head left untrained drifted into plausible-looking blobs that lift accepted (din
 0.26, issue 21). So the head is trained on along with depth (BCE, weight 1) against the photos'
 masks: a ``--masks`` folder or GrabCut (``--masks auto``) given to matching, or else the masks
 ``pointkit lift`` takes with the starting model (pseudo-labels). That also helps the depth: on the
-Middlebury dino and temple, all-points affine / flat 0.74 and 0.83 with it, 0.77 and 0.91 without
+Middlebury dino and temple (300 steps), all-points affine / flat 0.74 and 0.83 with it, 0.77 and 0.91 without
 (docs/results.md). The adapted head is marked trusted (checkpoint metadata
 ``mask_head_trusted``) only when its targets were the user's masks or mostly the starting head's
 own accepted masks; when lift took GrabCut for most photos (the shipped model's head is
@@ -66,7 +68,7 @@ class AdaptConfig:
     photos: str
     out: str
     init: str = "default"
-    steps: int = 300
+    steps: int = 600
     batch_size: int = 8
     lr: float = 1e-4
     holdout: float = 0.2

@@ -16,7 +16,7 @@ import click
 @click.option(
     "--init", default="default", show_default=True, help="Model to start from: checkpoint, run folder or name."
 )
-@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
