@@ -301,8 +301,7 @@ def _fine_tune(cfg: AdaptConfig, out: Path, progress: bool) -> dict[str, Any]:
     from pointkit.training import TrainConfig, train
 
     run = out / "run"
-    ds = Dataset.open(out / "pairs-train")
-    ordered = sum(len(ds.read(oid).pairs) for oid in ds.split("all"))
+    ordered = sum(e["pairs"] for e in Dataset.open(out / "pairs-train").objects.values())  # split_pairs' counts
     train_cfg = TrainConfig(
         datasets=[str(out / "pairs-train"), str(out / "pairs-heldout")], out=str(run), init=cfg.init, loss="corr",
         corr_per_pair=cfg.corr_per_pair, steps=cfg.steps, batch_size=min(cfg.batch_size, ordered), lr=cfg.lr,
