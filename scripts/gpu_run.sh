@@ -8,21 +8,22 @@
 #
 #   OUT=DIR SECONDS_TOTAL=520 scripts/gpu_run.sh BANK_DIR [INIT_CHECKPOINT]
 #
-# BANK_DIR holds *.npz banks (all pooled). Side by side on the one GPU, with one architecture and
-# seed, fresh runs differ only in the training signal (issue 20's limits table): LOSSES (default
-# "corr ssi corr+ssi"), each run named after its loss ("corr+ssi" -> corrssi). With INIT_CHECKPOINT
-# a further run, "finetune", fine-tunes it with the correspondence loss. Every fresh run's best
-# checkpoint is also kept at EARLY_PCT (default 25) per cent of the training time, the "1x" budget beside the
-# final "4x". Rehearse on a CPU with TINY=1 (tiny sizes, a few steps); SKIP_BENCH=1 leaves out the
-# tests and benchmarks (tests/test_gpu_script.py does).
+# BANK_DIR holds *.npz banks (all pooled). Side by side on the one GPU, with one seed and the same
+# data, fresh LiftNets (ngf 24) differ only in what RUNS says: space-separated NAME=LOSS,SIZE,MASK_WEIGHT
+# (default "corr=corr,128,1 ssi=ssi,128,1 corrssi=corr+ssi,128,1", issue 20's limits table). With
+# INIT_CHECKPOINT a further run, "finetune", fine-tunes it with the correspondence loss. Every run
+# keeps its model at each step of KEEP_STEPS (default "500 1000": 32k and 64k pairs at batch 64, so
+# runs compare at an equal number of images) beside its best checkpoint at the deadline. Rehearse on
+# a CPU with TINY=1 (tiny sizes, a few steps); SKIP_BENCH=1 leaves out the tests and benchmarks
+# (tests/test_gpu_script.py does).
 # Output (the transfer back takes at most 8 files of 16 MiB): $OUT/log.txt (everything) and
 # $OUT/results.tar, split into results.tar.part-NN of 15 MiB when larger (`cat
 # results.tar.part-* > results.tar`): bench.jsonl (one JSON line per benchmark) and per run
-# <run>/{run.json,train.csv,val.csv,best.safetensors,early.safetensors}, the weights in float16
+# <run>/{run.json,train.csv,val.csv,best.safetensors,stepN.safetensors}, the weights in float16
 # (`pointkit export fp16`).
 set -uo pipefail
+BANKS=$(realpath -s "${1:?give the folder of shape banks}")   # absolute: the benchmarks run from benchmarks/
 cd "$(dirname "$0")/.."
-BANKS=${1:?give the folder of shape banks}
 INIT=${2:-}
 OUT=${OUT:?set OUT to the results folder}
 PY=${PY:-python3}
@@ -37,12 +38,12 @@ left() { echo $(( TOTAL - ($(date +%s) - START) )); }
 stage() { echo "=== $(date +%T) (+$(( $(date +%s) - START )) s) $*"; }
 
 if [ "${TINY:-0}" = 1 ]; then
-    DEV=cpu; SIZE_BENCH=64; NGF_BENCH=8; BATCH_BENCH=4; RUNS=2; CAM_BATCH=4; ENG_BATCH=2
-    TRAIN=(--batch-size 4 --val-every 5 --checkpoint-every 5 --threads 2); FRESH=(--input-size 64 --ngf 8)
+    DEV=cpu; SIZE_BENCH=64; NGF_BENCH=8; BATCH_BENCH=4; REPEATS=2; CAM_BATCH=4; ENG_BATCH=2
+    TRAIN=(--batch-size 4 --val-every 5 --checkpoint-every 5 --threads 2); NGF=8; SIZE_DIV=4
 else
-    DEV=cuda; SIZE_BENCH=256; NGF_BENCH=64; BATCH_BENCH=128; RUNS=10; CAM_BATCH=64; ENG_BATCH=32
+    DEV=cuda; SIZE_BENCH=256; NGF_BENCH=64; BATCH_BENCH=128; REPEATS=10; CAM_BATCH=64; ENG_BATCH=32
     # ngf 24 (4.3 M parameters, 8.5 MB in float16): three fresh runs x 2 checkpoints fit the transfer back
-    TRAIN=(--batch-size 64 --val-every 250 --checkpoint-every 250 --threads 3); FRESH=(--input-size 128 --ngf 24)
+    TRAIN=(--batch-size 64 --val-every 250 --checkpoint-every 250 --threads 3); NGF=24; SIZE_DIV=1
 fi
 
 stage "machine"
@@ -62,55 +63,46 @@ info.mkdir()
     f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in project["entry-points"].items()))
 PYEOF
 export PYTHONPATH="$PWD:$PWD/cli:$SITE${PYTHONPATH:+:$PYTHONPATH}"
-mapfile -t BANK_FILES < <(ls "$(realpath -s "$BANKS")"/*.npz)   # absolute: the benchmarks run from benchmarks/
+mapfile -t BANK_FILES < <(ls "$BANKS"/*.npz)
+[ ${#BANK_FILES[@]} -gt 0 ] || { echo "no *.npz shape banks in $BANKS: make them with scripts/prepare_gpu_carry.sh" >&2; exit 1; }
 SYNTH=(); for b in "${BANK_FILES[@]}"; do SYNTH+=(--synth "$b"); done
 echo "banks: ${BANK_FILES[*]}"
 
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
 stage "benchmark: camera (B=$CAM_BATCH, N=1000)"
-(cd benchmarks && timeout 45 $PY camera.py --device $DEV --batch $CAM_BATCH --n 1000 --repeats $RUNS) | tee -a "$OUT/bench.jsonl"
+(cd benchmarks && timeout 45 $PY camera.py --device $DEV --batch $CAM_BATCH --n 1000 --repeats $REPEATS) | tee -a "$OUT/bench.jsonl"
 stage "benchmark: train step ($SIZE_BENCH px, ngf $NGF_BENCH, batch $BATCH_BENCH)"
 (cd benchmarks && timeout 100 $PY train_step.py --device $DEV --size $SIZE_BENCH --ngf $NGF_BENCH \
-    --batch $BATCH_BENCH --runs $RUNS --warmup 3) | tee -a "$OUT/bench.jsonl"
+    --batch $BATCH_BENCH --runs $REPEATS --warmup 3) | tee -a "$OUT/bench.jsonl"
 stage "benchmark: engine (128 px, batch $ENG_BATCH, zoom 1.25)"
 ENGINE_BANK=$(ls "${BANK_FILES[@]}" | grep -m1 sculptures || echo "${BANK_FILES[0]}")   # 300 shapes, as before
 (cd benchmarks && timeout 60 $PY engine.py --device $DEV --bank "$ENGINE_BANK" --batch $ENG_BATCH \
-    --runs $RUNS --zoom 1.25) | tee -a "$OUT/bench.jsonl"
+    --runs $REPEATS --zoom 1.25) | tee -a "$OUT/bench.jsonl"
 fi
 
-# Training: fresh LiftNets differing only in the loss and, with INIT, a fine-tune of it, side by side.
-COMMON=(train "${SYNTH[@]}" --synth-zoom 1,1.5 --corr-per-pair 200 --mask-head --mask-weight 1.0
-        --optimizer adamw --steps 1000000 --patience 0 --seed 0 --device $DEV --amp auto "${TRAIN[@]}")
+# Training: fresh LiftNets as RUNS says and, with INIT, a fine-tune of it, side by side.
+KEEP_STEPS=${KEEP_STEPS:-500 1000}
+KEEP_EVERY=$(echo $KEEP_STEPS | tr ' ' '\n' | $PY -c "import math, sys; print(math.gcd(*map(int, sys.stdin.read().split())))")
+COMMON=(train "${SYNTH[@]}" --synth-zoom 1,1.5 --corr-per-pair 200 --mask-head --optimizer adamw
+        --steps 1000000 --patience 0 --seed 0 --device $DEV --amp auto --keep-every "$KEEP_EVERY" "${TRAIN[@]}")
 RUNS_STARTED=(); PIDS=()
 stage "training until +$TOTAL s ($(left) s left)"
-for loss in ${LOSSES:-corr ssi corr+ssi}; do
-    r=${loss//+/}
-    $PY -m pointkit_cli.main -q "${COMMON[@]}" "${FRESH[@]}" --loss "$loss" --prior none --lr 5e-4 \
-        --out "$OUT/work/$r" > "$OUT/work-$r.out" 2>&1 &
+for spec in ${RUNS:-corr=corr,128,1 ssi=ssi,128,1 corrssi=corr+ssi,128,1}; do
+    IFS=, read -r loss size mask_weight <<< "${spec#*=}"
+    r=${spec%%=*}
+    $PY -m pointkit_cli.main -q "${COMMON[@]}" --input-size $(( size / SIZE_DIV )) --ngf $NGF --loss "$loss" \
+        --mask-weight "$mask_weight" --prior none --lr 5e-4 --out "$OUT/work/$r" > "$OUT/work-$r.out" 2>&1 &
     PIDS+=($!); RUNS_STARTED+=("$r")
 done
 if [ -n "$INIT" ]; then
-    $PY -m pointkit_cli.main -q "${COMMON[@]}" --loss corr --init "$INIT" --lr 2e-4 --out "$OUT/work/finetune" \
-        > "$OUT/work-finetune.out" 2>&1 &
+    $PY -m pointkit_cli.main -q "${COMMON[@]}" --loss corr --mask-weight 1 --init "$INIT" --lr 2e-4 \
+        --out "$OUT/work/finetune" > "$OUT/work-finetune.out" 2>&1 &
     PIDS+=($!); RUNS_STARTED+=(finetune)
 fi
 if [ "${SKIP_BENCH:-0}" != 1 ] && [ "$DEV" = cuda ]; then   # beside training: correctness only, no timing
     timeout 150 $PY -m pytest -q -p no:cacheprovider tests/test_engine_stream.py > "$OUT/work-cuda-tests.out" 2>&1 &
 fi
-EARLY_PCT=${EARLY_PCT:-25}   # the early checkpoint: this share of the training window, in per cent
-EARLY_AT=$(( 25 + ($(left) - 25) * (100 - EARLY_PCT) / 100 ))   # ... as seconds left
-early_done=0
-while [ "$(left)" -gt 25 ] && kill -0 "${PIDS[@]}" 2>/dev/null; do
-    if [ $early_done = 0 ] && [ "$(left)" -le "$EARLY_AT" ]; then
-        stage "the early (1x) checkpoints"
-        for r in "${RUNS_STARTED[@]}"; do
-            [ "$r" != finetune ] && [ -f "$OUT/work/$r/best.safetensors" ] \
-                && cp "$OUT/work/$r/best.safetensors" "$OUT/work/$r/early.safetensors"
-        done
-        early_done=1
-    fi
-    sleep 5
-done
+while [ "$(left)" -gt 25 ] && kill -0 "${PIDS[@]}" 2>/dev/null; do sleep 5; done
 kill -TERM "${PIDS[@]}" 2>/dev/null; wait "${PIDS[@]}" 2>/dev/null
 
 stage "results"
@@ -119,17 +111,38 @@ nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null
 PACK=$OUT/pack
 mkdir -p "$PACK"
 [ -f "$OUT/bench.jsonl" ] && mv "$OUT/bench.jsonl" "$PACK/"
+# The weights go back in float16, halved in one process (one torch import, not one per file), in
+# order of need: each run's best, then its model at each KEEP_STEPS step in turn. One that would take
+# the results past BACK_MIB (the transfer back takes 64 MiB together, the log included) is left out.
+HALVE=()   # src dst pairs
 for r in "${RUNS_STARTED[@]}"; do
     d="$OUT/work/$r"
     echo "--- $r (last lines of its output):"; tail -n 5 "$OUT/work-$r.out"
     [ -f "$d/val.csv" ] && tail -n 3 "$d/val.csv"
     mkdir -p "$PACK/$r"
     for f in run.json train.csv val.csv; do [ -f "$d/$f" ] && cp "$d/$f" "$PACK/$r/"; done
-    for f in best early; do
-        [ -f "$d/$f.safetensors" ] && $PY -m pointkit_cli.main -q export fp16 "$d/$f.safetensors" \
-            --out "$PACK/$r/$f.safetensors"
+    [ -f "$d/best.safetensors" ] && HALVE+=("$d/best.safetensors" "$PACK/$r/best.safetensors")
+done
+for k in $KEEP_STEPS; do
+    for r in "${RUNS_STARTED[@]}"; do
+        f="$OUT/work/$r/step-$(printf %06d "$k").safetensors"
+        [ -f "$f" ] && HALVE+=("$f" "$PACK/$r/step$k.safetensors")
     done
 done
+[ ${#HALVE[@]} -gt 0 ] && $PY -c "
+import json, pathlib, sys
+from pointkit.models.liftnet import half_checkpoint
+budget, pack, pairs = float(sys.argv[1]) * 2**20, pathlib.Path(sys.argv[2]), sys.argv[3:]
+used = sum(p.stat().st_size for p in pack.rglob('*') if p.is_file())
+for src, dst in zip(pairs[::2], pairs[1::2]):
+    info = half_checkpoint(src, dst)
+    if used + info['bytes'] > budget:
+        pathlib.Path(dst).unlink()
+        info = {'left_out': dst, 'bytes': info['bytes'], 'why': 'over BACK_MIB'}
+    else:
+        used += info['bytes']
+    print(json.dumps(info))
+" "${BACK_MIB:-60}" "$PACK" "${HALVE[@]}"
 rm -rf "$OUT/work" "$OUT"/work-*.out
 tar -cf "$OUT/results.tar" -C "$PACK" .
 rm -rf "$PACK"

@@ -370,3 +370,21 @@ def test_resume_drops_junk_log_rows_and_falls_back_past_a_truncated_state(datase
         (run / name).write_text("{")
     with pytest.raises(PointkitError, match="state.json: unreadable.*the checkpoint before it too"):
         train(TrainConfig(out=str(run), steps=8, resume=True, **common))
+
+
+def test_keep_every_keeps_the_model_at_every_nth_step(dataset, tmp_path):
+    """--keep-every 2 over 5 steps keeps steps 2 and 4: loadable checkpoints whose metadata names
+    their step, the step-4 one the same weights as a 4-step run's last.safetensors (so each kept
+    file is the model at its step, not a copy of a later one)."""
+    common = dict(TINY, datasets=[str(dataset)], checkpoint_every=1, val_every=5, seed=3)
+    train(TrainConfig(out=str(tmp_path / "kept"), steps=5, keep_every=2, **common))
+    train(TrainConfig(out=str(tmp_path / "four"), steps=4, **common))
+    kept = sorted(p.name for p in (tmp_path / "kept").glob("step-*.safetensors"))
+    assert kept == ["step-000002.safetensors", "step-000004.safetensors"]
+    assert not list((tmp_path / "four").glob("step-*"))
+    model, meta = load_checkpoint(tmp_path / "kept" / "step-000004.safetensors")
+    assert int(meta["step"]) == 4
+    w4, w_last = weights(tmp_path / "kept" / "step-000004.safetensors"), weights(tmp_path / "four" / "last.safetensors")
+    assert all(torch.equal(w4[k], w_last[k]) for k in w_last)
+    w2 = weights(tmp_path / "kept" / "step-000002.safetensors")
+    assert any(not torch.equal(w2[k], w4[k]) for k in w4)

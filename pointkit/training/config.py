@@ -23,6 +23,7 @@ RESUMABLE_CHANGES = (
     "progress",
     "resume",
     "checkpoint_every",
+    "keep_every",
 )
 
 
@@ -119,6 +120,12 @@ class TrainConfig:
     )
     checkpoint_every: int = setting(
         200, "Resumable state every N steps (a kill -9 loses at most this).", type=click.IntRange(min=1)
+    )
+    keep_every: int = setting(
+        0,
+        "Also keep the model at every N-th step as step-NNNNNN.safetensors, for scoring a run's checkpoints "
+        "by another rule afterwards (0: off).",
+        type=click.IntRange(min=0),
     )
     workers: int | None = setting(
         None, "DataLoader workers [default: 0 on CPU, 4 on CUDA].", type=click.IntRange(min=0)

@@ -6,6 +6,7 @@ A run folder holds::
     state.json + state-<step>.safetensors   resumable state (see pointkit.training.checkpoint)
     last.safetensors         LiftNet checkpoint of the latest checkpoint step
     best.safetensors         LiftNet checkpoint with the lowest validation correspondence error
+    step-NNNNNN.safetensors  with --keep-every N: the model at every N-th step, kept
     train.csv, val.csv       logs (also TensorBoard events in tb/)
 """
 
@@ -613,6 +614,11 @@ class _Checkpointer:
             )
         self.dist.barrier()
 
+    def keep(self, step: int) -> None:
+        """The model at ``step`` as RUN/step-NNNNNN.safetensors (``--keep-every``), kept for good."""
+        if self.dist.main:
+            self.model.save(self.run / f"step-{step:06d}.safetensors", self.metadata(step, self.info["best_val"]))
+
 
 @dataclass
 class _Session:
@@ -768,6 +774,8 @@ def _loop(cfg: TrainConfig, s: _Session, dist: _Distributed) -> int:
             validate = step % val_every == 0 or step == s.total
             if validate or step % cfg.checkpoint_every == 0:
                 s.checkpoint(step, step // s.per_epoch, validate)
+            if cfg.keep_every and step % cfg.keep_every == 0:
+                s.checkpoint.keep(step)
             if step >= s.total or s.info["stopped_early"]:
                 break
     bar.close()
