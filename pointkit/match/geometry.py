@@ -118,6 +118,11 @@ class RansacResult:
     hypotheses: int  # minimal hypotheses scored
 
 
+def _msac_cost(errors: np.ndarray, threshold: float) -> float:
+    """Torr and Zisserman's MSAC cost: squared errors truncated at the inlier threshold."""
+    return float(np.minimum(errors**2, threshold**2).sum())
+
+
 def _ransac(
     X: np.ndarray,
     kind: str,
@@ -156,7 +161,10 @@ def _ransac(
                 else (0 if w >= 1 else math.ceil(math.log(1 - confidence) / math.log1p(-(w**sample_size))))
             )
         done += k
-    # Gold Standard refit on the inliers, repeated until the inlier set stops changing.
+    # Gold Standard refit on the inliers, repeated until the inlier set stops changing. A refit is
+    # taken when it lowers the MSAC cost sum(min(e^2, t^2)), not only when it keeps every inlier:
+    # a refit that loses one marginal point but fits the rest tighter used to be thrown away for
+    # the minimal sample's looser model (a pure affine warp then read as parallax under GRIC).
     err = affine_f_errors(best_model, X) if kind == "F" else affine_map_errors(*best_model, X)
     inliers = err < threshold
     for _ in range(10):
@@ -165,7 +173,7 @@ def _ransac(
         model = fit_affine_f(X[inliers]) if kind == "F" else fit_affine_map(X[inliers])
         err_new = affine_f_errors(model, X) if kind == "F" else affine_map_errors(*model, X)
         new = err_new < threshold
-        if new.sum() < inliers.sum():
+        if _msac_cost(err_new, threshold) >= _msac_cost(err, threshold):
             break
         best_model, err, stable, inliers = model, err_new, np.array_equal(new, inliers), new
         if stable:
