@@ -34,6 +34,7 @@ from pointkit.imaging import IMAGE_SUFFIXES
 from pointkit.masks import grabcut_mask
 from pointkit.match.features import Features, read_image, read_mask
 from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map
+from pointkit.match.pair_cache import PairCache, pair_seed, photo_digest
 
 log = logging.getLogger(__name__)
 SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
@@ -281,8 +282,10 @@ def photo_mask(rgb: np.ndarray) -> np.ndarray:
     return mask if mask.any() else np.ones(rgb.shape[:2], bool)
 
 
-def _prepare_view(path: Path, cluster: str, s: MatchSettings, matcher) -> tuple[np.ndarray, np.ndarray, Features]:
-    rgb = read_image(path)
+def _prepare_view(path: Path, cluster: str, s: MatchSettings, matcher) -> tuple[np.ndarray, np.ndarray, Features, str]:
+    """(rgb, mask, features, digest) of one photo; the digest (``pair_cache.photo_digest``) keys
+    and seeds its pairs."""
+    rgb, mpath = read_image(path), None
     if s.masks == "none":
         mask = np.ones(rgb.shape[:2], bool)
     elif s.masks == "auto":
@@ -293,7 +296,7 @@ def _prepare_view(path: Path, cluster: str, s: MatchSettings, matcher) -> tuple[
             raise PointkitError(f"{path}: no mask named {path.stem}.* in {s.masks} (or its {cluster}/ sub-folder)")
         mask = read_mask(mpath, rgb.shape[:2])
     feats = matcher.detect(rgb, None if s.masks == "none" else mask)
-    return rgb, mask, feats
+    return rgb, mask, feats, photo_digest(path, mpath)
 
 
 def _preview(images: np.ndarray, pairs: list[tuple[int, int, PairResult]], uv: dict, title: str) -> bytes:
@@ -390,6 +393,7 @@ class _Job:
     s: MatchSettings
     matcher: Any
     bar: Any
+    cache: PairCache | None
     objects: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     report: list[dict[str, Any]] = field(default_factory=list)
@@ -451,15 +455,27 @@ def _stored_pairs(results: list[tuple], meta: list[dict]) -> tuple[list, list, l
     return pairs, uv_s, uv_t, uv
 
 
-def _match_view_pair(views: list[tuple], key: int, s: MatchSettings, matcher, ij: tuple[int, int]) -> tuple:
+def _match_view_pair(
+    views: list[tuple], s: MatchSettings, matcher, cache: PairCache | None, ij: tuple[int, int]
+) -> tuple:
+    """(i, j, PairResult) of views i < j: from ``cache`` when it holds the pair, else matched (and
+    stored there)."""
     i, j = ij
-    return i, j, match_pair(views[i][3], views[j][3], s, np.random.default_rng([s.seed, key, i, j]), matcher)
+    (*_, fa, da), (*_, fb, db) = views[i], views[j]
+    key = cache.key(da, db) if cache is not None else None
+    if cache is not None and (found := cache.get(key, PairResult)) is not None:
+        return i, j, found
+    result = match_pair(fa, fb, s, np.random.default_rng(pair_seed(s.seed, da, db)), matcher)
+    if cache is not None:
+        cache.put(key, result)
+    return i, j, result
 
 
-def _match_pairs(pool, views: list[tuple], cluster: str, s: MatchSettings, matcher, bar) -> list[tuple]:
-    """(i, j, PairResult) of every unordered pair of a cluster's views, matched in ``pool``. Pair
-    (i, j)'s RANSAC is seeded by (seed, crc32(cluster), i, j): results do not depend on the threads."""
-    run = functools.partial(_match_view_pair, views, zlib.crc32(cluster.encode()), s, matcher)
+def _match_pairs(pool, views: list[tuple], s: MatchSettings, matcher, cache: PairCache | None, bar) -> list[tuple]:
+    """(i, j, PairResult) of every unordered pair of a cluster's views, matched in ``pool``. A
+    pair's RANSAC is seeded by the seed and its two photos (``pair_cache.pair_seed``): results do
+    not depend on the threads, nor on the other photos in the folder."""
+    run = functools.partial(_match_view_pair, views, s, matcher, cache)
     results = []
     for result in pool.map(run, [(i, j) for i in range(len(views)) for j in range(i + 1, len(views))]):
         bar.update(1)
@@ -472,7 +488,7 @@ def _store_cluster(
 ) -> None:
     """Letterbox a cluster's views, report its pairs, write its preview and, when a pair was kept,
     its object file and manifest entry."""
-    boxed = [_letterbox(rgb, mask, job.s.resolution) for _, rgb, mask, _ in views]
+    boxed = [_letterbox(rgb, mask, job.s.resolution) for _, rgb, mask, _, _ in views]
     images, masks = np.stack([b[0] for b in boxed]), np.stack([b[1] for b in boxed])
     meta = [{"file": p.name, **b[2]} for (p, *_), b in zip(views, boxed)]
     job.report += [
@@ -532,7 +548,7 @@ def _match_cluster(job: _Job, pool, cluster: str, files: list[Path], object_id: 
             f"fewer than 2 readable images ({len(views)}); a cluster needs at least 2 photos of the object",
         )
         return
-    results = _match_pairs(pool, views, cluster, job.s, job.matcher, job.bar)
+    results = _match_pairs(pool, views, job.s, job.matcher, job.cache, job.bar)
     job.bar.update(listed - len(results))
     _store_cluster(job, cluster, object_id, split, views, results)
 
@@ -552,11 +568,16 @@ def _finish(job: _Job, header: dict[str, Any]) -> dict[str, Any]:
         "pairs_rejected": len(job.report) - kept,
         "failures": len(job.failures),
         "reasons": dict(why.most_common()),
+        **({"pairs_from_cache": job.cache.hits} if job.cache is not None else {}),
     }
 
 
 def build_matched_dataset(
-    photos: str | Path, out: str | Path, settings: MatchSettings | None = None, progress: bool = True
+    photos: str | Path,
+    out: str | Path,
+    settings: MatchSettings | None = None,
+    progress: bool = True,
+    cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Match every pair inside each cluster of ``photos`` and write a dataset to ``out``.
 
@@ -565,10 +586,13 @@ def build_matched_dataset(
     ``out/previews/<id>.png`` and, when the run completes, ``out/config.json`` (the job's
     ``MatchJob``). Unreadable images and clusters without a kept pair are listed under the
     manifest's "failures" and skipped. An ``out`` holding another tool's dataset is refused; what
-    an earlier match run left there is removed first.
+    an earlier match run left there is removed first. ``cache``: a folder of pair results
+    (:mod:`pointkit.match.pair_cache`) read and added to: a pair matched before is not matched
+    again, and the dataset is the same as without it.
 
     Returns:
-        Summary: ``{"out", "objects", "pairs_kept", "pairs_rejected", "failures", "reasons"}``.
+        Summary: ``{"out", "objects", "pairs_kept", "pairs_rejected", "failures", "reasons"}``, and
+        with ``cache`` ``"pairs_from_cache"``: the pairs not matched again.
     """
     from tqdm import tqdm
 
@@ -579,7 +603,8 @@ def build_matched_dataset(
     header = _manifest_header(photos, s)
     _start_fresh(out, header, ours)
     total = sum(len(f) + len(f) * (len(f) - 1) // 2 for _, f in clusters)
-    job = _Job(photos, out, s, matcher, tqdm(total=total, desc="match", unit="step", disable=not progress))
+    bar = tqdm(total=total, desc="match", unit="step", disable=not progress)
+    job = _Job(photos, out, s, matcher, bar, PairCache(cache, s.as_dict()) if cache is not None else None)
     splits, taken = cluster_splits([c for c, _ in clusters]), set()
     with ThreadPoolExecutor(max_workers=s.workers) as pool:
         for cluster, files in clusters:
