@@ -22,13 +22,16 @@ Middlebury dino and temple (300 steps), all-points affine / flat 0.74 and 0.83 w
 ``mask_head_trusted``) only when its targets were the user's masks or mostly the starting head's
 own accepted masks; when lift took GrabCut for most photos (the shipped model's head is
 implausible on the dino and temple), lift keeps taking GrabCut, as with the starting model.
-Re-running the same command resumes (matching is reused, training resumes exactly).
+Re-running the same command resumes (matching is reused, training resumes exactly). After photos
+were added, removed or replaced it matches only the pairs with a new photo (``OUT/pair-cache``),
+then splits and fine-tunes again; the earlier run is kept as ``OUT/run-superseded``.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 import shutil
 from collections import Counter
@@ -40,6 +43,8 @@ import numpy as np
 
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 RECORD = "adapt.json"
 FORMAT = 2
@@ -158,8 +163,17 @@ def split_pairs(
     return {"train_pairs": counts["train"], "heldout_pairs": counts["val"]}
 
 
+def photo_listing(photos: Path) -> list[list]:
+    """[relative path, bytes, mtime (ns)] of every file under ``photos``, sorted: what tells a
+    re-run that photos were added, removed or replaced."""
+    files = sorted(p for p in photos.rglob("*") if p.is_file())
+    return [[str(p.relative_to(photos)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
 def _match(cfg: AdaptConfig, out: Path, previous: dict[str, Any], progress: bool) -> dict[str, Any]:
-    """Run the match stage (or reuse a finished one); refuse too few usable pairs with the reasons."""
+    """Run the match stage (or reuse the finished one of ``previous``); refuse too few usable pairs
+    with the reasons. Pair results are kept in ``out/pair-cache``: after photos were added, only
+    the pairs with a new photo are matched."""
     from pointkit.match.pipeline import MatchSettings, build_matched_dataset
 
     settings = MatchSettings(**cfg.match)
@@ -169,7 +183,7 @@ def _match(cfg: AdaptConfig, out: Path, previous: dict[str, Any], progress: bool
     else:
         if matched.exists():
             shutil.rmtree(matched)
-        summary = build_matched_dataset(cfg.photos, matched, settings, progress=progress)
+        summary = build_matched_dataset(cfg.photos, matched, settings, progress=progress, cache=out / "pair-cache")
     if summary["pairs_kept"] < cfg.min_pairs:
         kinds = Counter()
         for why, n in summary["reasons"].items():  # "too few matches (4 < 20)" -> "too few matches"
@@ -196,7 +210,11 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"format": FORMAT, "config": asdict(cfg)}
     write_json_atomic(out / RECORD, {**previous, **summary})  # from here on a re-run resumes this folder
+    photos = photo_listing(Path(cfg.photos))
+    if previous.get("photos", photos) != photos:
+        previous = _photos_changed(out, previous)
     summary["match"] = _match(cfg, out, previous, progress)
+    summary["photos"] = photos
     write_json_atomic(out / RECORD, summary)
     if "pairs" in previous and (out / "pairs-heldout" / "manifest.json").is_file():
         summary["pairs"] = previous["pairs"]
@@ -216,6 +234,24 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict[str, Any]:
     write_json_atomic(out / RECORD, summary)
     return {"out": str(out), "checkpoint": str(out / "best.safetensors"),
             **{k: v for k, v in summary.items() if k != "config"}}  # fmt: skip
+
+
+def _photos_changed(out: Path, previous: dict[str, Any]) -> dict[str, Any]:
+    """Photos were added, removed or replaced since the last run: every stage after matching is
+    done again (matching itself reuses its pair cache). The earlier fine-tuning run is kept as
+    ``out/run-superseded`` (and its model as ``best-superseded.safetensors``). Returns the part of
+    the record still valid: none of its stages."""
+    log.info("%s: the photos changed since the last run; matching the new pairs and fine-tuning again", out)
+    for folder in ("pairs-train", "pairs-heldout"):
+        shutil.rmtree(out / folder, ignore_errors=True)
+    if (out / "run").is_dir():
+        shutil.rmtree(out / "run-superseded", ignore_errors=True)
+        (out / "run").rename(out / "run-superseded")
+    if (out / "best.safetensors").is_file():
+        (out / "best.safetensors").replace(out / "best-superseded.safetensors")
+    for stale in out.glob("best*.onnx"):
+        stale.unlink()
+    return {k: v for k, v in previous.items() if k in ("format", "config")}
 
 
 RESUMABLE_CHANGES = ("min_pairs", "device", "threads")

@@ -157,3 +157,35 @@ def test_a_failed_or_killed_match_stage_resumes_with_the_same_command(dino, tmp_
     again = CliRunner().invoke(cli, [*base[:4], str(killed), *base[5:]])
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout.strip().splitlines()[-1])["match"]["pairs_kept"] == done["match"]["pairs_kept"]
+
+
+def test_adding_photos_matches_only_the_new_pairs_and_fine_tunes_again(dino, tmp_path):
+    """Re-running after 2 photos were added to 6: the 15 pairs of the 6 come from the pair cache,
+    the 13 with a new photo are matched, the split and fine-tuning are done again on all 8, and the
+    earlier run is kept aside (run-superseded, best-superseded.safetensors)."""
+    folder = dino / "dino"
+    later = sorted(folder.iterdir())[6:]
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for f in later:
+        f.rename(aside / f.name)
+    out = tmp_path / "a"
+    args = ["-q", "adapt", str(dino), "--out", str(out), "--steps", "2", "--batch-size", "4", "--threads", "1"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    before = json.loads(first.stdout.strip().splitlines()[-1])
+    assert before["match"]["pairs_from_cache"] == 0
+    assert before["match"]["pairs_kept"] + before["match"]["pairs_rejected"] == 15
+    same = CliRunner().invoke(cli, args)  # nothing new: everything reused, nothing superseded
+    assert same.exit_code == 0 and not (out / "run-superseded").exists()
+    for f in later:
+        (aside / f.name).rename(folder / f.name)
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    after = json.loads(again.stdout.strip().splitlines()[-1])
+    assert after["match"]["pairs_from_cache"] == 15
+    assert after["match"]["pairs_kept"] + after["match"]["pairs_rejected"] == 28
+    assert (out / "run-superseded" / "best.safetensors").is_file() and (out / "best-superseded.safetensors").is_file()
+    assert len(Dataset.open(out / "pairs-train").read("dino").images) == 8
+    record = json.loads((out / "adapt.json").read_text())
+    assert [p[0] for p in record["photos"]] == [f"dino/dinoSR{i:04d}.png" for i in range(1, 9)]
