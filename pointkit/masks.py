@@ -4,7 +4,10 @@ Sources, in the order ``mask="auto"`` tries them (:func:`object_mask`):
 
 1. the image's **alpha channel**, when it has transparent pixels;
 2. the model's **learned mask** (LiftNet's mask head) refined by GrabCut seeded with it
-   (:func:`refine_mask`; the unrefined mask if the refined one is implausible), unless the learned
+   (:func:`refine_mask`; the unrefined mask if GrabCut lost the object, GrabCut from the border
+   (3.) if the refinement grew into the frame's border: the head then marked background, as
+   fine-tuned heads did on the temple's black cloth, refined coverage 0.5-0.8 of the image and
+   0.6-1.0 of its border), unless the learned
    mask looks implausible (:func:`plausible_mask`: it must cover 0.5-90 % of the image and leave
    most of the image border as background) or the checkpoint says its training did not keep the
    head (metadata ``mask_head_trusted: false``: trained without mask loss, e.g. a fine-tune that
@@ -156,8 +159,10 @@ def object_mask(
         out, source = clean_mask(mask_logits > 0), "network"
     elif name == "auto" and mask_logits is not None and plausible_mask(clean_mask(mask_logits > 0)):
         out, source = clean_mask(refine_mask(image.rgb, mask_logits)), "network+grabcut"
-        if not plausible_mask(out):  # GrabCut lost the object: the learned mask as it is
+        if out.mean() < PLAUSIBLE_AREA[0]:  # GrabCut lost the object: the learned mask as it is
             out, source = clean_mask(mask_logits > 0), "network"
+        elif not plausible_mask(out):  # seeded by it, GrabCut took the background: the head is wrong
+            out, source = clean_mask(grabcut_mask(image.rgb)), "grabcut"
     elif name in ("auto", "grabcut"):
         out, source = clean_mask(grabcut_mask(image.rgb)), "grabcut"
     else:
