@@ -1,5 +1,6 @@
 """Render examples/venus_de_milo_cast.png: a photo-style Blender render of SMK's CC0 plaster cast
-of the Venus de Milo, for `make demo`.
+of the Venus de Milo, for `make demo`, and its true object mask beside it
+(venus_de_milo_cast_mask.png, white = statue), which benchmarks/demo_mask.py scores lift's mask on.
 
 Usage: .venv/bin/python scripts/make_demo_image.py [--out examples/venus_de_milo_cast.png]
 Needs the Blender plugin (bpy) and the appearance assets (/work/shared/data/appearance, or
@@ -47,7 +48,9 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(view.image).save(out, optimize=True)
-    print(f"wrote {out} ({out.stat().st_size // 1024} KB, background {view.background})")
+    mask = out.with_name(f"{out.stem}_mask.png")
+    Image.fromarray(view.mask.astype("uint8") * 255).save(mask, optimize=True)
+    print(f"wrote {out} ({out.stat().st_size // 1024} KB, background {view.background}) and {mask}")
 
 
 if __name__ == "__main__":
