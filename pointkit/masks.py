@@ -26,12 +26,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pointkit.defaults import MASK_SOURCES
 from pointkit.errors import PointkitError
 from pointkit.imaging import MAX_PIXELS, LoadedImage, load_image
 
 MIN_OBJECT_PIXELS = 16
 """A mask with fewer object pixels counts as all background."""
-MASK_SOURCES = ("auto", "alpha", "network", "grabcut", "none")
 PLAUSIBLE_AREA = (0.005, 0.9)
 """A learned mask covering less or more of the image than this is not trusted (auto falls back)."""
 PLAUSIBLE_BORDER = 0.35
@@ -121,6 +121,18 @@ def plausible_mask(mask: np.ndarray) -> bool:
     PLAUSIBLE_BORDER of its border (a photographed object rarely fills the frame's edges)."""
     area = float(mask.mean())
     return PLAUSIBLE_AREA[0] <= area <= PLAUSIBLE_AREA[1] and border_share(mask) <= PLAUSIBLE_BORDER
+
+
+def check_mask_source(mask: str | Path | np.ndarray) -> None:
+    """Refuse, before any image is read, a ``mask`` that is neither a source name
+    (``MASK_SOURCES``) nor a file (a typo such as ``grabcutt``); an (H, W) array passes.
+
+    Raises:
+        PointkitError: one line listing the names.
+    """
+    if isinstance(mask, np.ndarray) or mask in MASK_SOURCES or Path(mask).is_file():
+        return
+    raise PointkitError(f"--mask {str(mask)!r}: use one of {', '.join(MASK_SOURCES)} or the path of a mask image file")
 
 
 def object_mask(

@@ -29,6 +29,7 @@ CASES = [
     (["lift", "{img}", "--out", "{out}", "--depth-scale", "1e30"], 2, "--depth-scale"),
     (["lift", "{img}", "--out", "{out}", "--max-pixels", "-1"], 2, "--max-pixels"),
     (["lift", "{img}", "--out", "{out}", "--format", "stl"], 2, "--format"),
+    (["lift", "{img}", "--out", "{out}", "--mask", "grabcutt"], 2, "use one of auto, alpha, network, grabcut, none"),
     (["lift", "--out", "{out}"], 2, "Missing argument"),
     (["train", "{empty}", "--out", "{out}", "--steps", "1", "--threads", "-1"], 2, "--threads"),
     (["train", "{empty}", "--out", "{out}", "--steps", "1", "--ngf", "0"], 2, "--ngf"),

@@ -19,6 +19,7 @@ from pointkit.errors import PointkitError
 from pointkit.lifting.folder import collect_images, lift_files
 from pointkit.lifting.model import DEFAULT_CHECKPOINT
 from pointkit.lifting.outputs import output_files, parse_formats, write_outputs
+from pointkit.lifting.pipeline import lift_batch
 from pointkit.lifting.rules import BULGE, resolve_depth
 from pointkit.masks import grabcut_mask
 from pointkit.metrics import depth_metrics
@@ -118,6 +119,20 @@ def test_masks(tmp_path, checkpoint, view):
         pointkit.lift(view.image, checkpoint=checkpoint, mask=tmp_path / "small.png")
     with pytest.raises(PointkitError, match="3x2 is too small"):  # --mask none: no advice to pass it
         pointkit.lift(view.image[:2, :3], checkpoint=checkpoint, mask="none")
+
+
+def test_a_mask_name_that_is_no_source_nor_file_is_refused_before_any_image_is_read(tmp_path, checkpoint):
+    """A typo in --mask is one option error (listing the names), not one failure per image."""
+    names = "use one of auto, alpha, network, grabcut, none or the path of a mask image file"
+    with pytest.raises(PointkitError, match=f"--mask 'grabcutt': {names}"):
+        pointkit.lift(tmp_path / "not-read.png", checkpoint=checkpoint, mask="grabcutt")
+    with pytest.raises(PointkitError, match=names):
+        lift_batch([tmp_path / "not-read.png"], checkpoint, mask=tmp_path / "missing_mask.png")
+    run = CliRunner().invoke(
+        cli,
+        ["lift", str(tmp_path), "--out", str(tmp_path / "o"), "--checkpoint", str(checkpoint), "--mask", "grabcutt"],
+    )
+    assert run.exit_code == 2 and names in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.output
 
 
 def test_grabcut_finds_a_rendered_object():
@@ -410,8 +425,6 @@ def test_scale_from_puts_the_mesh_and_depth_in_metres(tmp_path, checkpoint, view
 def test_batched_inference_matches_one_image_at_a_time(tmp_path, checkpoint, view):
     """lift_batch runs one forward for images of different sizes; each result equals lift's on its
     own, and a bad image in the middle fails alone. lift_files --batch-size writes the same files."""
-    from pointkit.lifting.pipeline import lift_batch
-
     images = [view.image, view.image[5:55, :60], np.zeros((0, 4, 3), np.uint8), np.ascontiguousarray(view.image[::-1])]
     results = lift_batch(images, checkpoint, mask="none")
     assert isinstance(results[2], PointkitError)

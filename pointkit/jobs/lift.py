@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from pointkit.defaults import MAX_PIXELS, MESH_MAX_SIDE
+from pointkit.defaults import MASK_SOURCES, MAX_PIXELS, MESH_MAX_SIDE
 from pointkit.errors import PointkitError
 from pointkit.jobs.settings import check, save, setting
 
@@ -61,7 +61,8 @@ class LiftConfig:
         "auto",
         "Object mask: auto (alpha, else the model's mask head if plausible, else GrabCut), "
         "one of those sources by name, none (every pixel), or a mask image.",
-        metavar="auto|alpha|network|grabcut|none|PATH",
+        type=_ParsedBy("pointkit.masks:check_mask_source", "NAME|PATH"),
+        metavar="|".join(MASK_SOURCES) + "|PATH",
     )
     device: str = setting("auto", "Torch device for the network (auto: cuda when available; cpu, cuda, cuda:N).")
     max_pixels: int = setting(MAX_PIXELS, "Refuse larger images.", type=click.IntRange(min=1))

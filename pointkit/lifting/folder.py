@@ -132,7 +132,7 @@ def lift_files(
         ``{"out", "lifted", "skipped", "failed", "errors": {file: message}, "outputs": {file: [paths]}}``.
     """
     formats = parse_formats(fmt)
-    device = check_options(depth_scale, mesh_resolution, device, backend)
+    device = check_options(depth_scale, mesh_resolution, device, backend, mask)
     if scale_from is not None:
         parse_scale_from(scale_from)
     if batch_size is not None and batch_size < 1:

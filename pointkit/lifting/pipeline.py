@@ -15,7 +15,7 @@ from pointkit.imaging import MAX_PIXELS, from_array, load_image
 from pointkit.lifting.model import DEFAULT_CHECKPOINT, load_model, torch_device
 from pointkit.lifting.predict import predict_batch
 from pointkit.lifting.rules import metres_per_unit, parse_scale_from, resolve_depth
-from pointkit.masks import object_mask
+from pointkit.masks import check_mask_source, object_mask
 from pointkit.meshing import DEFAULT_MAX_SIDE, GridMesh, depth_to_mesh
 
 
@@ -43,8 +43,15 @@ class LiftResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def check_options(depth_scale: float, mesh_resolution: int, device: str, backend: str = "torch") -> str:
+def check_options(
+    depth_scale: float,
+    mesh_resolution: int,
+    device: str,
+    backend: str = "torch",
+    mask: str | Path | np.ndarray = "auto",
+) -> str:
     """Refuse bad options in one line; returns the torch device name ("auto" resolved)."""
+    check_mask_source(mask)
     if not depth_scale > 0:
         raise PointkitError(f"--depth-scale must be positive, got {depth_scale}")
     if mesh_resolution < 1:
@@ -139,7 +146,7 @@ def lift_batch(
     Raises:
         PointkitError: a bad option or a missing model (before any image is read).
     """
-    device = check_options(depth_scale, mesh_resolution, device, backend)
+    device = check_options(depth_scale, mesh_resolution, device, backend, mask)
     if scale_from is not None:
         parse_scale_from(scale_from)
     model, meta = load_model(checkpoint, device, backend)
