@@ -32,6 +32,8 @@ from pointkit.imaging import MAX_PIXELS, LoadedImage, load_image
 
 MIN_OBJECT_PIXELS = 16
 """A mask with fewer object pixels counts as all background."""
+MIN_IMAGE_SIDE = 2
+"""A mesh needs a 2 x 2 block of pixels: a narrower image cannot be lifted."""
 PLAUSIBLE_AREA = (0.005, 0.9)
 """A learned mask covering less or more of the image than this is not trusted (auto falls back)."""
 PLAUSIBLE_BORDER = 0.35
@@ -149,9 +151,15 @@ def object_mask(
     the image) or an (H, W) bool array.
 
     Raises:
-        PointkitError: bad mask file / size, a source the image or model lacks, or no object pixels.
+        PointkitError: an image too small to lift (checked first), bad mask file / size, a source the
+            image or model lacks, or no object pixels.
     """
     H, W = image.size
+    if H * W < MIN_OBJECT_PIXELS or min(H, W) < MIN_IMAGE_SIDE:  # before GrabCut, which fails on it
+        raise PointkitError(
+            f"{image.source}: {W}x{H} is too small to lift (at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
+            f"and {MIN_OBJECT_PIXELS} pixels)"
+        )
     name = mask if isinstance(mask, str) else None
     has_alpha = image.alpha is not None and (image.alpha < 128).any()
     if isinstance(mask, np.ndarray):
@@ -178,8 +186,6 @@ def object_mask(
         out, source = gray >= 128, str(mask)
     if out.shape != (H, W):
         raise PointkitError(f"{source}: mask is {out.shape[1]}x{out.shape[0]} but the image {image.source} is {W}x{H}")
-    if out.sum() < MIN_OBJECT_PIXELS and source == "none":
-        raise PointkitError(f"{image.source}: {W}x{H} is too small to lift (fewer than {MIN_OBJECT_PIXELS} pixels)")
     if out.sum() < MIN_OBJECT_PIXELS:
         raise PointkitError(
             f"{image.source}: the object mask ({source}) is all background; pass --mask PATH or --mask none"

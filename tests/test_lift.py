@@ -135,6 +135,26 @@ def test_a_mask_name_that_is_no_source_nor_file_is_refused_before_any_image_is_r
     assert run.exit_code == 2 and names in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.output
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 3), (1, 50), (50, 1)])
+@pytest.mark.parametrize("mask", ["auto", "grabcut", "network", "none"])
+def test_a_tiny_image_is_too_small_before_any_mask_work(checkpoint, shape, mask):
+    """Under 16 pixels or a side under 2 (no 2 x 2 block to mesh): the one-line "too small" error
+    whatever the mask source (GrabCut would fail on it with an OpenCV assertion)."""
+    image = np.random.default_rng(0).integers(0, 255, (*shape, 3), dtype=np.uint8)
+    with pytest.raises(PointkitError, match=f"{shape[1]}x{shape[0]} is too small to lift"):
+        pointkit.lift(image, checkpoint=checkpoint, mask=mask)
+
+
+def test_cli_a_1x1_image_is_one_line_too_small(tmp_path, checkpoint):
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / "dot.png")
+    run = CliRunner().invoke(
+        cli, ["lift", str(tmp_path / "dot.png"), "--out", str(tmp_path / "o"), "--checkpoint", str(checkpoint)]
+    )
+    assert run.exit_code == 1 and run.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'dot.png'}: 1x1 is too small to lift (at least 2x2 and 16 pixels)"
+    ], run.output
+
+
 def test_grabcut_finds_a_rendered_object():
     v = render_views(sculpture(0, 5, kind="blob"), [(0.0, 0.0)], 96)[0]
     g = grabcut_mask(v.image)
