@@ -268,6 +268,23 @@ def test_folder_goes_on_after_an_unexpected_error_in_one_image(tmp_path, checkpo
     assert all(p.name.startswith("b") for p in (tmp_path / "out").iterdir())  # nothing half-written for a.png
 
 
+def test_a_run_that_writes_nothing_leaves_no_out_folder(tmp_path, checkpoint):
+    """All inputs failed: the --out folders the run made are removed again, and no config.json is
+    written; a folder that existed before is kept."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        (src / name).write_bytes(b"not a png")
+    base = ["-q", "lift", "--checkpoint", str(checkpoint)]
+    for inputs in ([str(src)], [str(src / "a.png")]):
+        run = CliRunner().invoke(cli, base + inputs + ["--out", str(tmp_path / "new" / "out")])
+        assert run.exit_code == 1 and "a.png" in run.stderr, run.output
+        assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    run = CliRunner().invoke(cli, base + [str(src), "--out", str(tmp_path / "kept")])
+    assert run.exit_code == 1 and (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []
+
+
 def test_cli_single_file_errors(tmp_path, checkpoint, view):
     Image.fromarray(view.image).save(tmp_path / "a.png")
     runner = CliRunner()

@@ -113,8 +113,9 @@ class LiftConfig:
 
 
 def run(config: LiftConfig, on_image: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Lift ``config.inputs`` into ``config.out`` and save ``<out>/config.json``; returns the
-    summary of :func:`pointkit.lifting.folder.lift_files` (``on_image``: its per-image events)."""
+    """Lift ``config.inputs`` into ``config.out`` and save ``<out>/config.json`` (unless no image
+    was lifted or skipped); returns the summary of :func:`pointkit.lifting.folder.lift_files`
+    (``on_image``: its per-image events)."""
     from pointkit.lifting.folder import lift_files
 
     c = config
@@ -138,5 +139,6 @@ def run(config: LiftConfig, on_image: Callable[[dict[str, Any]], None] | None = 
         max_memory_gb=c.max_memory_gb,
         backend=c.backend,
     )
-    save(config, c.out, "lift")
+    if summary["lifted"] or summary["skipped"]:  # no config.json for a run that wrote nothing
+        save(config, c.out, "lift")
     return summary

@@ -4,6 +4,7 @@ reported and the others go on."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
@@ -87,6 +88,21 @@ def check_writable(out: str | Path) -> Path:
     return out
 
 
+def _outermost_missing(out: Path) -> Path | None:
+    """The outermost folder that creating ``out`` makes (``out`` or a parent), None if it exists."""
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    return missing[-1] if missing else None
+
+
+def _remove_empty_folders(top: Path) -> None:
+    """Remove the folders under ``top``, and ``top``, that hold no file (rmdir: never a file)."""
+    for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    with contextlib.suppress(OSError):
+        top.rmdir()
+
+
 def _one_line(path: Path, exc: Exception) -> str:
     """What one image's failure says on one line, naming the image."""
     if isinstance(exc, PointkitError):
@@ -127,6 +143,7 @@ def lift_files(
     A failing image is reported (one line on stderr, naming it) and the others go on; a single
     input file that fails raises. The model is loaded once, before the first image. With
     ``skip_existing`` an image whose files (``output_files``) all exist is not lifted again.
+    Folders this run created and wrote nothing into (all images failed) are removed at the end.
 
     Returns:
         ``{"out", "lifted", "skipped", "failed", "errors": {file: message}, "outputs": {file: [paths]}}``.
@@ -140,22 +157,27 @@ def lift_files(
     batch_size = batch_size or (GPU_BATCH if device.startswith("cuda") else 1)
     files = collect_images(inputs, recursive)
     stems = output_stems(files)
-    out = check_writable(out)
-    load_model(checkpoint, device, backend)
-    run = _FolderRun(len(files), out, formats, normals, progress, on_image)
-    todo = []
-    for (path, _), stem in zip(files, stems):
-        if skip_existing and all(p.is_file() for p in output_files(out, stem, formats, normals)):
-            run.report(path, skipped=True)
-        else:
-            todo.append((path, stem))
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
-        paths = [path for path, _ in chunk]
-        options = (depth_scale, mask, device, max_pixels, mesh_resolution, scale_from, max_memory_gb, backend)
-        for (path, stem), result in zip(chunk, lift_batch(paths, checkpoint, *options)):
-            run.write(path, stem, result)
-    return run.summary()
+    made = _outermost_missing(Path(out))
+    try:
+        out = check_writable(out)
+        load_model(checkpoint, device, backend)
+        run = _FolderRun(len(files), out, formats, normals, progress, on_image)
+        todo = []
+        for (path, _), stem in zip(files, stems):
+            if skip_existing and all(p.is_file() for p in output_files(out, stem, formats, normals)):
+                run.report(path, skipped=True)
+            else:
+                todo.append((path, stem))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            paths = [path for path, _ in chunk]
+            options = (depth_scale, mask, device, max_pixels, mesh_resolution, scale_from, max_memory_gb, backend)
+            for (path, stem), result in zip(chunk, lift_batch(paths, checkpoint, *options)):
+                run.write(path, stem, result)
+        return run.summary()
+    finally:
+        if made is not None:  # no empty --out left behind (all failed, or an error stopped the run)
+            _remove_empty_folders(made)
 
 
 class _FolderRun:
