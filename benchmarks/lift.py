@@ -41,7 +41,10 @@ import numpy as np
 import torch
 
 import pointkit
-from pointkit.lifting import DEFAULT_CHECKPOINT, load_model, predict, resolve_depth, write_outputs
+from pointkit.lifting.model import DEFAULT_CHECKPOINT, load_model
+from pointkit.lifting.outputs import write_outputs
+from pointkit.lifting.predict import predict
+from pointkit.lifting.rules import resolve_depth
 from pointkit.metrics import depth_metrics
 from pointkit.render import preset_views, render_views, sculpture, split_of
 from pointkit.render.procedural import sculpture_id
@@ -90,7 +93,7 @@ def speed(args) -> dict:
 
 
 def batch(args) -> dict:
-    from pointkit.lifting import lift_batch
+    from pointkit.lifting.pipeline import lift_batch
 
     torch.set_num_threads(args.threads)
     checkpoint = args.checkpoint or DEFAULT_CHECKPOINT

@@ -39,8 +39,8 @@ def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     if name == "lift":  # the function, not the module: pointkit.lift(image, ...)
-        # The function lives in pointkit.lifting, so no submodule import can shadow it.
-        return importlib.import_module(f"{__name__}.lifting").lift
+        # The function lives in pointkit.lifting.pipeline, so no submodule import can shadow it.
+        return importlib.import_module(f"{__name__}.lifting.pipeline").lift
     raise AttributeError(f"module 'pointkit' has no attribute {name!r}")
 
 

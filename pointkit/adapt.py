@@ -102,7 +102,8 @@ def pseudo_masks(images: np.ndarray, init: str) -> tuple[np.ndarray, np.ndarray]
     images, and whether each came from its mask head: (N, H, W) bool, (N,) bool. The whole image
     where it finds no object (as ``match --masks auto``)."""
     from pointkit.imaging import LoadedImage
-    from pointkit.lifting import load_model, predict
+    from pointkit.lifting.model import load_model
+    from pointkit.lifting.predict import predict
     from pointkit.masks import object_mask
 
     model, meta = load_model(init, "cpu", "auto")

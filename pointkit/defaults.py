@@ -7,3 +7,7 @@ anyway, so larger inputs only cost memory. ``pointkit lift --max-pixels`` change
 
 MESH_MAX_SIDE = 512
 """Vertex grid samples on the longer image side of a lifted mesh (``lift --mesh-resolution``)."""
+
+MASK_SOURCES = ("auto", "alpha", "network", "grabcut", "none")
+"""The mask sources ``lift --mask`` takes by name (``pointkit.masks.object_mask``); any other
+value must be a mask image file."""

@@ -29,12 +29,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pointkit.defaults import MASK_SOURCES
 from pointkit.errors import PointkitError
 from pointkit.imaging import MAX_PIXELS, LoadedImage, load_image
 
 MIN_OBJECT_PIXELS = 16
 """A mask with fewer object pixels counts as all background."""
-MASK_SOURCES = ("auto", "alpha", "network", "grabcut", "none")
+MIN_IMAGE_SIDE = 2
+"""A mesh needs a 2 x 2 block of pixels: a narrower image cannot be lifted."""
 PLAUSIBLE_AREA = (0.005, 0.9)
 """A learned mask covering less or more of the image than this is not trusted (auto falls back)."""
 PLAUSIBLE_BORDER = 0.35
@@ -126,6 +128,18 @@ def plausible_mask(mask: np.ndarray) -> bool:
     return PLAUSIBLE_AREA[0] <= area <= PLAUSIBLE_AREA[1] and border_share(mask) <= PLAUSIBLE_BORDER
 
 
+def check_mask_source(mask: str | Path | np.ndarray) -> None:
+    """Refuse, before any image is read, a ``mask`` that is neither a source name
+    (``MASK_SOURCES``) nor a file (a typo such as ``grabcutt``); an (H, W) array passes.
+
+    Raises:
+        PointkitError: one line listing the names.
+    """
+    if isinstance(mask, np.ndarray) or mask in MASK_SOURCES or Path(mask).is_file():
+        return
+    raise PointkitError(f"--mask {str(mask)!r}: use one of {', '.join(MASK_SOURCES)} or the path of a mask image file")
+
+
 def object_mask(
     image: LoadedImage,
     mask_logits: np.ndarray | None,
@@ -140,9 +154,15 @@ def object_mask(
     the image) or an (H, W) bool array.
 
     Raises:
-        PointkitError: bad mask file / size, a source the image or model lacks, or no object pixels.
+        PointkitError: an image too small to lift (checked first), bad mask file / size, a source the
+            image or model lacks, or no object pixels.
     """
     H, W = image.size
+    if H * W < MIN_OBJECT_PIXELS or min(H, W) < MIN_IMAGE_SIDE:  # before GrabCut, which fails on it
+        raise PointkitError(
+            f"{image.source}: {W}x{H} is too small to lift (at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
+            f"and {MIN_OBJECT_PIXELS} pixels)"
+        )
     name = mask if isinstance(mask, str) else None
     has_alpha = image.alpha is not None and (image.alpha < 128).any()
     if isinstance(mask, np.ndarray):
@@ -171,8 +191,6 @@ def object_mask(
         out, source = gray >= 128, str(mask)
     if out.shape != (H, W):
         raise PointkitError(f"{source}: mask is {out.shape[1]}x{out.shape[0]} but the image {image.source} is {W}x{H}")
-    if out.sum() < MIN_OBJECT_PIXELS and source == "none":
-        raise PointkitError(f"{image.source}: {W}x{H} is too small to lift (fewer than {MIN_OBJECT_PIXELS} pixels)")
     if out.sum() < MIN_OBJECT_PIXELS:
         raise PointkitError(
             f"{image.source}: the object mask ({source}) is all background; pass --mask PATH or --mask none"

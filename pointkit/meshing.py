@@ -331,7 +331,7 @@ class Exporter:
     Attributes:
         suffix: what follows the image's stem in the file name (".glb", "_points.ply").
         write: ``write(result, path) -> files written``: write a
-            :class:`pointkit.lifting.LiftResult` (``mesh``, ``depth``, ``mask``, ``image``,
+            :class:`pointkit.lifting.pipeline.LiftResult` (``mesh``, ``depth``, ``mask``, ``image``,
             ``info``) to ``path`` atomically; return every file written, ``path`` last (files
             beside it first, and none of them left behind when writing ``path`` fails).
     """

@@ -468,7 +468,7 @@ def evaluate_set(
 ) -> SetReport:
     """Lift each image (``images``: indices, default all) with ``checkpoint`` and score it
     (:func:`score_image`) at its sparse true depth from ``neighbours`` neighbouring views."""
-    from pointkit.lifting import lift
+    from pointkit.lifting.pipeline import lift
 
     idx = list(range(len(photos))) if images is None else list(images)
     cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}

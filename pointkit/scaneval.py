@@ -165,7 +165,7 @@ def evaluate_scans(
     ratios of mean RMSEs, plus the share of views whose mask came from each source."""
     from tqdm import tqdm
 
-    from pointkit.lifting import lift
+    from pointkit.lifting.pipeline import lift
 
     rows: dict[str, list[dict[str, float]]] = {}
     sources: dict[str, dict[str, int]] = {}

@@ -29,6 +29,7 @@ CASES = [
     (["lift", "{img}", "--out", "{out}", "--depth-scale", "1e30"], 2, "--depth-scale"),
     (["lift", "{img}", "--out", "{out}", "--max-pixels", "-1"], 2, "--max-pixels"),
     (["lift", "{img}", "--out", "{out}", "--format", "stl"], 2, "--format"),
+    (["lift", "{img}", "--out", "{out}", "--mask", "grabcutt"], 2, "use one of auto, alpha, network, grabcut, none"),
     (["lift", "--out", "{out}"], 2, "Missing argument"),
     (["train", "{empty}", "--out", "{out}", "--steps", "1", "--threads", "-1"], 2, "--threads"),
     (["train", "{empty}", "--out", "{out}", "--steps", "1", "--ngf", "0"], 2, "--ngf"),
@@ -121,6 +122,8 @@ def test_bad_input_fails_with_one_line_and_writes_nothing(inputs, tmp_path, args
     assert run.exit_code == code, run.output
     assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in run.output, run.stderr
     assert not out.exists() or not any(out.rglob("*"))
+    if args[0] == "lift":  # lift removes the --out folder it made when it wrote nothing
+        assert not out.exists()
 
 
 def test_checkpoint_may_be_a_run_folder(inputs, tmp_path):

@@ -36,7 +36,7 @@ def bpy():
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A non-square rendered image, a tiny seeded checkpoint, and pointkit lift's .npz / .ply of it."""
-    from pointkit.lifting import lift_files
+    from pointkit.lifting.folder import lift_files
     from pointkit.models import LiftNet, LiftNetConfig
     from pointkit.render import render_views, sculpture
 
@@ -247,7 +247,7 @@ def test_model_picker_lists_and_uses_models_by_name(bpy, files, tmp_path, monkey
     assert prefs.checkpoint_argument() == "tiny-statues"
     shutil.copy(files["image"], tmp_path / "named.png")
     made = new_objects(bpy, lambda: bpy.ops.pointkit.lift_image(filepath=str(tmp_path / "named.png"), add_camera=False))
-    from pointkit.lifting import lift_files
+    from pointkit.lifting.folder import lift_files
 
     by_path = lift_files(
         [tmp_path / "named.png"], tmp_path / "ref", fmt="npz", checkpoint=files["checkpoint"], progress=False

@@ -16,7 +16,11 @@ from PIL import Image
 
 import pointkit
 from pointkit.errors import PointkitError
-from pointkit.lifting import BULGE, DEFAULT_CHECKPOINT, resolve_depth, write_outputs
+from pointkit.lifting.folder import collect_images, lift_files
+from pointkit.lifting.model import DEFAULT_CHECKPOINT
+from pointkit.lifting.outputs import output_files, parse_formats, write_outputs
+from pointkit.lifting.pipeline import lift_batch
+from pointkit.lifting.rules import BULGE, resolve_depth
 from pointkit.masks import grabcut_mask
 from pointkit.metrics import depth_metrics
 from pointkit.models import LiftNet, LiftNetConfig
@@ -91,7 +95,7 @@ def test_lift_api_at_input_resolution(checkpoint, view):
     assert result.raw.shape == (50, 60) and np.isfinite(result.raw).all()
     assert len(result.mesh.vertices) <= result.mask.sum() and len(result.mesh.faces) > 0
     assert result.mesh.uv.shape == (len(result.mesh.vertices), 2)
-    # pointkit.lift stays the function after its module was imported (from pointkit.lifting import ...)
+    # pointkit.lift stays the function after its module was imported (from pointkit.lifting.pipeline import ...)
     again = pointkit.lift(image, checkpoint=checkpoint, mask="none", depth_scale=2.0)
     assert again.mask.all() and again.info["mask"] == "none"
 
@@ -115,6 +119,40 @@ def test_masks(tmp_path, checkpoint, view):
         pointkit.lift(view.image, checkpoint=checkpoint, mask=tmp_path / "small.png")
     with pytest.raises(PointkitError, match="3x2 is too small"):  # --mask none: no advice to pass it
         pointkit.lift(view.image[:2, :3], checkpoint=checkpoint, mask="none")
+
+
+def test_a_mask_name_that_is_no_source_nor_file_is_refused_before_any_image_is_read(tmp_path, checkpoint):
+    """A typo in --mask is one option error (listing the names), not one failure per image."""
+    names = "use one of auto, alpha, network, grabcut, none or the path of a mask image file"
+    with pytest.raises(PointkitError, match=f"--mask 'grabcutt': {names}"):
+        pointkit.lift(tmp_path / "not-read.png", checkpoint=checkpoint, mask="grabcutt")
+    with pytest.raises(PointkitError, match=names):
+        lift_batch([tmp_path / "not-read.png"], checkpoint, mask=tmp_path / "missing_mask.png")
+    run = CliRunner().invoke(
+        cli,
+        ["lift", str(tmp_path), "--out", str(tmp_path / "o"), "--checkpoint", str(checkpoint), "--mask", "grabcutt"],
+    )
+    assert run.exit_code == 2 and names in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.output
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 3), (1, 50), (50, 1)])
+@pytest.mark.parametrize("mask", ["auto", "grabcut", "network", "none"])
+def test_a_tiny_image_is_too_small_before_any_mask_work(checkpoint, shape, mask):
+    """Under 16 pixels or a side under 2 (no 2 x 2 block to mesh): the one-line "too small" error
+    whatever the mask source (GrabCut would fail on it with an OpenCV assertion)."""
+    image = np.random.default_rng(0).integers(0, 255, (*shape, 3), dtype=np.uint8)
+    with pytest.raises(PointkitError, match=f"{shape[1]}x{shape[0]} is too small to lift"):
+        pointkit.lift(image, checkpoint=checkpoint, mask=mask)
+
+
+def test_cli_a_1x1_image_is_one_line_too_small(tmp_path, checkpoint):
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / "dot.png")
+    run = CliRunner().invoke(
+        cli, ["lift", str(tmp_path / "dot.png"), "--out", str(tmp_path / "o"), "--checkpoint", str(checkpoint)]
+    )
+    assert run.exit_code == 1 and run.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'dot.png'}: 1x1 is too small to lift (at least 2x2 and 16 pixels)"
+    ], run.output
 
 
 def test_grabcut_finds_a_rendered_object():
@@ -210,24 +248,41 @@ def test_cli_folder_one_bad_file(tmp_path, checkpoint, view):
 
 
 def test_folder_goes_on_after_an_unexpected_error_in_one_image(tmp_path, checkpoint, view, monkeypatch):
-    import pointkit.lifting as lifting
+    import pointkit.lifting.pipeline as pipeline
 
     src = tmp_path / "in"
     src.mkdir()
     for name in ("a.png", "b.png"):
         Image.fromarray(view.image).save(src / name)
-    real = lifting._load
+    real = pipeline._load
 
     def flaky(path, *args, **kwargs):
         if Path(path).name == "a.png":
             raise RuntimeError("codec exploded\nsecond line")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(lifting, "_load", flaky)
-    summary = lifting.lift_files([src], tmp_path / "out", checkpoint=checkpoint, fmt="ply", progress=False)
+    monkeypatch.setattr(pipeline, "_load", flaky)
+    summary = lift_files([src], tmp_path / "out", checkpoint=checkpoint, fmt="ply", progress=False)
     assert summary["lifted"] == 1 and summary["failed"] == 1
     assert summary["errors"][str(src / "a.png")].endswith("RuntimeError: codec exploded")
     assert all(p.name.startswith("b") for p in (tmp_path / "out").iterdir())  # nothing half-written for a.png
+
+
+def test_a_run_that_writes_nothing_leaves_no_out_folder(tmp_path, checkpoint):
+    """All inputs failed: the --out folders the run made are removed again, and no config.json is
+    written; a folder that existed before is kept."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        (src / name).write_bytes(b"not a png")
+    base = ["-q", "lift", "--checkpoint", str(checkpoint)]
+    for inputs in ([str(src)], [str(src / "a.png")]):
+        run = CliRunner().invoke(cli, base + inputs + ["--out", str(tmp_path / "new" / "out")])
+        assert run.exit_code == 1 and "a.png" in run.stderr, run.output
+        assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    run = CliRunner().invoke(cli, base + [str(src), "--out", str(tmp_path / "kept")])
+    assert run.exit_code == 1 and (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []
 
 
 def test_cli_single_file_errors(tmp_path, checkpoint, view):
@@ -310,18 +365,16 @@ def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_pat
     normals and colours); --skip-existing leaves out images whose files are all there."""
     import trimesh
 
-    import pointkit.lifting as lifting
-
     src = tmp_path / "in"
     (src / "a" / "b").mkdir(parents=True)
     (src / ".hidden").mkdir()
     for rel in ("top.png", "a/b/deep.png", "a/b/top.png", ".hidden/x.png"):
         Image.fromarray(view.image).save(src / rel)
     out = tmp_path / "out"
-    summary = lifting.lift_files([src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True)
+    summary = lift_files([src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True)
     assert summary["lifted"] == 3 and summary["skipped"] == 0  # .hidden is left out
     for stem in ("top", "a/b/deep", "a/b/top"):
-        for path in lifting.output_files(out, stem, ("glb", "points")):
+        for path in output_files(out, stem, ("glb", "points")):
             assert path.is_file(), path
     mesh = trimesh.load(out / "top.glb", force="mesh")
     cloud_bytes = (out / "top_points.ply").read_bytes()
@@ -330,18 +383,18 @@ def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_pat
     cloud = trimesh.load(out / "top_points.ply")
     assert len(cloud.vertices) == len(mesh.vertices)
     # Without -r only the top folder's image; with --skip-existing nothing is lifted again.
-    assert lifting.collect_images([src]) == [(src / "top.png", Path("."))]
-    again = lifting.lift_files(
+    assert collect_images([src]) == [(src / "top.png", Path("."))]
+    again = lift_files(
         [src], out, fmt="points,glb", checkpoint=checkpoint, progress=False, recursive=True, skip_existing=True
     )
     assert again["lifted"] == 0 and again["skipped"] == 3
     (out / "a" / "b" / "deep_points.ply").unlink()
-    again = lifting.lift_files(
+    again = lift_files(
         [src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True, skip_existing=True
     )
     assert again["lifted"] == 1 and again["skipped"] == 2 and (out / "a" / "b" / "deep_points.ply").is_file()
     with pytest.raises(PointkitError, match="unknown format stl"):
-        lifting.parse_formats("glb,stl")
+        parse_formats("glb,stl")
 
 
 def test_normals_flag_writes_unit_normal_maps_on_the_mask(tmp_path, checkpoint, view):
@@ -409,8 +462,6 @@ def test_scale_from_puts_the_mesh_and_depth_in_metres(tmp_path, checkpoint, view
 def test_batched_inference_matches_one_image_at_a_time(tmp_path, checkpoint, view):
     """lift_batch runs one forward for images of different sizes; each result equals lift's on its
     own, and a bad image in the middle fails alone. lift_files --batch-size writes the same files."""
-    from pointkit.lifting import lift_batch
-
     images = [view.image, view.image[5:55, :60], np.zeros((0, 4, 3), np.uint8), np.ascontiguousarray(view.image[::-1])]
     results = lift_batch(images, checkpoint, mask="none")
     assert isinstance(results[2], PointkitError)

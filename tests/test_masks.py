@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import pointkit
-from pointkit.lifting import predict
+from pointkit.lifting.predict import predict
 from pointkit.masks import (
     border_share,
     inside_distance,

@@ -54,7 +54,7 @@ def test_export_of_a_missing_checkpoint_fails_in_one_line(tmp_path):
 
 
 def test_the_shipped_export_is_the_shipped_models():
-    from pointkit.lifting import DEFAULT_CHECKPOINT, load_model
+    from pointkit.lifting.model import DEFAULT_CHECKPOINT, load_model
     from pointkit.models.onnx_model import export_path, file_sha256
 
     props = {p.key: p.value for p in onnx.load(str(export_path(DEFAULT_CHECKPOINT))).metadata_props}
@@ -88,7 +88,7 @@ def test_lift_by_onnxruntime_equals_lift_by_torch_and_stale_exports_are_not_used
     LiftNet(LiftNetConfig(input_size=32, ngf=4, prior=prior, mask_head=True)).save(ckpt)  # retrained: export is stale
     with pytest.raises(PointkitError, match="no ONNX export made from it"):
         pointkit.lift(image, checkpoint=ckpt, mask="none", backend="onnx")
-    from pointkit.lifting import load_model
+    from pointkit.lifting.model import load_model
 
     assert getattr(load_model(ckpt, "cpu", "auto")[0], "backend", "torch") == "torch"  # auto falls back to torch
     assert pointkit.lift(image, checkpoint=ckpt, mask="none", backend="auto").depth.shape == image.shape[:2]

@@ -110,7 +110,7 @@ def test_pointkit_plugins_lists_and_imports_them(plugin_site):
 def test_lift_format_from_the_plugin(plugin_site, tmp_path):
     import trimesh
 
-    from pointkit import lifting
+    from pointkit.lifting.outputs import output_files
 
     torch.manual_seed(0)
     checkpoint = LiftNet(LiftNetConfig(input_size=32, ngf=4)).save(tmp_path / "tiny.safetensors")
@@ -136,7 +136,7 @@ def test_lift_format_from_the_plugin(plugin_site, tmp_path):
         ],
     )
     assert run.exit_code == 0, run.output
-    assert out / "a.xyz" in lifting.output_files(out, "a", "glb,xyz") and (out / "a.xyz").is_file()
+    assert out / "a.xyz" in output_files(out, "a", "glb,xyz") and (out / "a.xyz").is_file()
     mesh = trimesh.load(out / "a.glb", force="mesh", process=False)
     points = np.loadtxt(out / "a.xyz")
     assert points.shape == (len(mesh.vertices), 3)

@@ -1,5 +1,5 @@
 """The ``lift`` job: its settings (:class:`LiftConfig`, the one place of their defaults and help)
-and :func:`run`, which lifts the inputs with :func:`pointkit.lifting.lift_files` and saves the
+and :func:`run`, which lifts the inputs with :func:`pointkit.lifting.folder.lift_files` and saves the
 config beside the outputs (``<out>/config.json``)."""
 
 from __future__ import annotations
@@ -9,22 +9,24 @@ from typing import Any, Callable
 
 import click
 
-from pointkit.defaults import MAX_PIXELS, MESH_MAX_SIDE
+from pointkit.defaults import MASK_SOURCES, MAX_PIXELS, MESH_MAX_SIDE
 from pointkit.errors import PointkitError
 from pointkit.jobs.settings import check, save, setting
 
 
 class _ParsedBy(click.ParamType):
-    """Text checked by a parser of :mod:`pointkit.lifting` (imported on use), kept as text."""
+    """Text checked by ``parser`` ("module:function", imported on use: ``--help`` stays fast),
+    kept as text."""
 
     def __init__(self, parser: str, metavar: str):
         self.parser, self.name = parser, metavar
 
     def convert(self, value, param, ctx):
-        from pointkit import lifting
+        import importlib
 
+        module, _, function = self.parser.partition(":")
         try:
-            getattr(lifting, self.parser)(value)
+            getattr(importlib.import_module(module), function)(value)
         except PointkitError as exc:
             self.fail(str(exc), param, ctx)
         return value
@@ -50,7 +52,7 @@ class LiftConfig:
         "texture), npz (for the Blender add-on), points (<stem>_points.ply: point cloud with normals "
         "and colours), or one a plugin adds (`pointkit plugins`: pointkit.exporters).",
         flag="--format",
-        type=_ParsedBy("parse_formats", "F[,F...]"),
+        type=_ParsedBy("pointkit.lifting.outputs:parse_formats", "F[,F...]"),
     )
     depth_scale: float = setting(
         1.0, "Multiplies the depth extent (1: about a sphere's).", type=click.FloatRange(0, 1000, min_open=True)
@@ -59,7 +61,8 @@ class LiftConfig:
         "auto",
         "Object mask: auto (alpha, else the model's mask head if plausible, else GrabCut), "
         "one of those sources by name, none (every pixel), or a mask image.",
-        metavar="auto|alpha|network|grabcut|none|PATH",
+        type=_ParsedBy("pointkit.masks:check_mask_source", "NAME|PATH"),
+        metavar="|".join(MASK_SOURCES) + "|PATH",
     )
     device: str = setting("auto", "Torch device for the network (auto: cuda when available; cpu, cuda, cuda:N).")
     max_pixels: int = setting(MAX_PIXELS, "Refuse larger images.", type=click.IntRange(min=1))
@@ -74,7 +77,7 @@ class LiftConfig:
     scale_from: str | None = setting(
         None,
         "The object's real height (or width) in metres: the mesh and the depth are then in metres.",
-        type=_ParsedBy("parse_scale_from", "height=M|width=M"),
+        type=_ParsedBy("pointkit.lifting.rules:parse_scale_from", "height=M|width=M"),
     )
     normals: bool = setting(False, "Also <stem>_normals.npy and .png: normal maps in the mesh frame.")
     skip_existing: bool = setting(False, "Leave out images whose output files all exist (resume a folder run).")
@@ -110,9 +113,10 @@ class LiftConfig:
 
 
 def run(config: LiftConfig, on_image: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Lift ``config.inputs`` into ``config.out`` and save ``<out>/config.json``; returns the
-    summary of :func:`pointkit.lifting.lift_files` (``on_image``: its per-image events)."""
-    from pointkit.lifting import lift_files
+    """Lift ``config.inputs`` into ``config.out`` and save ``<out>/config.json`` (unless no image
+    was lifted or skipped); returns the summary of :func:`pointkit.lifting.folder.lift_files`
+    (``on_image``: its per-image events)."""
+    from pointkit.lifting.folder import lift_files
 
     c = config
     summary = lift_files(
@@ -135,5 +139,6 @@ def run(config: LiftConfig, on_image: Callable[[dict[str, Any]], None] | None = 
         max_memory_gb=c.max_memory_gb,
         backend=c.backend,
     )
-    save(config, c.out, "lift")
+    if summary["lifted"] or summary["skipped"]:  # no config.json for a run that wrote nothing
+        save(config, c.out, "lift")
     return summary
