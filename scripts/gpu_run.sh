@@ -14,9 +14,9 @@
 # INIT_CHECKPOINT a further run, "finetune", fine-tunes it with the correspondence loss. Every run
 # keeps its model at each step of KEEP_STEPS (default "500 1000": 32k and 64k pairs at batch 64, so
 # runs compare at an equal number of images) beside its best checkpoint at the deadline. Rehearse on
-# a CPU with TINY=1 (tiny sizes, a few steps); SKIP_BENCH=1 leaves out the tests and benchmarks
-# (tests/test_gpu_script.py does).
-# Output (the transfer back takes at most 8 files of 16 MiB): $OUT/log.txt (everything) and
+# a CPU with TINY=1 (tiny sizes, MAX_STEPS=10 steps, so that a slow machine still reaches every
+# kept step); SKIP_BENCH=1 leaves out the tests and benchmarks (tests/test_gpu_script.py does).
+# Output (the transfer back takes at most 8 files, 64 MiB together): $OUT/log.txt (everything) and
 # $OUT/results.tar, split into results.tar.part-NN of 15 MiB when larger (`cat
 # results.tar.part-* > results.tar`): bench.jsonl (one JSON line per benchmark) and per run
 # <run>/{run.json,train.csv,val.csv,best.safetensors,stepN.safetensors}, the weights in float16
@@ -39,11 +39,11 @@ stage() { echo "=== $(date +%T) (+$(( $(date +%s) - START )) s) $*"; }
 
 if [ "${TINY:-0}" = 1 ]; then
     DEV=cpu; SIZE_BENCH=64; NGF_BENCH=8; BATCH_BENCH=4; REPEATS=2; CAM_BATCH=4; ENG_BATCH=2
-    TRAIN=(--batch-size 4 --val-every 5 --checkpoint-every 5 --threads 2); NGF=8; SIZE_DIV=4
+    TRAIN=(--batch-size 4 --val-every 5 --checkpoint-every 5 --threads 2); NGF=8; SIZE_DIV=4; MAX_STEPS=${MAX_STEPS:-10}
 else
     DEV=cuda; SIZE_BENCH=256; NGF_BENCH=64; BATCH_BENCH=128; REPEATS=10; CAM_BATCH=64; ENG_BATCH=32
     # ngf 24 (4.3 M parameters, 8.5 MB in float16): three fresh runs x 2 checkpoints fit the transfer back
-    TRAIN=(--batch-size 64 --val-every 250 --checkpoint-every 250 --threads 3); NGF=24; SIZE_DIV=1
+    TRAIN=(--batch-size 64 --val-every 250 --checkpoint-every 250 --threads 3); NGF=24; SIZE_DIV=1; MAX_STEPS=1000000
 fi
 
 stage "machine"
@@ -84,7 +84,7 @@ fi
 KEEP_STEPS=${KEEP_STEPS:-500 1000}
 KEEP_EVERY=$(echo $KEEP_STEPS | tr ' ' '\n' | $PY -c "import math, sys; print(math.gcd(*map(int, sys.stdin.read().split())))")
 COMMON=(train "${SYNTH[@]}" --synth-zoom 1,1.5 --corr-per-pair 200 --mask-head --optimizer adamw
-        --steps 1000000 --patience 0 --seed 0 --device $DEV --amp auto --keep-every "$KEEP_EVERY" "${TRAIN[@]}")
+        --steps $MAX_STEPS --patience 0 --seed 0 --device $DEV --amp auto --keep-every "$KEEP_EVERY" "${TRAIN[@]}")
 RUNS_STARTED=(); PIDS=()
 stage "training until +$TOTAL s ($(left) s left)"
 for spec in ${RUNS:-corr=corr,128,1 ssi=ssi,128,1 corrssi=corr+ssi,128,1}; do

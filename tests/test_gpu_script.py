@@ -48,7 +48,7 @@ def test_gpu_script_rehearsal_trains_and_packs_results(tmp_path):
         **os.environ,
         "TINY": "1",
         "SKIP_BENCH": "1",
-        "SECONDS_TOTAL": "100",
+        "SECONDS_TOTAL": "240",
         "KEEP_STEPS": "5 10",
         "RUNS": "corr=corr,128,1 corrssi=corr+ssi,256,2",
         "OUT": str(out),
