@@ -1,4 +1,4 @@
-"""Score a LiftNet model on real photos with true cameras (pointkit/realeval.py has the method).
+"""Score a LiftNet model on real photos with true cameras (benchmarks/pkbench/realeval.py has the method).
 
 For each set (Middlebury dinoSparseRing and templeSparseRing: all 16 images at 640x480;
 fountain-P11: 6 of 11 images downscaled to 768 px) sparse true depth comes from SIFT matches with
@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pointkit import realeval  # noqa: E402
+from pkbench import realeval  # noqa: E402
 
 DEFAULT_IMAGES = {"fountain": [0, 2, 4, 6, 8, 10]}
 

@@ -1,4 +1,4 @@
-"""Score a LiftNet model on photographic renders of the ten test-only real scans (pointkit/scaneval.py).
+"""Score a LiftNet model on photographic renders of the ten test-only real scans (benchmarks/pkbench/scaneval.py).
 
 Each of the ten scans of ../shared/data/meshes/scans that no shipped model may train on is
 rendered (fast renderer, photo style, 256 px, 3 views) over each held-out background type:
@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pointkit import scaneval  # noqa: E402
+from pkbench import scaneval  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

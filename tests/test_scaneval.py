@@ -1,4 +1,4 @@
-"""pointkit.scaneval: the real-scan test renders and their scoring (benchmarks/real_scans.py)."""
+"""pkbench.scaneval (benchmarks/pkbench): the real-scan test renders and their scoring (benchmarks/real_scans.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointkit import scaneval
+from pkbench import scaneval
 from pointkit.errors import PointkitError
 from pointkit.render.appearance import background_split
 

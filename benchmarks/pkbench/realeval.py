@@ -44,7 +44,7 @@ import numpy as np
 
 from pointkit.masks import silhouette_heuristic
 
-PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos"
+PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "photos"
 """Default location of the photo sets (``../shared/data/photos`` beside the repository)."""
 
 SETS = ("dino", "temple", "fountain")

@@ -31,7 +31,7 @@ import torch
 
 from pointkit.errors import PointkitError
 
-SCANS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "meshes" / "scans"
+SCANS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "meshes" / "scans"
 """Default folder of the scans (``../shared/data/meshes/scans`` beside the repository)."""
 TEST_SCANS = (
     "armadillo.obj",
