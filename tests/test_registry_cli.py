@@ -16,6 +16,7 @@ from torch import nn
 
 import pointkit
 from pointkit import registry
+from pointkit.errors import PointkitError
 from pointkit.match.features import SiftMatcher
 from pointkit.meshing import GLB, Exporter
 from pointkit.models import LiftNet
@@ -142,8 +143,6 @@ def command_raising():
 
 
 def test_library_error_is_one_line_exit_1(command_raising):
-    from pointkit.errors import PointkitError
-
     result = CliRunner().invoke(cli, [command_raising(PointkitError("bad input: do this instead"))])
     assert result.exit_code == 1
     assert result.output.strip() == "Error: bad input: do this instead"
