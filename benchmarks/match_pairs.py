@@ -3,7 +3,7 @@
 For each set (Middlebury dino and temple, 16 photos each; fountain-P11, 11 photos) the photos are
 matched as ``pointkit adapt`` matches them (``build_matched_dataset``, one cluster; ``--option
 KEY=VALUE`` changes a ``MatchSettings`` field), and every kept correspondence is scored against
-the true cameras: its symmetric epipolar distance (``pointkit.realeval``), in pixels of the
+the true cameras: its symmetric epipolar distance (``pkbench.realeval``), in pixels of the
 original photo. The table gives the pairs kept (unordered, of all), the correspondences, and the
 median and 90th percentile distance over the kept pairs' correspondences, and the pairs whose own
 median is over 2 px (wrongly kept).
@@ -24,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pointkit import realeval  # noqa: E402
+from pkbench import realeval  # noqa: E402
 from pointkit.data.format import Dataset  # noqa: E402
 from pointkit.match.pipeline import MatchSettings, build_matched_dataset  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Score a LiftNet model on real photos with true cameras (pointkit/realeval.py has the method).
+"""Score a LiftNet model on real photos with true cameras (benchmarks/pkbench/realeval.py has the method).
 
 For each set (Middlebury dinoSparseRing and templeSparseRing: all 16 images at 640x480;
 fountain-P11: 6 of 11 images downscaled to 768 px) sparse true depth comes from SIFT matches with
@@ -30,7 +30,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pointkit import realeval  # noqa: E402
+from pkbench import realeval  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from pointkit.adapt import AdaptConfig, adapt  # noqa: E402
 
 DEFAULT_IMAGES = {"fountain": [0, 2, 4, 6, 8, 10]}
 
@@ -39,8 +42,6 @@ def adapt_on(photos: realeval.PhotoSet, base: str | None, folder: Path, options:
     """``pointkit adapt`` on every photo of the set, with its defaults but for ``options``
     (``AdaptConfig`` fields): ``folder / "photos" / name`` holds symlinks to them (adapt wants one
     sub-folder per object). Returns adapt's summary and its wall time."""
-    from pointkit.adapt import AdaptConfig, adapt
-
     links = folder / "photos" / photos.name
     links.mkdir(parents=True, exist_ok=True)
     for path in photos.images:
@@ -81,8 +82,6 @@ def main(argv: list[str] | None = None) -> int:
         "--adapt-option", action="append", default=[], metavar="KEY=VALUE", help="an AdaptConfig field (steps=600)"
     )
     args = ap.parse_args(argv)
-    from tqdm import tqdm
-
     if not Path(args.photos).is_dir():
         print(f"photo sets not found at {args.photos}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""Score a LiftNet model on photographic renders of the ten test-only real scans (pointkit/scaneval.py).
+"""Score a LiftNet model on photographic renders of the ten test-only real scans (benchmarks/pkbench/scaneval.py).
 
 Each of the ten scans of ../shared/data/meshes/scans that no shipped model may train on is
 rendered (fast renderer, photo style, 256 px, 3 views) over each held-out background type:
@@ -20,7 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pointkit import scaneval  # noqa: E402
+import torch  # noqa: E402
+from pkbench import scaneval  # noqa: E402
+
+from pointkit.io import write_json_atomic  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="write the summary here")
     ap.add_argument("--cache", default=None, help="keep the rendered test views in this .npz (same images each run)")
     args = ap.parse_args(argv)
-    import torch
-
     torch.set_num_threads(args.threads)
     if not Path(args.scans).is_dir():
         print(f"test scans not found at {args.scans}", file=sys.stderr)
@@ -50,8 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     print(scaneval.markdown_table(summary))
     print(f"\n{elapsed:.1f} s")
     if args.json:
-        from pointkit.io import write_json_atomic
-
         write_json_atomic(args.json, {"checkpoint": args.checkpoint, "seconds": elapsed, "summary": summary})
     return 0
 

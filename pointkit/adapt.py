@@ -43,6 +43,7 @@ import numpy as np
 
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
+from pointkit.models.catalog import checkpoint_file  # torch-free: names -> checkpoint files
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +267,6 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
 def _previous_run(cfg: AdaptConfig, out: Path) -> dict[str, Any]:
     """The record of an earlier run of the same adaptation in ``out`` ({} for a new one); refuses
     an --out holding something else or other settings, and a bad --init, before any work."""
-    from pointkit.models.catalog import checkpoint_file
-
     record = out / RECORD
     if out.exists() and any(out.iterdir()) and not record.is_file():
         raise PointkitError(f"{out}: not empty and not an adapt folder; choose a new --out")

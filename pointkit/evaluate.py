@@ -34,6 +34,7 @@ from pointkit.io import atomic_path, write_bytes_atomic, write_json_atomic
 from pointkit.jobs.settings import check, load_saved, save, setting
 from pointkit.metrics import MODES, align_depth, depth_metrics
 from pointkit.models import load_checkpoint, to_network_input
+from pointkit.models.catalog import checkpoint_file
 
 METRICS = ("l1", "rmse", "abs_rel", "sq_rel", "delta1")
 HEADLINE = ("rmse", "l1", "delta1")
@@ -90,8 +91,6 @@ def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], til
 def _predictor(checkpoint, baseline, input_size: int | None, dev: torch.device) -> tuple[Callable, int | None, str]:
     """(predict(images, masks) -> depth, evaluation side or None for the dataset's, source name)
     of a checkpoint (a file, run folder or model name) or a baseline."""
-    from pointkit.models.catalog import checkpoint_file
-
     if baseline is None:
         if checkpoint is None:
             raise PointkitError("give a CHECKPOINT or --baseline flat")

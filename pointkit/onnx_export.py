@@ -19,6 +19,10 @@ import numpy as np
 import torch
 
 from pointkit.errors import PointkitError
+from pointkit.io import atomic_path
+from pointkit.models.catalog import checkpoint_file
+from pointkit.models.liftnet import load_checkpoint
+from pointkit.models.onnx_model import file_sha256
 
 TOLERANCE = 1e-3
 """Largest |onnxruntime - torch| accepted on the export check (float32; measured ~1e-5)."""
@@ -44,11 +48,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_batch: int = 2, s
         PointkitError: onnx / onnxruntime missing, a bad checkpoint, or outputs that differ from
             torch's by more than ``TOLERANCE``.
     """
-    from pointkit.io import atomic_path
-    from pointkit.models import load_checkpoint
-    from pointkit.models.catalog import checkpoint_file
-    from pointkit.models.onnx_model import file_sha256
-
     onnx = _require("onnx")
     _require("onnxruntime")
     _require("onnxscript")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ import trimesh
 from pointkit.errors import PointkitError
 from pointkit.render import render_views
 from pointkit.render import appearance as app
+from pointkit.render.appearance import random_material
 
 ASSETS = Path(__file__).parents[1] / ".." / "shared" / "data" / "appearance"
 needs_assets = pytest.mark.skipif(
@@ -19,6 +21,19 @@ needs_assets = pytest.mark.skipif(
 )
 VIEWS = [(0.0, 10.0), (90.0, 20.0), (200.0, -10.0)]
 RES = 48
+
+
+NOMINAL_ALBEDO = {
+    "marble": (0.85, 0.83, 0.8),
+    "bronze": (0.45, 0.3, 0.15),
+    "stone": (0.45, 0.44, 0.42),
+    "granite": (0.5, 0.48, 0.47),
+    "sandstone": (0.72, 0.58, 0.4),
+    "terracotta": (0.6, 0.3, 0.18),
+    "plaster": (0.85, 0.84, 0.8),
+    "wood": (0.45, 0.28, 0.14),
+}
+"""Base linear RGB of each procedural material (before per-draw jitter): warm or neutral, bright or dark."""
 
 
 def _mesh():
@@ -57,10 +72,37 @@ class TestPhotoStyle:
             name = view.background.split(":", 1)[1].split("+")[0]
             assert view.background.startswith("photo:") and name in test
 
-    def test_every_material_renders(self):
+    def test_every_material_renders(self, monkeypatch):
+        """Each material is the one drawn and shows its own colour: warm or neutral and bright or dark
+        as its nominal albedo (NOMINAL_ALBEDO, the module's documented base colours) says, over a few
+        lightings; no two materials render alike."""
+        drawn = []
+
+        def spy(rng, root, kind=None):
+            material = random_material(rng, root, kind)
+            drawn.append(material)
+            return material
+
+        monkeypatch.setattr(app, "random_material", spy)
+        colour, images = {}, {}
         for material in app.MATERIALS:
-            view = _photo(2, material=material)[0]
-            assert view.image[view.mask].std() > 0
+            views = [v for seed in (0, 1, 2) for v in _photo(seed, material=material)]
+            assert [m.kind for m in drawn[-3:]] == [material] * 3
+            pixels = np.concatenate([v.image[v.mask] for v in views]).astype(np.float64) / 255
+            assert pixels.std() > 0
+            colour[material] = (pixels**2.2).mean(0)  # linear RGB, mean over the object
+            images[material] = views[0].image
+        assert drawn[-1].params["name"] in {p.name for p in (ASSETS / "textures").iterdir()}
+        warmth = {m: (c[0] - c[2]) / c.sum() for m, c in colour.items()}
+        for material, albedo in NOMINAL_ALBEDO.items():
+            warm = (albedo[0] - albedo[2]) / sum(albedo) > 0.15
+            assert warmth[material] > 0.05 if warm else abs(warmth[material]) < 0.05, (material, warmth)
+        brightness = {m: colour[m].mean() for m in NOMINAL_ALBEDO}
+        bright = [m for m, a in NOMINAL_ALBEDO.items() if np.mean(a) > 0.8]
+        dark = [m for m, a in NOMINAL_ALBEDO.items() if np.mean(a) < 0.5]
+        assert bright and dark and min(brightness[m] for m in bright) > max(brightness[m] for m in dark), brightness
+        for a, b in itertools.combinations(app.MATERIALS, 2):
+            assert not np.array_equal(images[a], images[b]), (a, b)
 
     def test_bad_options(self, tmp_path):
         with pytest.raises(PointkitError, match="missing"):

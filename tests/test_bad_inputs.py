@@ -14,6 +14,7 @@ import trimesh
 from click.testing import CliRunner
 from PIL import Image
 
+from pointkit.models import LiftNet, LiftNetConfig
 from pointkit_cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,28 +127,29 @@ def test_bad_input_fails_with_one_line_and_writes_nothing(inputs, tmp_path, args
         assert not out.exists()
 
 
-def test_checkpoint_may_be_a_run_folder(inputs, tmp_path):
-    if not SHIPPED.is_file():
-        pytest.skip(f"the shipped model {SHIPPED} is absent")
+def test_checkpoint_may_be_a_run_folder(tmp_path):
+    """A train run folder as --checkpoint lifts with its best.safetensors: the same depth as that
+    file given directly, not the folder's last.safetensors' nor the shipped model's."""
+    image = tmp_path / "img.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(image)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    shutil.copy(SHIPPED, run_dir / "best.safetensors")
-    run = CliRunner().invoke(
-        cli,
-        [
-            "-q",
-            "lift",
-            str(inputs["img"]),
-            "--out",
-            str(tmp_path / "o"),
-            "--checkpoint",
-            str(run_dir),
-            "--mask",
-            "none",
-        ],
-    )
-    assert run.exit_code == 0, run.output
-    assert (tmp_path / "o" / "img_depth.npy").is_file()
+    for seed, name in enumerate(("best", "last")):  # two different small networks
+        torch.manual_seed(seed)
+        LiftNet(LiftNetConfig(input_size=32, ngf=4)).save(run_dir / f"{name}.safetensors", {"step": seed})
+
+    def depth(checkpoint) -> np.ndarray:
+        out = tmp_path / f"out-{len(list(tmp_path.glob('out-*')))}"
+        args = ["-q", "lift", str(image), "--out", str(out), "--mask", "none"]
+        run = CliRunner().invoke(cli, args + (["--checkpoint", str(checkpoint)] if checkpoint else []))
+        assert run.exit_code == 0, run.output
+        return np.load(out / "img_depth.npy")
+
+    from_folder = depth(run_dir)
+    assert np.array_equal(from_folder, depth(run_dir / "best.safetensors"))
+    assert not np.allclose(from_folder, depth(run_dir / "last.safetensors"), atol=1e-3)
+    if SHIPPED.is_file():
+        assert not np.allclose(from_folder, depth(None), atol=1e-3)
 
 
 def test_match_refuses_to_overwrite_another_kind_of_dataset(inputs, tmp_path):

@@ -9,7 +9,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from pointkit.errors import PointkitError
-from pointkit.models import LiftNet, LiftNetConfig, load_checkpoint
+from pointkit.models import LiftNet, LiftNetConfig, catalog, load, load_checkpoint
 from pointkit_cli.main import cli
 
 
@@ -64,8 +64,6 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_checkpoint_names_its_architecture_and_old_ones_load_as_liftnet(tmp_path):
-    from safetensors import safe_open
-
     net = LiftNet(LiftNetConfig(input_size=32, ngf=4)).eval()
     path = net.save(tmp_path / "m.safetensors")
     with safe_open(str(path), framework="pt") as fh:
@@ -100,11 +98,6 @@ def test_load_rejects_other_files(tmp_path):
 
 def test_models_by_name_from_the_user_folder(tmp_path, monkeypatch):
     """pointkit models lists the shipped default and $POINTKIT_HOME/models; names work as --checkpoint."""
-    from click.testing import CliRunner
-
-    from pointkit.models import catalog
-    from pointkit_cli.main import cli
-
     monkeypatch.setenv("POINTKIT_HOME", str(tmp_path / "home"))
     folder = tmp_path / "home" / "models"
     (folder / "myrun").mkdir(parents=True)
@@ -116,7 +109,7 @@ def test_models_by_name_from_the_user_folder(tmp_path, monkeypatch):
     names = {e.name: e for e in catalog.available()}
     assert {"small", "myrun"} <= set(names) and names["myrun"].path == folder / "myrun" / "best.safetensors"
     assert all(e.source == "user" for n, e in names.items() if n != "default")
-    model, meta = catalog.load("small")
+    model, meta = load("small")  # pointkit.models.load
     assert model.config.ngf == 4 and meta["step"] == 1
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), small.state_dict().values()))
     assert load_checkpoint("myrun")[0].config.ngf == 8

@@ -1,4 +1,4 @@
-"""pointkit.realeval: camera parsers, sparse true depth, reference masks, point alignment, scores."""
+"""pkbench.realeval (benchmarks/pkbench): camera parsers, sparse true depth, reference masks, point alignment, scores."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pointkit import realeval
+from pkbench import realeval
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos"
 needs_photos = pytest.mark.skipif(

@@ -1,30 +1,85 @@
 """Plugin registry and the CLI's contract: fast --help, version, exit codes."""
 
+import importlib
+import importlib.util
 import json
 import subprocess
 import sys
+import tomllib
 import warnings
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from torch import nn
 
 import pointkit
 from pointkit import registry
+from pointkit.errors import PointkitError
+from pointkit.match.features import SiftMatcher
+from pointkit.meshing import GLB, Exporter
+from pointkit.models import LiftNet
 from pointkit_cli.main import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _declared_entry_points() -> dict[str, dict[str, str]]:
+    """``{group: {name: "module:attr"}}`` as this repository declares them: the root pyproject.toml
+    (the built-ins) and each plugins/*/pyproject.toml whose package is installed here."""
+    declared: dict[str, dict[str, str]] = {}
+    for toml in [REPO / "pyproject.toml", *sorted((REPO / "plugins").glob("*/pyproject.toml"))]:
+        with open(toml, "rb") as f:
+            groups = tomllib.load(f)["project"].get("entry-points", {})
+        for group, eps in groups.items():
+            for name, target in eps.items():
+                if toml.parent == REPO or importlib.util.find_spec(target.split(".")[0].split(":")[0]):
+                    declared.setdefault(group, {})[name] = target
+    return declared
+
+
+def _kind_problem(group: str, obj) -> str | None:
+    """What makes ``obj`` not the kind of object ``group``'s entry points name (pointkit.registry), or None."""
+    if group == "pointkit.exporters":
+        ok = isinstance(obj, Exporter) and isinstance(obj.suffix, str) and callable(obj.write)
+        return None if ok else "not a pointkit.meshing.Exporter"
+    if not isinstance(obj, type):
+        return "not a class"
+    methods = {
+        "pointkit.renderers": ("render",),
+        "pointkit.matchers": ("detect", "match"),
+        "pointkit.models": ("from_config", "forward"),
+    }[group]
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    if group == "pointkit.models" and not issubclass(obj, nn.Module):
+        missing.append("an nn.Module base")
+    if group == "pointkit.renderers" and not isinstance(getattr(obj, "name", None), str):
+        missing.append("name")
+    return f"lacks {', '.join(missing)}" if missing else None
 
 
 def test_every_registered_entry_point_loads():
+    """Every registered entry point loads into the kind of object its group needs; every one this
+    repository declares is registered, under its own name, and loads into exactly its target."""
+    declared = _declared_entry_points()
+    assert set(declared) == set(registry.GROUPS)  # the root pyproject.toml has built-ins in every group
     for group in registry.GROUPS:
-        for name in registry.available(group):
-            assert registry.load(group, name) is not None
+        registered = registry.available(group)
+        assert set(declared[group]) <= set(registered), (group, registered)
+        for name in registered:
+            obj = registry.load(group, name)
+            assert _kind_problem(group, obj) is None, f"{group} {name}: {_kind_problem(group, obj)}"
+            if name in declared[group]:
+                module, attr = declared[group][name].split(":")
+                assert obj is getattr(importlib.import_module(module), attr), (group, name)
+                if group == "pointkit.renderers":
+                    assert obj.name == name  # what its views and errors call it
+                if group == "pointkit.exporters":
+                    assert name in obj.suffix  # lift --format glb writes .glb, points writes _points.ply
 
 
 def test_builtins_are_registered_like_plugins():
-    from pointkit.match.features import SiftMatcher
-    from pointkit.meshing import GLB, Exporter
-    from pointkit.models import LiftNet
-
     assert registry.load("pointkit.models", "liftnet") is LiftNet
     assert registry.load("pointkit.matchers", "sift") is SiftMatcher
     assert registry.load("pointkit.exporters", "glb") is GLB
@@ -88,8 +143,6 @@ def command_raising():
 
 
 def test_library_error_is_one_line_exit_1(command_raising):
-    from pointkit.errors import PointkitError
-
     result = CliRunner().invoke(cli, [command_raising(PointkitError("bad input: do this instead"))])
     assert result.exit_code == 1
     assert result.output.strip() == "Error: bad input: do this instead"

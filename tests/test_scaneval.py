@@ -1,4 +1,4 @@
-"""pointkit.scaneval: the real-scan test renders and their scoring (benchmarks/real_scans.py)."""
+"""pkbench.scaneval (benchmarks/pkbench): the real-scan test renders and their scoring (benchmarks/real_scans.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointkit import scaneval
+from pkbench import scaneval
 from pointkit.errors import PointkitError
+from pointkit.masks import silhouette_heuristic
+from pointkit.render import render_views
 from pointkit.render.appearance import background_split
+from pointkit.render.views import get_renderer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(
@@ -32,11 +35,7 @@ def test_test_views_use_held_out_backgrounds_and_are_reproducible(views):
     black = [v for v in views if v.background == "black"][0]
     assert np.median(black.image[~black.mask]) < 90  # a dark backdrop
     # the photo backgrounds come from the test split only
-    from pointkit.render.views import get_renderer
-
     renderer = get_renderer("fast", style="photo", backgrounds="test", background="photo:humus_*")
-    from pointkit.render import render_views
-
     kinds = [
         v.background
         for v in render_views(SHARED / "meshes" / "scans" / "duck.off", [(0, 0)] * 4, 32, renderer=renderer)
@@ -53,8 +52,6 @@ def test_scores_of_exact_flat_and_heuristic_predictions(views):
     assert exact["flat_ls"] == pytest.approx(v.depth[true].std(), rel=1e-6)
     flat = scaneval.score_view(v, np.zeros_like(v.depth), true)
     assert flat["model_ls"] == pytest.approx(flat["flat_ls"], rel=1e-9)
-    from pointkit.masks import silhouette_heuristic
-
     heur = scaneval.score_view(v, silhouette_heuristic(true), true)
     assert heur["model_ls"] == pytest.approx(heur["heuristic_ls"], rel=1e-9)
     # a mask that misses half the object: those pixels count as depth 0 and the IoU drops

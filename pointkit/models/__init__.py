@@ -9,7 +9,7 @@ from importlib import import_module
 
 _WHERE = {
     "available": "catalog",
-    "load": "catalog",
+    "load": "liftnet",
     "LiftNet": "liftnet",
     "LiftNetConfig": "liftnet",
     "load_checkpoint": "liftnet",

@@ -1,7 +1,7 @@
 """Models by name: the shipped default and the checkpoints in the user's model folder.
 
 ``pointkit models`` lists them; ``--checkpoint NAME`` (lift, eval, ``train --init``) and
-:func:`load` accept a name wherever a checkpoint path is taken. Names:
+``pointkit.models.load`` accept a name wherever a checkpoint path is taken. Names:
 
 * ``default``: the LiftNet shipped in the package (``pointkit/assets/liftnet-default.safetensors``);
 * every ``*.safetensors`` file in the model folder (name: the file stem), and every ``pointkit
@@ -9,6 +9,10 @@
 
 The model folder is ``$POINTKIT_HOME/models``; ``POINTKIT_HOME`` defaults to
 ``$XDG_DATA_HOME/pointkit`` (``~/.local/share/pointkit``). Loading stays safetensors-only.
+
+This module only turns names into files and imports neither torch nor the networks:
+:mod:`pointkit.models.liftnet` imports it (``load_checkpoint`` resolves names through
+:func:`checkpoint_file`), never the other way round.
 """
 
 from __future__ import annotations
@@ -75,13 +79,6 @@ def resolve(name: str) -> Path:
         f"no model named {name!r} (available: {names}; user models go in {model_home()}); "
         "give a checkpoint path or a name from `pointkit models`"
     )
-
-
-def load(name: str, map_location="cpu"):
-    """``(model, metadata)`` of a model by name (or a checkpoint path), as ``load_checkpoint``."""
-    from pointkit.models.liftnet import load_checkpoint
-
-    return load_checkpoint(name, map_location)
 
 
 def checkpoint_file(path: str | Path) -> Path:

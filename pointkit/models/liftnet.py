@@ -20,9 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
+from pointkit import registry
 from pointkit.errors import PointkitError, first_line
+from pointkit.io import atomic_path
+from pointkit.models.catalog import checkpoint_file
 
 CHECKPOINT_FORMAT = "pointkit-liftnet"
 """The ``format`` tag of every pointkit checkpoint, whatever its architecture (named after the first)."""
@@ -186,10 +191,6 @@ def save_checkpoint(
     """Write ``model``'s weights as a safetensors checkpoint, atomically, with the ``architecture``
     name (its ``pointkit.models`` entry point), the JSON ``config`` its ``from_config`` rebuilds it
     from, and ``metadata`` inside."""
-    from safetensors.torch import save_file
-
-    from pointkit.io import atomic_path
-
     meta = {
         "format": CHECKPOINT_FORMAT,
         "architecture": architecture,
@@ -208,14 +209,8 @@ def rewrite_checkpoint(
     """Write ``src``'s checkpoint (a file, run folder or model name) to ``dst`` atomically, with its
     floating-point weights cast to ``dtype`` (None: unchanged) and ``metadata`` merged into its
     metadata (the architecture and config stay). Returns ``src``'s tensors as they were."""
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    from pointkit.io import atomic_path
-    from pointkit.models import catalog
-
     load_checkpoint(src)  # refuses pickles and non-pointkit files with the usual one-line errors
-    path = catalog.checkpoint_file(src)
+    path = checkpoint_file(src)
     with safe_open(str(path), framework="pt") as fh:
         header = fh.metadata()
         state = {k: fh.get_tensor(k) for k in fh.keys()}
@@ -256,13 +251,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             architecture no installed plugin provides, or weights that do not match the stored
             architecture.
     """
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    from pointkit import registry
-    from pointkit.models import catalog
-
-    path = catalog.checkpoint_file(path)
+    path = checkpoint_file(path)
     if _is_pickle(path):
         raise PointkitError(
             f"{path}: a pickled file (torch.save); pointkit loads safetensors checkpoints only, "
@@ -289,3 +278,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path}: weights do not match the {architecture} architecture stored in it ({first_line(exc)})"
         ) from None
     return model.to(map_location).eval(), json.loads(meta.get("metadata", "{}"))
+
+
+def load(name: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """``(model, metadata)`` of a model by name (``pointkit models``: "default", the user's) or a
+    checkpoint path: :func:`load_checkpoint`, which takes either (``pointkit.models.load``)."""
+    return load_checkpoint(name, map_location)

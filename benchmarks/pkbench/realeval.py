@@ -42,9 +42,10 @@ from typing import Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
+from pointkit.lifting.pipeline import lift
 from pointkit.masks import silhouette_heuristic
 
-PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos"
+PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "photos"
 """Default location of the photo sets (``../shared/data/photos`` beside the repository)."""
 
 SETS = ("dino", "temple", "fountain")
@@ -468,8 +469,6 @@ def evaluate_set(
 ) -> SetReport:
     """Lift each image (``images``: indices, default all) with ``checkpoint`` and score it
     (:func:`score_image`) at its sparse true depth from ``neighbours`` neighbouring views."""
-    from pointkit.lifting.pipeline import lift
-
     idx = list(range(len(photos))) if images is None else list(images)
     cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     rgbs: dict[int, np.ndarray] = {}

@@ -28,10 +28,16 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from pointkit.errors import PointkitError
+from pointkit.io import write_npz_atomic
+from pointkit.lifting.pipeline import lift
+from pointkit.masks import silhouette_heuristic
+from pointkit.metrics import depth_metrics
+from pointkit.render.views import get_renderer, render_views
 
-SCANS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "meshes" / "scans"
+SCANS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "meshes" / "scans"
 """Default folder of the scans (``../shared/data/meshes/scans`` beside the repository)."""
 TEST_SCANS = (
     "armadillo.obj",
@@ -85,10 +91,6 @@ def render_test_views(
     Raises:
         PointkitError: the scans folder or a scan is missing, or an unknown background type.
     """
-    from tqdm import tqdm
-
-    from pointkit.render.views import get_renderer, render_views
-
     root = Path(scans) if scans is not None else SCANS
     missing = [n for n in names if not (root / n).is_file()]
     if missing:
@@ -121,8 +123,6 @@ def cached_test_views(
                 ]
     views = render_test_views(scans, resolution, progress=progress)
     if cache is not None:
-        from pointkit.io import write_npz_atomic
-
         write_npz_atomic(
             cache,
             image=np.stack([v.image for v in views]),
@@ -137,16 +137,12 @@ def cached_test_views(
 
 def _rmse(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, mode: str) -> float:
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None, None]  # noqa: E731
-    from pointkit.metrics import depth_metrics
-
     return depth_metrics(t(pred.astype(np.float64)), t(gt.astype(np.float64)), t(mask), mode=mode)["rmse"]
 
 
 def score_view(view: ScanView, raw: np.ndarray, lift_mask: np.ndarray) -> dict[str, float]:
     """Scores of one view: ``iou`` and, per mode, ``model_<mode>``, ``flat_<mode>``,
     ``heuristic_<mode>`` RMSEs over the true mask (see the module doc)."""
-    from pointkit.masks import silhouette_heuristic
-
     true = view.mask & (view.depth > 0)
     row = {"iou": float((lift_mask & true).sum() / max((lift_mask | true).sum(), 1))}
     pred = np.where(lift_mask, raw, 0.0)
@@ -163,10 +159,6 @@ def evaluate_scans(
     """Lift every view with ``checkpoint`` (None: the shipped model) and summarise per background
     type and over all: mean IoU, mean RMSEs, and ``<mode>_vs_flat`` / ``<mode>_vs_heuristic``
     ratios of mean RMSEs, plus the share of views whose mask came from each source."""
-    from tqdm import tqdm
-
-    from pointkit.lifting.pipeline import lift
-
     rows: dict[str, list[dict[str, float]]] = {}
     sources: dict[str, dict[str, int]] = {}
     for view in tqdm(views, desc="lift test scans", unit="img", disable=not progress):
