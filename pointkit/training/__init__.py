@@ -6,6 +6,6 @@
 
 from pointkit.training.config import TrainConfig
 from pointkit.training.data import PairData, collate_pairs, corr_subset
-from pointkit.training.loop import train
+from pointkit.training.trainer import train
 
 __all__ = ["TrainConfig", "PairData", "collate_pairs", "corr_subset", "train"]
