@@ -3,7 +3,7 @@
 Same network, device and batch in one run:
 
 * corr step: forward, ``correspondence_loss`` (K correspondences per pair, RANSAC on), backward,
-  clamp, SGD step -- exactly ``pointkit.training.loop.compute_loss`` as ``pointkit train`` runs it
+  clamp, SGD step -- exactly ``pointkit.training.objective.compute_loss`` as ``pointkit train`` runs it
   (bf16 autocast + channels_last on CUDA);
 * depth step: the same with the supervised aligned-MSE loss;
 * loader: ``PairData`` (in-memory cache) through a DataLoader, batches/s, no model.
@@ -36,7 +36,7 @@ from pointkit.data.format import Dataset, ObjectRecord, write_manifest, write_ob
 from pointkit.models import LiftNet, LiftNetConfig  # noqa: E402
 from pointkit.training import PairData, TrainConfig, collate_pairs  # noqa: E402
 from pointkit.models.device import resolve_device  # noqa: E402
-from pointkit.training.loop import compute_loss  # noqa: E402
+from pointkit.training.objective import StepContext, compute_loss  # noqa: E402
 from timing import run_times  # benchmarks/timing.py
 
 
@@ -125,8 +125,8 @@ def main() -> None:
         for loss_name in ("corr", "depth"):
             cfg = TrainConfig(datasets=[str(root)], out=tmp, loss=loss_name, hypotheses=args.hypotheses)
 
-            def step(cfg=cfg, tau=cfg.resolved_tau(args.size)):
-                loss, _ = compute_loss(model, batch, cfg, tau, 0, 0, device, autocast, cuda)
+            def step(ctx=StepContext(cfg, cfg.resolved_tau(args.size), 0, device, autocast, channels_last=cuda)):
+                loss, _ = compute_loss(model, batch, ctx, step=0)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_value_(model.parameters(), 5.0)

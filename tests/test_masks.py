@@ -17,7 +17,7 @@ from pointkit.masks import (
     silhouette_prior_batch,
 )
 from pointkit.models import LiftNet, LiftNetConfig, load_checkpoint
-from pointkit.training.loop import network_input
+from pointkit.training.objective import network_input
 
 
 def disc(side: int, radius: float, centre: tuple[float, float] | None = None) -> np.ndarray:

@@ -255,7 +255,7 @@ def test_center_weight_adds_the_squared_masked_mean_depth(dataset):
 
     from pointkit.data.format import Dataset
     from pointkit.training import PairData, collate_pairs
-    from pointkit.training.loop import compute_loss
+    from pointkit.training.objective import StepContext, compute_loss
 
     data = PairData([Dataset.open(dataset)], "train", input_size=32, corr_per_pair=10)
     batch = collate_pairs([data[i] for i in range(4)])
@@ -264,7 +264,10 @@ def test_center_weight_adds_the_squared_masked_mean_depth(dataset):
     losses = {}
     for w in (0.0, 2.0):
         cfg = TrainConfig(datasets=[str(dataset)], out="unused", center_weight=w, hypotheses=16)
-        losses[w], _ = compute_loss(net, batch, cfg, 1.25, 0, 0, torch.device("cpu"), nullcontext(), False)
+        ctx = StepContext(
+            cfg, tau=1.25, rank=0, device=torch.device("cpu"), autocast=nullcontext(), channels_last=False
+        )
+        losses[w], _ = compute_loss(net, batch, ctx, step=0)
     with torch.no_grad():
         d = net(batch["image"].float() / 127.5 - 1)[:, 0]
     m = batch["mask"].float()

@@ -1,4 +1,5 @@
-"""Resumable training state: one safetensors file of tensors plus one JSON file that names it.
+"""Checkpoints of a training run: the metadata of its LiftNet files (``model_metadata``), and the
+resumable training state, one safetensors file of tensors plus one JSON file that names it.
 
 ``RUN/state-<step>.safetensors`` holds the model state (``model.*``), the optimiser's tensors
 (``optim.<param>.<name>``) and the torch RNG states (``rng.*``). ``RUN/state.json`` holds the step,
@@ -21,9 +22,39 @@ import torch
 
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic, write_json_atomic
+from pointkit.training.config import TrainConfig
 
 STATE_JSON = "state.json"
 PREVIOUS_JSON = "state-previous.json"
+
+
+def model_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: float | None, datasets) -> dict[str, Any]:
+    """The metadata of a LiftNet checkpoint the run writes (best / last / step-NNNNNN.safetensors):
+    how it was trained, at which step, with which validation error (None: not validated)."""
+    from pointkit import __version__
+
+    return {
+        "trained_with": cfg.loss,
+        "ssi_weight": cfg.ssi_weight if cfg.loss == "corr+ssi" else None,
+        "input_size": model_cfg.input_size,
+        "mask_head": model_cfg.mask_head,
+        # lift's auto mask uses the head only when this run trained it: an untrained head, or one
+        # left behind while a fine-tune moved the shared trunk, gives plausible-looking blobs.
+        "mask_head_trusted": bool(model_cfg.mask_head and cfg.mask_weight > 0),
+        "mask_weight": cfg.mask_weight,
+        "prior": model_cfg.prior,
+        "prior_dropout": cfg.prior_dropout,
+        "step": step,
+        "val_corr_error_px": val_error,
+        "robust": cfg.robust,
+        "ransac": cfg.ransac,
+        "center_weight": cfg.center_weight,
+        "corr_per_pair": cfg.corr_per_pair,
+        "datasets": [str(d.root) for d in datasets],
+        "synth": cfg.synth,
+        "pointkit_version": __version__,
+        "depth_convention": "up to d -> a*d + b*u + c*v + e (tanh output)",
+    }
 
 
 def _optimizer_split(opt_state: dict) -> tuple[dict[str, torch.Tensor], dict]:
