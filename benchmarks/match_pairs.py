@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from pkbench import realeval  # noqa: E402
 from pointkit.data.format import Dataset  # noqa: E402
-from pointkit.match.pipeline import MatchSettings, build_matched_dataset  # noqa: E402
+from pointkit.match import MatchSettings, build_matched_dataset  # noqa: E402
 
 
 def _value(text: str):

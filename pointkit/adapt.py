@@ -176,7 +176,7 @@ def _match(cfg: AdaptConfig, out: Path, previous: dict[str, Any], progress: bool
     """Run the match stage (or reuse the finished one of ``previous``); refuse too few usable pairs
     with the reasons. Pair results are kept in ``out/pair-cache``: after photos were added, only
     the pairs with a new photo are matched."""
-    from pointkit.match.pipeline import MatchSettings, build_matched_dataset
+    from pointkit.match import MatchSettings, build_matched_dataset
 
     settings = MatchSettings(**cfg.match)
     matched = out / "matched"

@@ -126,7 +126,7 @@ def test_train_options_are_train_configs_settings():
 @pytest.mark.parametrize("job", ["match", "eval"])
 def test_match_and_eval_options_are_their_configs_settings(job):
     from pointkit.evaluate import EvalConfig
-    from pointkit.match.pipeline import MatchJob
+    from pointkit.match.settings import MatchJob
     from pointkit_cli.commands.evaluate import evaluate
     from pointkit_cli.commands.match import match
 

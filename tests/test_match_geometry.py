@@ -155,7 +155,7 @@ def test_mutual_ratio_matching():
 def test_pair_with_fewer_matches_than_ransac_needs():
     # --min-matches 4 (its least) lets a 4-match pair through to RANSAC, which needs 5: too few inliers, no crash
     from pointkit.match.features import Features
-    from pointkit.match.pipeline import MatchSettings, match_pair
+    from pointkit.match import MatchSettings, match_pair
 
     rng = np.random.default_rng(7)
     f = Features(rng.uniform(0, 100, (4, 2)), rng.random((4, 128)).astype(np.float32), np.ones(2))
@@ -165,7 +165,7 @@ def test_pair_with_fewer_matches_than_ransac_needs():
 
 def test_match_settings_built_in_python_are_checked_like_the_options():
     from pointkit.errors import PointkitError
-    from pointkit.match.pipeline import MatchSettings
+    from pointkit.match import MatchSettings
 
     with pytest.raises(PointkitError, match=r"^--min-matches 3: 3 is not in the range x>=4\.$"):
         MatchSettings(min_matches=3)

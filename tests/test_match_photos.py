@@ -143,7 +143,8 @@ def test_affine_warp_rejected_parallax_kept(shared_data, tmp_path):
     assert list(manifest["objects"]) == ["parallax"]
     assert any(f["cluster"] == "warp" and "no pair kept" in f["reason"] for f in manifest["failures"])
     # Whatever the RANSAC seed: before the MSAC refit rule, 2 of these 12 seeds kept the warp.
-    from pointkit.match.pipeline import _prepare_view, match_pair
+    from pointkit.match import match_pair
+    from pointkit.match.pipeline import _prepare_view
 
     s = MatchSettings()
     matcher = s.load_matcher()
@@ -243,7 +244,7 @@ def test_match_that_writes_nothing_exits_1_and_says_why(tmp_path, shared_data):
 def test_config_json_and_a_rerun_keeps_nothing_of_the_last(shared_data, tmp_path):
     """config.json beside manifest.json (readers ignore it); a re-run into the same --out starts
     from nothing; an --out another job's config.json claims is refused before any work."""
-    from pointkit.match.pipeline import MatchJob
+    from pointkit.match.settings import MatchJob
     from pointkit_cli.main import cli
 
     src = shared_data / "photos" / "dinoSparseRing"

@@ -17,184 +17,26 @@ import logging
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 
 from pointkit.data.format import ObjectRecord, check_object_id, object_id_from, write_manifest, write_object
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
-from pointkit.jobs.settings import CONFIG_FILE, Registered, load_saved, save, setting
-from pointkit.jobs.settings import check as check_settings
+from pointkit.jobs.settings import CONFIG_FILE, load_saved, save
 from pointkit.imaging import IMAGE_SUFFIXES
 from pointkit.masks import grabcut_mask
 from pointkit.match.features import Features, read_image, read_mask
-from pointkit.match.geometry import gric, ransac_affine_f, ransac_affine_map
+from pointkit.match.pairs import PairResult, match_pair
+from pointkit.match.settings import MatchJob, MatchSettings
 from pointkit.match.pair_cache import PairCache, pair_seed, photo_digest
 
 log = logging.getLogger(__name__)
 SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
-
-
-@dataclass
-class MatchSettings:
-    """Options of ``pointkit match`` (saved in the manifest under "settings"). The command's
-    options are made from these fields (:mod:`pointkit.jobs.settings`): a default, a range and a
-    help line live here only, and a value out of range is a one-line PointkitError.
-
-    Pixel thresholds are in the frame the features were detected in (after ``max_size``).
-    """
-
-    resolution: int = setting(
-        256, "Stored images are letterboxed to RESOLUTION x RESOLUTION.", type=click.IntRange(min=16)
-    )
-    masks: str = setting(
-        "none",
-        "Object masks: a folder of user masks (same stem as the photo), auto (GrabCut), or none.",
-        metavar="DIR|auto|none",
-    )
-    matcher: str = setting(
-        "sift",
-        "Features and matching: a pointkit.matchers plugin (built in: sift; `pointkit plugins` lists them).",
-        type=Registered("pointkit.matchers"),
-        metavar="NAME",
-    )
-    # Looser features / contrast / ratio keep 2-3x the pairs with none wrong, but adapt's depth got
-    # worse with them on the temple and the fountain: the defaults stay (docs/matching.md).
-    features: str = setting(
-        "sift",
-        "The sift matcher's descriptors (OpenCV SIFT; rootsift = Hellinger-normalised SIFT).",
-        type=click.Choice(["sift", "rootsift"]),
-    )
-    contrast: float = setting(
-        0.04,
-        "SIFT's contrast threshold (OpenCV's 0.04): lower finds keypoints on smooth, dim surfaces.",
-        type=click.FloatRange(min=0, min_open=True),
-    )
-    max_size: int = setting(
-        1024,
-        "Downscale photos so the longer side is at most PX before detecting features.",
-        type=click.IntRange(min=64),
-        metavar="PX",
-    )
-    max_features: int = setting(4000, "Keypoints per image (0 = all).", type=click.IntRange(min=0))
-    ratio: float = setting(0.8, "Lowe's ratio test.", type=click.FloatRange(0, 1, min_open=True))
-    threshold: float = setting(
-        1.0, "Affine-F inlier threshold, px in the --max-size frame.", type=click.FloatRange(min=0, min_open=True)
-    )
-    min_matches: int = setting(20, "Putative matches a pair needs.", type=click.IntRange(min=4))
-    min_inliers: int = setting(
-        15, "Affine-F inliers a kept pair needs (RANSAC needs 4 + 1).", type=click.IntRange(min=5)
-    )
-    seed: int = setting(0, "RANSAC seed.", type=int)
-    workers: int = setting(1, "Threads for features and pairs.", type=click.IntRange(min=1), metavar="W")
-
-    def __post_init__(self):
-        self.check()
-
-    def check(self) -> None:
-        """Every setting against its type (ranges, choices, a registered matcher).
-
-        Raises:
-            PointkitError: one line, ``--flag value: what is wrong``.
-        """
-        check_settings(self)
-
-    def load_matcher(self):
-        """The ``pointkit.matchers`` plugin named ``matcher``, built with these settings.
-
-        Raises:
-            PluginError (a PointkitError): no such matcher, or it failed to import.
-        """
-        from pointkit import registry
-
-        return registry.load("pointkit.matchers", self.matcher)(self)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The matching settings alone (the manifest's "settings"; a MatchJob's photos and out left out)."""
-        return {f.name: getattr(self, f.name) for f in fields(MatchSettings)}
-
-
-@dataclass(kw_only=True)
-class MatchJob(MatchSettings):
-    """A whole ``pointkit match`` job: the photos, the dataset folder and the settings; the
-    command's PHOTOS and --out, saved with the settings as ``<out>/config.json``."""
-
-    photos: str = setting(
-        help="Folder with one sub-folder of photos per object (the command's PHOTOS argument).",
-        type=click.Path(file_okay=False),
-        cli=False,
-    )
-    out: str = setting(help="Dataset folder to write.", type=click.Path(file_okay=False))
-
-    def __post_init__(self):
-        self.photos, self.out = str(self.photos), str(self.out)
-        super().__post_init__()
-
-
-@dataclass
-class PairResult:
-    """One matched pair. ``uv_src``/``uv_tgt`` (K, 2): kept correspondences, original frames."""
-
-    matches: int
-    inliers: int
-    affine_map_inliers: int
-    sigma: float | None
-    gric_f: float | None
-    gric_h: float | None
-    kept: bool
-    reason: str
-    uv_src: np.ndarray = field(repr=False)
-    uv_tgt: np.ndarray = field(repr=False)
-
-
-def match_pair(
-    fa: Features, fb: Features, settings: MatchSettings, rng: np.random.Generator, matcher=None
-) -> PairResult:
-    """Match two images' features (with ``matcher``, default ``settings.load_matcher()``), fit the
-    affine F, and decide whether the pair is kept.
-
-    Decision, in order: fewer than ``min_matches`` putative matches -> "too few matches";
-    fewer than ``min_inliers`` affine-F inliers -> "too few inliers"; GRIC of the best 2D
-    affine map <= GRIC of F_A -> "a 2D affine map explains it (GRIC)"; else kept. GRIC uses
-    every putative match and sigma = 1.4826 median(|e_F|) over the F_A inliers (floor 0.05 px).
-    """
-    empty = np.zeros((0, 2))
-    m = (matcher if matcher is not None else settings.load_matcher()).match(fa, fb)
-    if len(m) < settings.min_matches:
-        return PairResult(
-            len(m), 0, 0, None, None, None, False, f"too few matches ({len(m)} < {settings.min_matches})", empty, empty
-        )
-    src, tgt = fa.uv[m[:, 0]], fb.uv[m[:, 1]]
-    ws, wt = src * fa.scale, tgt * fb.scale  # the frames the detector saw
-    fit = ransac_affine_f(ws, wt, settings.threshold, rng)
-    n_in = 0 if fit is None else int(fit.inliers.sum())  # None: fewer than 5 matches (--min-matches < 5)
-    if n_in < settings.min_inliers:
-        return PairResult(
-            len(m), n_in, 0, None, None, None, False, f"too few inliers ({n_in} < {settings.min_inliers})", empty, empty
-        )
-    hmap = ransac_affine_map(ws, wt, settings.threshold, rng)
-    sigma = max(1.4826 * float(np.median(fit.errors[fit.inliers])), 0.05)
-    g_f = gric(fit.errors, sigma, manifold_dim=3, num_params=4)
-    g_h = gric(hmap.errors, sigma, manifold_dim=2, num_params=6)
-    kept = g_f < g_h
-    reason = "kept" if kept else "a 2D affine map explains it (GRIC)"
-    return PairResult(
-        len(m),
-        n_in,
-        int(hmap.inliers.sum()),
-        sigma,
-        g_f,
-        g_h,
-        bool(kept),
-        reason,
-        src[fit.inliers] if kept else empty,
-        tgt[fit.inliers] if kept else empty,
-    )
 
 
 def sanitize_id(name: str, taken: set[str]) -> str:

@@ -6,7 +6,7 @@ import json
 import click
 
 from pointkit.jobs.settings import click_options, from_cli
-from pointkit.match.pipeline import MatchJob
+from pointkit.match.settings import MatchJob
 
 
 @click.command()
