@@ -11,7 +11,8 @@
 # BANK_DIR holds *.npz banks (all pooled). Side by side on the one GPU, with one seed and the same
 # data, fresh LiftNets (ngf 24) differ only in what RUNS says: space-separated NAME=LOSS,SIZE,MASK_WEIGHT
 # (default "corr=corr,128,1 ssi=ssi,128,1 corrssi=corr+ssi,128,1", issue 20's limits table). With
-# INIT_CHECKPOINT a further run, "finetune", fine-tunes it with the correspondence loss. Every run
+# INIT_CHECKPOINT a further run, "finetune", fine-tunes it with the correspondence loss (lr FT_LR,
+# default 2e-4; RUNS="" trains the fine-tune alone). Every run
 # keeps its model at each step of KEEP_STEPS (default "500 1000": 32k and 64k pairs at batch 64, so
 # runs compare at an equal number of images) beside its best checkpoint at the deadline. Rehearse on
 # a CPU with TINY=1 (tiny sizes, MAX_STEPS=10 steps, so that a slow machine still reaches every
@@ -87,7 +88,7 @@ COMMON=(train "${SYNTH[@]}" --synth-zoom 1,1.5 --corr-per-pair 200 --mask-head -
         --steps $MAX_STEPS --patience 0 --seed 0 --device $DEV --amp auto --keep-every "$KEEP_EVERY" "${TRAIN[@]}")
 RUNS_STARTED=(); PIDS=()
 stage "training until +$TOTAL s ($(left) s left)"
-for spec in ${RUNS:-corr=corr,128,1 ssi=ssi,128,1 corrssi=corr+ssi,128,1}; do
+for spec in ${RUNS-corr=corr,128,1 ssi=ssi,128,1 corrssi=corr+ssi,128,1}; do
     IFS=, read -r loss size mask_weight <<< "${spec#*=}"
     r=${spec%%=*}
     $PY -m pointkit_cli.main -q "${COMMON[@]}" --input-size $(( size / SIZE_DIV )) --ngf $NGF --loss "$loss" \
@@ -95,7 +96,7 @@ for spec in ${RUNS:-corr=corr,128,1 ssi=ssi,128,1 corrssi=corr+ssi,128,1}; do
     PIDS+=($!); RUNS_STARTED+=("$r")
 done
 if [ -n "$INIT" ]; then
-    $PY -m pointkit_cli.main -q "${COMMON[@]}" --loss corr --mask-weight 1 --init "$INIT" --lr 2e-4 \
+    $PY -m pointkit_cli.main -q "${COMMON[@]}" --loss corr --mask-weight 1 --init "$INIT" --lr "${FT_LR:-2e-4}" \
         --out "$OUT/work/finetune" > "$OUT/work-finetune.out" 2>&1 &
     PIDS+=($!); RUNS_STARTED+=(finetune)
 fi
