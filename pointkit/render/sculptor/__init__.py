@@ -36,141 +36,25 @@ from typing import Callable
 import numpy as np
 import trimesh
 
-Field = Callable[[tuple], np.ndarray]
-
-GRID = 72
-"""Samples along the longest side of a family's bounding box."""
-
-
-# --------------------------------------------------------------------------- primitives
-def _len(*c):
-    return np.sqrt(sum(ci * ci for ci in c))
-
-
-def _sphere(p, c, r):
-    return _len(p[0] - c[0], p[1] - c[1], p[2] - c[2]) - r
-
-
-def _rot(p, c, rot):
-    """Coordinates of points ``p`` in a frame at ``c`` whose axes are the columns of ``rot``."""
-    x, y, z = p[0] - c[0], p[1] - c[1], p[2] - c[2]
-    return tuple(x * rot[0, i] + y * rot[1, i] + z * rot[2, i] for i in range(3))
-
-
-def _ellipsoid(p, c, r, rot=None):
-    q = _rot(p, c, rot) if rot is not None else (p[0] - c[0], p[1] - c[1], p[2] - c[2])
-    k0 = _len(q[0] / r[0], q[1] / r[1], q[2] / r[2])
-    k1 = _len(q[0] / r[0] ** 2, q[1] / r[1] ** 2, q[2] / r[2] ** 2)
-    return k0 * (k0 - 1.0) / np.maximum(k1, 1e-6)
-
-
-def _capsule(p, a, b, ra, rb=None):
-    """A capsule from ``a`` to ``b`` whose radius goes from ``ra`` to ``rb`` (a round cone)."""
-    rb = ra if rb is None else rb
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ba = b - a
-    pa = (p[0] - a[0], p[1] - a[1], p[2] - a[2])
-    h = np.clip((pa[0] * ba[0] + pa[1] * ba[1] + pa[2] * ba[2]) / max(ba @ ba, 1e-9), 0.0, 1.0)
-    return _len(pa[0] - ba[0] * h, pa[1] - ba[1] * h, pa[2] - ba[2] * h) - (ra + (rb - ra) * h)
-
-
-def _box(p, c, half, rounding=0.0):
-    q = [np.abs(p[i] - c[i]) - (half[i] - rounding) for i in range(3)]
-    outside = _len(*(np.maximum(qi, 0) for qi in q))
-    return outside + np.minimum(np.maximum(np.maximum(q[0], q[1]), q[2]), 0) - rounding
-
-
-def _cylinder(p, c, r, half_h):
-    """A vertical (Y-axis) cylinder."""
-    dr = _len(p[0] - c[0], p[2] - c[2]) - r
-    dy = np.abs(p[1] - c[1]) - half_h
-    return _len(np.maximum(dr, 0), np.maximum(dy, 0)) + np.minimum(np.maximum(dr, dy), 0)
-
-
-def _torus(p, c, big, small, axis=1):
-    q = (p[0] - c[0], p[1] - c[1], p[2] - c[2])
-    a = [i for i in range(3) if i != axis]
-    return _len(_len(q[a[0]], q[a[1]]) - big, q[axis]) - small
-
-
-def _smin(a, b, k):
-    h = np.clip(0.5 + 0.5 * (b - a) / k, 0.0, 1.0)
-    return b + (a - b) * h - k * h * (1.0 - h)
-
-
-def _smax(a, b, k):
-    return -_smin(-a, -b, k)
-
-
-def _ssub(a, b, k):
-    """``a`` minus ``b``, smoothly."""
-    return _smax(a, -b, k)
-
-
-def _union(ds, k):
-    out = ds[0]
-    for d in ds[1:]:
-        out = _smin(out, d, k)
-    return out
-
-
-def _noise(p, rng, amp, freq, n=4):
-    """Low-amplitude band-limited surface noise (a sum of random plane waves)."""
-    out = 0.0
-    for _ in range(n):
-        k = rng.normal(0, 1, 3)
-        k = k / np.linalg.norm(k) * freq * rng.uniform(0.6, 1.4)
-        out = out + np.sin(p[0] * k[0] + p[1] * k[1] + p[2] * k[2] + rng.uniform(0, 2 * np.pi))
-    return amp * out / np.sqrt(n)
-
-
-def _chisel(p, rng, amp, freq):
-    """Ridged, faceted marks like claw-chisel strokes: |sin| of a few random directions."""
-    out = 0.0
-    for _ in range(2):
-        k = rng.normal(0, 1, 3)
-        k = k / np.linalg.norm(k) * freq
-        out = out + np.abs(np.sin(p[0] * k[0] + p[1] * k[1] + p[2] * k[2]))
-    return amp * out
-
-
-def _rot_matrix(axis, angle):
-    return trimesh.transformations.rotation_matrix(angle, axis)[:3, :3]
-
-
-# --------------------------------------------------------------------------- meshing
-def _march(field: Field, lo, hi, n: int = GRID, min_n: int = 20, keep: float = 0.15) -> trimesh.Trimesh:
-    """Mesh the zero set of ``field`` (negative inside) over the box [lo, hi].
-
-    Voxels are cubic where possible (``n`` samples along the longest side), with at least
-    ``min_n`` samples along every side. Components with fewer than ``keep`` times the faces of
-    the largest one are dropped.
-    """
-    from skimage.measure import marching_cubes
-
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    ext = hi - lo
-    counts = [max(min_n, int(round(n * e / ext.max()))) for e in ext]
-    axes = [np.linspace(lo[i], hi[i], counts[i], dtype=np.float32) for i in range(3)]
-    p = np.meshgrid(*axes, indexing="ij", sparse=True)
-    p = tuple(np.broadcast_to(a, counts) for a in p)
-    d = np.asarray(field(p), np.float32)
-    spacing = tuple(float(a[1] - a[0]) for a in axes)
-    # Pad with "outside" so every surface is closed at the box's border.
-    verts, faces, _, _ = marching_cubes(np.pad(-d, 1, constant_values=-1.0), level=0.0, spacing=spacing)
-    verts = verts - np.array(spacing) + lo
-    mesh = trimesh.Trimesh(verts, faces[:, ::-1], process=False)
-    parts = mesh.split(only_watertight=False)
-    if len(parts) > 1:
-        biggest = max(len(m.faces) for m in parts)
-        mesh = trimesh.util.concatenate([m for m in parts if len(m.faces) >= keep * biggest])
-    return mesh
-
-
-def _bounds(points, radii, pad=0.06):
-    points = np.asarray(points, float).reshape(-1, 3)
-    radii = np.broadcast_to(np.asarray(radii, float), (len(points),))[:, None]
-    return (points - radii).min(0) - pad, (points + radii).max(0) + pad
+from pointkit.render.sculptor.sdf import (
+    length,
+    sphere,
+    in_frame,
+    ellipsoid,
+    capsule,
+    box,
+    cylinder,
+    torus,
+    smin,
+    smax,
+    ssub,
+    union,
+    noise,
+    chisel,
+    rot_matrix,
+    march,
+    bounds,
+)
 
 
 # --------------------------------------------------------------------------- head / bust
@@ -182,56 +66,56 @@ def _head_field(rng: np.random.Generator, s: float = 1.0):
     nose_len = rng.uniform(0.12, 0.2)
     eye_y, eye_x = rng.uniform(-0.02, 0.04), rng.uniform(0.1, 0.13)
     hair = rng.choice(["none", "cap", "long", "hat", "headdress", "curls"], p=[0.2, 0.25, 0.15, 0.15, 0.1, 0.15])
-    tilt = _rot_matrix([1, 0, 0], rng.uniform(-0.15, 0.2)) @ _rot_matrix([0, 1, 0], rng.uniform(-0.35, 0.35))
+    tilt = rot_matrix([1, 0, 0], rng.uniform(-0.15, 0.2)) @ rot_matrix([0, 1, 0], rng.uniform(-0.35, 0.35))
     nrng = np.random.default_rng(rng.integers(2**32))
     noise_amp = rng.uniform(0.0, 0.008)
 
     def field(p):
-        p = _rot(p, np.zeros(3), tilt.T)  # p in head frame
+        p = in_frame(p, np.zeros(3), tilt.T)  # p in head frame
         p = (p[0] / s, p[1] / s, p[2] / s)
-        d = _ellipsoid(p, (0, 0.14, -0.04), (cw, ch, cd))
-        d = _smin(d, _ellipsoid(p, (0, -0.1, 0.1), (fw, 0.36, 0.28)), 0.08)
-        d = _smin(d, _ellipsoid(p, (0, -0.36, 0.16), (jaw, 0.12, 0.14)), 0.08)  # jaw and chin
-        d = _smin(d, _sphere(p, (0, -0.42, 0.26), 0.07), 0.05)
+        d = ellipsoid(p, (0, 0.14, -0.04), (cw, ch, cd))
+        d = smin(d, ellipsoid(p, (0, -0.1, 0.1), (fw, 0.36, 0.28)), 0.08)
+        d = smin(d, ellipsoid(p, (0, -0.36, 0.16), (jaw, 0.12, 0.14)), 0.08)  # jaw and chin
+        d = smin(d, sphere(p, (0, -0.42, 0.26), 0.07), 0.05)
         for sx in (-1, 1):  # cheekbones
-            d = _smin(d, _ellipsoid(p, (sx * 0.17, -0.07, 0.23), (0.08, 0.06, 0.07)), 0.05)
-        d = _smin(d, _capsule(p, (-0.19, eye_y + 0.09, 0.29), (0.19, eye_y + 0.09, 0.29), 0.05), 0.06)
+            d = smin(d, ellipsoid(p, (sx * 0.17, -0.07, 0.23), (0.08, 0.06, 0.07)), 0.05)
+        d = smin(d, capsule(p, (-0.19, eye_y + 0.09, 0.29), (0.19, eye_y + 0.09, 0.29), 0.05), 0.06)
         for sx in (-1, 1):  # eye sockets, then the eyeballs
-            d = _ssub(d, _ellipsoid(p, (sx * eye_x, eye_y, 0.35), (0.075, 0.05, 0.07)), 0.03)
-            d = np.minimum(d, _sphere(p, (sx * eye_x, eye_y, 0.27), 0.05))
-        d = _smin(d, _capsule(p, (0, eye_y + 0.02, 0.33), (0, eye_y - nose_len, 0.41), 0.03, 0.045), 0.03)
+            d = ssub(d, ellipsoid(p, (sx * eye_x, eye_y, 0.35), (0.075, 0.05, 0.07)), 0.03)
+            d = np.minimum(d, sphere(p, (sx * eye_x, eye_y, 0.27), 0.05))
+        d = smin(d, capsule(p, (0, eye_y + 0.02, 0.33), (0, eye_y - nose_len, 0.41), 0.03, 0.045), 0.03)
         for sx in (-1, 1):  # nostril wings
-            d = _smin(d, _sphere(p, (sx * 0.035, eye_y - nose_len + 0.01, 0.37), 0.03), 0.02)
+            d = smin(d, sphere(p, (sx * 0.035, eye_y - nose_len + 0.01, 0.37), 0.03), 0.02)
         my = eye_y - nose_len - 0.09
-        d = _smin(d, _ellipsoid(p, (0, my + 0.025, 0.35), (0.08, 0.025, 0.04)), 0.02)  # lips
-        d = _smin(d, _ellipsoid(p, (0, my - 0.03, 0.34), (0.07, 0.028, 0.04)), 0.02)
-        d = _ssub(d, _ellipsoid(p, (0, my, 0.39), (0.07, 0.006, 0.03)), 0.006)  # mouth line
+        d = smin(d, ellipsoid(p, (0, my + 0.025, 0.35), (0.08, 0.025, 0.04)), 0.02)  # lips
+        d = smin(d, ellipsoid(p, (0, my - 0.03, 0.34), (0.07, 0.028, 0.04)), 0.02)
+        d = ssub(d, ellipsoid(p, (0, my, 0.39), (0.07, 0.006, 0.03)), 0.006)  # mouth line
         for sx in (-1, 1):  # ears, with a hollow
-            ear = _ellipsoid(p, (sx * (cw - 0.01), -0.02, 0.0), (0.04, 0.11, 0.07))
-            ear = _ssub(ear, _ellipsoid(p, (sx * (cw + 0.03), -0.02, 0.01), (0.02, 0.07, 0.04)), 0.01)
-            d = _smin(d, ear, 0.03)
+            ear = ellipsoid(p, (sx * (cw - 0.01), -0.02, 0.0), (0.04, 0.11, 0.07))
+            ear = ssub(ear, ellipsoid(p, (sx * (cw + 0.03), -0.02, 0.01), (0.02, 0.07, 0.04)), 0.01)
+            d = smin(d, ear, 0.03)
         if hair in ("cap", "long", "curls"):
-            h = _ellipsoid(p, (0, 0.18, -0.07), (cw + 0.04, ch + 0.03, cd + 0.04))
-            h = _smax(h, -(p[2] - 0.24 + 0.5 * (p[1] - 0.3)), 0.04)  # hairline slopes back
-            h = _smax(h, -(p[1] + (0.55 if hair == "long" else 0.02)), 0.04)
+            h = ellipsoid(p, (0, 0.18, -0.07), (cw + 0.04, ch + 0.03, cd + 0.04))
+            h = smax(h, -(p[2] - 0.24 + 0.5 * (p[1] - 0.3)), 0.04)  # hairline slopes back
+            h = smax(h, -(p[1] + (0.55 if hair == "long" else 0.02)), 0.04)
             if hair == "long":
-                h = _smin(h, _ellipsoid(p, (0, -0.25, -0.18), (cw + 0.03, 0.45, 0.22)), 0.1)
+                h = smin(h, ellipsoid(p, (0, -0.25, -0.18), (cw + 0.03, 0.45, 0.22)), 0.1)
             if hair == "curls":
                 h = h + 0.03 * np.sin(p[0] * 40) * np.sin(p[1] * 40) * np.sin(p[2] * 40)
             else:
                 h = h + 0.012 * np.abs(np.sin(28 * np.arctan2(p[0], p[2] + 0.2)))  # strands
-            d = _smin(d, h, 0.03)
+            d = smin(d, h, 0.03)
         elif hair == "hat":
-            d = _smin(d, _cylinder(p, (0, 0.42, -0.05), cw + 0.02, 0.15), 0.03)
-            d = np.minimum(d, _cylinder(p, (0, 0.3, -0.05), cw + 0.18, 0.015))
+            d = smin(d, cylinder(p, (0, 0.42, -0.05), cw + 0.02, 0.15), 0.03)
+            d = np.minimum(d, cylinder(p, (0, 0.3, -0.05), cw + 0.18, 0.015))
         elif hair == "headdress":
-            hd = _capsule(p, (0, 0.3, -0.1), (0, 0.75, -0.2), cw + 0.02, cw * 0.75)
-            hd = _smin(hd, _ellipsoid(p, (0, 0.0, -0.18), (cw + 0.08, 0.4, 0.26)), 0.06)
-            hd = _smax(hd, -(p[2] - 0.18 + 0.3 * p[1]), 0.03)
+            hd = capsule(p, (0, 0.3, -0.1), (0, 0.75, -0.2), cw + 0.02, cw * 0.75)
+            hd = smin(hd, ellipsoid(p, (0, 0.0, -0.18), (cw + 0.08, 0.4, 0.26)), 0.06)
+            hd = smax(hd, -(p[2] - 0.18 + 0.3 * p[1]), 0.03)
             hd = hd - 0.01 * np.abs(np.sin(p[1] * 45))
-            d = _smin(d, hd, 0.03)
+            d = smin(d, hd, 0.03)
         if noise_amp:
-            d = d + _noise(p, nrng, noise_amp, 25.0)
+            d = d + noise(p, nrng, noise_amp, 25.0)
         return d * s
 
     return field
@@ -243,10 +127,10 @@ def head(rng: np.random.Generator) -> trimesh.Trimesh:
     cut = rng.uniform(-0.75, -0.6)
 
     def f(p):
-        d = _smin(field(p), _capsule(p, (0, -0.3, -0.02), (0, cut - 0.1, -0.04), 0.15, 0.16), 0.06)
-        return _smax(d, cut - p[1], 0.01)
+        d = smin(field(p), capsule(p, (0, -0.3, -0.02), (0, cut - 0.1, -0.04), 0.15, 0.16), 0.06)
+        return smax(d, cut - p[1], 0.01)
 
-    return _march(f, (-0.6, cut - 0.05, -0.65), (0.6, 1.0, 0.6))
+    return march(f, (-0.6, cut - 0.05, -0.65), (0.6, 1.0, 0.6))
 
 
 def bust(rng: np.random.Generator) -> trimesh.Trimesh:
@@ -260,29 +144,29 @@ def bust(rng: np.random.Generator) -> trimesh.Trimesh:
     nrng = np.random.default_rng(rng.integers(2**32))
 
     def f(p):
-        d = _smin(field(p), _capsule(p, (0, -0.25, -0.02), (0, -0.8, -0.02), 0.13, 0.16), 0.06)
-        body = _ellipsoid(p, (0, -0.88, -0.04), (sw, 0.2, depth))
+        d = smin(field(p), capsule(p, (0, -0.25, -0.02), (0, -0.8, -0.02), 0.13, 0.16), 0.06)
+        body = ellipsoid(p, (0, -0.88, -0.04), (sw, 0.2, depth))
         for sx in (-1, 1):
-            body = _smin(body, _sphere(p, (sx * sw * 0.85, -0.88, -0.04), 0.16), 0.1)
-        body = _smin(body, _ellipsoid(p, (0, -1.05, 0.02), (sw * 0.75, 0.35, depth + 0.02)), 0.1)
+            body = smin(body, sphere(p, (sx * sw * 0.85, -0.88, -0.04), 0.16), 0.1)
+        body = smin(body, ellipsoid(p, (0, -1.05, 0.02), (sw * 0.75, 0.35, depth + 0.02)), 0.1)
         for sx in (-1, 1):  # pectoral masses
-            body = _smin(body, _ellipsoid(p, (sx * 0.18, -1.0, 0.14), (0.15, 0.1, 0.12)), 0.06)
+            body = smin(body, ellipsoid(p, (sx * 0.18, -1.0, 0.14), (0.15, 0.1, 0.12)), 0.06)
         if draped:
-            fold = _capsule(p, (-sw, -0.75, 0.08), (sw * 0.4, -1.25, 0.2), 0.07)
-            body = _smin(body, fold + 0.02 * np.sin(p[0] * 30), 0.05)
-        d = _smin(d, body, 0.08)
+            fold = capsule(p, (-sw, -0.75, 0.08), (sw * 0.4, -1.25, 0.2), 0.07)
+            body = smin(body, fold + 0.02 * np.sin(p[0] * 30), 0.05)
+        d = smin(d, body, 0.08)
         # carved flat below, with a slight waist so the bust stands
-        d = _smax(d, bottom - p[1], 0.02)
-        d = d + _noise(p, nrng, 0.004, 20.0)
+        d = smax(d, bottom - p[1], 0.02)
+        d = d + noise(p, nrng, 0.004, 20.0)
         if plinth == "box":
-            d = np.minimum(d, _box(p, (0, bottom - ph / 2, -0.03), (sw * 0.55, ph / 2 + 0.01, 0.3), 0.02))
+            d = np.minimum(d, box(p, (0, bottom - ph / 2, -0.03), (sw * 0.55, ph / 2 + 0.01, 0.3), 0.02))
         elif plinth == "round":
-            d = np.minimum(d, _cylinder(p, (0, bottom - ph / 2, -0.03), sw * 0.5, ph / 2 + 0.01))
-            d = _smin(d, _torus(p, (0, bottom - ph, -0.03), sw * 0.5, 0.04), 0.02)
+            d = np.minimum(d, cylinder(p, (0, bottom - ph / 2, -0.03), sw * 0.5, ph / 2 + 0.01))
+            d = smin(d, torus(p, (0, bottom - ph, -0.03), sw * 0.5, 0.04), 0.02)
         return d
 
     lo_y = bottom - (ph + 0.06 if plinth != "none" else 0.05)
-    return _march(f, (-sw - 0.25, lo_y, -0.7), (sw + 0.25, 0.9, 0.65))
+    return march(f, (-sw - 0.25, lo_y, -0.7), (sw + 0.25, 0.9, 0.65))
 
 
 # --------------------------------------------------------------------------- figure
@@ -343,8 +227,8 @@ def _drapery(p, waist, top: float, bot: float, radius: float, flare: float, n_fo
     theta = np.arctan2(p[0] - waist[0], p[2] - waist[2])
     r = radius + flare * t * (1 + fold_amp / 0.05 * 0.1 * np.sin(n_folds * theta))
     r = r + fold_amp * t * np.sin(n_folds * theta + 3 * t)
-    cone = (_len(p[0] - waist[0], p[2] - waist[2]) - r) * 0.7
-    return _smax(cone, np.maximum(p[1] - top, bot - p[1]), 0.02)
+    cone = (length(p[0] - waist[0], p[2] - waist[2]) - r) * 0.7
+    return smax(cone, np.maximum(p[1] - top, bot - p[1]), 0.02)
 
 
 def figure(rng: np.random.Generator) -> trimesh.Trimesh:
@@ -358,8 +242,8 @@ def figure(rng: np.random.Generator) -> trimesh.Trimesh:
     flare = rng.uniform(0.25, 0.45)
     nrng = np.random.default_rng(rng.integers(2**32))
     if pose == "reclining":  # lie along X, propped on one elbow
-        rot = _rot_matrix([0, 0, 1], np.pi / 2 * rng.choice([-1, 1]) * rng.uniform(0.75, 0.95))
-        rot = _rot_matrix([0, 1, 0], rng.uniform(-0.4, 0.4)) @ rot
+        rot = rot_matrix([0, 0, 1], np.pi / 2 * rng.choice([-1, 1]) * rng.uniform(0.75, 0.95))
+        rot = rot_matrix([0, 1, 0], rng.uniform(-0.4, 0.4)) @ rot
         j = {k: rot @ v for k, v in j.items()}
     floor = min(v[1] for v in j.values()) - 0.03
     if pose == "seated":
@@ -367,31 +251,29 @@ def figure(rng: np.random.Generator) -> trimesh.Trimesh:
     pts = np.array(list(j.values()))
 
     def f(p):
-        ds = [_capsule(p, j[a], j[b], ra * bulk, rb * bulk) for a, b, ra, rb in _BONES]
-        d = _union(ds, 0.05)
+        ds = [capsule(p, j[a], j[b], ra * bulk, rb * bulk) for a, b, ra, rb in _BONES]
+        d = union(ds, 0.05)
         c, pl = j["chest"], j["pelvis"]
-        d = _smin(
-            d, _ellipsoid(p, c - 0.06 * (c - pl) / np.linalg.norm(c - pl), (0.18 * bulk, 0.14, 0.11 * bulk)), 0.08
-        )
-        d = _smin(d, _ellipsoid(p, pl, (0.16 * bulk, 0.11, 0.11 * bulk)), 0.08)
-        d = _smin(d, _sphere(p, j["head"], 0.1), 0.04)
-        d = _smin(d, _sphere(p, j["head"] + [0, -0.03, 0.06], 0.06), 0.04)  # face / jaw mass
+        d = smin(d, ellipsoid(p, c - 0.06 * (c - pl) / np.linalg.norm(c - pl), (0.18 * bulk, 0.14, 0.11 * bulk)), 0.08)
+        d = smin(d, ellipsoid(p, pl, (0.16 * bulk, 0.11, 0.11 * bulk)), 0.08)
+        d = smin(d, sphere(p, j["head"], 0.1), 0.04)
+        d = smin(d, sphere(p, j["head"] + [0, -0.03, 0.06], 0.06), 0.04)  # face / jaw mass
         for s in "lr":
-            d = _smin(d, _ellipsoid(p, j["foot" + s] + [0, -0.01, 0.05], (0.04, 0.03, 0.08)), 0.03)
+            d = smin(d, ellipsoid(p, j["foot" + s] + [0, -0.01, 0.05], (0.04, 0.03, 0.08)), 0.03)
         if drapery:
-            d = _smin(d, _drapery(p, pl, pl[1] + 0.05, floor + 0.02, 0.16 * bulk, flare, n_folds, fold_amp), 0.05)
+            d = smin(d, _drapery(p, pl, pl[1] + 0.05, floor + 0.02, 0.16 * bulk, flare, n_folds, fold_amp), 0.05)
         if pose == "seated":
-            d = np.minimum(d, _box(p, (0, -0.22, -0.05), (0.3, 0.2 + 0.01, 0.25), 0.03))
-            d = _smin(d, _box(p, (0, floor - 0.05, 0.1), (0.35, 0.05, 0.45), 0.02), 0.02)
+            d = np.minimum(d, box(p, (0, -0.22, -0.05), (0.3, 0.2 + 0.01, 0.25), 0.03))
+            d = smin(d, box(p, (0, floor - 0.05, 0.1), (0.35, 0.05, 0.45), 0.02), 0.02)
         elif pose == "reclining":
-            d = _smin(d, _box(p, (pts[:, 0].mean(), floor - 0.05, 0), (1.1, 0.07, 0.3), 0.03), 0.06)
+            d = smin(d, box(p, (pts[:, 0].mean(), floor - 0.05, 0), (1.1, 0.07, 0.3), 0.03), 0.06)
         elif base == "box":
-            d = _smin(d, _box(p, (0, floor - 0.06, 0), (0.3, 0.06, 0.3), 0.02), 0.03)
+            d = smin(d, box(p, (0, floor - 0.06, 0), (0.3, 0.06, 0.3), 0.02), 0.03)
         elif base == "round":
-            d = _smin(d, _cylinder(p, (0, floor - 0.06, 0), 0.3, 0.06), 0.03)
-        return d + _noise(p, nrng, 0.004, 25.0)
+            d = smin(d, cylinder(p, (0, floor - 0.06, 0), 0.3, 0.06), 0.03)
+        return d + noise(p, nrng, 0.004, 25.0)
 
-    lo, hi = _bounds(pts, 0.2)
+    lo, hi = bounds(pts, 0.2)
     if pose == "seated":
         lo = np.minimum(lo, [-0.4, floor - 0.12, -0.35])
         hi = np.maximum(hi, [0.4, 0.1, 0.6])
@@ -401,7 +283,7 @@ def figure(rng: np.random.Generator) -> trimesh.Trimesh:
     else:
         lo = np.minimum(lo, [-0.35 - flare * drapery, floor - 0.15, -0.35 - flare * drapery])
         hi = np.maximum(hi, [0.35 + flare * drapery, floor, 0.35 + flare * drapery])
-    return _march(f, lo, hi)
+    return march(f, lo, hi)
 
 
 # --------------------------------------------------------------------------- animal
@@ -443,29 +325,29 @@ def _quadruped(rng: np.random.Generator) -> trimesh.Trimesh:
     pts = [shoulder, neck_end, head_c, tail_b, tail_a, *feet, [bl + 0.1, body_y, 0], [-bl - 0.1, body_y, 0]]
 
     def f(p):
-        d = _ellipsoid(p, (0, body_y, 0), (bl, bh, bw))
-        d = _smin(d, _ellipsoid(p, (bl * 0.55, body_y + 0.03, 0), (bl * 0.4, bh * 1.1, bw * 1.05)), 0.08)
-        d = _smin(d, _capsule(p, shoulder, neck_end, bh * 0.55, head_l * 0.4), 0.08)
-        d = _smin(d, _ellipsoid(p, head_c, (head_l * 0.6, head_l * 0.42, head_l * 0.4)), 0.05)
-        d = _smin(d, _capsule(p, head_c, head_c + head_dir * head_l * 0.9, head_l * 0.3, head_l * 0.22), 0.04)
+        d = ellipsoid(p, (0, body_y, 0), (bl, bh, bw))
+        d = smin(d, ellipsoid(p, (bl * 0.55, body_y + 0.03, 0), (bl * 0.4, bh * 1.1, bw * 1.05)), 0.08)
+        d = smin(d, capsule(p, shoulder, neck_end, bh * 0.55, head_l * 0.4), 0.08)
+        d = smin(d, ellipsoid(p, head_c, (head_l * 0.6, head_l * 0.42, head_l * 0.4)), 0.05)
+        d = smin(d, capsule(p, head_c, head_c + head_dir * head_l * 0.9, head_l * 0.3, head_l * 0.22), 0.04)
         for sz in (-1, 1):
             ear = head_c + [-head_l * 0.2, head_l * 0.45, sz * head_l * 0.25]
-            d = _smin(d, _capsule(p, head_c + [-head_l * 0.2, 0.0, sz * head_l * 0.2], ear, 0.035, 0.012), 0.02)
-            d = _ssub(
-                d, _sphere(p, head_c + head_dir * head_l * 0.25 + [0, head_l * 0.15, sz * head_l * 0.38], 0.025), 0.01
+            d = smin(d, capsule(p, head_c + [-head_l * 0.2, 0.0, sz * head_l * 0.2], ear, 0.035, 0.012), 0.02)
+            d = ssub(
+                d, sphere(p, head_c + head_dir * head_l * 0.25 + [0, head_l * 0.15, sz * head_l * 0.38], 0.025), 0.01
             )
-        d = _smin(d, _capsule(p, tail_a, tail_b, 0.05, 0.02), 0.04)
+        d = smin(d, capsule(p, tail_a, tail_b, 0.05, 0.02), 0.04)
         for hip, knee, foot in zip(hips, knees, feet):
-            d = _smin(d, _capsule(p, hip, knee, bw * 0.45, 0.05), 0.06)
-            d = _smin(d, _capsule(p, knee, foot, 0.05, 0.04), 0.03)
+            d = smin(d, capsule(p, hip, knee, bw * 0.45, 0.05), 0.06)
+            d = smin(d, capsule(p, knee, foot, 0.05, 0.04), 0.03)
         if not lying and rng_base:
-            d = _smin(d, _box(p, (0, -0.03, 0), (bl + 0.2, 0.04, bw + 0.2), 0.02), 0.03)
-        return d + _noise(p, nrng, 0.005, 18.0)
+            d = smin(d, box(p, (0, -0.03, 0), (bl + 0.2, 0.04, bw + 0.2), 0.02), 0.03)
+        return d + noise(p, nrng, 0.005, 18.0)
 
     rng_base = rng.uniform() < 0.5
-    lo, hi = _bounds(pts, 0.25)
+    lo, hi = bounds(pts, 0.25)
     lo[1] = -0.1
-    return _march(f, lo, hi)
+    return march(f, lo, hi)
 
 
 def _bird(rng: np.random.Generator) -> trimesh.Trimesh:
@@ -504,13 +386,13 @@ def _bird(rng: np.random.Generator) -> trimesh.Trimesh:
 
     def f(p):
         rot = np.stack([axis, [-axis[1], axis[0], 0], [0, 0, 1]], 1)
-        d = _ellipsoid(p, body_c, (bl, bh, bh * 0.9), rot)
-        d = _smin(d, _sphere(p, head_c, hr), 0.08)
-        d = _smin(d, _capsule(p, head_c, head_c + beak_dir * (hr + beak_l), hr * 0.35, 0.008), 0.02)
+        d = ellipsoid(p, body_c, (bl, bh, bh * 0.9), rot)
+        d = smin(d, sphere(p, head_c, hr), 0.08)
+        d = smin(d, capsule(p, head_c, head_c + beak_dir * (hr + beak_l), hr * 0.35, 0.008), 0.02)
         for sz in (-1, 1):
-            d = _ssub(d, _sphere(p, head_c + [hr * 0.35, hr * 0.25, sz * hr * 0.95], hr * 0.22), 0.01)
+            d = ssub(d, sphere(p, head_c + [hr * 0.35, hr * 0.25, sz * hr * 0.95], hr * 0.22), 0.01)
         tail_rot = np.stack([axis, [-axis[1], axis[0], 0], [0, 0, 1]], 1)
-        d = _smin(d, _ellipsoid(p, tail_c, (bl * 0.45, 0.025, bh * 0.5), tail_rot), 0.04)
+        d = smin(d, ellipsoid(p, tail_c, (bl * 0.45, 0.025, bh * 0.5), tail_rot), 0.04)
         for root, tip in wings:
             v = tip - root
             ln = np.linalg.norm(v)
@@ -518,17 +400,17 @@ def _bird(rng: np.random.Generator) -> trimesh.Trimesh:
             w = np.cross(u, [1.0, 0, 0] if abs(u[0]) < 0.9 else [0, 1.0, 0])
             w /= np.linalg.norm(w)
             r = np.stack([u, w, np.cross(u, w)], 1)
-            wing = _ellipsoid(p, (root + tip) / 2, (ln / 2 + 0.04, 0.025, bl * 0.45 if spread else bh * 0.7), r)
+            wing = ellipsoid(p, (root + tip) / 2, (ln / 2 + 0.04, 0.025, bl * 0.45 if spread else bh * 0.7), r)
             wing = wing + 0.006 * np.abs(np.sin(40 * (p[0] * u[0] + p[1] * u[1] + p[2] * u[2])))  # feathers
-            d = _smin(d, wing, 0.04)
+            d = smin(d, wing, 0.04)
         for sz in (-1, 1):  # legs on a perch / rock
-            d = _smin(d, _capsule(p, body_c + [0, -bh * 0.6, sz * 0.06], [0, stand_y * 0.3, sz * 0.06], 0.02), 0.03)
-        d = _smin(d, _ellipsoid(p, (0, stand_y * 0.15, 0), (0.3, stand_y * 0.25 + 0.03, 0.2)), 0.04)
-        return d + _noise(p, nrng, 0.004, 20.0)
+            d = smin(d, capsule(p, body_c + [0, -bh * 0.6, sz * 0.06], [0, stand_y * 0.3, sz * 0.06], 0.02), 0.03)
+        d = smin(d, ellipsoid(p, (0, stand_y * 0.15, 0), (0.3, stand_y * 0.25 + 0.03, 0.2)), 0.04)
+        return d + noise(p, nrng, 0.004, 20.0)
 
-    lo, hi = _bounds(pts, 0.15)
+    lo, hi = bounds(pts, 0.15)
     lo[1] = min(lo[1], -0.05)
-    return _march(f, lo, hi)
+    return march(f, lo, hi)
 
 
 def _fish(rng: np.random.Generator) -> trimesh.Trimesh:
@@ -544,37 +426,37 @@ def _fish(rng: np.random.Generator) -> trimesh.Trimesh:
         x, y, z = p
         zb = z - bend * (np.minimum(x, 0) ** 2)  # the body swims in a curve
         q = (x, y - y0, zb)
-        d = _ellipsoid(q, (0, 0, 0), (bl, bh, bw))
+        d = ellipsoid(q, (0, 0, 0), (bl, bh, bw))
         tail = np.maximum(
-            _ellipsoid(q, (-bl - 0.02, 0, 0), (0.22, tail_h, 0.025)), -(np.abs(q[1]) * 0.9 - (q[0] + bl + 0.06))
+            ellipsoid(q, (-bl - 0.02, 0, 0), (0.22, tail_h, 0.025)), -(np.abs(q[1]) * 0.9 - (q[0] + bl + 0.06))
         )  # forked: a V notch cut out
-        d = _smin(d, tail, 0.05)
-        d = _smin(
-            d, _ellipsoid(q, (-bl * 0.1, bh * 0.9, 0), (bl * 0.4, fin_h, 0.02), _rot_matrix([0, 0, 1], 0.3)), 0.04
+        d = smin(d, tail, 0.05)
+        d = smin(
+            d, ellipsoid(q, (-bl * 0.1, bh * 0.9, 0), (bl * 0.4, fin_h, 0.02), rot_matrix([0, 0, 1], 0.3)), 0.04
         )  # dorsal fin
-        d = _smin(
+        d = smin(
             d,
-            _ellipsoid(q, (-bl * 0.45, -bh * 0.8, 0), (bl * 0.2, fin_h * 0.6, 0.02), _rot_matrix([0, 0, 1], -0.4)),
+            ellipsoid(q, (-bl * 0.45, -bh * 0.8, 0), (bl * 0.2, fin_h * 0.6, 0.02), rot_matrix([0, 0, 1], -0.4)),
             0.04,
         )
         for sz in (-1, 1):
-            d = _smin(
+            d = smin(
                 d,
-                _ellipsoid(q, (bl * 0.4, -bh * 0.3, sz * bw * 0.9), (0.12, 0.04, 0.05), _rot_matrix([0, 0, 1], -0.5)),
+                ellipsoid(q, (bl * 0.4, -bh * 0.3, sz * bw * 0.9), (0.12, 0.04, 0.05), rot_matrix([0, 0, 1], -0.5)),
                 0.03,
             )
-            d = _ssub(d, _sphere(q, (bl * 0.72, bh * 0.2, sz * bw * 0.75), 0.03), 0.01)  # eyes
-        d = _ssub(d, _ellipsoid(q, (bl * 0.55, -bh * 0.05, 0), (0.1, 0.005, bw * 1.2)), 0.01)  # gill / mouth
+            d = ssub(d, sphere(q, (bl * 0.72, bh * 0.2, sz * bw * 0.75), 0.03), 0.01)  # eyes
+        d = ssub(d, ellipsoid(q, (bl * 0.55, -bh * 0.05, 0), (0.1, 0.005, bw * 1.2)), 0.01)  # gill / mouth
         d = d + 0.004 * np.abs(np.sin(60 * q[0] + 30 * q[1])) * (np.abs(q[0]) < bl * 0.8)  # scales
         if stand:
-            d = _smin(d, _capsule(p, (0, 0.05, 0), (0, y0 - bh * 0.8, 0), 0.03), 0.03)
-            d = _smin(d, _cylinder(p, (0, 0.04, 0), 0.22, 0.04), 0.02)
-        return d + _noise(p, nrng, 0.003, 20.0)
+            d = smin(d, capsule(p, (0, 0.05, 0), (0, y0 - bh * 0.8, 0), 0.03), 0.03)
+            d = smin(d, cylinder(p, (0, 0.04, 0), 0.22, 0.04), 0.02)
+        return d + noise(p, nrng, 0.003, 20.0)
 
     zb = abs(bend) * bl**2 + 0.3
     lo = (-bl - 0.3, min(y0 - bh - 0.25, -0.02), -zb)
     hi = (bl + 0.1, y0 + bh + fin_h + 0.1, zb)
-    return _march(f, lo, hi)
+    return march(f, lo, hi)
 
 
 # --------------------------------------------------------------------------- relief
@@ -701,7 +583,7 @@ def relief(rng: np.random.Generator) -> trimesh.Trimesh:
         else:
             h = _relief_scroll(x, y, inner, scroll_k, height)
         inside = outline + rim_w * 1.4 < 0
-        return rim + h * inside + _noise((x, y, 0 * x), nrng, 0.003, 20.0), outline
+        return rim + h * inside + noise((x, y, 0 * x), nrng, 0.003, 20.0), outline
 
     def f(p):
         x, y, z = p[0][:, :, :1], p[1][:, :, :1], p[2]
@@ -710,13 +592,13 @@ def relief(rng: np.random.Generator) -> trimesh.Trimesh:
         return d * 0.8
 
     pad = 0.05
-    return _march(f, (-hw - pad, -hh - pad, -slab - pad), (hw + pad, hh + pad, height * 1.8 + pad), n=88, min_n=28)
+    return march(f, (-hw - pad, -hh - pad, -slab - pad), (hw + pad, hh + pad, height * 1.8 + pad), n=88, min_n=28)
 
 
 # --------------------------------------------------------------------------- ornament
 def _revolve(p, radius: Callable[[np.ndarray], np.ndarray], y0, y1):
     """A solid of revolution about +Y with ``radius(y)`` for y in [y0, y1] (approximate SDF)."""
-    r = _len(p[0], p[2])
+    r = length(p[0], p[2])
     yc = np.clip(p[1], y0, y1)
     d = (r - radius(yc)) * 0.8
     return np.maximum(d, np.maximum(y0 - p[1], p[1] - y1))
@@ -741,37 +623,37 @@ class _Order:
 
     def capital(self, p, y, r):
         d = _revolve(p, lambda t: r * (1 + 0.45 * ((t - y) / 0.12)), y, y + 0.12)  # echinus
-        d = _smin(d, _torus(p, (0, y, 0), r * 1.02, 0.025), 0.02)
-        d = np.minimum(d, _box(p, (0, y + 0.16, 0), (r * 1.55, 0.04, r * 1.55), 0.01))  # abacus
+        d = smin(d, torus(p, (0, y, 0), r * 1.02, 0.025), 0.02)
+        d = np.minimum(d, box(p, (0, y + 0.16, 0), (r * 1.55, 0.04, r * 1.55), 0.01))  # abacus
         if self.ionic:
             for sx in (-1, 1):
                 for rr, w in [(0.1, 0.035), (0.06, 0.025)]:
                     c = (sx * r * 1.35, y + 0.06, 0)
-                    d = np.minimum(d, _cylinder((p[0], p[2], p[1]), (c[0], 0, c[1]), rr * 0.5, r * 1.3))
-                    d = np.minimum(d, _torus(p, c, rr, w, axis=2))
+                    d = np.minimum(d, cylinder((p[0], p[2], p[1]), (c[0], 0, c[1]), rr * 0.5, r * 1.3))
+                    d = np.minimum(d, torus(p, c, rr, w, axis=2))
         else:  # acanthus-like leaves: bumps around the bell
             th = np.arctan2(p[2], p[0])
             leaves = _revolve(p, lambda t: r * (1.05 + 0.3 * (t - y + 0.15) / 0.3), y - 0.15, y + 0.1)
-            d = _smin(d, leaves - 0.03 * np.maximum(np.cos(8 * th), 0), 0.02)
+            d = smin(d, leaves - 0.03 * np.maximum(np.cos(8 * th), 0), 0.02)
         return d
 
     def base(self, p, y, r):
-        d = _smin(_torus(p, (0, y + 0.1, 0), r * 1.15, 0.05), _torus(p, (0, y + 0.2, 0), r * 1.05, 0.035), 0.01)
-        d = np.minimum(d, _cylinder(p, (0, y + 0.15, 0), r * 1.05, 0.06))
+        d = smin(torus(p, (0, y + 0.1, 0), r * 1.15, 0.05), torus(p, (0, y + 0.2, 0), r * 1.05, 0.035), 0.01)
+        d = np.minimum(d, cylinder(p, (0, y + 0.15, 0), r * 1.05, 0.06))
         if self.square:
-            return np.minimum(d, _box(p, (0, y + 0.025, 0), (r * 1.45, 0.045, r * 1.45), 0.01))
-        return np.minimum(d, _cylinder(p, (0, y + 0.025, 0), r * 1.4, 0.045))
+            return np.minimum(d, box(p, (0, y + 0.025, 0), (r * 1.45, 0.045, r * 1.45), 0.01))
+        return np.minimum(d, cylinder(p, (0, y + 0.025, 0), r * 1.4, 0.045))
 
     def column(self, p):
         r0, y0, y1 = self.r0, 0.2, self.H - 0.25
         shaft = _revolve(p, lambda t: r0 * (1 - 0.18 * ((t - y0) / (y1 - y0)) ** 1.5), y0, y1)
-        d = _smin(self.fluted(p, shaft, 0.02), self.base(p, 0.0, r0), 0.02)
+        d = smin(self.fluted(p, shaft, 0.02), self.base(p, 0.0, r0), 0.02)
         return np.minimum(d, self.capital(p, y1, r0 * 0.85))
 
     def capital_block(self, p):
         r = self.r0 * 1.4
-        d = self.fluted(p, _cylinder(p, (0, 0.2, 0), r, 0.2), 0.03)
-        d = np.minimum(d, _torus(p, (0, 0.4, 0), r, 0.03))
+        d = self.fluted(p, cylinder(p, (0, 0.2, 0), r, 0.2), 0.03)
+        d = np.minimum(d, torus(p, (0, 0.4, 0), r, 0.03))
         return np.minimum(d, self.capital(p, 0.42, r))
 
     def baluster(self, p):
@@ -782,49 +664,49 @@ class _Order:
             0.15,
             H - 0.15,
         )
-        d = np.minimum(d, _box(p, (0, 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
-        d = np.minimum(d, _box(p, (0, H - 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
-        d = _smin(d, _torus(p, (0, 0.2, 0), r0 * 0.75, 0.04), 0.01)
-        return _smin(d, _torus(p, (0, H - 0.2, 0), r0 * 0.75, 0.04), 0.01)
+        d = np.minimum(d, box(p, (0, 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
+        d = np.minimum(d, box(p, (0, H - 0.075, 0), (r0 * 1.2, 0.075, r0 * 1.2), 0.01))
+        d = smin(d, torus(p, (0, 0.2, 0), r0 * 0.75, 0.04), 0.01)
+        return smin(d, torus(p, (0, H - 0.2, 0), r0 * 0.75, 0.04), 0.01)
 
     def urn(self, p):
         rb = self.r0 * 2.0
-        body = np.maximum(_ellipsoid(p, (0, 0.75, 0), (rb, 0.45, rb)), p[1] - 1.05)
+        body = np.maximum(ellipsoid(p, (0, 0.75, 0), (rb, 0.45, rb)), p[1] - 1.05)
         body = self.fluted(p, body, 0.02) if self.flutes else body - 0.015 * np.abs(np.sin(30 * p[1]))
         neck = _revolve(p, lambda t: rb * (0.6 + 0.25 * ((t - 1.0) / 0.3) ** 2), 1.0, 1.3)
-        d = _smin(body, neck, 0.04)
-        d = np.minimum(d, _torus(p, (0, 1.3, 0), rb * 0.85, 0.04))
-        d = _ssub(d, _cylinder(p, (0, 1.3, 0), rb * 0.72, 0.2), 0.02)  # the opening
-        d = _smin(d, _revolve(p, lambda t: rb * (0.25 + 0.5 * (0.35 - t) ** 2 / 0.12), 0.05, 0.35), 0.04)
+        d = smin(body, neck, 0.04)
+        d = np.minimum(d, torus(p, (0, 1.3, 0), rb * 0.85, 0.04))
+        d = ssub(d, cylinder(p, (0, 1.3, 0), rb * 0.72, 0.2), 0.02)  # the opening
+        d = smin(d, _revolve(p, lambda t: rb * (0.25 + 0.5 * (0.35 - t) ** 2 / 0.12), 0.05, 0.35), 0.04)
         d = np.minimum(
             d,
-            _cylinder(p, (0, 0.04, 0), rb * 0.55, 0.04)
+            cylinder(p, (0, 0.04, 0), rb * 0.55, 0.04)
             if not self.square
-            else _box(p, (0, 0.04, 0), (rb * 0.6, 0.04, rb * 0.6), 0.01),
+            else box(p, (0, 0.04, 0), (rb * 0.6, 0.04, rb * 0.6), 0.01),
         )
         for sx in (-1, 1):  # handles
-            d = _smin(d, _torus(p, (sx * rb * 0.95, 1.05, 0), 0.16, 0.03, axis=2), 0.02)
+            d = smin(d, torus(p, (sx * rb * 0.95, 1.05, 0), 0.16, 0.03, axis=2), 0.02)
         return d
 
     def finial(self, p):
         """A stack of spheres, an acorn / pine cone and a spike on a base."""
         r0 = self.r0
         d = self.base(p, 0.0, r0 * 0.8)
-        d = _smin(d, _revolve(p, lambda t: r0 * (0.45 + 0.3 * np.sin(np.pi * (t - 0.25) / 0.3)), 0.25, 0.55), 0.03)
+        d = smin(d, _revolve(p, lambda t: r0 * (0.45 + 0.3 * np.sin(np.pi * (t - 0.25) / 0.3)), 0.25, 0.55), 0.03)
         cone_h = self.H * 0.5
-        cone = _ellipsoid(p, (0, 0.55 + cone_h * 0.45, 0), (r0 * 1.4, cone_h * 0.55, r0 * 1.4))
+        cone = ellipsoid(p, (0, 0.55 + cone_h * 0.45, 0), (r0 * 1.4, cone_h * 0.55, r0 * 1.4))
         th = np.arctan2(p[2], p[0])
         cone = cone - 0.02 * np.abs(np.sin(6 * th + 18 * p[1])) - 0.02 * np.abs(np.sin(6 * th - 18 * p[1]))
-        d = _smin(d, cone, 0.04)
+        d = smin(d, cone, 0.04)
         top = 0.55 + cone_h
-        return _smin(d, _capsule(p, (0, top - 0.05, 0), (0, top + 0.25, 0), 0.06, 0.01), 0.03)
+        return smin(d, capsule(p, (0, top - 0.05, 0), (0, top + 0.25, 0), 0.06, 0.01), 0.03)
 
 
 def ornament(rng: np.random.Generator) -> trimesh.Trimesh:
     """Architecture: a column, baluster, urn or finial (revolved profiles with mouldings)."""
     kind = str(rng.choice(["column", "baluster", "urn", "finial", "capital"], p=[0.3, 0.2, 0.2, 0.15, 0.15]))
     nrng = np.random.default_rng(rng.integers(2**32))
-    chisel = rng.uniform(0.0, 0.006)
+    chisel_amp = rng.uniform(0.0, 0.006)
     flutes = int(rng.integers(12, 25)) if rng.uniform() < 0.6 else 0
     ionic = bool(rng.uniform() < 0.5)
     r0, H = rng.uniform(0.16, 0.26), rng.uniform(1.4, 2.2)
@@ -840,15 +722,15 @@ def ornament(rng: np.random.Generator) -> trimesh.Trimesh:
 
     def f(p):
         d = part(p)
-        if chisel:
-            d = d + _chisel(p, nrng, chisel, 30.0)
-        return d + _noise(p, nrng, 0.003, 20.0)
+        if chisel_amp:
+            d = d + chisel(p, nrng, chisel_amp, 30.0)
+        return d + noise(p, nrng, 0.003, 20.0)
 
     w = {"column": r0 * 2.1, "capital": r0 * 2.6, "baluster": r0 * 1.8, "urn": r0 * 3.3, "finial": r0 * 1.8}[kind]
     top = {"column": H + 0.05, "capital": 0.75, "baluster": H + 0.02, "urn": 1.42, "finial": 0.55 + H * 0.5 + 0.32}[
         kind
     ]
-    return _march(f, (-w, -0.03, -w), (w, top, w))
+    return march(f, (-w, -0.03, -w), (w, top, w))
 
 
 FAMILIES: dict[str, Callable[[np.random.Generator], trimesh.Trimesh]] = {
