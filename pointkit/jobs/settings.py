@@ -17,6 +17,7 @@ core dependency, and its types already say what a value may be and why it is wro
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,35 @@ class Registered(click.ParamType):
         except registry.PluginError as exc:
             self.fail(str(exc), param, ctx)
         return value
+
+
+DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
+
+
+class Device(click.ParamType):
+    """A torch device for a job: ``auto`` (cuda when available), ``cpu``, ``cuda`` or ``cuda:N``.
+    Checked without importing torch, so a bad value is a usage error before any work; whether the
+    GPU is there is decided when the job runs (:func:`pointkit.models.device.resolve_device`)."""
+
+    name = "device"
+
+    def get_metavar(self, *args, **kwargs) -> str:
+        return "auto|cpu|cuda|cuda:N"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", text):
+            self.fail(f"{text!r} is not a device; use {DEVICE_FORMS}", param, ctx)
+        return text
+
+
+def check_device(device) -> str:
+    """``device`` as text when it is one :class:`Device` accepts.
+
+    Raises:
+        PointkitError: one line, ``--device 'gpu': ... use auto, cpu, cuda or cuda:N``.
+    """
+    try:
+        return Device().convert(device, None, None)
+    except click.BadParameter as exc:
+        raise PointkitError(f"--device {str(device)!r}: {exc.message}") from None

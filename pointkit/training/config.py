@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from pointkit.errors import PointkitError
-from pointkit.jobs.settings import FloatPair, check, load_saved, setting
+from pointkit.jobs.settings import Device, FloatPair, check, load_saved, setting
 
 # Settings that may change when a run is resumed (everything else must match the saved run).
 RESUMABLE_CHANGES = (
@@ -78,7 +78,7 @@ class TrainConfig:
     optimizer: str = setting("sgd", "sgd: momentum 0.9 (the paper's); or adamw.", type=click.Choice(["sgd", "adamw"]))
     grad_clamp: float = setting(5.0, "Clamp gradients to +-this (0: off).", type=click.FloatRange(min=0))
     amp: str = setting("auto", "bf16 autocast (auto: on CUDA only).", type=click.Choice(["auto", "bf16", "off"]))
-    device: str = setting("auto", "Torch device.", type=click.Choice(["auto", "cpu", "cuda"]))
+    device: str = setting("auto", "Torch device (auto: cuda when available).", type=Device())
     seed: int = setting(0, "Weights, data order, correspondence subsets, RANSAC samples.", type=int)
     init: str | None = setting(
         None,
