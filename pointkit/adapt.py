@@ -35,14 +35,18 @@ import logging
 import re
 import shutil
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from pointkit.errors import PointkitError
 from pointkit.io import write_bytes_atomic, write_json_atomic
+from pointkit.jobs.settings import Device, setting
+from pointkit.jobs.settings import check as check_settings
+from pointkit.match.settings import MatchSettings
 from pointkit.models.catalog import checkpoint_file  # torch-free: names -> checkpoint files
 
 log = logging.getLogger(__name__)
@@ -53,45 +57,70 @@ FORMAT = 2
 (mask head left to drift and trusted) is not resumed."""
 
 
+MATCH_OPTIONS = ("masks", "max_size")
+"""The ``pointkit match`` settings ``pointkit adapt`` has options for (as match's, from
+:class:`~pointkit.match.settings.MatchSettings`); ``--seed`` is given to matching too."""
+
+_DIR = click.Path(file_okay=False)
+
+
 @dataclass(frozen=True)
 class AdaptConfig:
-    """What ``pointkit adapt`` does (the single source of its defaults).
-
-    Attributes:
-        photos: a folder with one sub-folder of photos per object.
-        out: the adaptation folder (created; re-running with it resumes).
-        init: the model to start from (a checkpoint, run folder or model name).
-        steps, batch_size, lr: fine-tuning length, pairs per step (at most the ordered training
-            pairs there are), SGD learning rate.
-        holdout: share of each object's view pairs held out to measure the error before and after.
-        min_pairs: fewer kept view pairs than this (over all objects): refuse (3: one held out,
-            two to train on).
-        corr_per_pair: correspondences per pair per step (a seeded subset; 0: all).
-        match: ``pointkit match`` settings (``MatchSettings`` fields) other than the defaults.
-        seed, device, threads: as ``pointkit train``.
+    """What ``pointkit adapt`` does (each field's help says what it is). ``pointkit adapt``'s
+    options are made from these fields (:mod:`pointkit.jobs.settings`) and from ``match``'s
+    :data:`MATCH_OPTIONS`: a default, a range and a help line live here (or in MatchSettings) only.
     """
 
-    photos: str
-    out: str
-    init: str = "default"
-    steps: int = 600
-    batch_size: int = 8
-    lr: float = 1e-4
-    holdout: float = 0.2
-    min_pairs: int = 3
-    corr_per_pair: int = 200
-    match: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None
+    photos: str = setting(
+        help="A folder with one sub-folder of photos per object.", type=_DIR, argument=True, required=True
+    )
+    out: str = setting(
+        help="Adaptation folder (created; the same command resumes it). lift --checkpoint takes it.", type=_DIR
+    )
+    init: str = setting("default", "Model to start from: checkpoint, run folder or name.")
+    steps: int = setting(600, "Fine-tuning steps.", type=click.IntRange(min=1))
+    batch_size: int = setting(
+        8, "Pairs per step, at most the ordered training pairs there are.", type=click.IntRange(min=1)
+    )
+    lr: float = setting(
+        1e-4,
+        "SGD learning rate (momentum 0.9, as the paper; 10x its fine-tuning lr for a short run).",
+        type=click.FloatRange(min=0, min_open=True),
+    )
+    holdout: float = setting(
+        0.2,
+        "Share of each object's view pairs held out to measure the error before and after.",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    )
+    min_pairs: int = setting(
+        3,
+        "Refuse when match keeps fewer view pairs than this (3: one held out, two to train on).",
+        type=click.IntRange(min=2),
+    )
+    corr_per_pair: int = setting(
+        200, "Correspondences per pair per step, a seeded subset (0: all).", type=click.IntRange(min=0), cli=False
+    )
+    match: MatchSettings = setting(
+        help="The pointkit match settings (a MatchSettings, or a dict of its fields other than the defaults); "
+        "the command gives its --masks, --max-size and --seed.",
+        default_factory=MatchSettings,
+        cli=False,
+    )
+    seed: int = setting(0, "Seed of the held-out split, the fine-tuning and matching (match's --seed).", type=int)
+    device: str = setting("auto", "Torch device (auto: cuda when available).", type=Device())
+    threads: int | None = setting(None, "torch CPU threads.", type=click.IntRange(min=1))
+
+    def __post_init__(self):
+        if isinstance(self.match, dict):  # as adapt.json stores it, or only the settings that differ
+            object.__setattr__(self, "match", MatchSettings(**self.match))
+        object.__setattr__(self, "photos", str(self.photos))
+        object.__setattr__(self, "out", str(self.out))
+        check_settings(self)
 
     def check(self) -> None:
+        """What can only be checked when the job runs (the settings are checked when it is made)."""
         if not Path(self.photos).is_dir():
             raise PointkitError(f"{self.photos}: not a folder; give a folder with one sub-folder of photos per object")
-        if not 0 < self.holdout < 1:
-            raise PointkitError(f"--holdout {self.holdout}: use a share in (0, 1), e.g. 0.2")
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.min_pairs < 2:
-            raise PointkitError("--steps, --batch-size, --lr must be positive and --min-pairs at least 2")
 
 
 def _unordered(pairs: np.ndarray) -> list[tuple[int, int]]:
@@ -176,9 +205,9 @@ def _match(cfg: AdaptConfig, out: Path, previous: dict[str, Any], progress: bool
     """Run the match stage (or reuse the finished one of ``previous``); refuse too few usable pairs
     with the reasons. Pair results are kept in ``out/pair-cache``: after photos were added, only
     the pairs with a new photo are matched."""
-    from pointkit.match import MatchSettings, build_matched_dataset
+    from pointkit.match import build_matched_dataset
 
-    settings = MatchSettings(**cfg.match)
+    settings = cfg.match
     matched = out / "matched"
     if "match" in previous and (matched / "manifest.json").is_file():
         summary = previous["match"]
@@ -261,7 +290,12 @@ RESUMABLE_CHANGES = ("min_pairs", "device", "threads")
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in RESUMABLE_CHANGES}
+    """The settings a re-run must repeat, from adapt.json's "config". Its "match" holds every
+    match setting; records written before they were nested (issue 22) hold only those the
+    command gave, so the defaults fill in the rest."""
+    identity = {k: v for k, v in config.items() if k not in RESUMABLE_CHANGES}
+    identity["match"] = {**MatchSettings().as_dict(), **config.get("match", {})}
+    return identity
 
 
 def _previous_run(cfg: AdaptConfig, out: Path) -> dict[str, Any]:
@@ -290,7 +324,7 @@ def _training_masks(cfg: AdaptConfig, out: Path, progress: bool) -> tuple[dict[s
 
     from pointkit.data.format import Dataset
 
-    given = cfg.match.get("masks", "none")
+    given = cfg.match.masks
     if given != "none":
         return None, {"masks": f"match --masks {given}", "head_trusted": given != "auto"}
     ds = Dataset.open(out / "matched")

@@ -31,7 +31,7 @@ import torch
 
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic, write_json_atomic
-from pointkit.jobs.settings import check, load_saved, save, setting
+from pointkit.jobs.settings import Device, check, load_saved, save, setting
 from pointkit.metrics import MODES, align_depth, depth_metrics
 from pointkit.models import load_checkpoint, to_network_input
 from pointkit.models.catalog import checkpoint_file
@@ -151,7 +151,7 @@ class EvalConfig:
         None, "Evaluation side for --baseline (default: the dataset's resolution).", type=click.IntRange(min=16)
     )
     batch_size: int = setting(16, "Images per inference batch.", type=click.IntRange(min=1))
-    device: str = setting("auto", "Torch device.", type=click.Choice(["auto", "cpu", "cuda"]))
+    device: str = setting("auto", "Torch device (auto: cuda when available).", type=Device())
     grid: int = setting(8, "Images in grid.png (0: none).", type=click.IntRange(min=0))
     progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from pointkit.defaults import RANSAC_HYPOTHESES, TAU_PX
 from pointkit.camera import affine_degenerate, fit_affine_camera, project_affine, solve_affine
 from pointkit.metrics import align_depth, masked_median
 
@@ -70,10 +71,10 @@ def correspondence_loss(
     src_uv: torch.Tensor,
     tgt_uv: torch.Tensor,
     valid: torch.Tensor | None = None,
-    tau: float | None = 10.0,
+    tau: float | None = TAU_PX,
     ransac: bool = True,
     threshold: float | None = None,
-    hypotheses: int = 256,
+    hypotheses: int = RANSAC_HYPOTHESES,
     generator: torch.Generator | None = None,
     return_stats: bool = False,
 ):

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import pointkit
 from pointkit.data.format import Dataset
+from pointkit.errors import PointkitError
 from pointkit.models import load_checkpoint
 from pointkit.models.onnx_model import load_export
 from pointkit_cli.main import cli
@@ -194,3 +195,21 @@ def test_adding_photos_matches_only_the_new_pairs_and_fine_tunes_again(dino, tmp
     assert len(Dataset.open(out / "pairs-train").read("dino").images) == 8
     record = json.loads((out / "adapt.json").read_text())
     assert [p[0] for p in record["photos"]] == [f"dino/dinoSR{i:04d}.png" for i in range(1, 9)]
+
+
+def test_an_adapt_folder_recorded_before_match_settings_were_nested_resumes(dino, tmp_path):
+    """adapt.json's config used to hold only the match settings the command gave ({masks,
+    max_size, seed}); now it holds every one. Such a folder is resumed by the same settings and
+    refused with others."""
+    from dataclasses import asdict
+
+    from pointkit.adapt import FORMAT, RECORD, AdaptConfig, _previous_run
+
+    out = tmp_path / "a"
+    out.mkdir()
+    cfg = AdaptConfig(photos=str(dino), out=str(out), match={"masks": "auto", "max_size": 320})
+    old = {**asdict(cfg), "match": {"masks": "auto", "max_size": 320, "seed": 0}}
+    (out / RECORD).write_text(json.dumps({"format": FORMAT, "config": old}))
+    assert _previous_run(cfg, out)["config"] == old
+    with pytest.raises(PointkitError, match="other settings"):
+        _previous_run(AdaptConfig(photos=str(dino), out=str(out), match={"masks": "auto"}), out)

@@ -140,3 +140,76 @@ def test_match_and_eval_options_are_their_configs_settings(job):
         assert options[f.name].help == s.help and options[f.name].required == (f.default is MISSING), f.name
         if f.default is not MISSING:
             assert options[f.name].default == f.default, f.name
+
+
+@pytest.mark.parametrize("command", ["lift", "train", "eval", "adapt"])
+def test_every_command_takes_the_same_device_values(command, tmp_path):
+    """One --device type (auto, cpu, cuda, cuda:N) for every job: a bad value is the same usage
+    error (exit 2) before any work, and cuda:N is accepted by the parser."""
+    from pointkit_cli.main import cli
+
+    args = [command, str(tmp_path / "input"), "--out", str(tmp_path / "out")]
+    bad = CliRunner().invoke(cli, [*args, "--device", "gpu"])
+    assert bad.exit_code == 2, bad.output
+    assert "Invalid value for '--device': 'gpu' is not a device; use auto, cpu, cuda or cuda:N" in bad.stderr
+    assert not (tmp_path / "out").exists()
+    parsed = cli.get_command(click.Context(cli), command).make_context(command, [*args[1:], "--device", "cuda:0"])
+    assert parsed.params["device"] == "cuda:0"
+
+
+def test_a_bad_device_from_python_is_the_same_one_line_error():
+    from pointkit.lifting.model import torch_device
+
+    for name in ("gpu", "cuda:x", "cuda:"):
+        with pytest.raises(PointkitError, match=rf"^--device '{name}': .* use auto, cpu, cuda or cuda:N$"):
+            torch_device(name)
+    assert torch_device("cpu") == "cpu"
+
+
+def test_cuda_without_a_gpu_is_one_line_and_the_library_defaults_agree():
+    import inspect
+
+    import torch
+
+    from pointkit.lifting.folder import lift_files
+    from pointkit.lifting.pipeline import lift, lift_batch
+    from pointkit.models.device import resolve_device
+
+    assert {inspect.signature(f).parameters["device"].default for f in (lift, lift_batch, lift_files)} == {"auto"}
+    assert resolve_device("cpu") == torch.device("cpu")
+    beyond = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU (cuda:0 without one)
+    with pytest.raises(PointkitError, match=rf"^--device {beyond}: no CUDA GPU"):
+        resolve_device(beyond)
+
+
+def test_adapt_options_are_adapt_configs_and_its_defaults_are_the_configs(tmp_path, monkeypatch):
+    """adapt's options come from AdaptConfig (and match's MatchSettings for --masks, --max-size),
+    so `pointkit adapt PHOTOS --out OUT` runs exactly AdaptConfig(PHOTOS, OUT): no default of its
+    own to drift from the library's."""
+    import pointkit.adapt
+    from pointkit.adapt import MATCH_OPTIONS, AdaptConfig
+    from pointkit.match.settings import MatchSettings
+    from pointkit_cli.main import cli
+
+    command = cli.get_command(click.Context(cli), "adapt")
+    options = {p.name: p for p in command.params}
+    for cls, names in ((AdaptConfig, None), (MatchSettings, MATCH_OPTIONS)):
+        for f in fields(cls):
+            s = f.metadata["setting"]
+            if not s.cli or (names is not None and f.name not in names):
+                assert names is not None or f.name not in options, f.name
+                continue
+            assert options[f.name].help == (None if s.argument else s.help), f.name
+            if f.default is not MISSING:
+                assert options[f.name].default == f.default, f.name
+    seen = []
+    monkeypatch.setattr(pointkit.adapt, "adapt", lambda cfg, progress: seen.append(cfg) or {})
+    run = CliRunner().invoke(cli, ["-q", "adapt", str(tmp_path / "photos"), "--out", str(tmp_path / "out")])
+    assert run.exit_code == 0, run.output
+    assert seen == [AdaptConfig(photos=str(tmp_path / "photos"), out=str(tmp_path / "out"))]
+    given = ["--masks", "auto", "--max-size", "320", "--seed", "3", "--device", "cpu"]
+    run = CliRunner().invoke(cli, ["-q", "adapt", str(tmp_path / "photos"), "--out", str(tmp_path / "out"), *given])
+    assert run.exit_code == 0, run.output
+    assert seen[-1].match == MatchSettings(masks="auto", max_size=320, seed=3) and seen[-1].seed == 3
+    with pytest.raises(PointkitError, match="^--holdout 1.5: "):
+        AdaptConfig(photos="p", out="o", holdout=1.5)

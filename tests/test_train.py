@@ -101,6 +101,7 @@ class TestRunFolder:
         assert saved["config"]["steps"] == 2 and saved["config"]["loss"] == "corr"
         assert saved["pointkit_version"] and saved["datasets"][0]["manifests"][0]["format"] == "pointkit-dataset"
         assert saved["resolved"]["tau"] == pytest.approx(10 * 32 / 256)
+        assert saved["resolved"]["corr_per_pair"] == TINY.get("corr_per_pair", 0)
         model, meta = load_checkpoint(summary["best"])
         assert meta["trained_with"] == "corr" and meta["input_size"] == 32 and model.config.mask_head
         assert meta["mask_head_trusted"] is True and meta["mask_weight"] == 1.0
@@ -391,3 +392,27 @@ def test_keep_every_keeps_the_model_at_every_nth_step(dataset, tmp_path):
     assert all(torch.equal(w4[k], w_last[k]) for k in w_last)
     w2 = weights(tmp_path / "kept" / "step-000002.safetensors")
     assert any(not torch.equal(w2[k], w4[k]) for k in w4)
+
+
+def test_hidden_defaults_are_one_constant_each_and_resolved_explicitly():
+    """corr_per_pair 0 means all for datasets but SYNTH_CORR_PER_PAIR under --synth (resolved
+    where run.json records it); tau and the RANSAC hypotheses are one constant each, the defaults
+    of the training config, the loss and the camera fit alike."""
+    import inspect
+
+    from pointkit.camera import fit_affine_camera
+    from pointkit.defaults import RANSAC_HYPOTHESES, SYNTH_CORR_PER_PAIR, TAU_INPUT_SIZE, TAU_PX
+    from pointkit.losses import correspondence_loss
+
+    common = dict(out="unused", steps=1)
+    assert TrainConfig(datasets=[], synth=["bank.npz"], **common).resolved_corr_per_pair() == SYNTH_CORR_PER_PAIR == 200
+    assert TrainConfig(datasets=[], synth=["bank.npz"], corr_per_pair=50, **common).resolved_corr_per_pair() == 50
+    assert TrainConfig(datasets=["d"], **common).resolved_corr_per_pair() == 0
+    assert (
+        f"{SYNTH_CORR_PER_PAIR} with --synth"
+        in TrainConfig.__dataclass_fields__["corr_per_pair"].metadata["setting"].help
+    )
+    loss, fit = (inspect.signature(f).parameters for f in (correspondence_loss, fit_affine_camera))
+    assert TrainConfig(datasets=["d"], **common).hypotheses == loss["hypotheses"].default == RANSAC_HYPOTHESES
+    assert fit["hypotheses"].default == RANSAC_HYPOTHESES
+    assert TrainConfig(datasets=["d"], **common).ransac_threshold(TAU_INPUT_SIZE) == loss["tau"].default == TAU_PX

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
+from pointkit.defaults import RANSAC_HYPOTHESES
+
 # Ridge on the normalised normal matrix, relative to the total weight, at the rounding level of each
 # dtype: keeps the 4x4 solve finite for rank-deficient input (planar depth, < 4 distinct points)
 # without biasing well-posed fits beyond rounding.
@@ -224,7 +226,7 @@ def fit_affine_camera(
     x_t: torch.Tensor,
     valid: torch.Tensor | None = None,
     threshold: float = 8.0,
-    hypotheses: int = 256,
+    hypotheses: int = RANSAC_HYPOTHESES,
     generator: torch.Generator | None = None,
     score_points: int = 256,
     rescore_top: int = 8,

@@ -11,7 +11,7 @@ import click
 
 from pointkit.defaults import MASK_SOURCES, MAX_PIXELS, MESH_MAX_SIDE
 from pointkit.errors import PointkitError
-from pointkit.jobs.settings import check, save, setting
+from pointkit.jobs.settings import Device, check, save, setting
 
 
 class _ParsedBy(click.ParamType):
@@ -64,7 +64,7 @@ class LiftConfig:
         type=_ParsedBy("pointkit.masks:check_mask_source", "NAME|PATH"),
         metavar="|".join(MASK_SOURCES) + "|PATH",
     )
-    device: str = setting("auto", "Torch device for the network (auto: cuda when available; cpu, cuda, cuda:N).")
+    device: str = setting("auto", "Torch device for the network (auto: cuda when available).", type=Device())
     max_pixels: int = setting(MAX_PIXELS, "Refuse larger images.", type=click.IntRange(min=1))
     mesh_resolution: int = setting(
         MESH_MAX_SIDE, "Mesh vertices on the longer image side.", type=click.IntRange(2, 8192)

@@ -17,6 +17,7 @@ core dependency, and its types already say what a value may be and why it is wro
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,14 @@ def setting(
     argument: bool = False,
     cli: bool = True,
     required: bool = False,
+    default_factory: Any = MISSING,
 ):
     """A dataclass field that is also a command-line setting.
 
     Args:
         default: the one default (omit for a required setting; lists: pass a tuple, or None).
+        default_factory: instead of ``default``, for a setting the command builds itself
+            (``cli=False``) whose default is mutable (e.g. nested settings).
         help: the help line (``--help`` and the docs of the config).
         type: a Click parameter type (``click.Choice([...])``, ``click.IntRange(min=1)`` ...).
         flag: the option's name(s) when not ``--field-name``, space-separated ("-r --recursive");
@@ -78,6 +82,8 @@ def setting(
     meta = {"setting": Setting(help, type, flag, metavar, multiple, argument, cli, required)}
     if isinstance(default, (list, dict)):
         raise TypeError("pass a tuple or None as a list setting's default")
+    if default_factory is not MISSING:
+        return field(default_factory=default_factory, metadata=meta)
     return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
 
 
@@ -102,12 +108,14 @@ def _param(f, s: Setting):
     return click.option(*names, **kwargs)
 
 
-def click_options(cls):
-    """Decorator: the Click options and arguments of every command-line setting of ``cls``."""
+def click_options(cls, only: tuple[str, ...] | None = None):
+    """Decorator: the Click options and arguments of every command-line setting of ``cls``
+    (``only``: of these settings alone, for a job that nests some of another job's settings,
+    as ``adapt`` does ``match``'s)."""
 
     def decorate(command):
         for f, s in reversed(_settings(cls)):
-            if s.cli:
+            if s.cli and (only is None or f.name in only):
                 command = _param(f, s)(command)
         return command
 
@@ -218,3 +226,35 @@ class Registered(click.ParamType):
         except registry.PluginError as exc:
             self.fail(str(exc), param, ctx)
         return value
+
+
+DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
+
+
+class Device(click.ParamType):
+    """A torch device for a job: ``auto`` (cuda when available), ``cpu``, ``cuda`` or ``cuda:N``.
+    Checked without importing torch, so a bad value is a usage error before any work; whether the
+    GPU is there is decided when the job runs (:func:`pointkit.models.device.resolve_device`)."""
+
+    name = "device"
+
+    def get_metavar(self, *args, **kwargs) -> str:
+        return "auto|cpu|cuda|cuda:N"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", text):
+            self.fail(f"{text!r} is not a device; use {DEVICE_FORMS}", param, ctx)
+        return text
+
+
+def check_device(device) -> str:
+    """``device`` as text when it is one :class:`Device` accepts.
+
+    Raises:
+        PointkitError: one line, ``--device 'gpu': ... use auto, cpu, cuda or cuda:N``.
+    """
+    try:
+        return Device().convert(device, None, None)
+    except click.BadParameter as exc:
+        raise PointkitError(f"--device {str(device)!r}: {exc.message}") from None

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pointkit.errors import PointkitError
+from pointkit.jobs.settings import check_device
 from pointkit.models.catalog import DEFAULT_MODEL, checkpoint_file
 
 DEFAULT_CHECKPOINT = DEFAULT_MODEL
@@ -63,19 +64,18 @@ def load_model(checkpoint: str | Path | None = None, device: str = "cpu", backen
 
 
 def torch_device(device: str, backend: str = "torch") -> str:
-    """The torch device name for ``--device`` ("auto" resolved: cuda when available).
+    """The torch device name for ``--device`` (auto, cpu, cuda, cuda:N; "auto" resolved: cuda
+    when available).
 
     Raises:
-        PointkitError: not a torch device.
+        PointkitError: not a device, or cuda without a CUDA GPU.
     """
+    device = check_device(device)
     if device == "cpu" or (device == "auto" and backend != "torch" and not _nvidia_driver()):
         return "cpu"  # decided without importing torch (seconds of the whole run)
     from pointkit.models.device import resolve_device
 
-    try:
-        return str(resolve_device(str(device)))
-    except RuntimeError:  # torch's own message lists every device type it knows
-        raise PointkitError(f"--device {device}: not a torch device; use cpu, cuda (cuda:N) or auto") from None
+    return str(resolve_device(device))
 
 
 def _nvidia_driver() -> bool:

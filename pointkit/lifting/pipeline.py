@@ -64,7 +64,7 @@ def lift(
     checkpoint: str | Path | None = None,
     depth_scale: float = 1.0,
     mask: str | Path | np.ndarray = "auto",
-    device: str = "cpu",
+    device: str = "auto",
     max_pixels: int = MAX_PIXELS,
     mesh_resolution: int = DEFAULT_MAX_SIDE,
     scale_from: str | None = None,
@@ -79,7 +79,9 @@ def lift(
         depth_scale: multiplies the depth extent of the rules (1: about a sphere's).
         mask: "auto", "alpha", "network", "grabcut", "none", a mask file or an (H, W) bool array
             (see :func:`pointkit.masks.object_mask`).
-        device: torch device for the network ("cpu", "cuda", "auto": cuda when available).
+        device: torch device for the network: "auto" (cuda when available; the CPU, decided
+            without importing torch, when the backend may be onnx and there is no NVIDIA driver),
+            "cpu", "cuda" or "cuda:N".
         max_pixels: refuse larger images.
         mesh_resolution: vertex grid samples on the longer side of the mesh.
         scale_from: ``"height=M"`` or ``"width=M"``: the object's real size in metres; the depth
@@ -130,7 +132,7 @@ def lift_batch(
     checkpoint: str | Path | None = None,
     depth_scale: float = 1.0,
     mask: str | Path | np.ndarray = "auto",
-    device: str = "cpu",
+    device: str = "auto",
     max_pixels: int = MAX_PIXELS,
     mesh_resolution: int = DEFAULT_MAX_SIDE,
     scale_from: str | None = None,

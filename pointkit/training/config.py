@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
+from pointkit.defaults import RANSAC_HYPOTHESES, SYNTH_CORR_PER_PAIR, TAU_INPUT_SIZE, TAU_PX
 from pointkit.errors import PointkitError
-from pointkit.jobs.settings import FloatPair, check, load_saved, setting
+from pointkit.jobs.settings import Device, FloatPair, check, load_saved, setting
 
 # Settings that may change when a run is resumed (everything else must match the saved run).
 RESUMABLE_CHANGES = (
@@ -55,18 +56,21 @@ class TrainConfig:
         1.0, "Weight of the ssi term in --loss corr+ssi.", type=click.FloatRange(min=0, min_open=True)
     )
     corr_per_pair: int = setting(
-        0, "K correspondences per view pair, a fixed seeded subset; 0 keeps all.", type=click.IntRange(min=0)
+        0,
+        f"K correspondences per view pair, a fixed seeded subset; 0 keeps all of a dataset pair's, "
+        f"{SYNTH_CORR_PER_PAIR} with --synth (run.json: resolved).",
+        type=click.IntRange(min=0),
     )
     tau: float | None = setting(
         None,
-        "Robust threshold of R in input pixels [default: 10 px at 256 px, scaled].",
+        f"Robust threshold of R in input pixels [default: {TAU_PX:g} px at {TAU_INPUT_SIZE} px, scaled].",
         type=click.FloatRange(min=0, min_open=True),
     )
     ransac: bool = setting(True, "RANSAC camera before the least-squares refit.", flag="--ransac/--no-ransac")
     robust: bool = setting(
         True, "Robust cost R (off: plain squared error, the 'without R' ablation).", flag="--robust/--no-robust"
     )
-    hypotheses: int = setting(256, "RANSAC hypotheses per pair.", type=click.IntRange(min=1))
+    hypotheses: int = setting(RANSAC_HYPOTHESES, "RANSAC hypotheses per pair.", type=click.IntRange(min=1))
     steps: int | None = setting(None, "Optimiser steps (wins over --epochs).", type=click.IntRange(min=1))
     epochs: int | None = setting(
         200, "Epochs (the paper's maximum; early stopping ends sooner).", type=click.IntRange(min=1)
@@ -78,7 +82,7 @@ class TrainConfig:
     optimizer: str = setting("sgd", "sgd: momentum 0.9 (the paper's); or adamw.", type=click.Choice(["sgd", "adamw"]))
     grad_clamp: float = setting(5.0, "Clamp gradients to +-this (0: off).", type=click.FloatRange(min=0))
     amp: str = setting("auto", "bf16 autocast (auto: on CUDA only).", type=click.Choice(["auto", "bf16", "off"]))
-    device: str = setting("auto", "Torch device.", type=click.Choice(["auto", "cpu", "cuda"]))
+    device: str = setting("auto", "Torch device (auto: cuda when available).", type=Device())
     seed: int = setting(0, "Weights, data order, correspondence subsets, RANSAC samples.", type=int)
     init: str | None = setting(
         None,
@@ -173,10 +177,15 @@ class TrainConfig:
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else (1e-5 if self.init else 1e-3)
 
+    def resolved_corr_per_pair(self) -> int:
+        """Correspondences per pair: ``corr_per_pair``; 0 keeps all of a dataset pair's, but under
+        ``--synth`` is ``SYNTH_CORR_PER_PAIR`` (pairs made on the fly correspond at every pixel)."""
+        return self.corr_per_pair or (SYNTH_CORR_PER_PAIR if self.synth else 0)
+
     def ransac_threshold(self, input_size: int) -> float:
-        """RANSAC's inlier threshold in input pixels: ``tau`` (default 10 px at 256 px, scaled),
-        whether or not R is used."""
-        return self.tau if self.tau is not None else 10.0 * input_size / 256
+        """RANSAC's inlier threshold in input pixels: ``tau`` (default ``TAU_PX`` at
+        ``TAU_INPUT_SIZE`` px, scaled), whether or not R is used."""
+        return self.tau if self.tau is not None else TAU_PX * input_size / TAU_INPUT_SIZE
 
     def resolved_tau(self, input_size: int) -> float | None:
         """R's threshold in input pixels, or None (plain squared error) when ``robust`` is off."""

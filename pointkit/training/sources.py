@@ -52,7 +52,7 @@ def _dataset_source(cfg: TrainConfig, S: int, bpr: int, dist: Distributed) -> Pa
         datasets,
         "train",
         S,
-        cfg.corr_per_pair,
+        cfg.resolved_corr_per_pair(),
         cfg.seed,
         need_depth=cfg.loss != "corr",
         cache=cfg.cache,
@@ -60,7 +60,9 @@ def _dataset_source(cfg: TrainConfig, S: int, bpr: int, dist: Distributed) -> Pa
     )
     if len(train_data) == 0:
         raise PointkitError(f"no training pairs in the 'train' split of {', '.join(cfg.datasets)}")
-    val_data = PairData(datasets, "val", S, cfg.corr_per_pair, cfg.seed, cache=cfg.cache, cache_gb=cfg.cache_gb)
+    val_data = PairData(
+        datasets, "val", S, cfg.resolved_corr_per_pair(), cfg.seed, cache=cfg.cache, cache_gb=cfg.cache_gb
+    )
     if len(val_data) == 0:
         log.warning("no 'val' objects: no early stopping, best.safetensors is the last step")
     if len(train_data) < cfg.batch_size:
@@ -122,7 +124,7 @@ def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: Distributed) -> Pair
     stream = SynthStream(
         bank,
         input_size=S,
-        corr_per_pair=cfg.corr_per_pair or 200,
+        corr_per_pair=cfg.resolved_corr_per_pair(),
         device=dist.device,
         appearance=appearance,
         zoom=cfg.synth_zoom,

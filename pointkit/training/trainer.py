@@ -112,7 +112,14 @@ class Trainer:
             if dist.main:
                 save_config(cfg, self.run, "train")  # the settings this part of the run uses (--steps ...)
         elif dist.main:
-            resolved = {"lr": lr, "tau": tau, "amp": amp, "device": str(device), "world_size": dist.world}
+            resolved = {
+                "lr": lr,
+                "tau": tau,
+                "corr_per_pair": cfg.resolved_corr_per_pair(),
+                "amp": amp,
+                "device": str(device),
+                "world_size": dist.world,
+            }
             write_run_record(self.run, cfg, self.model_cfg, resolved, self.data, device)
         dist.barrier()
         ddp = torch.nn.parallel.DistributedDataParallel
