@@ -183,6 +183,8 @@ def object_mask(
             out, source = clean_mask(mask_logits > 0), "network"
         elif not plausible_mask(out):  # seeded by it, GrabCut took the background: the head is wrong
             out, source = clean_mask(grabcut_mask(image.rgb)), "grabcut"
+            if out.sum() < MIN_OBJECT_PIXELS:  # GrabCut from the border finds nothing either
+                out, source = clean_mask(mask_logits > 0), "network"
     elif name in ("auto", "grabcut"):
         out, source = clean_mask(grabcut_mask(image.rgb)), "grabcut"
     else:

@@ -90,7 +90,10 @@ def test_render_synthetic_interrupted_then_resumed_completes_the_dataset(tmp_pat
     if how == "SIGTERM":
         assert proc.returncode == 143 and err.strip().splitlines()[-1] == "pointkit: terminated", err
         listed = Dataset.open(out).split("all")
-        assert 3 <= len(listed) < 40
+        # The watcher saw 3 object files; the third's manifest entry may still have been in flight
+        # (written after its file) when the signal came: at most that one is unlisted.
+        on_disk = {p.stem for p in (out / "objects").glob("*.npz")}
+        assert 2 <= len(listed) < 40 and set(listed) <= on_disk and len(on_disk - set(listed)) <= 1
         assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
     else:
         assert proc.returncode == -signal.SIGKILL
