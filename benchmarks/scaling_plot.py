@@ -1,5 +1,6 @@
 """The scaling plot of docs/results.md ("What limits the depth"): depth / flat against training
-images, on the real-scan test and on the in-domain synthetic test, one line per loss.
+images, on the real-scan test and on the in-domain synthetic test, one line per loss (and one for
+the correspondence loss at 256 px, issue 20 (d)).
 
 Reads docs/data/depth-scaling.csv (every scored model: real_scans.py and synthetic_depth.py
 numbers) and writes docs/depth-scaling.png.
@@ -19,7 +20,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-STYLE = {"corr": ("tab:blue", "o"), "ssi": ("tab:orange", "s"), "corr+ssi": ("tab:green", "^")}
+STYLE = {
+    "corr": ("tab:blue", "o"),
+    "ssi": ("tab:orange", "s"),
+    "corr+ssi": ("tab:green", "^"),
+    "corr 256 px": ("tab:purple", "D"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not pts:
                     continue
                 x, y, names = zip(*pts)
-                label = f"{loss} (ngf 24, one run)" if same_run else f"{loss}: v1, v2, GPU-A, GPU-A+"
+                label = f"{loss} (ngf 24, one run)" if same_run else f"{loss}: v1, v2, GPU-A, GPU-A+, v3"
                 ax.plot(x, y, marker=marker, color=colour, linestyle="-" if same_run else "none",
                         mfc=colour if same_run else "white", label=label)  # fmt: skip
                 if not same_run:
