@@ -1,6 +1,7 @@
 # Two commands set up a fresh machine (Debian/Ubuntu, Python 3.11):
 #   make demo   install, then lift a sample image to a textured mesh with the shipped model
 #   make test   install, then run the test suite
+#   make docs   regenerate the option tables in docs/*.md from the job configs
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -10,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test bench addon clean
+.PHONY: setup demo test bench addon clean docs
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml $(PLUGINS)
@@ -23,6 +24,9 @@ $(VENV)/.installed: pyproject.toml $(PLUGINS)
 
 demo: setup
 	bash scripts/demo.sh "$(PY)" "$(DEMO_OUT)"
+
+docs: setup
+	$(PY) -m pointkit.jobs.doc_tables --write
 
 test: setup
 	$(PY) -m pytest -q

@@ -60,7 +60,7 @@ class RenderConfig:
     ``shard``: every shard of a job writes the same file, and a shard resumes with ``--shard``.
     """
 
-    meshes: str | None = setting(None, "Folder of OBJ/PLY/STL/OFF/GLB meshes (searched recursively).", type=_DIR)
+    meshes: str | None = setting(None, "Folder of OBJ/PLY/STL/OFF/GLB/GLTF meshes (searched recursively).", type=_DIR)
     procedural: int | None = setting(
         None, "Render N procedural sculptures instead of mesh files.", type=click.IntRange(min=1)
     )
@@ -73,7 +73,9 @@ class RenderConfig:
     )
     views: int | None = setting(None, "Views per object (overrides the preset).", type=click.IntRange(min=2))
     resolution: int = setting(DEFAULT_RESOLUTION, "Image size R (R x R).", type=click.IntRange(min=16))
-    renderer: str = setting("fast", "Renderer plugin: fast (open3d) or blender.")
+    renderer: str = setting(
+        "fast", "Renderer plugin: fast (built in), engine (built in, torch SDF) or blender (a plugin)."
+    )
     renderer_options: dict[str, Any] | None = setting(
         None,
         "Renderer option, repeatable (e.g. samples=32 for blender).",

@@ -94,7 +94,9 @@ class TrainConfig:
     )
     ngf: int | None = setting(None, "Width of the first layer [default: 64 or --init's].", type=click.IntRange(min=1))
     mask_head: bool | None = setting(
-        None, "Second output: foreground-mask logits, supervised by dataset masks.", flag="--mask-head/--no-mask-head"
+        None,
+        "Second output: foreground-mask logits, supervised by dataset masks [default: off or --init's].",
+        flag="--mask-head/--no-mask-head",
     )
     dropout: float | None = setting(
         None, "Dropout in the innermost decoder blocks [default: 0].", type=click.FloatRange(0, 1, max_open=True)
