@@ -50,7 +50,7 @@ class PairCache:
         self.folder = Path(folder)
         kept = {k: v for k, v in sorted(settings.items()) if k not in NO_EFFECT}
         self._settings = json.dumps(kept, sort_keys=True).encode()
-        self.hits = self.misses = 0
+        self.hits = 0  # results taken from the cache (the summary's pairs_from_cache)
 
     def key(self, digest_a: str, digest_b: str) -> str:
         return hashlib.sha256(self._settings + digest_a.encode() + digest_b.encode()).hexdigest()
@@ -63,7 +63,6 @@ class PairCache:
                 info = json.loads(bytes(z["info"]).decode())
                 result = result_type(**{k: info[k] for k in _FIELDS}, uv_src=z["uv_src"], uv_tgt=z["uv_tgt"])
         except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-            self.misses += 1
             return None
         self.hits += 1
         return result
