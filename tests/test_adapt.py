@@ -35,13 +35,13 @@ def test_adapt_fine_tunes_on_held_in_pairs_and_reports_held_out_error(dino, tmp_
     """From v1 (the default until v3), whose mask head is implausible on the dino: lift took GrabCut."""
     out = tmp_path / "adapted"
     args = ["-q", "adapt", str(dino), "--out", str(out), "--init", str(V1), "--steps", "10", "--batch-size", "4",
-            "--threads", "1"]  # fmt: skip
+            "--min-gain", "0", "--threads", "1"]  # fmt: skip
     run = CliRunner().invoke(cli, args)
     assert run.exit_code == 0, run.output
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["match"]["pairs_kept"] >= 4 and summary["pairs"]["heldout_pairs"] >= 1
     assert summary["pairs"]["train_pairs"] + summary["pairs"]["heldout_pairs"] == summary["match"]["pairs_kept"]
-    assert summary["heldout_error_after_px"] <= summary["heldout_error_before_px"]
+    assert summary["heldout_error_after_px"] <= summary["heldout_error_before_px"] and summary["kept"] == "adapted"
     model, meta = load_checkpoint(out)  # the folder is a checkpoint for lift / eval / --init
     assert meta["trained_with"] == "corr"
     # The mask lift takes is kept: v1's head is implausible on the dino, so lift took GrabCut; the
@@ -77,6 +77,15 @@ def test_adapt_fine_tunes_on_held_in_pairs_and_reports_held_out_error(dino, tmp_
     # The same command again resumes: nothing re-matched, the run already complete.
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and json.loads(again.stdout.strip().splitlines()[-1])["match"] == summary["match"]
+    # A gain below --min-gain publishes the starting model itself (the run is reused, not redone).
+    strict = CliRunner().invoke(cli, [*args[:-4], "--min-gain", "0.99", "--threads", "1"])
+    assert strict.exit_code == 0, strict.output
+    assert json.loads(strict.stdout.strip().splitlines()[-1])["kept"] == "start"
+    assert (out / "best.safetensors").read_bytes() == V1.read_bytes()
+    assert (
+        "the starting model: fine-tuning lowered the held-out error by less than 99%"
+        in (out / "MODEL_CARD.md").read_text()
+    )
     other = CliRunner().invoke(cli, args[:-2] + ["--threads", "1", "--lr", "0.5"])
     assert other.exit_code == 1 and "other settings" in other.stderr
     # A folder made before the mask head was kept (adapt.json without a format) is not resumed.
@@ -117,7 +126,7 @@ def test_adapt_trains_a_mask_head_that_lift_was_using(dino, tmp_path):
     start = Path(__file__).resolve().parents[1] / "models" / "h200-2026-12-04" / "corr" / "best.safetensors"
     out = tmp_path / "adapted"
     args = ["-q", "adapt", str(dino), "--out", str(out), "--init", str(start), "--steps", "4", "--batch-size", "4"]
-    run = CliRunner().invoke(cli, args + ["--threads", "1"])
+    run = CliRunner().invoke(cli, args + ["--min-gain", "0", "--threads", "1"])
     assert run.exit_code == 0, run.output
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["pairs"]["head_trusted"] is True
