@@ -79,10 +79,10 @@ def test_depth_and_mask_match_raycast(head, kind):
 def _check_reprojection(mesh, bank, s_view, t_view, k=400):
     traced, cams = _trace(bank, [s_view, t_view])
     g = torch.Generator().manual_seed(3)
-    from pointkit.engine import Cameras
+    from pointkit.engine import OrthoCameras
 
-    cs = Cameras(cams.world_to_camera[:, 0], cams.scale, R)
-    ct = Cameras(cams.world_to_camera[:, 1], cams.scale, R)
+    cs = OrthoCameras(cams.world_to_camera[:, 0], cams.scale, R)
+    ct = OrthoCameras(cams.world_to_camera[:, 1], cams.scale, R)
     src, tgt, valid = pair_correspondences(
         traced.depth[:, 0], traced.mask[:, 0], cs, traced.depth[:, 1], traced.mask[:, 1], ct, k, g
     )

@@ -269,13 +269,11 @@ def test_stacked_lookup_equals_grid_sample_per_grid():
 def test_trace_hits_analytic_ellipsoids():
     """Depth and mask of traced ellipsoids |diag(1, 1.2, 0.8) p| = r against the exact ray
     intersection; rays culled by the box around the negative voxels are exactly the misses."""
-    from pointkit.engine.render import pixel_rays
-
     bank = _sphere_bank(grid=48, radii=(0.4, 0.7))  # inside the lattice (z semi-axis r / 0.8 < 1.05)
     az, el = torch.tensor([[0.0, 75.0]] * 3), torch.tensor([[5.0, 40.0]] * 3)
     cams = orbit_cameras(az, el, 40)
     traced = trace(bank.sdf(torch.arange(3)), cams, bank.bound)
-    origins, direction = pixel_rays(cams)  # (3, 2, P, 3), (3, 2, 3)
+    origins, direction = cams.pixel_rays()  # (3, 2, P, 3), (3, 2, 3)
     scale = torch.tensor([1.0, 1.2, 0.8])
     a_o, a_u = origins * scale, (direction * scale)[:, :, None, :]
     radii = torch.linspace(0.4, 0.7, 3)[:, None, None]

@@ -8,7 +8,7 @@ See docs/engine.md.
 """
 
 from pointkit.engine.render import (
-    Cameras,
+    OrthoCameras,
     Traced,
     backgrounds,
     orbit_cameras,
@@ -33,7 +33,7 @@ from pointkit.engine.sdf import (
 from pointkit.engine.stream import SynthStream
 
 __all__ = [
-    "BOUND", "TRUNCATION", "Cameras", "EngineAppearance", "ShapeBank", "SynthStream", "Traced",
+    "BOUND", "TRUNCATION", "OrthoCameras", "EngineAppearance", "ShapeBank", "SynthStream", "Traced",
     "appearance_from_folder", "backgrounds", "concat_banks", "lattice", "load_appearance", "load_bank",
     "mesh_to_sdf", "orbit_cameras", "pair_correspondences", "quantise", "sample_sdf", "save_bank", "shade",
     "trace",

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from pointkit.engine.appearance import EngineAppearance, sh_irradiance, triplanar
-from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
+from pointkit.geometry import ortho
+from pointkit.geometry.ortho import CAMERA_DISTANCE, DEFAULT_MARGIN
 
 TEXTURE_PROB = 0.4
 """Share of shapes with a texture map (when the bank has textures); the rest: solid sinusoids."""
@@ -25,8 +26,9 @@ ENVIRONMENT_PROB = 0.7
 
 
 @dataclass
-class Cameras:
-    """A batch of orthographic cameras (any leading shape ``...``).
+class OrthoCameras:
+    """A batch of square orthographic cameras in torch (any leading shape ``...``): the engine's
+    form of :class:`pointkit.geometry.OrthoCamera`; the geometry is :mod:`pointkit.geometry.ortho`.
 
     Attributes:
         world_to_camera: (..., 3, 4) [R | t], rows of R: camera x, y, z axes in world.
@@ -43,25 +45,22 @@ class Cameras:
         return self.world_to_camera[..., :3]
 
     @property
-    def centre(self) -> float:
-        return self.resolution / 2.0
-
-    @property
     def affine(self) -> torch.Tensor:
         """(..., 2, 4) world -> pixel: uv = affine @ [X, Y, Z, 1]."""
-        a = self.world_to_camera[..., :2, :] * self.scale
-        a[..., :, 3] += self.centre
-        return a
+        return ortho.ortho_affine(self.world_to_camera, self.scale, (self.resolution / 2.0,) * 2)
 
     def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """World points (..., N, 3) -> uv (..., N, 2), camera depth (..., N)."""
-        cam = points @ self.rotation.transpose(-1, -2) + self.world_to_camera[..., None, :, 3]
-        return cam[..., :2] * self.scale + self.centre, cam[..., 2]
+        return ortho.project(points, self.world_to_camera, self.affine)
 
     def unproject(self, uv: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Pixels (..., N, 2) with camera depth (..., N) -> world points (..., N, 3)."""
-        cam = torch.cat([(uv - self.centre) / self.scale, depth[..., None]], -1)
-        return (cam - self.world_to_camera[..., None, :, 3]) @ self.rotation
+        return ortho.unproject(uv, depth, self.world_to_camera, self.affine)
+
+    def pixel_rays(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """World ray origins (..., S*S, 3) on the plane z = 0 and directions (..., 3)."""
+        origins, direction = ortho.pixel_rays(self.world_to_camera, self.affine, (self.resolution,) * 2)
+        return origins.flatten(-3, -2), direction
 
 
 def orbit_cameras(
@@ -70,18 +69,10 @@ def orbit_cameras(
     resolution: int,
     margin: float = DEFAULT_MARGIN,
     distance: float = CAMERA_DISTANCE,
-) -> Cameras:
+) -> OrthoCameras:
     """Cameras on the view sphere (degrees, any shape), as ``pointkit.geometry.OrthoCamera.orbit``."""
-    a, e = torch.deg2rad(azimuth.float()), torch.deg2rad(elevation.float())
-    centre = distance * torch.stack([torch.sin(a) * torch.cos(e), torch.sin(e), torch.cos(a) * torch.cos(e)], -1)
-    z = -centre / centre.norm(dim=-1, keepdim=True)
-    up = torch.tensor([0.0, 1.0, 0.0], device=z.device).expand_as(z)
-    x = torch.linalg.cross(z, up)
-    x = x / x.norm(dim=-1, keepdim=True)
-    y = torch.linalg.cross(z, x)
-    rotation = torch.stack([x, y, z], -2)
-    t = -(rotation @ centre[..., None])[..., 0]
-    return Cameras(torch.cat([rotation, t[..., None]], -1), (resolution / 2.0) / (1.0 + margin), int(resolution))
+    pose = ortho.orbit_pose(azimuth.float(), elevation.float(), distance)
+    return OrthoCameras(pose, ortho.orbit_scale(resolution, margin), int(resolution))
 
 
 def sample_sdf(sdf: torch.Tensor, points: torch.Tensor, bound: float) -> torch.Tensor:
@@ -107,18 +98,6 @@ class Traced:
     mask: torch.Tensor
     normal: torch.Tensor
     points: torch.Tensor
-
-
-def pixel_rays(cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor]:
-    """World ray origins (B, V, S*S, 3) on the plane z = 0 and directions (B, V, 3)."""
-    S = cameras.resolution
-    device = cameras.world_to_camera.device
-    c = (torch.arange(S, device=device, dtype=torch.float32) + 0.5 - cameras.centre) / cameras.scale
-    v, u = torch.meshgrid(c, c, indexing="ij")
-    cam = torch.stack([u.reshape(-1), v.reshape(-1), torch.zeros(S * S, device=device)], -1)
-    rotation, t = cameras.rotation, cameras.world_to_camera[..., 3]
-    origins = (cam - t[..., None, :]) @ rotation
-    return origins, rotation[..., 2, :]
 
 
 def _sdf_lookup(sdf: torch.Tensor, bound: float):
@@ -210,7 +189,12 @@ def _march(lookup, origins, direction, shape_of, t_near, t_far, steps: int, min_
 
 
 def trace(
-    sdf: torch.Tensor, cameras: Cameras, bound: float, steps: int = 48, refine: int = 6, min_step: float | None = None
+    sdf: torch.Tensor,
+    cameras: OrthoCameras,
+    bound: float,
+    steps: int = 48,
+    refine: int = 6,
+    min_step: float | None = None,
 ) -> Traced:
     """Sphere-trace every pixel ray of ``cameras`` (B, V) through grids ``sdf`` (B, 1, G, G, G).
 
@@ -226,7 +210,7 @@ def trace(
     P, device = S * S, sdf.device
     voxel = 2.0 * bound / (sdf.shape[-1] - 1)
     min_step = 0.5 * voxel if min_step is None else float(min_step)
-    origins, direction = pixel_rays(cameras)  # (B,V,P,3), (B,V,3)
+    origins, direction = cameras.pixel_rays()  # (B,V,P,3), (B,V,3)
     origins = origins.reshape(-1, 3)
     direction = direction[:, :, None, :].expand(B, V, P, 3).reshape(-1, 3)
     shape_of = torch.arange(B, device=device).repeat_interleave(V * P)
@@ -395,7 +379,7 @@ def _light(
 
 def shade(
     traced: Traced,
-    cameras: Cameras,
+    cameras: OrthoCameras,
     generator: torch.Generator,
     appearance: EngineAppearance | None = None,
     photo_prob: float = 0.5,
@@ -442,10 +426,10 @@ def shade(
 def pair_correspondences(
     depth_s: torch.Tensor,
     mask_s: torch.Tensor,
-    cam_s: Cameras,
+    cam_s: OrthoCameras,
     depth_t: torch.Tensor,
     mask_t: torch.Tensor,
-    cam_t: Cameras,
+    cam_t: OrthoCameras,
     k: int,
     generator: torch.Generator,
     depth_tolerance: float | None = None,

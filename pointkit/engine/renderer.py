@@ -55,7 +55,7 @@ class EngineRenderer:
         self.photo_prob = float(photo_prob)
 
     def render(self, mesh, cameras: Sequence, seed: int, views: Sequence[tuple[float, float]]) -> list:
-        from pointkit.engine.render import Cameras, shade, trace
+        from pointkit.engine.render import OrthoCameras, shade, trace
         from pointkit.engine.sdf import ShapeBank, mesh_to_sdf
         from pointkit.render.views import RenderedView
 
@@ -71,7 +71,7 @@ class EngineRenderer:
         S = cameras[0].resolution[0]
         bank = ShapeBank.from_grids(mesh_to_sdf(mesh, self.grid)[None], "float32").to(self.device)
         w2c = torch.tensor(np.stack([c.world_to_camera for c in cameras]), dtype=torch.float32, device=self.device)
-        cams = Cameras(w2c[None], float(cameras[0].scale), S)
+        cams = OrthoCameras(w2c[None], float(cameras[0].scale), S)
         traced = trace(bank.sdf(torch.zeros(1, dtype=torch.long)), cams, bank.bound)
         generator = torch.Generator(device=self.device).manual_seed(int(seed) % 2**63)
         images = shade(traced, cams, generator, self.assets, self.photo_prob)[0].permute(0, 2, 3, 1).cpu().numpy()

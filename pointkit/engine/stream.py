@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from pointkit.engine.appearance import EngineAppearance
-from pointkit.engine.render import Cameras, Traced, orbit_cameras, pair_correspondences, shade, trace
+from pointkit.engine.render import OrthoCameras, Traced, orbit_cameras, pair_correspondences, shade, trace
 from pointkit.engine.sdf import ShapeBank
 from pointkit.errors import PointkitError
 
@@ -99,19 +99,19 @@ class SynthStream:
         lo, hi = self.zoom
         if hi > lo or lo != 1.0:
             zoom = lo + (hi - lo) * float(torch.rand((), generator=g, device=self.device))
-            cams = Cameras(cams.world_to_camera, cams.scale * zoom, cams.resolution)
+            cams = OrthoCameras(cams.world_to_camera, cams.scale * zoom, cams.resolution)
         traced = trace(self.shapes.sdf(index), cams, self.shapes.bound, self.steps, self.refine)
-        src_cam = Cameras(cams.world_to_camera[:, :1], cams.scale, cams.resolution)
+        src_cam = OrthoCameras(cams.world_to_camera[:, :1], cams.scale, cams.resolution)
         src_view = Traced(traced.depth[:, :1], traced.mask[:, :1], traced.normal[:, :1], traced.points[:, :1])
         image = shade(src_view, src_cam, g, self.appearance, self.photo_prob)[:, 0]
         depth, mask = traced.depth[:, 0], traced.mask[:, 0]
         src, tgt, valid = pair_correspondences(
             depth,
             mask,
-            Cameras(cams.world_to_camera[:, 0], cams.scale, cams.resolution),
+            OrthoCameras(cams.world_to_camera[:, 0], cams.scale, cams.resolution),
             traced.depth[:, 1],
             traced.mask[:, 1],
-            Cameras(cams.world_to_camera[:, 1], cams.scale, cams.resolution),
+            OrthoCameras(cams.world_to_camera[:, 1], cams.scale, cams.resolution),
             self.k,
             g,
         )

@@ -1,13 +1,13 @@
-"""Orthographic cameras on a view sphere, projection and unprojection.
+"""Orthographic cameras on a view sphere for the numpy renderers: :class:`OrthoCamera`, one
+camera with numpy arrays, and numpy forms of projection and unprojection.
 
-Conventions (docs/rendering.md): world frame is right-handed with +Y up (the OBJ / glTF habit of
-most scans). The camera frame is x right, y down, z forward (away from the camera). A camera at
-azimuth ``a`` and elevation ``e`` (degrees) sits at ``distance * (sin a cos e, sin e, cos a cos e)``
-and looks at the origin, so (0, 0) looks along -Z with +X to the right of the image.
-
-Pixels are (u, v), u right, v down, origin at the top-left corner of the top-left pixel, pixel
-centres at i + 0.5. Orthographic projection: u = s * x + cu, v = s * y + cv. With the default
-margin the unit sphere fills the image up to ``margin`` (a fraction of the half width) of it.
+The geometry itself is :mod:`pointkit.geometry.ortho` (torch, batched), which the torch engine
+uses directly; these functions call it in float64 and convert, so both renderers share one
+implementation. Conventions (docs/rendering.md): world frame right-handed with +Y up; camera x
+right, y down, z forward. A camera at azimuth ``a`` and elevation ``e`` (degrees) sits at
+``distance * (sin a cos e, sin e, cos a cos e)`` and looks at the origin, so (0, 0) looks along
+-Z with +X to the right of the image. Pixels are (u, v), u right, v down, pixel centres at
+i + 0.5; ``u = s * x + cu, v = s * y + cv``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from pointkit.errors import PointkitError
+from pointkit.geometry import ortho
+from pointkit.geometry.ortho import CAMERA_DISTANCE, DEFAULT_MARGIN
 
-CAMERA_DISTANCE = 2.0
-"""Distance from the origin to every camera; object depth (camera z) lies in [1, 3]."""
-DEFAULT_MARGIN = 0.05
-"""The unit sphere's image has radius (R / 2) / (1 + margin) pixels for an R x R image."""
+__all__ = ["CAMERA_DISTANCE", "DEFAULT_MARGIN", "OrthoCamera", "look_at_orbit", "pixel_map", "project", "unproject"]
+
+
+def _t(array) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(array, np.float64))
 
 
 def look_at_orbit(azimuth: float, elevation: float, distance: float = CAMERA_DISTANCE) -> np.ndarray:
@@ -41,17 +45,7 @@ def look_at_orbit(azimuth: float, elevation: float, distance: float = CAMERA_DIS
     """
     if not -90.0 < elevation < 90.0:
         raise PointkitError(f"elevation {elevation} must be strictly between -90 and 90 degrees")
-    a, e = np.radians(azimuth), np.radians(elevation)
-    centre = distance * np.array([np.sin(a) * np.cos(e), np.sin(e), np.cos(a) * np.cos(e)])
-    z = -centre / np.linalg.norm(centre)
-    x = np.cross(z, [0.0, 1.0, 0.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    rotation = np.stack([x, y, z])
-    out = np.empty((3, 4))
-    out[:, :3] = rotation
-    out[:, 3] = -rotation @ centre
-    return out
+    return ortho.orbit_pose(_t(azimuth), _t(elevation), distance).numpy()
 
 
 @dataclass(frozen=True)
@@ -84,46 +78,37 @@ class OrthoCamera:
             raise PointkitError(f"resolution {resolution} is too small; use at least 2 pixels")
         half = resolution / 2.0
         return cls(
-            look_at_orbit(azimuth, elevation, distance), half / (1.0 + margin), (half, half), (resolution, resolution)
+            look_at_orbit(azimuth, elevation, distance),
+            ortho.orbit_scale(resolution, margin),
+            (half, half),
+            (resolution, resolution),
         )
 
     @property
     def affine(self) -> np.ndarray:
         """(2, 4) float64 world -> pixel matrix: uv = affine @ [X, Y, Z, 1]."""
-        k = np.array([[self.scale, 0.0, self.centre[0]], [0.0, self.scale, self.centre[1]]])
-        return k @ np.vstack([self.world_to_camera, [0.0, 0.0, 0.0, 1.0]])[[0, 1, 3]]
+        return ortho.ortho_affine(_t(self.world_to_camera), self.scale, self.centre).numpy()
 
     def pixel_rays(self) -> tuple[np.ndarray, np.ndarray]:
         """World ray of every pixel centre: origins (H, W, 3) on the camera plane z = 0, and the
         shared unit direction (3,) (the camera's forward axis); depth = distance along the ray."""
-        h, w = self.resolution
-        v, u = np.mgrid[0:h, 0:w] + 0.5
-        xy = np.stack([(u - self.centre[0]) / self.scale, (v - self.centre[1]) / self.scale], -1)
-        rotation, t = self.world_to_camera[:, :3], self.world_to_camera[:, 3]
-        cam = np.concatenate([xy, np.zeros((h, w, 1))], -1)
-        return (cam - t) @ rotation, rotation[2].copy()
+        origins, direction = ortho.pixel_rays(_t(self.world_to_camera), _t(self.affine), self.resolution)
+        return origins.numpy(), direction.numpy()
 
 
-def _intrinsics(world_to_camera: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Recover the 2x2 pixel map M and offset c with uv = M @ (x, y)_camera + c from a view's
-    world_to_camera and affine (affine = [M | c] @ [R_xy | t_xy]); works for any affine camera."""
-    rotation_xy, t_xy = world_to_camera[:2, :3], world_to_camera[:2, 3]
-    m = affine[:, :3] @ rotation_xy.T
-    return m, affine[:, 3] - m @ t_xy
+def pixel_map(world_to_camera: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 2x2 pixel map M and offset c with uv = M @ (x, y)_camera + c of a view's
+    world_to_camera (3, 4) and affine (2, 4) (any affine camera); float64."""
+    m, c = ortho.pixel_map(_t(world_to_camera), _t(affine))
+    return m.numpy(), c.numpy()
 
 
 def project(points: np.ndarray, world_to_camera: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Project world points: (N, 3) -> pixel uv (N, 2) and camera depth z (N,), float64."""
-    points = np.asarray(points, np.float64)
-    uv = points @ affine[:, :3].T + affine[:, 3]
-    z = points @ world_to_camera[2, :3] + world_to_camera[2, 3]
-    return uv, z
+    uv, z = ortho.project(_t(points), _t(world_to_camera), _t(affine))
+    return uv.numpy(), z.numpy()
 
 
 def unproject(uv: np.ndarray, depth: np.ndarray, world_to_camera: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """World points (N, 3) float64 of pixels ``uv`` (N, 2) with camera depth ``depth`` (N,)."""
-    m, c = _intrinsics(np.asarray(world_to_camera, np.float64), np.asarray(affine, np.float64))
-    xy = (np.asarray(uv, np.float64) - c) @ np.linalg.inv(m).T
-    cam = np.concatenate([xy, np.asarray(depth, np.float64)[:, None]], 1)
-    rotation, t = world_to_camera[:, :3], world_to_camera[:, 3]
-    return (cam - t) @ rotation
+    return ortho.unproject(_t(uv), _t(depth), _t(world_to_camera), _t(affine)).numpy()

@@ -6,7 +6,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from pointkit.geometry.camera import _intrinsics, project, unproject
+from pointkit.geometry.camera import pixel_map, project, unproject
 
 
 class ViewLike(Protocol):
@@ -44,7 +44,7 @@ def visible_in(
         keep (N,) bool and uv (N, 2) float64 pixel coordinates of all points in ``view``.
     """
     h, w = view.mask.shape
-    m, _ = _intrinsics(view.world_to_camera, view.affine)
+    m, _ = pixel_map(view.world_to_camera, view.affine)
     if depth_tolerance is None:
         depth_tolerance = 2.0 / np.sqrt(abs(np.linalg.det(m)))
     uv, z = project(points, view.world_to_camera, view.affine)
