@@ -7,12 +7,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 import pytest
 import trimesh
 
 from pointkit.errors import PointkitError
 from pointkit.render import render_views
+from pointkit import shading
 from pointkit.render import appearance as app
+from pointkit.render import assets
 from pointkit.render.appearance import random_material
 
 ASSETS = Path(__file__).parents[1] / ".." / "shared" / "data" / "appearance"
@@ -63,11 +66,11 @@ class TestPhotoStyle:
         assert background.std(0).mean() > 5.0
 
     def test_background_splits(self):
-        train = {p.name for p in app.list_backgrounds(ASSETS, "train")}
-        test = {p.name for p in app.list_backgrounds(ASSETS, "test")}
+        train = {p.name for p in assets.list_backgrounds(ASSETS, "train")}
+        test = {p.name for p in assets.list_backgrounds(ASSETS, "test")}
         assert train and test and not train & test
-        assert train | test == {p.name for p in app.list_backgrounds(ASSETS, "all")}
-        assert not {app.background_group(n) for n in train} & {app.background_group(n) for n in test}
+        assert train | test == {p.name for p in assets.list_backgrounds(ASSETS, "all")}
+        assert not {assets.background_group(n) for n in train} & {assets.background_group(n) for n in test}
         for view in _photo(5, backgrounds="test", photo_prob=1.0):
             name = view.background.split(":", 1)[1].split("+")[0]
             assert view.background.startswith("photo:") and name in test
@@ -141,8 +144,18 @@ class TestShading:
         assert ao[0] < ao[1]
 
 
+def _equirect(height, width):
+    return tuple(t.numpy() for t in shading.equirect_directions(height, width))
+
+
+def _sh_irradiance(env, normals):
+    """The core's SH irradiance of an equirect map (H, W, 3) at normals (N, 3), in numpy."""
+    coefficients = shading.sh_coefficients(torch.from_numpy(np.asarray(env, np.float64)))
+    return shading.sh_irradiance(coefficients, torch.from_numpy(normals)).numpy()
+
+
 def _brute_force(env, normals):
-    d, w = app.equirect_directions(*env.shape[:2])
+    d, w = _equirect(*env.shape[:2])
     cos = np.clip(d.reshape(-1, 3) @ normals.T, 0, None) * w.reshape(-1, 1)  # (pixels, N)
     return cos.T @ env.reshape(-1, 3)
 
@@ -151,13 +164,13 @@ class TestSphericalHarmonics:
     def test_constant_environment(self):
         env = np.full((64, 128, 3), 0.7)
         normals = app._unit(np.random.default_rng(0).normal(size=(50, 3)))
-        np.testing.assert_allclose(app.sh_irradiance(app.sh_coefficients(env), normals), np.pi * 0.7, rtol=1e-3)
+        np.testing.assert_allclose(_sh_irradiance(env, normals), np.pi * 0.7, rtol=1e-3)
 
     def test_against_brute_force(self):
-        d, _ = app.equirect_directions(64, 128)
+        d, _ = _equirect(64, 128)
         env = np.repeat(np.clip(d[..., 1:2], 0, None) ** 2 * 3 + 0.1 * (1 + d[..., :1]), 3, 2)  # lit from +Y
         normals = app._unit(np.array([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.3, 0.5, -0.8]]))
-        sh = app.sh_irradiance(app.sh_coefficients(env), normals)
+        sh = _sh_irradiance(env, normals)
         assert sh[0, 0] > 3 * sh[1, 0]
         ref = _brute_force(env, normals)
         np.testing.assert_allclose(sh, ref, rtol=0.05, atol=0.02 * ref.max())
@@ -169,12 +182,12 @@ class TestSphericalHarmonics:
         env = cv2.resize(env, (64, 32), interpolation=cv2.INTER_AREA)
         normals = app._unit(np.array([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0], [1.0, 0.2, 0.0], [0.0, 0.0, 1.0]]))
         ref = _brute_force(env, normals)
-        sh = app.sh_irradiance(app.sh_coefficients(env), normals)
+        sh = _sh_irradiance(env, normals)
         np.testing.assert_allclose(sh, ref, atol=0.1 * ref.max())
 
 
 def test_resolver_error(monkeypatch, tmp_path):
-    monkeypatch.setenv(app.ENV_VAR, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(assets.ENV_VAR, str(tmp_path / "nowhere"))
     with pytest.raises(PointkitError, match="POINTKIT_APPEARANCE"):
-        app.resolve_appearance_dir()
-    assert app.resolve_appearance_dir(required=False) is None
+        assets.resolve_appearance_dir()
+    assert assets.resolve_appearance_dir(required=False) is None

@@ -25,7 +25,7 @@ from pointkit.engine import (
     save_bank,
     trace,
 )
-from pointkit.engine.appearance import sh_irradiance, triplanar
+from pointkit.shading import sh_irradiance, triplanar
 from pointkit.errors import PointkitError
 from pointkit.training.data import collate_pairs
 
@@ -169,15 +169,14 @@ def test_sh_irradiance_matches_numerical_integration():
     assert torch.allclose(sh_irradiance(sh, normals)[0], expected, rtol=2e-3, atol=1e-4)
 
 
-def test_triplanar_reads_texel_centres_and_blends_by_normal():
-    tex = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4) % 251
-    tex = tex.to(torch.uint8)
+def test_triplanar_reads_texel_centres_wraps_and_blends_by_normal():
+    tex = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4) % 251 / 255
     # Points at texel centres of the (y, z) plane (x-facing normal): y -> columns, z -> rows.
     rows, cols = torch.meshgrid(torch.arange(4), torch.arange(4), indexing="ij")
     pts = torch.stack([torch.full((16,), 0.3), (cols.reshape(-1) + 0.5) / 4, (rows.reshape(-1) + 0.5) / 4], -1)
     nx = torch.tensor([1.0, 0.0, 0.0]).expand(16, 3)
     out = triplanar(tex[:1], pts[None], nx[None])[0]
-    assert torch.allclose(out, tex[0].reshape(3, 16).T.float() / 255, atol=1e-5)
+    assert torch.allclose(out, tex[0].reshape(3, 16).T, atol=1e-5)
     # Tiling: one world unit further is the same texel; a 45-degree normal averages two planes.
     shifted = triplanar(tex[:1], (pts + torch.tensor([0.0, 1.0, -2.0]))[None], nx[None])[0]
     assert torch.allclose(shifted, out, atol=1e-5)
@@ -185,6 +184,10 @@ def test_triplanar_reads_texel_centres_and_blends_by_normal():
     ny = torch.tensor([0.0, 1.0, 0.0]).expand(16, 3)
     both = triplanar(tex[:1], pts[None], diag[None])[0]
     assert torch.allclose(both, 0.5 * (out + triplanar(tex[:1], pts[None], ny[None])[0]), atol=1e-5)
+    # On a tile's edge, bilinear sampling wraps: halfway between the last and the first texel.
+    edge = torch.tensor([[[0.3, 0.0, 0.125]]])
+    wrapped = triplanar(tex[:1], edge, nx[None, :1])[0, 0]
+    assert torch.allclose(wrapped, 0.5 * (tex[0, :, 0, 3] + tex[0, :, 0, 0]), atol=1e-5)
 
 
 def test_appearance_travels_in_the_bank_and_pools(tmp_path):

@@ -11,7 +11,7 @@ from pkbench import scaneval
 from pointkit.errors import PointkitError
 from pointkit.masks import silhouette_heuristic
 from pointkit.render import render_views
-from pointkit.render.appearance import background_split
+from pointkit.render.assets import background_split
 from pointkit.render.views import get_renderer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -3,7 +3,7 @@
 The CPU photo style (``pointkit.render.appearance``) reads the CC0 assets from disk per view;
 the engine runs where those files are not (a GPU machine with torch only), so the assets travel
 inside the shape bank as small arrays (``EngineAppearance``), made once on a CPU machine by
-``appearance_from_folder``. Shading with them (``triplanar``, ``sh_irradiance``) is torch code.
+``appearance_from_folder``. Shading with them is :mod:`pointkit.shading`, shared with the CPU style.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pointkit.errors import PointkitError
 
@@ -22,9 +21,6 @@ KEYS = ("photos", "textures", "sh")
 
 PHOTO_SIZE = 256
 TEXTURE_SIZE = 128
-
-# Cosine-lobe convolution weights of the l <= 2 SH bands (Ramamoorthi & Hanrahan 2001).
-_SH_A = (np.pi,) + (2 * np.pi / 3,) * 3 + (np.pi / 4,) * 5
 
 
 @dataclass
@@ -86,7 +82,7 @@ def appearance_from_folder(
     """
     import cv2
 
-    from pointkit.render.appearance import _colour_file, hdri_sh, list_backgrounds
+    from pointkit.render.assets import colour_file, hdri_sh, list_backgrounds
 
     root = Path(root)
     photos = []
@@ -101,7 +97,7 @@ def appearance_from_folder(
     textures = []
     folder = root / "textures"
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
-        colour = _colour_file(sub)
+        colour = colour_file(sub)
         image = None if colour is None else cv2.imread(str(colour), cv2.IMREAD_COLOR)
         if image is not None:
             textures.append(cv2.resize(image, (texture_size, texture_size), interpolation=cv2.INTER_AREA)[..., ::-1])
@@ -113,40 +109,3 @@ def appearance_from_folder(
     return EngineAppearance(
         stack(photos), stack(textures), torch.from_numpy(np.stack(sh).astype(np.float32)) if sh else None
     )
-
-
-def sh_irradiance(sh: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
-    """Irradiance (B, N, 3) at unit normals (B, N, 3) of radiance SH (B, 9, 3), clamped at 0
-    (a constant radiance L gives pi L). Matches ``pointkit.render.appearance.sh_irradiance``."""
-    x, y, z = normals.unbind(-1)
-    basis = torch.stack(
-        [
-            torch.full_like(x, 0.282095),
-            0.488603 * y,
-            0.488603 * z,
-            0.488603 * x,
-            1.092548 * x * y,
-            1.092548 * y * z,
-            0.315392 * (3 * z * z - 1),
-            1.092548 * x * z,
-            0.546274 * (x * x - y * y),
-        ],
-        -1,
-    )
-    weights = torch.tensor(_SH_A, dtype=sh.dtype, device=sh.device)[:, None]
-    return (basis @ (sh * weights)).clamp(min=0)
-
-
-def triplanar(textures: torch.Tensor, points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
-    """Colours (B, N, 3) in [0, 1] of tiling textures (B, 3, h, w) uint8 projected along the three
-    world axes at ``points`` (B, N, 3) (one texture tile per world unit), blended by |n|^4."""
-    tex = textures.float() / 255.0
-    weights = normals.abs() ** 4
-    weights = weights / weights.sum(-1, keepdim=True).clamp(min=1e-12)
-    out = torch.zeros_like(points)
-    for axis, (a, b) in enumerate(((1, 2), (0, 2), (0, 1))):
-        uv = torch.stack([points[..., a], points[..., b]], -1)
-        grid = (torch.frac(torch.frac(uv) + 1.0) * 2 - 1)[:, None]  # (B, 1, N, 2) wrapped
-        sample = F.grid_sample(tex, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        out = out + sample[:, :, 0].transpose(1, 2) * weights[..., axis : axis + 1]
-    return out

@@ -40,7 +40,7 @@ def build_bank(
 
     from pointkit.engine.appearance import appearance_from_folder
     from pointkit.engine.sdf import ShapeBank, mesh_to_sdf, save_bank
-    from pointkit.render.appearance import BACKGROUND_SPLITS, resolve_appearance_dir
+    from pointkit.render.assets import BACKGROUND_SPLITS, resolve_appearance_dir
     from pointkit.render.dataset import object_sources
     from pointkit.render.mesh import load_mesh
     from pointkit.render.procedural import check_families, sculpture

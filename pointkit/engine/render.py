@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pointkit.engine.appearance import EngineAppearance, sh_irradiance, triplanar
+from pointkit.engine.appearance import EngineAppearance
 from pointkit.geometry import ortho
 from pointkit.geometry.ortho import CAMERA_DISTANCE, DEFAULT_MARGIN
+from pointkit.shading import octave_noise, sh_irradiance, triplanar
 
 TEXTURE_PROB = 0.4
 """Share of shapes with a texture map (when the bank has textures); the rest: solid sinusoids."""
@@ -253,15 +254,9 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
 
 
 def _smooth_noise(shape, size: int, generator, device, octaves=(4, 8, 16)) -> torch.Tensor:
-    """(n, C, size, size) multi-octave value noise in about [-1, 1] (bicubic-upsampled lattices)."""
-    n, c = shape
-    out = torch.zeros(n, c, size, size, device=device)
-    amp = 1.0
-    for o in octaves:
-        lat = torch.randn(n, c, o + 1, o + 1, generator=generator, device=device)
-        out += amp * F.interpolate(lat, size=(size, size), mode="bicubic", align_corners=True)
-        amp *= 0.5
-    return out / 1.5
+    """(n, C, size, size) value noise of ``octaves`` lattice cells, in about [-1, 1]."""
+    lattices = [torch.randn(*shape, o + 1, o + 1, generator=generator, device=device) for o in octaves]
+    return octave_noise(lattices, (size, size)) / 1.5
 
 
 def backgrounds(
@@ -331,7 +326,10 @@ def _material(pts: torch.Tensor, nrm: torch.Tensor, appearance: EngineAppearance
         use = _rand((B, 1, 1), g, device) < TEXTURE_PROB
         pick = torch.randint(len(appearance.textures), (B,), generator=g, device=device)
         where = pts * _rand((B, 1, 1), g, device, 0.3, 1.2) + _rand((B, 1, 3), g, device)
-        mapped = triplanar(appearance.textures[pick], where, nrm) * _rand((B, 1, 3), g, device, 0.75, 1.15) ** 0.5
+        mapped = (
+            triplanar(appearance.textures[pick].float() / 255.0, where, nrm)
+            * _rand((B, 1, 3), g, device, 0.75, 1.15) ** 0.5
+        )
         kd = torch.where(use, mapped.clamp(0, 1), kd)
     ks = _rand((B, 1, 1), g, device, 0, 0.5)
     shininess = 2 ** _rand((B, 1, 1), g, device, 2, 7)

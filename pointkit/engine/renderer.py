@@ -42,7 +42,7 @@ class EngineRenderer:
         photo_prob: float = 0.5,
     ):
         from pointkit.engine.appearance import appearance_from_folder
-        from pointkit.render.appearance import resolve_appearance_dir
+        from pointkit.render.assets import resolve_appearance_dir
 
         self.grid = int(grid)
         if self.grid < 16:

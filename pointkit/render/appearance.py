@@ -1,9 +1,9 @@
 """Photographic appearance for the fast renderer (``FastRenderer(style="photo")``).
 
-Pure numpy / cv2 (plus open3d ray casts for shadows and ambient occlusion), seeded by
+numpy and cv2 (plus open3d ray casts for shadows and ambient occlusion), seeded by
 ``np.random.Generator``. Assets (HDR environments, texture sets, background photos) are read in
-place from an appearance folder (``resolve_appearance_dir``), never copied into the repository;
-they are loaded only when drawn and kept in small LRU caches.
+place from an appearance folder (:mod:`pointkit.render.assets`). Shading maths (SH light,
+triplanar maps, value noise) is the torch core :mod:`pointkit.shading`, shared with the engine.
 
 Pieces:
 - lighting: diffuse irradiance of an HDRI via 9 spherical-harmonic coefficients (Ramamoorthi &
@@ -25,174 +25,27 @@ rest of the asset folder is CC0 / public domain (see the folder's README.md).
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import os
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
+from pointkit import shading
 from pointkit.errors import PointkitError
+from pointkit.render.assets import asset_listing, background_photo, hdri_sh, list_backgrounds, texture_image
 
-ENV_VAR = "POINTKIT_APPEARANCE"
 MATERIALS = ("marble", "bronze", "stone", "granite", "sandstone", "terracotta", "plaster", "wood", "texture")
 BACKGROUND_KINDS = ("photo", "black_cloth", "white_cloth", "gradient", "clutter")
-BACKGROUND_SPLITS = ("train", "test", "all")
-TEST_FRACTION = 0.2
 
 
-# ----------------------------------------------------------------------------------------- assets
-
-
-def resolve_appearance_dir(path: str | os.PathLike | None = None, required: bool = True) -> Path | None:
-    """The appearance asset folder: ``path``, else ``$POINTKIT_APPEARANCE``, else
-    ``<repo>/../shared/data/appearance`` when it exists.
-
-    Raises PointkitError (when ``required``) if the folder is missing; returns None otherwise.
-    """
-    if path is not None and str(path) != "":
-        candidate = Path(path).expanduser()
-        how = "the appearance option"
-    elif os.environ.get(ENV_VAR):
-        candidate = Path(os.environ[ENV_VAR]).expanduser()
-        how = f"${ENV_VAR}"
-    else:
-        candidate = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "appearance"
-        how = "the default location"
-    if (candidate / "hdri").is_dir() and (candidate / "backgrounds").is_dir():
-        return candidate.resolve()
-    if not required:
-        return None
-    raise PointkitError(
-        f"appearance assets folder {candidate} (from {how}) is missing or lacks hdri/ and "
-        f"backgrounds/; pass --option appearance=DIR or set {ENV_VAR}=DIR"
-    )
-
-
-def background_group(name: str) -> str:
-    """The scene a background photo comes from: the file stem without a cube-face (``_posx``) or
-    view-angle (``_y120``) suffix, so views of one scene never straddle the train / test split."""
-    return re.sub(r"_((pos|neg)[xyz]|y\d+)$", "", Path(name).stem)
-
-
-def background_split(name: str) -> str:
-    """ "test" for about 20 % of scenes (sha256 of ``background_group(name)``), else "train"."""
-    digest = hashlib.sha256(background_group(name).encode()).digest()
-    return "test" if int.from_bytes(digest[:4], "big") / 2**32 < TEST_FRACTION else "train"
-
-
-def list_backgrounds(root: Path, split: str = "all") -> list[Path]:
-    """Sorted background photos of ``split`` ("train", "test" or "all")."""
-    if split not in BACKGROUND_SPLITS:
-        raise PointkitError(f"backgrounds={split!r}: use one of {', '.join(BACKGROUND_SPLITS)}")
-    files = sorted(p for p in (Path(root) / "backgrounds").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    return [p for p in files if split == "all" or background_split(p.name) == split]
-
-
-@lru_cache(maxsize=64)
-def _listing(root: str, sub: str, suffix: str) -> tuple[str, ...]:
-    folder = Path(root) / sub
-    if not folder.is_dir():
-        return ()
-    if suffix == "/":
-        return tuple(sorted(str(p) for p in folder.iterdir() if p.is_dir() and _colour_file(p) is not None))
-    return tuple(sorted(str(p) for p in folder.iterdir() if p.name.lower().endswith(suffix)))
-
-
-def _colour_file(folder: Path) -> Path | None:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    for p in files:
-        if (
-            "color" in p.stem.lower()
-            or "colour" in p.stem.lower()
-            or "albedo" in p.stem.lower()
-            or "diff" in p.stem.lower()
-        ):
-            return p
-    return None
-
-
-def _read_image(path: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    image = cv2.imread(path, flags)
-    if image is None:
-        raise PointkitError(f"cannot read appearance asset {path}; check the file or the appearance folder")
-    return image
-
-
-@lru_cache(maxsize=6)
-def _photo(path: str) -> np.ndarray:
-    """Linear RGB float32 of a background photo."""
-    return (_read_image(path)[..., ::-1].astype(np.float32) / 255.0) ** 2.2
-
-
-@lru_cache(maxsize=6)
-def _texture(folder: str) -> np.ndarray:
-    """Linear RGB float32 colour map of a texture set, at most 512 px."""
-    image = _read_image(str(_colour_file(Path(folder))))
-    scale = 512 / max(image.shape[:2])
-    if scale < 1:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return (image[..., ::-1].astype(np.float32) / 255.0) ** 2.2
-
-
-# ------------------------------------------------------------------------- spherical harmonics
-
-_SH_A = np.array([np.pi] + [2 * np.pi / 3] * 3 + [np.pi / 4] * 5)
-
-
-def sh_basis(d: np.ndarray) -> np.ndarray:
-    """(N, 9) real SH basis (l <= 2) of unit directions (N, 3)."""
-    x, y, z = d[:, 0], d[:, 1], d[:, 2]
-    return np.stack(
-        [
-            np.full_like(x, 0.282095),
-            0.488603 * y,
-            0.488603 * z,
-            0.488603 * x,
-            1.092548 * x * y,
-            1.092548 * y * z,
-            0.315392 * (3 * z * z - 1),
-            1.092548 * x * z,
-            0.546274 * (x * x - y * y),
-        ],
-        1,
-    )
-
-
-def equirect_directions(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unit directions (H, W, 3) of equirect pixel centres (top row = +Y, the up axis) and their
-    solid angles (H, W)."""
-    theta = np.pi * (np.arange(height) + 0.5) / height
-    phi = 2 * np.pi * (np.arange(width) + 0.5) / width
-    t, p = np.meshgrid(theta, phi, indexing="ij")
-    d = np.stack([np.sin(t) * np.sin(p), np.cos(t), np.sin(t) * np.cos(p)], -1)
-    return d, np.sin(t) * (np.pi / height) * (2 * np.pi / width)
-
-
-def sh_coefficients(env: np.ndarray) -> np.ndarray:
-    """(9, 3) radiance SH coefficients of an equirect map (H, W, 3) linear RGB."""
-    d, w = equirect_directions(*env.shape[:2])
-    basis = sh_basis(d.reshape(-1, 3)) * w.reshape(-1, 1)
-    return basis.T @ env.reshape(-1, env.shape[2]).astype(np.float64)
+# ------------------------------------------------------------------------------------------ lighting
 
 
 def sh_irradiance(coefficients: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """(N, 3) irradiance E(n) = integral L(w) max(n . w, 0) dw (constant L gives pi L)."""
-    return np.clip(sh_basis(normals) @ (coefficients * _SH_A[:, None]), 0, None)
-
-
-@lru_cache(maxsize=8)
-def hdri_sh(path: str) -> np.ndarray:
-    """(9, 3) SH coefficients of an HDRI (downsampled to 64 x 32), normalised so that the mean
-    irradiance over normals (= pi * L_00 * Y_00 * ... ) is 1 (grey-level mean)."""
-    image = _read_image(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR).astype(np.float32)[..., ::-1]
-    image = cv2.resize(np.ascontiguousarray(image), (64, 32), interpolation=cv2.INTER_AREA)
-    coefficients = sh_coefficients(np.nan_to_num(np.clip(image, 0, 1e4)))
-    mean = float(coefficients[0].mean() * 0.282095 * np.pi)
-    return coefficients / max(mean, 1e-6)
+    """(N, 3) irradiance of (9, 3) radiance SH at unit normals (N, 3): :func:`pointkit.shading.sh_irradiance`."""
+    return shading.sh_irradiance(torch.from_numpy(np.asarray(coefficients, np.float64)), _float64(normals)).numpy()
 
 
 # ------------------------------------------------------------------------------ materials / noise
@@ -252,17 +105,10 @@ class Material:
 
 
 def _triplanar(image: np.ndarray, p: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Triplanar projection of a tiling image: the three axis-plane projections blended by |n|^4."""
-    h, w = image.shape[:2]
-    weights = np.abs(normals) ** 4
-    weights /= weights.sum(1, keepdims=True)
-    out = np.zeros((len(p), 3), np.float32)
-    for axis, (a, b) in enumerate(((1, 2), (0, 2), (0, 1))):
-        mx = (p[:, a] * w).astype(np.float32).reshape(-1, 1) % w
-        my = (p[:, b] * h).astype(np.float32).reshape(-1, 1) % h
-        sample = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP).reshape(-1, 3)
-        out += sample * weights[:, axis : axis + 1].astype(np.float32)
-    return out
+    """(N, 3) float32 colours of a tiling image (h, w, 3) float32 mapped triplanarly
+    (:func:`pointkit.shading.triplanar`) at points and normals (N, 3)."""
+    texture = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    return shading.triplanar(texture, _float64(p)[None], _float64(normals)[None])[0].float().numpy()
 
 
 def random_material(rng: np.random.Generator, root: Path | None, kind: str | None = None) -> Material:
@@ -306,12 +152,15 @@ def random_material(rng: np.random.Generator, root: Path | None, kind: str | Non
         params.update(axis=_unit(rng.normal(0, 1, 3)), centre=rng.normal(0, 1, 3), scale=rng.uniform(20, 60))
         roughness, metallic = rng.uniform(0.2, 0.7), 0.0  # varnished ... matte paint
     elif kind == "texture":
-        sets = _listing(str(root), "textures", "/") if root is not None else ()
+        sets = asset_listing(str(root), "textures", "/") if root is not None else ()
         if not sets:
             return random_material(rng, root, "stone")
         folder = sets[int(rng.integers(len(sets)))]
         params.update(
-            image=_texture(folder), scale=rng.uniform(0.3, 1.2), offset=rng.uniform(0, 1, 3), name=Path(folder).name
+            image=texture_image(folder),
+            scale=rng.uniform(0.3, 1.2),
+            offset=rng.uniform(0, 1, 3),
+            name=Path(folder).name,
         )
         tint = rng.uniform(0.75, 1.15, 3) ** 0.5
         roughness, metallic = rng.uniform(0.3, 0.9), (rng.uniform(0.5, 1.0) if "metal" in folder.lower() else 0.0)
@@ -321,9 +170,6 @@ def random_material(rng: np.random.Generator, root: Path | None, kind: str | Non
         params.update(mottle=rng.uniform(0.05, 0.25) if kind == "terracotta" else rng.uniform(0.0, 0.08))
         roughness, metallic = rng.uniform(0.7, 1.0), 0.0
     return Material(kind, np.clip(tint, 0, 1), float(roughness), float(metallic), params)
-
-
-# ------------------------------------------------------------------------------------------ lighting
 
 
 @dataclass
@@ -354,7 +200,7 @@ class Lighting:
 
 def random_lighting(rng: np.random.Generator, root: Path | None) -> Lighting:
     """An HDRI (random rotation and exposure) plus 0-2 directional lights."""
-    files = _listing(str(root), "hdri", ".hdr") if root is not None else ()
+    files = asset_listing(str(root), "hdri", ".hdr") if root is not None else ()
     name, sh = "", None
     if files:
         path = files[int(rng.integers(len(files)))]
@@ -468,8 +314,9 @@ def shade(
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
-    small = rng.uniform(0, 1, (cells, cells)).astype(np.float32)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    """(H, W) float32 value noise of a ``cells`` x ``cells`` uniform lattice (:func:`pointkit.shading.octave_noise`)."""
+    lattice = torch.from_numpy(rng.uniform(0, 1, (1, 1, cells, cells)).astype(np.float32))
+    return shading.octave_noise([lattice], (h, w))[0, 0].numpy()
 
 
 def random_background(
@@ -496,7 +343,7 @@ def random_background(
         raise PointkitError(f"background {kind!r}: use one of {', '.join(BACKGROUND_KINDS)} or photo:GLOB")
     if photos and (kind is None and rng.uniform() < photo_prob or kind is not None and kind.startswith("photo")):
         path = photos[int(rng.integers(len(photos)))]
-        image = _photo(str(path))
+        image = background_photo(str(path))
         ih, iw = image.shape[:2]
         size = rng.uniform(0.4, 1.0) * min(ih, iw)
         ch, cw = int(size), int(size * w / h)
@@ -591,6 +438,10 @@ def composite(foreground: np.ndarray, background: np.ndarray, mask: np.ndarray) 
     spread = cv2.blur(foreground * m[..., None], (3, 3)) / np.maximum(weight, 1e-6)[..., None]
     fg = np.where(mask[..., None], foreground, spread)
     return fg * alpha[..., None] + background * (1 - alpha[..., None]), alpha
+
+
+def _float64(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(array, np.float64))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 import trimesh
 
 from pointkit.geometry.camera import OrthoCamera, unproject
+from pointkit.render.assets import BACKGROUND_SPLITS, resolve_appearance_dir
 from pointkit.render.raycast import raycast
 from pointkit.render.views import RenderedView
 
@@ -82,8 +83,8 @@ class FastRenderer:
         if self.style not in ("plain", "photo"):
             raise ValueError(f"style={style!r}: use 'plain' or 'photo'")
         self.backgrounds = str(backgrounds)
-        if self.backgrounds not in app.BACKGROUND_SPLITS:
-            raise ValueError(f"backgrounds={backgrounds!r}: use one of {', '.join(app.BACKGROUND_SPLITS)}")
+        if self.backgrounds not in BACKGROUND_SPLITS:
+            raise ValueError(f"backgrounds={backgrounds!r}: use one of {', '.join(BACKGROUND_SPLITS)}")
         self.photo_prob = float(photo_prob)
         self.material = None if material in (None, "", "random") else str(material)
         if self.material is not None and self.material not in app.MATERIALS:
@@ -91,7 +92,7 @@ class FastRenderer:
         self.ao_rays = int(ao_rays)
         self.background = None if background in (None, "", "random") else str(background)
         self.floor_prob = float(floor_prob)
-        self.appearance = app.resolve_appearance_dir(appearance) if self.style == "photo" else None
+        self.appearance = resolve_appearance_dir(appearance) if self.style == "photo" else None
 
     def render(
         self, mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera], seed: int, views: Sequence[tuple[float, float]]
