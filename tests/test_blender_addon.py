@@ -36,6 +36,7 @@ def bpy():
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A non-square rendered image, a tiny seeded checkpoint, and pointkit lift's .npz / .ply of it."""
+    from pointkit.lifting.config import LiftConfig
     from pointkit.lifting.folder import lift_files
     from pointkit.models import LiftNet, LiftNetConfig
     from pointkit.render import render_views, sculpture
@@ -48,12 +49,14 @@ def files(tmp_path_factory):
     Image.fromarray((view.mask[8:56] * 255).astype(np.uint8)).save(root / "statue_mask.png")
     for fmt in ("npz", "ply"):
         lift_files(
-            [root / "statue.png"],
-            root / fmt,
-            fmt=fmt,
-            checkpoint=checkpoint,
-            mask=str(root / "statue_mask.png"),
-            progress=False,
+            LiftConfig(
+                [root / "statue.png"],
+                root / fmt,
+                fmt=fmt,
+                checkpoint=checkpoint,
+                mask=str(root / "statue_mask.png"),
+                progress=False,
+            )
         )
     return {
         "root": root,
@@ -247,10 +250,13 @@ def test_model_picker_lists_and_uses_models_by_name(bpy, files, tmp_path, monkey
     assert prefs.checkpoint_argument() == "tiny-statues"
     shutil.copy(files["image"], tmp_path / "named.png")
     made = new_objects(bpy, lambda: bpy.ops.pointkit.lift_image(filepath=str(tmp_path / "named.png"), add_camera=False))
+    from pointkit.lifting.config import LiftConfig
     from pointkit.lifting.folder import lift_files
 
     by_path = lift_files(
-        [tmp_path / "named.png"], tmp_path / "ref", fmt="npz", checkpoint=files["checkpoint"], progress=False
+        LiftConfig(
+            [tmp_path / "named.png"], tmp_path / "ref", fmt="npz", checkpoint=files["checkpoint"], progress=False
+        )
     )["outputs"][str(tmp_path / "named.png")][-1]
     co = np.empty(len(made["MESH"].data.vertices) * 3)
     made["MESH"].data.vertices.foreach_get("co", co)

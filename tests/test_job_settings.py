@@ -171,11 +171,11 @@ def test_cuda_without_a_gpu_is_one_line_and_the_library_defaults_agree():
 
     import torch
 
-    from pointkit.lifting.folder import lift_files
+    from pointkit.lifting.config import LiftConfig
     from pointkit.lifting.pipeline import lift, lift_batch
     from pointkit.models.device import resolve_device
 
-    assert {inspect.signature(f).parameters["device"].default for f in (lift, lift_batch, lift_files)} == {"auto"}
+    assert {inspect.signature(f).parameters["device"].default for f in (lift, lift_batch, LiftConfig)} == {"auto"}
     assert resolve_device("cpu") == torch.device("cpu")
     beyond = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU (cuda:0 without one)
     with pytest.raises(PointkitError, match=rf"^--device {beyond}: no CUDA GPU"):

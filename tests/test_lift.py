@@ -16,6 +16,7 @@ from PIL import Image
 
 import pointkit
 from pointkit.errors import PointkitError
+from pointkit.lifting.config import LiftConfig
 from pointkit.lifting.folder import collect_images, lift_files
 from pointkit.lifting.model import DEFAULT_CHECKPOINT
 from pointkit.lifting.outputs import output_files, parse_formats, write_outputs
@@ -262,10 +263,11 @@ def test_folder_goes_on_after_an_unexpected_error_in_one_image(tmp_path, checkpo
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_load", flaky)
-    summary = lift_files([src], tmp_path / "out", checkpoint=checkpoint, fmt="ply", progress=False)
+    summary = lift_files(LiftConfig([src], tmp_path / "out", checkpoint=checkpoint, fmt="ply", progress=False))
     assert summary["lifted"] == 1 and summary["failed"] == 1
     assert summary["errors"][str(src / "a.png")].endswith("RuntimeError: codec exploded")
-    assert all(p.name.startswith("b") for p in (tmp_path / "out").iterdir())  # nothing half-written for a.png
+    written = {p.name for p in (tmp_path / "out").iterdir()} - {"config.json"}  # the job's settings, saved
+    assert written and all(name.startswith("b") for name in written)  # nothing half-written for a.png
 
 
 def test_a_run_that_writes_nothing_leaves_no_out_folder(tmp_path, checkpoint):
@@ -368,7 +370,9 @@ def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_pat
     for rel in ("top.png", "a/b/deep.png", "a/b/top.png", ".hidden/x.png"):
         Image.fromarray(view.image).save(src / rel)
     out = tmp_path / "out"
-    summary = lift_files([src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True)
+    summary = lift_files(
+        LiftConfig([src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True)
+    )
     assert summary["lifted"] == 3 and summary["skipped"] == 0  # .hidden is left out
     for stem in ("top", "a/b/deep", "a/b/top"):
         for path in output_files(out, stem, ("glb", "points")):
@@ -382,12 +386,16 @@ def test_recursive_folders_mirror_the_tree_in_several_formats_and_resume(tmp_pat
     # Without -r only the top folder's image; with --skip-existing nothing is lifted again.
     assert collect_images([src]) == [(src / "top.png", Path("."))]
     again = lift_files(
-        [src], out, fmt="points,glb", checkpoint=checkpoint, progress=False, recursive=True, skip_existing=True
+        LiftConfig(
+            [src], out, fmt="points,glb", checkpoint=checkpoint, progress=False, recursive=True, skip_existing=True
+        )
     )
     assert again["lifted"] == 0 and again["skipped"] == 3
     (out / "a" / "b" / "deep_points.ply").unlink()
     again = lift_files(
-        [src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True, skip_existing=True
+        LiftConfig(
+            [src], out, fmt="glb,points", checkpoint=checkpoint, progress=False, recursive=True, skip_existing=True
+        )
     )
     assert again["lifted"] == 1 and again["skipped"] == 2 and (out / "a" / "b" / "deep_points.ply").is_file()
     with pytest.raises(PointkitError, match="unknown format stl"):

@@ -30,7 +30,7 @@ from pointkit.jobs.settings import _settings, click_options
 JOBS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "train": (("pointkit.training.config:TrainConfig", None),),
     "render-synthetic": (("pointkit.render.config:RenderConfig", None),),
-    "lift": (("pointkit.jobs.lift:LiftConfig", None),),
+    "lift": (("pointkit.lifting.config:LiftConfig", None),),
     "view": (("pointkit.view:ViewConfig", None),),
     "match": (("pointkit.match.settings:MatchJob", None),),
     "eval": (("pointkit.evaluate:EvalConfig", None),),

@@ -13,6 +13,7 @@ One job per module:
 * :mod:`~pointkit.lifting.pipeline`: :func:`~pointkit.lifting.pipeline.lift` and
   :func:`~pointkit.lifting.pipeline.lift_batch` (``pointkit.lift`` is the former);
 * :mod:`~pointkit.lifting.outputs`: the files of one image (maps and meshes, atomically);
-* :mod:`~pointkit.lifting.folder`: :func:`~pointkit.lifting.folder.lift_files`, the
+* :mod:`~pointkit.lifting.config`: :class:`~pointkit.lifting.config.LiftConfig`, the job's settings;
+* :mod:`~pointkit.lifting.folder`: :func:`~pointkit.lifting.folder.lift_files` (a LiftConfig), the
   ``pointkit lift`` job over files and folders.
 """

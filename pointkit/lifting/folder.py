@@ -10,15 +10,15 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from pointkit.errors import PointkitError, first_line
-from pointkit.imaging import IMAGE_SUFFIXES, MAX_PIXELS
-from pointkit.lifting.model import load_model
+from pointkit.imaging import IMAGE_SUFFIXES
+from pointkit.jobs.settings import save
+from pointkit.lifting.config import LiftConfig
+from pointkit.lifting.model import load_model, torch_device
 from pointkit.lifting.outputs import output_files, parse_formats, write_outputs
-from pointkit.lifting.pipeline import check_options, lift_batch
-from pointkit.lifting.rules import parse_scale_from
-from pointkit.meshing import DEFAULT_MAX_SIDE
+from pointkit.lifting.pipeline import lift_batch
 
 GPU_BATCH = 8  # images per network forward on CUDA (lift_files' default)
 
@@ -112,33 +112,16 @@ def _one_line(path: Path, exc: Exception) -> str:
     return f"{path}: {type(exc).__name__}" + (f": {first_line(exc)}" if str(exc).strip() else "")
 
 
-def lift_files(
-    inputs: Iterable[str | Path],
-    out: str | Path,
-    fmt: str | Sequence[str] = "glb",
-    checkpoint: str | Path | None = None,
-    depth_scale: float = 1.0,
-    mask: str = "auto",
-    device: str = "auto",
-    max_pixels: int = MAX_PIXELS,
-    mesh_resolution: int = DEFAULT_MAX_SIDE,
-    progress: bool = True,
-    recursive: bool = False,
-    skip_existing: bool = False,
-    normals: bool = False,
-    scale_from: str | None = None,
-    on_image: Callable[[dict[str, Any]], None] | None = None,
-    batch_size: int | None = None,
-    max_memory_gb: float | None = None,
-    backend: str = "auto",
-) -> dict[str, Any]:
-    """The ``pointkit lift`` job: every image of ``inputs`` (files and folders; ``recursive``: the
-    folders' sub-folders too, mirrored under ``out``) into ``out``, in each format of ``fmt``
-    (``normals``: normal maps too; ``write_outputs``; ``scale_from``: in metres, see ``lift``).
+def lift_files(config: LiftConfig, on_image: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The ``pointkit lift`` job: every image of ``config.inputs`` (files and folders; with
+    ``recursive`` the folders' sub-folders too, mirrored under ``config.out``) into ``config.out``,
+    in each of its formats, then ``<out>/config.json`` (unless no image was lifted or skipped).
+    The settings were checked when the config was made (:class:`LiftConfig`).
+
     ``on_image`` is called after each image with ``{"image", "done", "total"}`` plus ``"outputs"``
     (paths), ``"skipped": True`` or ``"error"`` (one line): the progress a driving program shows.
-    The network sees ``batch_size`` images per forward (:func:`lift_batch`; None:
-    ``GPU_BATCH`` on CUDA, 1 on the CPU, where batching buys nothing).
+    The network sees ``batch_size`` images per forward (:func:`lift_batch`; None: ``GPU_BATCH`` on
+    CUDA, 1 on the CPU, where batching buys nothing).
 
     A failing image is reported (one line on stderr, naming it) and the others go on; a single
     input file that fails raises. The model is loaded once, before the first image. With
@@ -148,33 +131,42 @@ def lift_files(
     Returns:
         ``{"out", "lifted", "skipped", "failed", "errors": {file: message}, "outputs": {file: [paths]}}``.
     """
-    formats = parse_formats(fmt)
-    device = check_options(depth_scale, mesh_resolution, device, backend, mask)
-    if scale_from is not None:
-        parse_scale_from(scale_from)
-    if batch_size is not None and batch_size < 1:
-        raise PointkitError(f"--batch-size must be at least 1, got {batch_size}")
-    batch_size = batch_size or (GPU_BATCH if device.startswith("cuda") else 1)
-    files = collect_images(inputs, recursive)
+    c = config
+    formats = parse_formats(c.fmt)
+    device = torch_device(c.device, c.backend)
+    batch_size = c.batch_size or (GPU_BATCH if device.startswith("cuda") else 1)
+    files = collect_images(c.inputs, c.recursive)
     stems = output_stems(files)
-    made = _outermost_missing(Path(out))
+    made = _outermost_missing(Path(c.out))
     try:
-        out = check_writable(out)
-        load_model(checkpoint, device, backend)
-        run = _FolderRun(len(files), out, formats, normals, progress, on_image)
+        out = check_writable(c.out)
+        load_model(c.checkpoint, device, c.backend)
+        run = _FolderRun(len(files), out, formats, c.normals, c.progress, on_image)
         todo = []
         for (path, _), stem in zip(files, stems):
-            if skip_existing and all(p.is_file() for p in output_files(out, stem, formats, normals)):
+            if c.skip_existing and all(p.is_file() for p in output_files(out, stem, formats, c.normals)):
                 run.report(path, skipped=True)
             else:
                 todo.append((path, stem))
+        options = dict(
+            checkpoint=c.checkpoint,
+            depth_scale=c.depth_scale,
+            mask=c.mask,
+            device=device,
+            max_pixels=c.max_pixels,
+            mesh_resolution=c.mesh_resolution,
+            scale_from=c.scale_from,
+            max_memory_gb=c.max_memory_gb,
+            backend=c.backend,
+        )
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
-            paths = [path for path, _ in chunk]
-            options = (depth_scale, mask, device, max_pixels, mesh_resolution, scale_from, max_memory_gb, backend)
-            for (path, stem), result in zip(chunk, lift_batch(paths, checkpoint, *options)):
+            for (path, stem), result in zip(chunk, lift_batch([path for path, _ in chunk], **options)):
                 run.write(path, stem, result)
-        return run.summary()
+        summary = run.summary()
+        if summary["lifted"] or summary["skipped"]:  # no config.json for a run that wrote nothing
+            save(config, out, "lift")
+        return summary
     finally:
         if made is not None:  # no empty --out left behind (all failed, or an error stopped the run)
             _remove_empty_folders(made)

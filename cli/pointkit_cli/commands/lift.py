@@ -1,4 +1,4 @@
-"""``pointkit lift``: the options are LiftConfig's settings; the job is pointkit.jobs.lift.run."""
+"""``pointkit lift``: the options are LiftConfig's settings; the job is pointkit.lifting.folder.lift_files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import click
 
-from pointkit.jobs.lift import LiftConfig
+from pointkit.lifting.config import LiftConfig
 from pointkit.jobs.settings import click_options, from_cli
 from pointkit_cli.memory_option import max_memory_option
 
@@ -24,11 +24,11 @@ def lift(ctx, max_memory_gb, **_):
     the summary.
     """
     from pointkit.errors import PointkitError
-    from pointkit.jobs.lift import run
+    from pointkit.lifting.folder import lift_files
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     config = from_cli(LiftConfig, ctx, progress=not quiet, max_memory_gb=max_memory_gb)
-    summary = run(config, on_image=(lambda event: click.echo(json.dumps(event))) if config.events else None)
+    summary = lift_files(config, on_image=(lambda event: click.echo(json.dumps(event))) if config.events else None)
     click.echo(json.dumps(summary))
     if summary["failed"]:
         raise PointkitError(

@@ -1,17 +1,15 @@
-"""The ``lift`` job: its settings (:class:`LiftConfig`, the one place of their defaults and help)
-and :func:`run`, which lifts the inputs with :func:`pointkit.lifting.folder.lift_files` and saves the
-config beside the outputs (``<out>/config.json``)."""
+"""The settings of the ``lift`` job (:class:`LiftConfig`, the one place of their defaults, ranges and
+help); :func:`pointkit.lifting.folder.lift_files` runs it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
 
 import click
 
 from pointkit.defaults import MASK_SOURCES, MAX_PIXELS, MESH_MAX_SIDE
 from pointkit.errors import PointkitError
-from pointkit.jobs.settings import Device, check, save, setting
+from pointkit.jobs.settings import Device, check, setting
 
 
 class _ParsedBy(click.ParamType):
@@ -34,7 +32,7 @@ class _ParsedBy(click.ParamType):
 
 @dataclass(frozen=True)
 class LiftConfig:
-    """Settings of ``pointkit lift`` (and :func:`run`)."""
+    """Settings of ``pointkit lift`` and :func:`pointkit.lifting.folder.lift_files`."""
 
     inputs: tuple[str, ...] = setting(
         help="Image files or folders.", type=click.Path(), argument=True, multiple=True, required=True
@@ -109,36 +107,7 @@ class LiftConfig:
         if not self.inputs:
             raise PointkitError("give at least one image file or folder to lift")
         object.__setattr__(self, "inputs", tuple(str(p) for p in self.inputs))
+        object.__setattr__(self, "out", str(self.out))  # paths as text: config.json is JSON
+        if self.checkpoint is not None:
+            object.__setattr__(self, "checkpoint", str(self.checkpoint))
         check(self)
-
-
-def run(config: LiftConfig, on_image: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Lift ``config.inputs`` into ``config.out`` and save ``<out>/config.json`` (unless no image
-    was lifted or skipped); returns the summary of :func:`pointkit.lifting.folder.lift_files`
-    (``on_image``: its per-image events)."""
-    from pointkit.lifting.folder import lift_files
-
-    c = config
-    summary = lift_files(
-        c.inputs,
-        c.out,
-        fmt=c.fmt,
-        checkpoint=c.checkpoint,
-        depth_scale=c.depth_scale,
-        mask=c.mask,
-        device=c.device,
-        max_pixels=c.max_pixels,
-        mesh_resolution=c.mesh_resolution,
-        progress=c.progress,
-        recursive=c.recursive,
-        skip_existing=c.skip_existing,
-        normals=c.normals,
-        scale_from=c.scale_from,
-        on_image=on_image,
-        batch_size=c.batch_size,
-        max_memory_gb=c.max_memory_gb,
-        backend=c.backend,
-    )
-    if summary["lifted"] or summary["skipped"]:  # no config.json for a run that wrote nothing
-        save(config, c.out, "lift")
-    return summary
