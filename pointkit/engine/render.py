@@ -413,11 +413,18 @@ def shade(
     obj = obj.reshape(B, V, S, S, 3).permute(0, 1, 4, 2, 3)
     bg = backgrounds(B * V, S, g, device, appearance.photos, photo_prob).reshape(B, V, 3, S, S)
     img = torch.where(traced.mask[:, :, None], obj, bg)
-    # Camera: exposure, gamma, gaussian noise.
+    return (camera_effects(img, g).clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def camera_effects(img: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """The camera on images (B, V, 3, S, S) in [0, 1]: exposure x U(0.85, 1.15), gamma
+    U(0.8, 1.25), gaussian noise of std U(0, 0.02), one draw per view. Hand-written rather than
+    kornia.augmentation, whose random parameters come from torch's global RNG, not this stream's
+    generator (and which is slower here: ``benchmarks/camera_effects.py``)."""
+    B, V, device = img.shape[0], img.shape[1], img.device
     img = img * _rand((B, V, 1, 1, 1), g, device, 0.85, 1.15)
     img = img.clamp(0, 1) ** _rand((B, V, 1, 1, 1), g, device, 0.8, 1.25)
-    img = img + torch.randn(img.shape, generator=g, device=device) * _rand((B, V, 1, 1, 1), g, device, 0, 0.02)
-    return (img.clamp(0, 1) * 255).round().to(torch.uint8)
+    return img + torch.randn(img.shape, generator=g, device=device) * _rand((B, V, 1, 1, 1), g, device, 0, 0.02)
 
 
 # --------------------------------------------------------------------------- correspondences
