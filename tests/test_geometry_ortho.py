@@ -79,3 +79,74 @@ def test_numpy_camera_and_the_engine_use_the_same_core():
     numpy_origins, numpy_direction = camera.pixel_rays()
     assert np.allclose(origins[0, 0].numpy(), numpy_origins.reshape(-1, 3), atol=1e-5)
     assert np.allclose(direction[0, 0].numpy(), numpy_direction, atol=1e-6)
+
+
+def _front_camera(size: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Camera z = world Z + 2, uv = scale * (X, Y) + size / 2 (float64)."""
+    pose = torch.cat([torch.eye(3), torch.tensor([[0.0], [0.0], [2.0]])], 1).double()
+    return pose, ortho.ortho_affine(pose, scale, (size / 2, size / 2))
+
+
+def _on_surface(uv: torch.Tensor, depth_of_xy, scale: float, size: int) -> torch.Tensor:
+    """World points (N, 3) of the surface camera z = depth_of_xy(x, y) seen at pixels uv (N, 2)."""
+    xy = (uv - size / 2) / scale
+    return torch.cat([xy, depth_of_xy(xy[:, 0], xy[:, 1])[:, None] - 2.0], 1)
+
+
+def test_visible_keeps_points_on_a_steep_plane_and_drops_them_off_it_on_either_side():
+    size, scale = 32, 10.0
+    pose, affine = _front_camera(size, scale)
+    plane = lambda x, y: 2.0 + 3.0 * x - 0.5 * y  # noqa: E731  (a slope of 3: 0.3 depth per pixel)
+    centres = (torch.arange(size, dtype=torch.float64) + 0.5 - size / 2) / scale
+    depth = plane(centres[None, :], centres[:, None])  # (H, W): rows v, columns u
+    mask = torch.ones(size, size, dtype=torch.bool)
+    uv = torch.rand(500, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * (size - 1) + 0.5
+    points = _on_surface(uv, plane, scale, size)
+    tolerance = 0.5 / scale
+    keep, got_uv = ortho.visible(points, depth, mask, pose, affine, tolerance)
+    assert torch.allclose(got_uv, uv, atol=1e-12) and keep.all()  # bilinear is exact on a plane
+    for off in (1.5 * tolerance, -1.5 * tolerance):  # behind it (occluded), in front of it (depth off)
+        shifted = points + torch.tensor([0.0, 0.0, off], dtype=torch.float64)
+        assert not ortho.visible(shifted, depth, mask, pose, affine, tolerance)[0].any()
+    # Outside the image or over a background pixel: never visible.
+    outside = _on_surface(torch.tensor([[-0.5, 3.0], [3.0, size + 0.5]], dtype=torch.float64), plane, scale, size)
+    assert not ortho.visible(outside, depth, mask, pose, affine, 1e9)[0].any()
+    assert not ortho.visible(points, depth, torch.zeros_like(mask), pose, affine, 1e9)[0].any()
+
+
+def test_visible_splits_an_inner_occlusion_edge_and_uses_the_range_at_the_silhouette():
+    size, scale = 16, 10.0
+    pose, affine = _front_camera(size, scale)
+    depth = torch.full((size, size), 1.5, dtype=torch.float64)
+    depth[:, 8:] = 2.5  # u >= 8: a back surface, 1.0 behind the front one
+    mask = torch.ones(size, size, dtype=torch.bool)
+    mask[:, 12:] = False  # u >= 12: background
+    tolerance = 0.2 / scale
+
+    def at(u: float, v: float, z: float) -> bool:
+        point = _on_surface(
+            torch.tensor([[u, v]], dtype=torch.float64), lambda x, y: torch.full_like(x, z), scale, size
+        )
+        return bool(ortho.visible(point, depth, mask, pose, affine, tolerance)[0][0])
+
+    assert at(5.0, 5.0, 1.5) and at(10.0, 5.0, 2.5)  # away from the edge: each surface as it is
+    assert not at(8.2, 5.0, 2.5)  # a back point 0.2 px past the edge: its 4 centres straddle the step
+    assert not at(5.0, 5.0, 2.5)  # behind the front surface: occluded
+    # At the silhouette (u in [11.5, 12): 2 of the 4 centres are background) the range of the two
+    # object centres decides.
+    assert at(11.8, 5.0, 2.5) and not at(11.8, 5.0, 2.5 + 2 * tolerance)
+
+
+def test_visible_is_batched_with_one_tolerance_per_view():
+    size, scale = 16, 8.0
+    pose, affine = _front_camera(size, scale)
+    depth = 2.0 + 0.1 * torch.rand(2, size, size, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    mask = torch.rand(2, size, size, generator=torch.Generator().manual_seed(2)) > 0.3
+    points = torch.rand(2, 300, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2 - 1
+    points[..., 2] = 0.05 * points[..., 2] + 0.05
+    tolerance = torch.tensor([0.02, 0.08], dtype=torch.float64)
+    keep, uv = ortho.visible(points, depth, mask, pose.expand(2, 3, 4), affine.expand(2, 2, 4), tolerance)
+    for b in range(2):
+        one, one_uv = ortho.visible(points[b], depth[b], mask[b], pose, affine, float(tolerance[b]))
+        assert torch.equal(keep[b], one) and torch.equal(uv[b], one_uv)
+    assert 0 < keep.sum() < keep.numel()

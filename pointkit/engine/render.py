@@ -443,11 +443,9 @@ def pair_correspondences(
 
     K source object pixels are drawn uniformly without replacement (fewer when the mask is
     smaller; padded), lifted with the source depth, projected into the target and kept when
-    visible there: inside the image, on a target object pixel, and within ``depth_tolerance``
-    (default one pixel width, world units) of the target depth bilinearly interpolated at the
-    point (when the 4 surrounding pixels are on the object; else within twice that of the depth
-    of the pixel containing the point). The tight test also drops most source pixels whose traced
-    depth is off (thin parts, creases), not only occluded points.
+    visible there (:func:`pointkit.geometry.ortho.visible`, the test of the numpy datasets too,
+    with ``depth_tolerance``, default one pixel width in world units, tighter than their two: it
+    also drops most source pixels whose traced depth is off, on thin parts and creases).
 
     Args:
         depth_s, mask_s, depth_t, mask_t: (B, S, S).
@@ -467,25 +465,9 @@ def pair_correspondences(
     uv_s = torch.stack([index % S, torch.div(index, S, rounding_mode="floor")], -1).float() + 0.5
     d_s = depth_s.reshape(B, -1).gather(1, index)
     world = cam_s.unproject(uv_s, d_s)
-    uv_t, z_t = cam_t.project(world)
     tol = 1.0 / cam_t.scale if depth_tolerance is None else depth_tolerance
-    inside = (uv_t >= 0).all(-1) & (uv_t < S).all(-1)
-    iu = uv_t[..., 0].floor().long().clamp(0, S - 1)
-    iv = uv_t[..., 1].floor().long().clamp(0, S - 1)
-    flat = iv * S + iu
-    mt, dt = mask_t.reshape(B, -1), depth_t.reshape(B, -1)
-    on = mt.gather(1, flat)
-    # Target depth at the point: bilinear between the 4 surrounding pixel centres when all are on
-    # the object (tolerance ``tol``), else the containing pixel's depth (tolerance 2 ``tol``).
-    fu, fv = uv_t[..., 0] - 0.5, uv_t[..., 1] - 0.5
-    u0, v0 = fu.floor().long().clamp(0, S - 2), fv.floor().long().clamp(0, S - 2)
-    wu, wv = (fu - u0).clamp(0, 1), (fv - v0).clamp(0, 1)
-    corners = [v0 * S + u0, v0 * S + u0 + 1, (v0 + 1) * S + u0, (v0 + 1) * S + u0 + 1]
-    all_on = torch.stack([mt.gather(1, c) for c in corners]).all(0)
-    d00, d01, d10, d11 = (dt.gather(1, c) for c in corners)
-    bilinear = (d00 * (1 - wu) + d01 * wu) * (1 - wv) + (d10 * (1 - wu) + d11 * wu) * wv
-    seen = torch.where(all_on, (bilinear - z_t).abs() <= tol, (dt.gather(1, flat) - z_t).abs() <= 2 * tol)
-    valid = chosen & inside & on & seen
+    seen, uv_t = ortho.visible(world, depth_t, mask_t, cam_t.world_to_camera, cam_t.affine, tol)
+    valid = chosen & seen
     zero = torch.zeros_like(uv_s)
     src = torch.where(valid[..., None], uv_s, zero)
     tgt = torch.where(valid[..., None], uv_t, zero)

@@ -24,7 +24,8 @@ from pointkit.geometry.ortho import CAMERA_DISTANCE, DEFAULT_MARGIN
 __all__ = ["CAMERA_DISTANCE", "DEFAULT_MARGIN", "OrthoCamera", "look_at_orbit", "pixel_map", "project", "unproject"]
 
 
-def _t(array) -> torch.Tensor:
+def float64_tensor(array) -> torch.Tensor:
+    """An array (or list, or scalar) as a float64 torch tensor: how the numpy face calls the torch core."""
     return torch.as_tensor(np.asarray(array, np.float64))
 
 
@@ -45,7 +46,7 @@ def look_at_orbit(azimuth: float, elevation: float, distance: float = CAMERA_DIS
     """
     if not -90.0 < elevation < 90.0:
         raise PointkitError(f"elevation {elevation} must be strictly between -90 and 90 degrees")
-    return ortho.orbit_pose(_t(azimuth), _t(elevation), distance).numpy()
+    return ortho.orbit_pose(float64_tensor(azimuth), float64_tensor(elevation), distance).numpy()
 
 
 @dataclass(frozen=True)
@@ -87,28 +88,32 @@ class OrthoCamera:
     @property
     def affine(self) -> np.ndarray:
         """(2, 4) float64 world -> pixel matrix: uv = affine @ [X, Y, Z, 1]."""
-        return ortho.ortho_affine(_t(self.world_to_camera), self.scale, self.centre).numpy()
+        return ortho.ortho_affine(float64_tensor(self.world_to_camera), self.scale, self.centre).numpy()
 
     def pixel_rays(self) -> tuple[np.ndarray, np.ndarray]:
         """World ray of every pixel centre: origins (H, W, 3) on the camera plane z = 0, and the
         shared unit direction (3,) (the camera's forward axis); depth = distance along the ray."""
-        origins, direction = ortho.pixel_rays(_t(self.world_to_camera), _t(self.affine), self.resolution)
+        origins, direction = ortho.pixel_rays(
+            float64_tensor(self.world_to_camera), float64_tensor(self.affine), self.resolution
+        )
         return origins.numpy(), direction.numpy()
 
 
 def pixel_map(world_to_camera: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 2x2 pixel map M and offset c with uv = M @ (x, y)_camera + c of a view's
     world_to_camera (3, 4) and affine (2, 4) (any affine camera); float64."""
-    m, c = ortho.pixel_map(_t(world_to_camera), _t(affine))
+    m, c = ortho.pixel_map(float64_tensor(world_to_camera), float64_tensor(affine))
     return m.numpy(), c.numpy()
 
 
 def project(points: np.ndarray, world_to_camera: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Project world points: (N, 3) -> pixel uv (N, 2) and camera depth z (N,), float64."""
-    uv, z = ortho.project(_t(points), _t(world_to_camera), _t(affine))
+    uv, z = ortho.project(float64_tensor(points), float64_tensor(world_to_camera), float64_tensor(affine))
     return uv.numpy(), z.numpy()
 
 
 def unproject(uv: np.ndarray, depth: np.ndarray, world_to_camera: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """World points (N, 3) float64 of pixels ``uv`` (N, 2) with camera depth ``depth`` (N,)."""
-    return ortho.unproject(_t(uv), _t(depth), _t(world_to_camera), _t(affine)).numpy()
+    return ortho.unproject(
+        float64_tensor(uv), float64_tensor(depth), float64_tensor(world_to_camera), float64_tensor(affine)
+    ).numpy()

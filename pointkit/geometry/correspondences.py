@@ -6,7 +6,10 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from pointkit.geometry.camera import pixel_map, project, unproject
+import torch
+
+from pointkit.geometry import ortho
+from pointkit.geometry.camera import float64_tensor, unproject
 
 
 class ViewLike(Protocol):
@@ -28,39 +31,30 @@ def object_pixels(view: ViewLike) -> tuple[np.ndarray, np.ndarray]:
 def visible_in(
     points: np.ndarray, view: ViewLike, depth_tolerance: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Which world points are seen by ``view``, and where.
-
-    A point is visible when it projects inside the image onto an object pixel and is not behind
-    the surface there: its camera z is at most the largest depth among the object pixels of the
-    2 x 2 pixel-centre neighbourhood around it (so a point on a steep but visible surface passes)
-    plus ``depth_tolerance`` (default: two pixel widths in world units).
+    """Which world points are seen by ``view``, and where: :func:`pointkit.geometry.ortho.visible`
+    in float64 (inside the image, on an object pixel, camera z within ``depth_tolerance`` of the
+    view's depth there, bilinear between the 2 x 2 pixel centres around it).
 
     Args:
         points: (N, 3) world points.
         view: the target view.
-        depth_tolerance: world units.
+        depth_tolerance: world units (default: two pixel widths).
 
     Returns:
         keep (N,) bool and uv (N, 2) float64 pixel coordinates of all points in ``view``.
     """
-    h, w = view.mask.shape
-    m, _ = pixel_map(view.world_to_camera, view.affine)
+    w2c, affine = float64_tensor(view.world_to_camera), float64_tensor(view.affine)
     if depth_tolerance is None:
-        depth_tolerance = 2.0 / np.sqrt(abs(np.linalg.det(m)))
-    uv, z = project(points, view.world_to_camera, view.affine)
-    inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
-    keep = inside.copy()
-    iu = np.clip(np.floor(uv[:, 0]).astype(np.int64), 0, w - 1)
-    iv = np.clip(np.floor(uv[:, 1]).astype(np.int64), 0, h - 1)
-    keep &= view.mask[iv, iu]
-    # Farthest object depth among the four pixel centres that surround the point.
-    depth = np.where(view.mask, view.depth, -np.inf)
-    u0 = np.clip(np.floor(uv[:, 0] - 0.5).astype(np.int64), 0, w - 1)
-    v0 = np.clip(np.floor(uv[:, 1] - 0.5).astype(np.int64), 0, h - 1)
-    u1, v1 = np.minimum(u0 + 1, w - 1), np.minimum(v0 + 1, h - 1)
-    farthest = np.max(np.stack([depth[v0, u0], depth[v0, u1], depth[v1, u0], depth[v1, u1]]), 0)
-    keep &= z <= farthest + depth_tolerance
-    return keep, uv
+        depth_tolerance = 2.0 * float(ortho.pixel_width(w2c, affine))
+    keep, uv = ortho.visible(
+        float64_tensor(points),
+        float64_tensor(view.depth),
+        torch.as_tensor(np.asarray(view.mask, bool)),
+        w2c,
+        affine,
+        depth_tolerance,
+    )
+    return keep.numpy(), uv.numpy()
 
 
 def gt_correspondences(
