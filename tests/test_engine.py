@@ -178,8 +178,7 @@ def test_bank_cli_and_train_synth_resume_exactly(tmp_path):
     common = dict(
         datasets=[],
         synth=str(tmp_path / "b" / "bank.npz"),
-        input_size=32,
-        ngf=4,
+        model=dict(input_size=32, ngf=4, mask_head=True),
         batch_size=2,
         threads=1,
         progress=False,
@@ -188,7 +187,6 @@ def test_bank_cli_and_train_synth_resume_exactly(tmp_path):
         checkpoint_every=1,
         patience=0,
         corr_per_pair=20,
-        mask_head=True,
         steps=4,
     )
     straight = train(TrainConfig(out=str(tmp_path / "a"), **common))

@@ -73,7 +73,7 @@ def test_gpu_script_rehearsal_trains_and_packs_results(tmp_path):
             config = json.load(tar.extractfile(f"./{run_name}/run.json"))["config"]
             assert config["loss"] == loss and config["synth"] == [str(banks / "tiny.npz")]
             assert config["synth_zoom"] == [1.0, 1.5] and config["mask_weight"] == mask_weight
-            assert config["input_size"] == size and config["keep_every"] == 5
+            assert config["model"]["input_size"] == size and config["keep_every"] == 5
             tar.extract(f"./{run_name}/best.safetensors", tmp_path / "x", filter="data")
             with safe_open(str(tmp_path / "x" / run_name / "best.safetensors"), framework="pt") as fh:
                 assert {fh.get_tensor(k).dtype for k in fh.keys()} - {torch.int64} == {torch.float16}

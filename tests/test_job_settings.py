@@ -110,9 +110,11 @@ def test_train_options_are_train_configs_settings():
     from pointkit.training.config import TrainConfig
     from pointkit_cli.commands.train import train
 
+    from pointkit.jobs.settings import leaf_settings
+
     options = {p.name: p for p in train.params}
-    for f in fields(TrainConfig):
-        s = f.metadata["setting"]
+    assert {"input_size", "ngf", "mask_head", "dropout", "prior"} <= set(options)  # TrainConfig.model's, nested
+    for f, s in leaf_settings(TrainConfig):
         if not s.cli:
             assert f.name not in options
             continue

@@ -25,8 +25,7 @@ from test_train_data import make_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(
-    input_size=32,
-    ngf=4,
+    model=dict(input_size=32, ngf=4),
     batch_size=4,
     threads=1,
     progress=False,
@@ -35,6 +34,7 @@ TINY = dict(
     checkpoint_every=1,
     patience=0,
 )
+TINY_MASK_HEAD = {**TINY["model"], "mask_head": True}
 
 
 TINY_CLI = ["--steps", "2", "--batch-size", "4", "--input-size", "32", "--ngf", "4", "--threads", "1",
@@ -53,7 +53,7 @@ def weights(path):
 
 class TestResume:
     def test_half_then_resume_equals_straight(self, dataset, tmp_path):
-        common = dict(TINY, datasets=[str(dataset)], mask_head=True, steps=6, corr_per_pair=20)
+        common = dict(TINY, datasets=[str(dataset)], model=TINY_MASK_HEAD, steps=6, corr_per_pair=20)
         straight = train(TrainConfig(out=str(tmp_path / "a"), **common))
         assert straight["steps"] == 6
         # A run stopped after 3 steps (as a kill would leave it, its checkpoint being the latest) ...
@@ -90,13 +90,19 @@ class TestRunFolder:
     def test_a_mask_head_trained_without_mask_loss_is_marked_untrusted(self, dataset, tmp_path):
         """A head the run did not train (mask weight 0) is marked so lift's auto mask skips it."""
         cfg = TrainConfig(
-            datasets=[str(dataset)], out=str(tmp_path / "r"), steps=1, mask_head=True, mask_weight=0.0, **TINY
+            **{**TINY, "model": TINY_MASK_HEAD},
+            datasets=[str(dataset)],
+            out=str(tmp_path / "r"),
+            steps=1,
+            mask_weight=0.0,
         )
         assert load_checkpoint(train(cfg)["best"])[1]["mask_head_trusted"] is False
 
     def test_records_config_version_manifests_and_checkpoint_metadata(self, dataset, tmp_path):
         out = tmp_path / "run"
-        summary = train(TrainConfig(datasets=[str(dataset)], out=str(out), steps=2, mask_head=True, **TINY))
+        summary = train(
+            TrainConfig(**{**TINY, "model": TINY_MASK_HEAD}, datasets=[str(dataset)], out=str(out), steps=2)
+        )
         saved = json.loads((out / "run.json").read_text())
         assert saved["config"]["steps"] == 2 and saved["config"]["loss"] == "corr"
         assert saved["pointkit_version"] and saved["datasets"][0]["manifests"][0]["format"] == "pointkit-dataset"
@@ -116,8 +122,8 @@ class TestRunFolder:
         train(TrainConfig(**cfg))
         with pytest.raises(PointkitError, match="holds another run"):
             train(TrainConfig(**cfg))
-        with pytest.raises(PointkitError, match="other settings .*ngf"):
-            train(TrainConfig(**{**cfg, "ngf": 8, "resume": True}))
+        with pytest.raises(PointkitError, match=r"other settings \(model\.ngf\)"):
+            train(TrainConfig(**{**cfg, "model": {"input_size": 32, "ngf": 8}, "resume": True}))
 
     def test_init_from_checkpoint_of_another_architecture(self, dataset, tmp_path):
         """Weights of an ngf=4 net under a header that claims ngf=8."""
@@ -136,13 +142,15 @@ class TestRunFolder:
     def test_init_fixes_architecture_and_lowers_lr(self, dataset, tmp_path):
         ckpt = tmp_path / "init.safetensors"
         LiftNet(LiftNetConfig(input_size=32, ngf=4)).save(ckpt)
-        tiny = {k: v for k, v in TINY.items() if k not in ("input_size", "ngf")}
+        tiny = {k: v for k, v in TINY.items() if k != "model"}
         train(TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r"), init=str(ckpt), steps=1, **tiny))
         saved = json.loads((tmp_path / "r" / "run.json").read_text())
         assert saved["resolved"]["lr"] == 1e-5 and saved["model"]["ngf"] == 4
         with pytest.raises(PointkitError, match="fixes the architecture"):
             train(
-                TrainConfig(datasets=[str(dataset)], out=str(tmp_path / "r2"), init=str(ckpt), ngf=8, steps=1, **tiny)
+                TrainConfig(
+                    datasets=[str(dataset)], out=str(tmp_path / "r2"), init=str(ckpt), model={"ngf": 8}, steps=1, **tiny
+                )
             )
 
     @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
@@ -194,16 +202,26 @@ def test_cli_resume_needs_only_out_the_rest_comes_from_config_json(dataset, tmp_
     args = ["train", str(dataset), "--out", str(run), *TINY_CLI, "--checkpoint-every", "1"]
     assert CliRunner().invoke(cli, ["-q"] + args).exit_code == 0
     saved = json.loads((run / "config.json").read_text())
-    assert saved["job"] == "train" and saved["config"]["ngf"] == 4 and saved["config"]["datasets"] == [str(dataset)]
+    assert (
+        saved["job"] == "train"
+        and saved["config"]["model"]["ngf"] == 4
+        and saved["config"]["datasets"] == [str(dataset)]
+    )
     res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "3"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output.strip().splitlines()[-1])["steps"] == 3
     assert json.loads((run / "config.json").read_text())["config"] == {**saved["config"], "steps": 3, "resume": True}
     res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "4", "--ngf", "8"])
     assert res.exit_code == 1 and "ngf" in res.output  # a setting given anew must still match
-    (run / "config.json").unlink()  # a run from before config.json: run.json
+    (run / "config.json").unlink()  # a run from before config.json: run.json, its architecture flat
+    record = json.loads((run / "run.json").read_text())
+    record["config"] = {**{k: v for k, v in record["config"].items() if k != "model"}, **record["config"]["model"]}
+    (run / "run.json").write_text(json.dumps(record))
+    res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "5", "--ngf", "8"])
+    assert res.exit_code == 1 and "model.ngf" in res.output
     res = CliRunner().invoke(cli, ["-q", "train", "--out", str(run), "--resume", "--steps", "4"])
     assert res.exit_code == 0, res.output
+    assert json.loads((run / "config.json").read_text())["config"]["model"]["ngf"] == 4
 
 
 @pytest.mark.slow
@@ -306,7 +324,12 @@ def test_config_rejects_out_of_range_options(option):
 
 def test_silhouette_prior_run_records_it_and_resumes_exactly(dataset, tmp_path):
     common = dict(
-        TINY, datasets=[str(dataset)], mask_head=True, steps=4, corr_per_pair=20, prior="silhouette", prior_dropout=0.5
+        TINY,
+        datasets=[str(dataset)],
+        model={**TINY_MASK_HEAD, "prior": "silhouette"},
+        steps=4,
+        corr_per_pair=20,
+        prior_dropout=0.5,
     )
     train(TrainConfig(out=str(tmp_path / "a"), **common))
     model, meta = load_checkpoint(tmp_path / "a" / "best.safetensors")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import click
 
-from pointkit.jobs.settings import _settings, click_options
+from pointkit.jobs.settings import click_options, leaf_settings
 
 JOBS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "train": (("pointkit.training.config:TrainConfig", None),),
@@ -71,7 +71,7 @@ def rows(configs) -> list[tuple[str, str, str]]:
     helps = {}
     for cls, only in reversed(configs):
         callback = click_options(cls, only)(callback)
-        helps.update({f.name: s.help for f, s in _settings(cls)})
+        helps.update({f.name: s.help for f, s in leaf_settings(cls)})
     command = click.command("job")(callback)
     ctx = click.Context(command, info_name="job")
     out = []

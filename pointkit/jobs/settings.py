@@ -8,6 +8,9 @@ text, value type and flag, and everything else is made from that declaration:
   job was started;
 * the config from the command line (:func:`from_cli`), where settings the user did not give come
   from the saved config on ``--resume``;
+* nested configs (``setting(help, default_factory=Cls, nested=True)``, e.g. ``TrainConfig.model``):
+  their settings are options of the command as if declared on the outer config, and their values
+  one dict in ``config.json``;
 * ``<out>/config.json`` (:func:`save`, :func:`load_saved`).
 
 Value types are Click's (``click.Choice``, ``click.IntRange``, ``click.Path`` ...): Click is a
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,7 @@ class Setting:
     argument: bool = False
     cli: bool = True
     required: bool = False
+    nested: bool = False
 
     def names(self, name: str) -> list[str]:
         """The option's names: ``flag`` split at spaces ("-r --recursive"), else ``--field-name``."""
@@ -63,6 +67,7 @@ def setting(
     cli: bool = True,
     required: bool = False,
     default_factory: Any = MISSING,
+    nested: bool = False,
 ):
     """A dataclass field that is also a command-line setting.
 
@@ -78,8 +83,13 @@ def setting(
         argument: a positional argument instead of an option.
         cli: False for settings the command sets itself (e.g. ``progress`` from ``-q``).
         required: an argument that must be given (options are required when they have no default).
+        nested: ``default_factory`` is a config class whose settings become this command's options
+            (the field holds an instance of it; a dict of its fields is converted by the outer
+            config's ``__post_init__``).
     """
-    meta = {"setting": Setting(help, type, flag, metavar, multiple, argument, cli, required)}
+    if nested and not is_dataclass(default_factory):
+        raise TypeError("a nested setting names its config class as default_factory")
+    meta = {"setting": Setting(help, type, flag, metavar, multiple, argument, cli, required, nested)}
     if isinstance(default, (list, dict)):
         raise TypeError("pass a tuple or None as a list setting's default")
     if default_factory is not MISSING:
@@ -89,6 +99,15 @@ def setting(
 
 def _settings(cls) -> list[tuple[Any, Setting]]:
     return [(f, f.metadata["setting"]) for f in fields(cls) if "setting" in f.metadata]
+
+
+def leaf_settings(cls) -> list[tuple[Any, Setting]]:
+    """Every setting of ``cls`` with those of its nested configs in their place (what the command
+    line shows)."""
+    out = []
+    for f, s in _settings(cls):
+        out += leaf_settings(f.default_factory) if s.nested else [(f, s)]
+    return out
 
 
 def _param(f, s: Setting):
@@ -115,7 +134,9 @@ def click_options(cls, only: tuple[str, ...] | None = None):
 
     def decorate(command):
         for f, s in reversed(_settings(cls)):
-            if s.cli and (only is None or f.name in only):
+            if s.nested and s.cli:
+                command = click_options(f.default_factory)(command)
+            elif s.cli and (only is None or f.name in only):
                 command = _param(f, s)(command)
         return command
 
@@ -130,6 +151,9 @@ def check(config) -> None:
     """
     for f, s in _settings(type(config)):
         value = getattr(config, f.name)
+        if s.nested:
+            check(value)
+            continue
         if value is None or not isinstance(s.type, click.ParamType):
             continue
         items = value if (s.multiple or s.argument) and isinstance(value, (list, tuple)) else [value]
@@ -151,6 +175,9 @@ def from_cli(cls, ctx: click.Context, saved: dict[str, Any] | None = None, **fix
     for f, s in _settings(cls):
         if f.name in fixed:
             values[f.name] = fixed[f.name]
+            continue
+        if s.nested and s.cli:
+            values[f.name] = from_cli(f.default_factory, ctx, saved.get(f.name, {}) if saved is not None else None)
             continue
         if f.name not in ctx.params:
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,48 @@ RESUMABLE_CHANGES = (
     "checkpoint_every",
     "keep_every",
 )
+
+
+@dataclass
+class ModelSettings:
+    """The LiftNet architecture a run asks for: each None is ``--init``'s value, or without
+    ``--init`` the :class:`~pointkit.models.LiftNetConfig` default (see :meth:`resolve`)."""
+
+    input_size: int | None = setting(
+        None, "Network input side (power of two) [default: 256 or --init's].", type=click.IntRange(min=8)
+    )
+    ngf: int | None = setting(None, "Width of the first layer [default: 64 or --init's].", type=click.IntRange(min=1))
+    mask_head: bool | None = setting(
+        None,
+        "Second output: foreground-mask logits, supervised by dataset masks [default: off or --init's].",
+        flag="--mask-head/--no-mask-head",
+    )
+    dropout: float | None = setting(
+        None, "Dropout in the innermost decoder blocks [default: 0].", type=click.FloatRange(0, 1, max_open=True)
+    )
+    prior: str | None = setting(
+        None,
+        "Extra input channel: the mask's silhouette prior (none: the paper) [default: none or --init's].",
+        type=click.Choice(["none", "silhouette"]),
+    )
+
+    def resolve(self, init_config=None, init_name: str | None = None):
+        """The run's :class:`~pointkit.models.LiftNetConfig`: these choices over the defaults, or
+        over ``init_config`` (``--init``'s), which fixes the architecture: a different choice is
+        a one-line error naming ``init_name``."""
+        from pointkit.models import LiftNetConfig  # imports torch: not when the command only parses
+
+        base = init_config if init_config is not None else LiftNetConfig()
+        chosen = asdict(self)
+        if init_config is not None:
+            clash = [
+                f"{k}={v} (checkpoint: {getattr(base, k)})"
+                for k, v in chosen.items()
+                if v not in (None, getattr(base, k))
+            ]
+            if clash:
+                raise PointkitError(f"{init_name}: --init fixes the architecture; drop {', '.join(clash)}")
+        return LiftNetConfig(**{k: (v if v is not None else getattr(base, k)) for k, v in chosen.items()})
 
 
 _PATH_DIR = click.Path(file_okay=False)
@@ -89,22 +131,10 @@ class TrainConfig:
         "Start from this checkpoint, run folder or model name (fine-tuning); its architecture is used.",
         type=click.Path(),
     )
-    input_size: int | None = setting(
-        None, "Network input side (power of two) [default: 256 or --init's].", type=click.IntRange(min=8)
-    )
-    ngf: int | None = setting(None, "Width of the first layer [default: 64 or --init's].", type=click.IntRange(min=1))
-    mask_head: bool | None = setting(
-        None,
-        "Second output: foreground-mask logits, supervised by dataset masks [default: off or --init's].",
-        flag="--mask-head/--no-mask-head",
-    )
-    dropout: float | None = setting(
-        None, "Dropout in the innermost decoder blocks [default: 0].", type=click.FloatRange(0, 1, max_open=True)
-    )
-    prior: str | None = setting(
-        None,
-        "Extra input channel: the mask's silhouette prior (none: the paper) [default: none or --init's].",
-        type=click.Choice(["none", "silhouette"]),
+    model: ModelSettings = setting(
+        "The network's architecture (LiftNetConfig's fields; each unset one is --init's, else the default).",
+        default_factory=ModelSettings,
+        nested=True,
     )
     prior_dropout: float = setting(
         0.3,
@@ -165,6 +195,8 @@ class TrainConfig:
     )
 
     def __post_init__(self):
+        if isinstance(self.model, dict):  # as config.json stores it
+            self.model = ModelSettings(**self.model)
         if not self.datasets and not self.synth:
             raise PointkitError("give at least one DATASET folder to train on, or --synth BANK")
         self.datasets = [str(d) for d in self.datasets]
@@ -207,4 +239,14 @@ def saved_config(out: str | Path) -> dict[str, Any] | None:
             saved = json.loads(record.read_text())["config"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise PointkitError(f"{record}: cannot read the run's config ({exc}); use another --out") from None
-    return saved
+    return nest_model_settings(saved) if saved is not None else None
+
+
+def nest_model_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved train config with its architecture under ``"model"``: runs saved before
+    ``TrainConfig.model`` existed have those fields at the top."""
+    names = [f.name for f in fields(ModelSettings)]
+    if "model" in config or not any(k in config for k in names):
+        return config
+    flat = {k: v for k, v in config.items() if k not in names}
+    return {**flat, "model": {k: config[k] for k in names if k in config}}

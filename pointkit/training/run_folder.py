@@ -19,7 +19,7 @@ import torch
 from pointkit.errors import PointkitError
 from pointkit.io import write_json_atomic
 from pointkit.jobs.settings import save as save_config
-from pointkit.training.config import RESUMABLE_CHANGES, TrainConfig
+from pointkit.training.config import RESUMABLE_CHANGES, TrainConfig, nest_model_settings
 
 if TYPE_CHECKING:
     from pointkit.training.sources import PairSource
@@ -79,8 +79,12 @@ def check_run_folder(run: Path, cfg: TrainConfig) -> dict | None:
         raise PointkitError(
             f"{saved_path}: unreadable run record ({exc}); start a new run with another --out"
         ) from None
+    old = nest_model_settings(old)
     new = json.loads(json.dumps(cfg.to_dict()))  # as saved: tuples become lists
-    changed = [k for k in new if k not in RESUMABLE_CHANGES + INPUT_PATHS + ("out",) and k in old and old[k] != new[k]]
+    changed = [
+        k for k in new if k not in RESUMABLE_CHANGES + INPUT_PATHS + ("out", "model") and k in old and old[k] != new[k]
+    ]
+    changed += [f"model.{k}" for k, v in new["model"].items() if old.get("model", {}).get(k, v) != v]
     saved_ids = saved.get("input_ids", {})
     changed += [k for k in INPUT_PATHS if k in old and not _same_inputs(old[k], new[k], saved_ids.get(k))]
     if changed:

@@ -55,30 +55,6 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         dist.close()
 
 
-def _model_config(cfg: TrainConfig, init_config=None):
-    """The LiftNet config of the run: ``cfg``'s choices over the defaults, or over ``--init``'s
-    config, which fixes the architecture (a different choice is an error)."""
-    from pointkit.models import LiftNetConfig
-
-    base = init_config if init_config is not None else LiftNetConfig()
-    chosen = {
-        "input_size": cfg.input_size,
-        "ngf": cfg.ngf,
-        "mask_head": cfg.mask_head,
-        "dropout": cfg.dropout,
-        "prior": cfg.prior,
-    }
-    if init_config is not None:
-        clash = [
-            f"{k}={v} (checkpoint: {getattr(base, k)})"
-            for k, v in chosen.items()
-            if v is not None and v != getattr(base, k)
-        ]
-        if clash:
-            raise PointkitError(f"{cfg.init}: --init fixes the architecture; drop {', '.join(clash)}")
-    return LiftNetConfig(**{k: (v if v is not None else getattr(base, k)) for k, v in chosen.items()})
-
-
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
@@ -137,7 +113,7 @@ class Trainer:
 
         cfg, dist = self.cfg, self.dist
         init_model = load_checkpoint(cfg.init)[0] if cfg.init else None
-        self.model_cfg = _model_config(cfg, init_model.config if init_model is not None else None)
+        self.model_cfg = cfg.model.resolve(init_model.config if init_model is not None else None, cfg.init)
         if cfg.batch_size % dist.world:
             raise PointkitError(f"--batch-size {cfg.batch_size} must be divisible by the {dist.world} processes")
         self.bpr = cfg.batch_size // dist.world
