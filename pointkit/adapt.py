@@ -40,18 +40,26 @@ import re
 import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
+from pointkit.data.format import Dataset, ObjectRecord, write_manifest, write_object
 from pointkit.errors import PointkitError
+from pointkit.imaging import LoadedImage
 from pointkit.io import write_bytes_atomic, write_json_atomic
-from pointkit.jobs.settings import Device, setting
+from pointkit.jobs.settings import device_setting, setting
 from pointkit.jobs.settings import check as check_settings
+from pointkit.lifting.model import load_model
+from pointkit.lifting.predict import predict
+from pointkit.masks import object_mask
+from pointkit.match import build_matched_dataset
 from pointkit.match.settings import MatchSettings
 from pointkit.models.catalog import checkpoint_file  # torch-free: names -> checkpoint files
+from pointkit.models.onnx_model import export_path
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +125,7 @@ class AdaptConfig:
         cli=False,
     )
     seed: int = setting(0, "Seed of the held-out split, the fine-tuning and matching (match's --seed).", type=int)
-    device: str = setting("auto", "Torch device (auto: cuda when available).", type=Device())
+    device: str = device_setting()
     threads: int | None = setting(None, "torch CPU threads.", type=click.IntRange(min=1))
 
     def __post_init__(self):
@@ -141,11 +149,6 @@ def pseudo_masks(images: np.ndarray, init: str) -> tuple[np.ndarray, np.ndarray]
     """The masks ``pointkit lift`` takes (``auto``) with the model ``init`` for (N, H, W, 3) uint8
     images, and whether each came from its mask head: (N, H, W) bool, (N,) bool. The whole image
     where it finds no object (as ``match --masks auto``)."""
-    from pointkit.imaging import LoadedImage
-    from pointkit.lifting.model import load_model
-    from pointkit.lifting.predict import predict
-    from pointkit.masks import object_mask
-
     model, meta = load_model(init, "cpu", "auto")
     trusted = meta.get("mask_head_trusted", True)
     masks, from_head = np.ones(images.shape[:3], bool), np.zeros(len(images), bool)
@@ -166,8 +169,6 @@ def split_pairs(
     doc): at least one and at most all but one of an object's view pairs are held out; an object
     with one view pair goes to training only. ``masks``: object id -> (N, H, W) bool masks that
     replace the matched ones. Returns pair counts (unordered)."""
-    from pointkit.data.format import Dataset, ObjectRecord, write_manifest, write_object
-
     ds = Dataset.open(matched)
     rng = np.random.default_rng(seed)
     counts = Counter()
@@ -215,8 +216,6 @@ def _match(cfg: AdaptConfig, out: Path, previous: dict[str, Any], progress: bool
     """Run the match stage (or reuse the finished one of ``previous``); refuse too few usable pairs
     with the reasons. Pair results are kept in ``out/pair-cache``: after photos were added, only
     the pairs with a new photo are matched."""
-    from pointkit.match import build_matched_dataset
-
     settings = cfg.match
     matched = out / "matched"
     if "match" in previous and (matched / "manifest.json").is_file():
@@ -338,8 +337,6 @@ def _training_masks(cfg: AdaptConfig, out: Path, progress: bool) -> tuple[dict[s
     with the starting model, trusted when its head gave most of them."""
     from tqdm import tqdm
 
-    from pointkit.data.format import Dataset
-
     given = cfg.match.masks
     if given != "none":
         return None, {"masks": f"match --masks {given}", "head_trusted": given != "auto"}
@@ -370,9 +367,6 @@ def _publish(run_best: Path, out: Path, head_trusted: bool) -> None:
 def _export_onnx(checkpoint: Path) -> str | None:
     """The ONNX export beside ``checkpoint`` (``lift --checkpoint OUT`` then runs by onnxruntime,
     as the shipped model does); None, and lift runs torch, where pointkit[onnx] is not installed."""
-    from importlib.util import find_spec
-
-    from pointkit.models.onnx_model import export_path
     from pointkit.onnx_export import export_onnx
 
     if any(find_spec(module) is None for module in ("onnx", "onnxruntime", "onnxscript")):
@@ -383,7 +377,6 @@ def _export_onnx(checkpoint: Path) -> str | None:
 def _fine_tune(cfg: AdaptConfig, out: Path, progress: bool) -> dict[str, Any]:
     """Fine-tune on ``out/pairs-train`` with ``out/pairs-heldout`` as validation (resumable, in
     ``out/run``); returns the held-out error before and after, the best step and the steps."""
-    from pointkit.data.format import Dataset
     from pointkit.training import TrainConfig, train
 
     run = out / "run"

@@ -28,13 +28,17 @@ from typing import Any, Callable
 import click
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from pointkit.data.format import Dataset
+from pointkit.data.resize import resize_views
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic, write_json_atomic
-from pointkit.jobs.settings import Device, check, load_saved, save, setting
-from pointkit.metrics import MODES, align_depth, depth_metrics
+from pointkit.jobs.settings import check, device_setting, load_saved, progress_setting, save, setting
+from pointkit.metrics import MODES, align_depth, depth_metrics, masked_median
 from pointkit.models import load_checkpoint, to_network_input
 from pointkit.models.catalog import checkpoint_file
+from pointkit.models.device import resolve_device
 
 METRICS = ("l1", "rmse", "abs_rel", "sq_rel", "delta1")
 HEADLINE = ("rmse", "l1", "delta1")
@@ -62,8 +66,6 @@ def zero_median(depth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """LiftNet's canonical output: (B,1,S,S) depth shifted to zero median over each (B,1,S,S) mask.
     Not in the paper: the correspondence loss leaves the offset free, and §5.1's alignment takes
     its scale from uncentred values, so an arbitrary offset would be scored instead of the shape."""
-    from pointkit.metrics import masked_median
-
     median = masked_median(depth.flatten(1), mask.flatten(1)).nan_to_num(0.0)
     return depth - median.to(depth.dtype)[:, None, None, None]
 
@@ -107,8 +109,6 @@ def _predictor(checkpoint, baseline, input_size: int | None, dev: torch.device) 
 def _score_object(rec, object_id: str, predict: Callable, S: int, batch_size: int) -> tuple[list[dict], list[tuple]]:
     """Per-view metric rows of one object at side S (views with fewer than 4 object pixels left
     out) and the (image, depth, paper-aligned prediction, mask) samples of the grid."""
-    from pointkit.data.resize import resize_views
-
     images, masks, depth = resize_views(rec.images, rec.masks, rec.depth, S)
     mask = masks & (depth > 0)
     img_t, masks_t = torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(mask)
@@ -151,9 +151,9 @@ class EvalConfig:
         None, "Evaluation side for --baseline (default: the dataset's resolution).", type=click.IntRange(min=16)
     )
     batch_size: int = setting(16, "Images per inference batch.", type=click.IntRange(min=1))
-    device: str = setting("auto", "Torch device (auto: cuda when available).", type=Device())
+    device: str = device_setting()
     grid: int = setting(8, "Images in grid.png (0: none).", type=click.IntRange(min=0))
-    progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
+    progress: bool = progress_setting()
 
     def __post_init__(self):
         self.dataset, self.out = str(self.dataset), str(self.out)
@@ -163,8 +163,6 @@ class EvalConfig:
 
 def _score_split(ds, ids: list[str], predict: Callable, size: int | None, config: EvalConfig) -> tuple[list, list]:
     """Per-image metric rows and grid samples of every object ``ids`` of ``ds`` (``_score_object``)."""
-    from tqdm import tqdm
-
     per_image: list[dict[str, Any]] = []
     samples: list[tuple] = []
     total_views = sum(len(ds.objects[i].get("views", [])) for i in ids) or None
@@ -223,9 +221,6 @@ def run_eval(config: EvalConfig, baseline: Callable | None = None) -> dict[str, 
         PointkitError: ``out`` belongs to another job, an empty split, a dataset without depth,
             an unreadable checkpoint.
     """
-    from pointkit.data.format import Dataset
-    from pointkit.models.device import resolve_device
-
     load_saved(config.out, "eval")  # refuses an --out holding another job's config.json
     ds = Dataset.open(config.dataset)
     ids = ds.split(config.split)

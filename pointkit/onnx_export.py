@@ -10,7 +10,10 @@ Needs ``pip install 'pointkit[onnx]'`` (onnx, onnxscript for torch's exporter, o
 
 from __future__ import annotations
 
+import importlib
 import json
+import logging
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pointkit import __version__
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path
 from pointkit.models.catalog import checkpoint_file
@@ -29,8 +33,6 @@ TOLERANCE = 1e-3
 
 
 def _require(module: str):
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -69,9 +71,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check_batch: int = 2, s
 def _traced_graph(model, batch: int):
     """The ONNX graph of ``model`` by torch's dynamo exporter, with a dynamic batch (its warnings
     and log lines silenced: they are about torch internals, not the user's model)."""
-    import logging
-    import warnings
-
     C, S = model.config.in_channels, model.config.input_size
     quiet = logging.getLogger("torch.onnx")
     level, quiet.level = quiet.level, logging.ERROR
@@ -88,8 +87,6 @@ def _traced_graph(model, batch: int):
 
 def _description(cfg) -> dict[str, str]:
     """The metadata every export carries: pointkit's version, the LiftNet config, the input's meaning."""
-    from pointkit import __version__
-
     C, S = cfg.in_channels, cfg.input_size
     return {"pointkit_version": __version__, "liftnet_config": json.dumps(asdict(cfg)),
             "input": f"image (batch, {C}, {S}, {S}) = rgb / 127.5 - 1"}  # fmt: skip

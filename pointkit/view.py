@@ -18,10 +18,14 @@ from pathlib import Path
 import click
 import numpy as np
 import trimesh
+from PIL import Image
 
 from pointkit.errors import PointkitError
 from pointkit.geometry.camera import OrthoCamera
-from pointkit.jobs.settings import check, setting
+from pointkit.jobs.settings import check, max_memory_setting, setting
+from pointkit.memory import check_memory, view_bytes
+from pointkit.render.raycast import raycast
+from pointkit.render.sheet import save_sheet
 
 BACKGROUND = np.array([0.93, 0.93, 0.95])
 PLAIN = np.array([0.72, 0.72, 0.75])
@@ -46,14 +50,7 @@ class ViewConfig:
         360.0, "Degrees of azimuth the frames span (e.g. 120 for a relief seen from the front).", type=float
     )
     show: bool = setting(False, "Also open an open3d window (needs a display).", flag="--interactive")
-    max_memory_gb: float | None = setting(
-        None,
-        "Refuse a strip whose memory estimate is over this many GB "
-        "(default: pointkit.memory.default_limit_gb()); the command's "
-        "--max-memory-gb.",
-        type=click.FloatRange(min=0, min_open=True),
-        cli=False,
-    )
+    max_memory_gb: float | None = max_memory_setting("a strip")
 
     def __post_init__(self):
         if self.path is None:
@@ -99,8 +96,6 @@ def load_viewable(path: str | Path) -> trimesh.Trimesh:
 
 
 def _pil(array: np.ndarray):
-    from PIL import Image
-
     return Image.fromarray(np.asarray(array, np.uint8))
 
 
@@ -145,8 +140,6 @@ def turntable(
     Returns:
         (size, views * size, 3) uint8 strip, frames left to right.
     """
-    from pointkit.render.raycast import raycast
-
     if views < 1 or size < 8:
         raise PointkitError(f"need at least 1 view of at least 8 px, got {views} views of {size} px")
     vertices = np.asarray(mesh.vertices, np.float64)
@@ -216,9 +209,6 @@ def view(path: str | Path | ViewConfig, out: str | Path | None = None, **setting
             (``pointkit.memory.view_bytes``) is over ``max_memory_gb`` (default
             ``pointkit.memory.default_limit_gb()``).
     """
-    from pointkit.memory import check_memory, view_bytes
-    from pointkit.render.sheet import save_sheet
-
     cfg = path if isinstance(path, ViewConfig) else ViewConfig(path=path, out=out, **settings)
     if cfg.out is None and not cfg.show:
         raise PointkitError("nothing to do: give --out PREVIEW.png and/or --interactive")

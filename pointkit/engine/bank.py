@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from tqdm import tqdm
+
+from pointkit.engine.appearance import appearance_from_folder
+from pointkit.engine.sdf import ShapeBank, mesh_to_sdf, save_bank
 from pointkit.errors import PointkitError, first_line
 
 BANK_NAME = "bank.npz"
@@ -34,12 +40,6 @@ def build_bank(
     Raises:
         PointkitError: bad options, or no object could be turned into a grid.
     """
-    import logging
-
-    from tqdm import tqdm
-
-    from pointkit.engine.appearance import appearance_from_folder
-    from pointkit.engine.sdf import ShapeBank, mesh_to_sdf, save_bank
     from pointkit.render.assets import BACKGROUND_SPLITS, resolve_appearance_dir
     from pointkit.render.dataset import object_sources
     from pointkit.render.mesh import load_mesh
@@ -71,7 +71,6 @@ def build_bank(
             failed.append(object_id)
     if not grids:
         raise PointkitError("no shape could be turned into an SDF grid; see the warnings above")
-    import numpy as np
 
     path = save_bank(Path(out) / BANK_NAME, ShapeBank.from_grids(np.stack(grids), "int8", names=names), assets)
     counts = {

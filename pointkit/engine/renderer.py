@@ -13,6 +13,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from pointkit.engine.appearance import appearance_from_folder
+from pointkit.engine.render import OrthoCameras, shade, trace
+from pointkit.engine.sdf import ShapeBank, mesh_to_sdf
 from pointkit.errors import PointkitError
 
 
@@ -41,7 +44,6 @@ class EngineRenderer:
         backgrounds: str = "all",
         photo_prob: float = 0.5,
     ):
-        from pointkit.engine.appearance import appearance_from_folder
         from pointkit.render.assets import resolve_appearance_dir
 
         self.grid = int(grid)
@@ -55,8 +57,6 @@ class EngineRenderer:
         self.photo_prob = float(photo_prob)
 
     def render(self, mesh, cameras: Sequence, seed: int, views: Sequence[tuple[float, float]]) -> list:
-        from pointkit.engine.render import OrthoCameras, shade, trace
-        from pointkit.engine.sdf import ShapeBank, mesh_to_sdf
         from pointkit.render.views import RenderedView
 
         size = {c.resolution for c in cameras}

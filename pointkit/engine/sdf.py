@@ -28,7 +28,9 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from pointkit.engine.appearance import EngineAppearance
 from pointkit.errors import PointkitError
+from pointkit.io import write_npz_atomic
 
 BOUND = 1.05
 """Half side of the cube the SDF lattice covers (world units)."""
@@ -170,8 +172,6 @@ class ShapeBank:
 def save_bank(path: str | Path, bank: ShapeBank, appearance=None) -> Path:
     """Write a bank (and optionally an ``EngineAppearance``'s assets) as one compressed .npz,
     atomically; returns the path."""
-    from pointkit.io import write_npz_atomic
-
     data = bank.data.cpu().numpy()
     extra = appearance.arrays() if appearance is not None else {}
     return write_npz_atomic(
@@ -207,8 +207,6 @@ def load_bank(path: str | Path, device="cpu") -> ShapeBank:
 
 def load_appearance(path: str | Path, device="cpu"):
     """The ``EngineAppearance`` saved with a bank (empty when it has none), on ``device``."""
-    from pointkit.engine.appearance import EngineAppearance
-
     with _open_bank(path) as z:
         return EngineAppearance.from_arrays(z).to(device)
 

@@ -28,7 +28,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from pointkit import registry
 from pointkit.errors import PointkitError
+from pointkit.io import write_json_atomic
 
 CONFIG_FILE = "config.json"
 
@@ -95,6 +97,29 @@ def setting(
     if default_factory is not MISSING:
         return field(default_factory=default_factory, metadata=meta)
     return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
+
+
+def progress_setting():
+    """The ``progress`` field of every job that shows a bar: on stderr, off with the command's -q."""
+    return setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
+
+
+def device_setting(help: str = "Torch device (auto: cuda when available)."):
+    """The ``device`` field of every job that runs torch: :class:`Device`'s rules and exit codes."""
+    return setting("auto", help, type=Device())
+
+
+def max_memory_setting(what: str):
+    """The ``max_memory_gb`` field of every job that checks a memory estimate (``pointkit.memory``);
+    the commands give it as ``--max-memory-gb`` (``pointkit_cli.memory_option``, environment
+    ``POINTKIT_MAX_MEMORY_GB``). ``what``: what is refused ("an image")."""
+    return setting(
+        None,
+        f"Refuse {what} whose memory estimate is over this many GB (default: "
+        "pointkit.memory.default_limit_gb()); the command's --max-memory-gb.",
+        type=click.FloatRange(min=0, min_open=True),
+        cli=False,
+    )
 
 
 def _settings(cls) -> list[tuple[Any, Setting]]:
@@ -195,8 +220,6 @@ def from_cli(cls, ctx: click.Context, saved: dict[str, Any] | None = None, **fix
 
 def save(config, out: str | Path, job: str) -> Path:
     """``<out>/config.json``: the job's name and its resolved config (atomic)."""
-    from pointkit.io import write_json_atomic
-
     path = Path(out) / CONFIG_FILE
     write_json_atomic(path, {"job": job, "config": asdict(config)})
     return path
@@ -246,8 +269,6 @@ class Registered(click.ParamType):
         self.group = group
 
     def convert(self, value, param, ctx):
-        from pointkit import registry
-
         try:
             registry.require(self.group, value)
         except registry.PluginError as exc:

@@ -3,13 +3,14 @@ help); :func:`pointkit.lifting.folder.lift_files` runs it."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import click
 
 from pointkit.defaults import MASK_SOURCES, MAX_PIXELS, MESH_MAX_SIDE
 from pointkit.errors import PointkitError
-from pointkit.jobs.settings import Device, check, setting
+from pointkit.jobs.settings import check, device_setting, max_memory_setting, progress_setting, setting
 
 
 class _ParsedBy(click.ParamType):
@@ -20,8 +21,6 @@ class _ParsedBy(click.ParamType):
         self.parser, self.name = parser, metavar
 
     def convert(self, value, param, ctx):
-        import importlib
-
         module, _, function = self.parser.partition(":")
         try:
             getattr(importlib.import_module(module), function)(value)
@@ -62,7 +61,7 @@ class LiftConfig:
         type=_ParsedBy("pointkit.masks:check_mask_source", "NAME|PATH"),
         metavar="|".join(MASK_SOURCES) + "|PATH",
     )
-    device: str = setting("auto", "Torch device for the network (auto: cuda when available).", type=Device())
+    device: str = device_setting("Torch device for the network (auto: cuda when available).")
     max_pixels: int = setting(MAX_PIXELS, "Refuse larger images.", type=click.IntRange(min=1))
     mesh_resolution: int = setting(
         MESH_MAX_SIDE, "Mesh vertices on the longer image side.", type=click.IntRange(2, 8192)
@@ -98,10 +97,8 @@ class LiftConfig:
         "the device is the CPU and such an export exists, as for the shipped model).",
         type=click.Choice(["auto", "torch", "onnx"]),
     )
-    max_memory_gb: float | None = setting(
-        None, "Refuse an image whose memory estimate is over this many GB (the command's --max-memory-gb).", cli=False
-    )
-    progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
+    max_memory_gb: float | None = max_memory_setting("an image")
+    progress: bool = progress_setting()
 
     def __post_init__(self):
         if not self.inputs:

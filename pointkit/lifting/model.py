@@ -4,12 +4,14 @@ on which device; loaded once per file (cached)."""
 from __future__ import annotations
 
 import functools
+import importlib.util
 import sys
 from pathlib import Path
 
 from pointkit.errors import PointkitError
 from pointkit.jobs.settings import check_device
 from pointkit.models.catalog import DEFAULT_MODEL, checkpoint_file
+from pointkit.models.onnx_model import load_export
 
 DEFAULT_CHECKPOINT = DEFAULT_MODEL
 BACKENDS = ("auto", "torch", "onnx")
@@ -18,8 +20,6 @@ BACKENDS = ("auto", "torch", "onnx")
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, mtime_ns: int, device: str, backend: str):
     if backend != "torch" and device == "cpu":
-        from pointkit.models.onnx_model import load_export
-
         model = load_export(path) if backend == "onnx" or _onnxruntime_installed() else None
         if model is not None:
             return model, model.metadata
@@ -30,14 +30,12 @@ def _load_cached(path: str, mtime_ns: int, device: str, backend: str):
             )
     elif backend == "onnx":
         raise PointkitError(f"--backend onnx runs on the CPU; use --device cpu (got {device})")
-    from pointkit.models import load_checkpoint
+    from pointkit.models import load_checkpoint  # imports torch: not on the onnxruntime path
 
     return load_checkpoint(path, device)
 
 
 def _onnxruntime_installed() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("onnxruntime") is not None
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from PIL import Image, PngImagePlugin
 
 from pointkit import registry
 from pointkit.errors import PointkitError
 from pointkit.imaging import colorize_depth
+from pointkit.io import atomic_path
 from pointkit.lifting.pipeline import LiftResult
 from pointkit.meshing import normal_map
 
@@ -58,10 +60,6 @@ def write_outputs(
     ``.ply`` / ``.obj`` (+ .mtl, texture) / ``.npz``, ``<stem>_points.ply``, or a plugin's. ``stem`` may hold
     sub-folders.
     """
-    from PIL import Image, PngImagePlugin
-
-    from pointkit.io import atomic_path
-
     exporters = [registry.load("pointkit.exporters", f) for f in parse_formats(fmt)]
     out = Path(out)
     written: list[Path] = []

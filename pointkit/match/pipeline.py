@@ -14,6 +14,7 @@ import functools
 import io
 import json
 import logging
+import shutil
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -21,19 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
+from pointkit import __version__
 from pointkit.data.format import ObjectRecord, check_object_id, object_id_from, write_manifest, write_object
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError
+from pointkit.imaging import IMAGE_SUFFIXES
 from pointkit.io import write_bytes_atomic, write_json_atomic
 from pointkit.jobs.settings import CONFIG_FILE, load_saved, save
-from pointkit.imaging import IMAGE_SUFFIXES
 from pointkit.masks import grabcut_mask
 from pointkit.match.features import Features, read_image, read_mask
+from pointkit.match.pair_cache import PairCache, pair_seed, photo_digest
 from pointkit.match.pairs import PairResult, match_pair
 from pointkit.match.settings import MatchJob, MatchSettings
-from pointkit.match.pair_cache import PairCache, pair_seed, photo_digest
 
 log = logging.getLogger(__name__)
 SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
@@ -79,8 +82,6 @@ def letterbox_transform(size: tuple[int, int], resolution: int) -> tuple[np.ndar
 
 
 def _letterbox(rgb: np.ndarray, mask: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    import cv2
-
     h, w = rgb.shape[:2]
     scale, offset, (rw, rh) = letterbox_transform((w, h), resolution)
     ox, oy = int(offset[0]), int(offset[1])
@@ -143,8 +144,6 @@ def _prepare_view(path: Path, cluster: str, s: MatchSettings, matcher) -> tuple[
 
 def _preview(images: np.ndarray, pairs: list[tuple[int, int, PairResult]], uv: dict, title: str) -> bytes:
     """PNG of up to 3 pairs (most inliers first) side by side, up to 40 matches drawn each."""
-    import cv2
-
     r = images.shape[1]
     rows = []
     for i, j, res in sorted(pairs, key=lambda p: -p[2].inliers)[:3]:
@@ -196,8 +195,6 @@ def _check_job(photos: Path, out: Path, s: MatchSettings) -> tuple[list[tuple[st
 
 def _manifest_header(photos: Path, s: MatchSettings) -> dict[str, Any]:
     """The manifest's keys other than ``objects`` and ``failures``."""
-    from pointkit import __version__
-
     return {
         "kind": "matched",
         "generator": "pointkit match",
@@ -215,8 +212,6 @@ def _start_fresh(out: Path, header: dict[str, Any], ours: bool) -> None:
     """No state carries over between runs: remove what an earlier match run left in ``out``
     (objects, previews, reports, config.json), then write a manifest of no objects, so a run
     that is killed leaves an empty dataset that the next run recognises as match's."""
-    import shutil
-
     if ours:
         for folder in ("objects", "previews"):
             if (out / folder).is_dir():
@@ -258,7 +253,6 @@ def _read_views(
 ) -> list[tuple]:
     """(path, *prepared view) of each readable photo of a cluster, read in ``pool``; unreadable
     ones are logged and listed in ``failures``."""
-    import cv2
 
     def prepare(path: Path):
         try:

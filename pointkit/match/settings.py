@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from pointkit import registry
 from pointkit.jobs.settings import Registered, setting
 from pointkit.jobs.settings import check as check_settings
 
@@ -81,8 +82,6 @@ class MatchSettings:
         Raises:
             PluginError (a PointkitError): no such matcher, or it failed to import.
         """
-        from pointkit import registry
-
         return registry.load("pointkit.matchers", self.matcher)(self)
 
     def as_dict(self) -> dict[str, Any]:

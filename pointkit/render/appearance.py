@@ -35,6 +35,7 @@ import torch
 from pointkit import shading
 from pointkit.errors import PointkitError
 from pointkit.render.assets import asset_listing, background_photo, hdri_sh, list_backgrounds, texture_image
+from pointkit.render.raycast import _open3d
 
 MATERIALS = ("marble", "bronze", "stone", "granite", "sandstone", "terracotta", "plaster", "wood", "texture")
 BACKGROUND_KINDS = ("photo", "black_cloth", "white_cloth", "gradient", "clutter")
@@ -223,8 +224,6 @@ def random_lighting(rng: np.random.Generator, root: Path | None) -> Lighting:
 
 def make_scene(vertices: np.ndarray, faces: np.ndarray):
     """An open3d RaycastingScene of a mesh (for shadow and occlusion rays)."""
-    from pointkit.render.raycast import _open3d
-
     o3d = _open3d()
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(

@@ -16,9 +16,10 @@ from typing import Any
 import click
 
 from pointkit.errors import PointkitError
-from pointkit.jobs.settings import check, load_saved, setting
+from pointkit.jobs.settings import check, load_saved, max_memory_setting, progress_setting, setting
 from pointkit.render.mesh import UP_AXES
 from pointkit.render.presets import PRESETS
+from pointkit.render.procedural import check_families
 
 JOB = "render-synthetic"
 DEFAULT_MAX_CORR = 1000
@@ -115,21 +116,14 @@ class RenderConfig:
     resume: bool = setting(
         False, "Take the settings not given from --out's config.json (re-running the same command resumes as well)."
     )
-    max_memory_gb: float | None = setting(
-        None,
-        "Refuse the job when its memory estimate is over this many GB "
-        "(default: pointkit.memory.default_limit_gb()); the command's "
-        "--max-memory-gb.",
-        type=click.FloatRange(min=0, min_open=True),
-        cli=False,
-    )
+    max_memory_gb: float | None = max_memory_setting("the job")
     margin: float | None = setting(
         None,
         "Camera framing margin (default pointkit.geometry.DEFAULT_MARGIN).",
         type=click.FloatRange(min=0),
         cli=False,
     )
-    progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
+    progress: bool = progress_setting()
 
     def __post_init__(self):
         self.out = str(self.out)
@@ -173,8 +167,6 @@ def parse_shard(shard: tuple[int, int] | list[int] | str | None) -> tuple[int, i
 
 def _families(families: list[str] | str | None) -> list[str] | None:
     """ "a,b" or a list -> the list of known family names (None or empty: all)."""
-    from pointkit.render.procedural import check_families
-
     if isinstance(families, str):
         families = [f.strip() for f in families.split(",")]
     if not families:

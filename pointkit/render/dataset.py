@@ -24,12 +24,21 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from tqdm import tqdm
 
+from pointkit import __version__
+from pointkit.data.format import ObjectRecord, manifest_name, object_id_from, object_path, write_manifest, write_object
 from pointkit.data.splits import assign_splits
 from pointkit.errors import PointkitError, first_line
+from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
+from pointkit.geometry.correspondences import all_pair_correspondences
 from pointkit.jobs.settings import save as save_config
+from pointkit.memory import check_memory, render_job_bytes
 from pointkit.render.config import DEFAULT_MAX_CORR, DEFAULT_RESOLUTION, JOB, RenderConfig, parse_shard  # noqa: F401
-from pointkit.render.presets import PRESETS
+from pointkit.render.mesh import MESH_SUFFIXES, load_mesh
+from pointkit.render.presets import PRESETS, preset_views
+from pointkit.render.procedural import sculpture, sculpture_id, sculpture_kind
+from pointkit.render.views import get_renderer, render_views
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +72,11 @@ def job_splits(object_ids: list[str], seed: int, fractions: dict[str, float] = S
 def mesh_object_id(path: Path, root: Path) -> str:
     """Object id of a mesh file: its path under ``root`` with '/' -> '--', then the one id rule
     (``pointkit.data.format.object_id_from``; ``scans/bunny.obj`` -> ``scans--bunny.obj``)."""
-    from pointkit.data.format import object_id_from
-
     return object_id_from(path.relative_to(root).as_posix().replace("/", "--"), fallback="mesh")
 
 
 def object_sources(meshes: str | Path | None, procedural: int | None) -> tuple[list[tuple[str, dict]], dict]:
     """Sorted (object_id, source) of the job and the manifest's description of the source."""
-    from pointkit.render.mesh import MESH_SUFFIXES
-    from pointkit.render.procedural import sculpture_id
-
     if (meshes is None) == (procedural is None):
         raise PointkitError("give exactly one of --meshes DIR or --procedural N")
     if procedural is not None:
@@ -94,12 +98,6 @@ _RENDERERS: dict[str, Any] = {}
 
 def _render_object(task: dict) -> dict:
     """Render one object and write its file; returns a result dict (never raises for bad input)."""
-    from pointkit.data.format import ObjectRecord, write_object
-    from pointkit.geometry.correspondences import all_pair_correspondences
-    from pointkit.render.mesh import load_mesh
-    from pointkit.render.procedural import sculpture
-    from pointkit.render.views import get_renderer, render_views
-
     source = task["source"]
     try:
         key = json.dumps([task["renderer"], task["renderer_options"]], sort_keys=True)
@@ -154,8 +152,6 @@ def _run(tasks: list[dict], workers: int) -> Iterator[dict]:
 def _check_job(config: RenderConfig) -> int:
     """Refuse what the config alone cannot tell is bad (the renderer and its options, the memory
     estimate) before any work; returns the views per object."""
-    from pointkit.render.views import get_renderer
-
     num_views = PRESETS[config.preset].num_views if config.views is None else config.views
     get_renderer(config.renderer, **config.renderer_options)  # a bad name or option fails here, not once per object
     _check_job_memory(num_views, config.resolution, config.max_corr_kept, config.workers, config.max_memory_gb)
@@ -166,8 +162,6 @@ def _check_job_memory(
     num_views: int, resolution: int, max_corr: int, workers: int, max_memory_gb: float | None
 ) -> None:
     """Refuse a job whose memory estimate (``pointkit.memory.render_job_bytes``) is over the limit."""
-    from pointkit.memory import check_memory, render_job_bytes
-
     what = f"render-synthetic --views {num_views} --resolution {resolution}"
     what += f" --max-corr {max_corr}" if max_corr > 0 else " --max-corr 0 (all)"
     what += f" --workers {workers}" if workers > 1 else ""
@@ -222,8 +216,6 @@ class DatasetPlan:
 
 def _manifest_settings(config: RenderConfig, source: dict, num_views: int) -> dict[str, Any]:
     """The settings the manifest records (and a resume into the same folder must match)."""
-    from pointkit.geometry.camera import CAMERA_DISTANCE, DEFAULT_MARGIN
-
     settings = {
         "generator": "pointkit render-synthetic",
         "source": source,
@@ -250,10 +242,6 @@ def _object_tasks(
     config: RenderConfig, root: Path, tasks: list[tuple[str, dict]], splits: dict[str, str], settings: dict[str, Any]
 ) -> tuple[dict[str, dict], list[tuple[dict, dict]]]:
     """Each object's manifest entry; those whose file exists are done, the others get a render task."""
-    from pointkit.data.format import object_path
-    from pointkit.render.presets import preset_views
-    from pointkit.render.procedural import sculpture_kind
-
     done, todo = {}, []
     for object_id, src in tasks:
         oseed = object_seed(config.seed, object_id)
@@ -304,8 +292,6 @@ def plan_dataset(config: RenderConfig) -> DatasetPlan:
         PointkitError: a bad renderer or renderer option, a memory estimate over the limit, no
             objects, or ``config.out`` holds a dataset made with other settings.
     """
-    from pointkit.data.format import manifest_name
-
     num_views = _check_job(config)
     tasks, source = object_sources(config.meshes, config.procedural)
     splits = job_splits([oid for oid, _ in tasks], config.seed)  # of the whole job: every shard agrees
@@ -320,9 +306,6 @@ def plan_dataset(config: RenderConfig) -> DatasetPlan:
 
 
 def _write_manifest(plan: DatasetPlan, failures: list[dict]) -> None:
-    from pointkit import __version__
-    from pointkit.data.format import write_manifest
-
     shard = tuple(plan.settings["shard"]) if plan.settings["shard"] else None
     write_manifest(
         plan.root,
@@ -340,8 +323,6 @@ def render_plan(plan: DatasetPlan, workers: int = 1, progress: bool = True) -> t
     """Render ``plan.todo`` in ``workers`` processes, adding each object to ``plan.objects`` or to
     the failures; the manifest is rewritten every ``MANIFEST_EVERY_S`` and at the end (also on
     Ctrl-C). Returns (objects rendered, failures)."""
-    from tqdm import tqdm
-
     entries = {task["object_id"]: (task, entry) for task, entry in plan.todo}
     failures: list[dict] = []
     last_save, rendered = 0.0, 0

@@ -19,6 +19,7 @@ import numpy as np
 import trimesh
 
 from pointkit.geometry.camera import OrthoCamera, unproject
+from pointkit.render import appearance as app
 from pointkit.render.assets import BACKGROUND_SPLITS, resolve_appearance_dir
 from pointkit.render.raycast import raycast
 from pointkit.render.views import RenderedView
@@ -76,7 +77,6 @@ class FastRenderer:
         background: str | None = None,
         floor_prob: float = 0.35,
     ):
-        from pointkit.render import appearance as app
 
         self.texture = float(texture)
         self.style = str(style)
@@ -142,7 +142,6 @@ class FastRenderer:
     def _render_photo(
         self, mesh: trimesh.Trimesh, cameras: Sequence[OrthoCamera], seed: int, views: Sequence[tuple[float, float]]
     ) -> list[RenderedView]:
-        from pointkit.render import appearance as app
 
         rng = np.random.default_rng([int(seed), 0x9407])
         material = app.random_material(rng, self.appearance, self.material)

@@ -9,6 +9,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 import trimesh
 
+from pointkit import registry
 from pointkit.errors import PointkitError
 from pointkit.geometry.camera import DEFAULT_MARGIN, OrthoCamera
 from pointkit.render.mesh import load_mesh, normalise_mesh
@@ -73,7 +74,6 @@ def get_renderer(renderer: str | Renderer, **options: Any) -> Renderer:
     """A renderer instance: ``renderer`` is a registered name (``pointkit plugins``) or an instance."""
     if not isinstance(renderer, str):
         return renderer
-    from pointkit import registry
 
     try:
         factory = registry.load("pointkit.renderers", renderer)

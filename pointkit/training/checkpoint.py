@@ -15,11 +15,15 @@ the previous one with a warning, losing at most two checkpoint intervals instead
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
+from pointkit import __version__
 from pointkit.errors import PointkitError
 from pointkit.io import atomic_path, write_bytes_atomic, write_json_atomic
 from pointkit.training.config import TrainConfig
@@ -31,8 +35,6 @@ PREVIOUS_JSON = "state-previous.json"
 def model_metadata(cfg: TrainConfig, model_cfg, step: int, val_error: float | None, datasets) -> dict[str, Any]:
     """The metadata of a LiftNet checkpoint the run writes (best / last / step-NNNNNN.safetensors):
     how it was trained, at which step, with which validation error (None: not validated)."""
-    from pointkit import __version__
-
     return {
         "trained_with": cfg.loss,
         "ssi_weight": cfg.ssi_weight if cfg.loss == "corr+ssi" else None,
@@ -80,8 +82,6 @@ def _optimizer_join(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
 
 def save_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, info: dict[str, Any]) -> Path:
     """Write the resumable state of step ``info["step"]`` (see module doc); returns the JSON path."""
-    from safetensors.torch import save_file
-
     step = int(info["step"])
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt_tensors, opt_plain = _optimizer_split(optimizer.state_dict())
@@ -105,9 +105,6 @@ def save_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
 
 
 def _read_state(run: Path, json_name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         info = json.loads((run / json_name).read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -126,8 +123,6 @@ def load_state(
 ) -> dict[str, Any]:
     """Restore model, optimiser and RNG states from ``run`` (the latest checkpoint, else the one
     before it, with a warning); returns the saved info (step, epoch ...)."""
-    import logging
-
     try:
         info, tensors = _read_state(run, STATE_JSON)
     except PointkitError as latest:

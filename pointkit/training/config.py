@@ -11,7 +11,7 @@ import click
 
 from pointkit.defaults import RANSAC_HYPOTHESES, SYNTH_CORR_PER_PAIR, TAU_INPUT_SIZE, TAU_PX
 from pointkit.errors import PointkitError
-from pointkit.jobs.settings import Device, FloatPair, check, load_saved, setting
+from pointkit.jobs.settings import FloatPair, check, device_setting, load_saved, progress_setting, setting
 
 # Settings that may change when a run is resumed (everything else must match the saved run).
 RESUMABLE_CHANGES = (
@@ -124,7 +124,7 @@ class TrainConfig:
     optimizer: str = setting("sgd", "sgd: momentum 0.9 (the paper's); or adamw.", type=click.Choice(["sgd", "adamw"]))
     grad_clamp: float = setting(5.0, "Clamp gradients to +-this (0: off).", type=click.FloatRange(min=0))
     amp: str = setting("auto", "bf16 autocast (auto: on CUDA only).", type=click.Choice(["auto", "bf16", "off"]))
-    device: str = setting("auto", "Torch device (auto: cuda when available).", type=Device())
+    device: str = device_setting()
     seed: int = setting(0, "Weights, data order, correspondence subsets, RANSAC samples.", type=int)
     init: str | None = setting(
         None,
@@ -173,7 +173,7 @@ class TrainConfig:
         type=click.Choice(["auto", "on", "off"]),
     )
     cache_gb: float = setting(4.0, "Memory the in-memory dataset cache may use.", type=click.FloatRange(min=0))
-    progress: bool = setting(True, "Progress bar on stderr (the command: off with -q).", cli=False)
+    progress: bool = progress_setting()
     resume: bool = setting(
         False, "Continue the run in --out from its last checkpoint (settings not given come from its config.json)."
     )

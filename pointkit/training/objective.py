@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from pointkit.losses import aligned_depth_loss, correspondence_loss, scale_shift_invariant_loss
 from pointkit.models import to_network_input
 from pointkit.training.config import TrainConfig
 from pointkit.training.distributed import Distributed
@@ -68,8 +69,6 @@ def network_input(
 def _corr_loss(depth: torch.Tensor, batch: dict[str, torch.Tensor], ctx: StepContext, generator: torch.Generator):
     """The correspondence loss of ``depth`` (B,1,S,S) under the run's RANSAC settings: ``(loss,
     stats)`` (training and validation score pairs the same way; only the RANSAC generator differs)."""
-    from pointkit.losses import correspondence_loss
-
     cfg = ctx.cfg
     return correspondence_loss(depth, batch["src"], batch["tgt"], batch["valid"], tau=ctx.tau, ransac=cfg.ransac,
                                threshold=cfg.ransac_threshold(depth.shape[-1]), hypotheses=cfg.hypotheses,
@@ -87,8 +86,6 @@ def _correspondence_term(depth, batch, ctx: StepContext, step: int) -> tuple[tor
 
 def _depth_term(depth: torch.Tensor, batch: dict[str, torch.Tensor], loss: str) -> torch.Tensor:
     """Ground-truth depth supervision on the mask: aligned depth (``depth``) or scale-shift invariant."""
-    from pointkit.losses import aligned_depth_loss, scale_shift_invariant_loss
-
     supervised = aligned_depth_loss if loss == "depth" else scale_shift_invariant_loss
     return supervised(depth, batch["depth"][:, None], batch["mask"][:, None])
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from pointkit import __version__
 from pointkit.errors import PointkitError
 from pointkit.io import write_json_atomic
 from pointkit.jobs.settings import save as save_config
@@ -97,8 +98,6 @@ def write_run_record(
 ) -> None:
     """``config.json`` and ``run.json``: the resolved config, versions, host, dataset manifests,
     input identities (``resolved``: lr, tau, amp, device, world_size as the run resolved them)."""
-    from pointkit import __version__
-
     run.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run, "train")
     write_json_atomic(

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from pointkit.engine import EngineAppearance, SynthStream, concat_banks, load_appearance, load_bank
 from pointkit.errors import PointkitError
 from pointkit.training.config import TrainConfig
 from pointkit.training.data import EpochSampler, PairData, collate_pairs, open_datasets
@@ -115,8 +116,6 @@ class _SynthBatches:
 def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: Distributed) -> PairSource:
     """Pairs made on the fly on the training device by pointkit.engine from the shape banks
     ``cfg.synth`` (shapes and appearance assets pooled)."""
-    from pointkit.engine import EngineAppearance, SynthStream, concat_banks, load_appearance, load_bank
-
     if cfg.loss != "corr":
         log.info("--loss %s on --synth: the engine's exact depth supervises it", cfg.loss)
     bank = concat_banks([load_bank(path, dist.device) for path in cfg.synth])

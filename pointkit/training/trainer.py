@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from pointkit.errors import PointkitError
 from pointkit.io import write_json_atomic
 from pointkit.jobs.settings import save as save_config
+from pointkit.models import LiftNet, load_checkpoint
 from pointkit.training.checkpoint import STATE_JSON, load_state, model_metadata, save_state
 from pointkit.training.config import TrainConfig
 from pointkit.training.distributed import Distributed
@@ -109,8 +111,6 @@ class Trainer:
     def _build_model_and_data(self) -> None:
         """``model`` on the device (seeded; ``--init``'s weights), ``model_cfg``, the pair source
         ``data`` and ``bpr``, the pairs per step of this process."""
-        from pointkit.models import LiftNet, load_checkpoint
-
         cfg, dist = self.cfg, self.dist
         init_model = load_checkpoint(cfg.init)[0] if cfg.init else None
         self.model_cfg = cfg.model.resolve(init_model.config if init_model is not None else None, cfg.init)
@@ -151,8 +151,6 @@ class Trainer:
     def _loop(self) -> int:
         """Optimiser steps from the resumed step to the total (or early stopping), with logs,
         validations and checkpoints; returns the last step."""
-        from tqdm import tqdm
-
         cfg, info = self.cfg, self.info
         step, val_every = info["step"], cfg.val_every or self.per_epoch
         if step == 0:
