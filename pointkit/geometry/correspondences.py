@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Protocol, Sequence
 
 import numpy as np
-
 import torch
 
 from pointkit.geometry import ortho
