@@ -15,7 +15,7 @@
    It is the fine-tuned model only when that lowered the held-out error by at least ``min_gain``
    (5 %); else the starting model. On the fountain a 1 % gain (2.318 -> 2.295 px on 9 held-out
    pairs) came with worse depth against the true cameras (0.82 x flat against the start's 0.80),
-   while the dino and temple gained 37 % and 14 % and their depth improved (docs/results.md).
+   while the dino and temple gained 55 % and 17 % (1200 steps) and their depth improved (docs/results.md).
 
 The mask lift takes is kept. Fine-tuning moves the trunk the mask head shares with depth, and a
 head left untrained drifted into plausible-looking blobs that lift accepted (dino mask IoU 0.98 ->
