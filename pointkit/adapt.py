@@ -9,8 +9,9 @@
    error by 8 % at 1e-5 and 35 % at 1e-4. Against the true cameras of the dino, temple and
    fountain, lr 1e-4 beat 3e-4, and from the shipped v3 the depth improved from 600 to 900 to
    1200 steps (geometric mean 0.720, 0.657, 0.650 x flat); 1800 gave 0.629 at 1.5x the time,
-   all of it on the dino: docs/results.md) in ``OUT/run``; the held-out pairs are the validation set, so ``val.csv``'s
-   step 0 is the error before and its best the error after (the checkpoint kept);
+   all of it on the dino: docs/results.md) in ``OUT/run``; the held-out pairs are the validation
+   set, so ``val.csv``'s step 0 is the error before and its best the error after (the checkpoint
+   kept);
 4. ``OUT/best.safetensors`` and ``OUT/MODEL_CARD.md``: ``lift --checkpoint OUT`` takes the folder.
    It is the fine-tuned model only when that lowered the held-out error by at least ``min_gain``
    (5 %); else the starting model. On the fountain a 1 % gain (2.318 -> 2.295 px on 9 held-out
