@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from pointkit import __version__
 from pointkit.errors import PointkitError
 from pointkit.io import write_json_atomic
 from pointkit.jobs.settings import save as save_config
-from pointkit.training.config import RESUMABLE_CHANGES, TrainConfig, nest_model_settings
+from pointkit.training.config import RESUMABLE_CHANGES, ModelSettings, TrainConfig, nest_model_settings
 
 if TYPE_CHECKING:
     from pointkit.training.sources import PairSource
@@ -104,13 +105,7 @@ def write_run_record(
         run / "run.json",
         {
             "config": cfg.to_dict(),
-            "model": {
-                "input_size": model_cfg.input_size,
-                "ngf": model_cfg.ngf,
-                "mask_head": model_cfg.mask_head,
-                "dropout": model_cfg.dropout,
-                "prior": model_cfg.prior,
-            },
+            "model": {f.name: getattr(model_cfg, f.name) for f in fields(ModelSettings)},  # as resolved
             "resolved": {**resolved, "train_pairs": data.train_pairs, "val_pairs": data.val_pairs},
             "pointkit_version": __version__,
             "torch_version": torch.__version__,
