@@ -10,7 +10,6 @@ See docs/engine.md.
 from pointkit.engine.render import (
     OrthoCameras,
     Traced,
-    backgrounds,
     orbit_cameras,
     pair_correspondences,
     sample_sdf,
@@ -34,7 +33,7 @@ from pointkit.engine.stream import SynthStream
 
 __all__ = [
     "BOUND", "TRUNCATION", "OrthoCameras", "EngineAppearance", "ShapeBank", "SynthStream", "Traced",
-    "appearance_from_folder", "backgrounds", "concat_banks", "lattice", "load_appearance", "load_bank",
+    "appearance_from_folder", "concat_banks", "lattice", "load_appearance", "load_bank",
     "mesh_to_sdf", "orbit_cameras", "pair_correspondences", "quantise", "sample_sdf", "save_bank", "shade",
     "trace",
 ]  # fmt: skip

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from pointkit.engine.appearance import EngineAppearance
 from pointkit.geometry import ortho
 from pointkit.geometry.ortho import CAMERA_DISTANCE, DEFAULT_MARGIN
-from pointkit.shading import octave_noise, sh_irradiance, triplanar
+from pointkit.backgrounds import studio_backgrounds
+from pointkit.shading import sh_irradiance, triplanar
 
 TEXTURE_PROB = 0.4
 """Share of shapes with a texture map (when the bank has textures); the rest: solid sinusoids."""
@@ -253,56 +254,6 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
     return v / v.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
-def _smooth_noise(shape, size: int, generator, device, octaves=(4, 8, 16)) -> torch.Tensor:
-    """(n, C, size, size) value noise of ``octaves`` lattice cells, in about [-1, 1]."""
-    lattices = [torch.randn(*shape, o + 1, o + 1, generator=generator, device=device) for o in octaves]
-    return octave_noise(lattices, (size, size)) / 1.5
-
-
-def backgrounds(
-    n: int, size: int, generator: torch.Generator, device, photos: torch.Tensor | None = None, photo_prob: float = 0.5
-) -> torch.Tensor:
-    """(n, 3, S, S) float backgrounds in [0, 1]: a random two-colour gradient, plus colour noise
-    and blurred "clutter" (soft random discs), or a random crop of ``photos`` (M, 3, H, W) uint8
-    with probability ``photo_prob``."""
-    g = generator
-    c0, c1 = _rand((n, 3, 1, 1), g, device), _rand((n, 3, 1, 1), g, device)
-    ang = _rand((n, 1, 1), g, device, 0, 2 * math.pi)
-    lin = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size - 0.5
-    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
-    ramp = (torch.cos(ang) * xx + torch.sin(ang) * yy)[:, None] + 0.5
-    out = c0 + (c1 - c0) * ramp.clamp(0, 1)
-    out = out + _rand((n, 1, 1, 1), g, device, 0, 0.25) * _smooth_noise((n, 3), size, g, device)
-    # Clutter: 8 soft discs of random colour, radius and opacity (some invisible).
-    k = 8
-    cx, cy = _rand((n, k, 1, 1), g, device, -0.6, 0.6), _rand((n, k, 1, 1), g, device, -0.6, 0.6)
-    r = _rand((n, k, 1, 1), g, device, 0.05, 0.3)
-    alpha = _rand((n, k, 1, 1), g, device) * (_rand((n, 1, 1, 1), g, device) < 0.6)
-    col = _rand((n, k, 3), g, device)
-    for j in range(k):
-        dist = torch.sqrt((xx - cx[:, j]) ** 2 + (yy - cy[:, j]) ** 2)
-        a = (alpha[:, j] * torch.sigmoid((r[:, j] - dist) / 0.03))[:, None]
-        out = out * (1 - a) + col[:, j, :, None, None] * a
-    if photos is not None and len(photos):
-        use = _rand((n,), g, device) < photo_prob
-        pick = torch.randint(len(photos), (n,), generator=g, device=device)
-        H, W = photos.shape[-2:]
-        side = torch.floor(_rand((n,), g, device, 0.4, 1.0) * min(H, W)).clamp(min=2)
-        x0 = torch.floor(_rand((n,), g, device) * (W - side + 1))
-        y0 = torch.floor(_rand((n,), g, device) * (H - side + 1))
-        # Affine grids that crop a square [x0, x0 + side) x [y0, y0 + side) of each picked photo.
-        theta = torch.zeros(n, 2, 3, device=device)
-        theta[:, 0, 0], theta[:, 1, 1] = side / W, side / H
-        theta[:, 0, 2] = (2 * x0 + side) / W - 1
-        theta[:, 1, 2] = (2 * y0 + side) / H - 1
-        grid = F.affine_grid(theta, (n, 3, size, size), align_corners=False)
-        crops = F.grid_sample(
-            photos[pick.to(photos.device)].to(device).float() / 255.0, grid, mode="bilinear", align_corners=False
-        )
-        out = torch.where(use[:, None, None, None], crops, out)
-    return out.clamp(0, 1)
-
-
 def _material(pts: torch.Tensor, nrm: torch.Tensor, appearance: EngineAppearance, g: torch.Generator):
     """Per-shape material at points / normals (B, N, 3): diffuse colour kd (B, N, 3), specular
     strength ks and shininess (B, 1, 1). See ``shade``."""
@@ -390,7 +341,8 @@ def shade(
     has textures) a triplanar texture map; a random specular strength and shininess. Light
     (``_light``): ambient, or (``ENVIRONMENT_PROB``, when ``appearance`` has SH) a rotated HDRI's
     irradiance, plus 1-3 directional lights (Lambert + Blinn-Phong), random colours near white.
-    Backgrounds: see ``backgrounds`` (``appearance.photos`` with probability ``photo_prob``).
+    Backgrounds: :func:`pointkit.backgrounds.studio_backgrounds` (``appearance.photos``
+    with probability ``photo_prob``).
     """
     appearance = appearance or EngineAppearance()
     g = generator
@@ -411,7 +363,7 @@ def shade(
     shaded = (kd * lum + spec).clamp(0, 1)
     obj = torch.zeros(B, V * S * S, 3, device=device).scatter(1, pixel[..., None].expand(-1, -1, 3), shaded)
     obj = obj.reshape(B, V, S, S, 3).permute(0, 1, 4, 2, 3)
-    bg = backgrounds(B * V, S, g, device, appearance.photos, photo_prob).reshape(B, V, 3, S, S)
+    bg = studio_backgrounds(B * V, S, g, device, appearance.photos, photo_prob).reshape(B, V, 3, S, S)
     img = torch.where(traced.mask[:, :, None], obj, bg)
     return (camera_effects(img, g).clamp(0, 1) * 255).round().to(torch.uint8)
 

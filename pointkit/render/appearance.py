@@ -13,8 +13,7 @@ Pieces:
 - materials: procedural marble, bronze (with patina), stone / granite / sandstone speckle,
   terracotta, plaster, wood, or an image texture mapped triplanarly; all functions of the world
   position so the surface looks the same from every view;
-- backgrounds: a random crop of a photo (train / test split by sha256 of the file name), black or
-  white cloth, gradients, clutter, optionally with a floor band and a soft contact shadow;
+- backgrounds: :mod:`pointkit.backgrounds` (the photo style's mix there);
 - camera: exposure and white-balance jitter, vignetting, defocus blur, sensor noise, JPEG.
 
 Licence note: ``backgrounds/humus_*`` are CC BY 3.0 (credit "cube-map photos by Emil Persson, aka
@@ -24,7 +23,6 @@ rest of the asset folder is CC0 / public domain (see the folder's README.md).
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +31,10 @@ import numpy as np
 import torch
 
 from pointkit import shading
-from pointkit.errors import PointkitError
-from pointkit.render.assets import asset_listing, background_photo, hdri_sh, list_backgrounds, texture_image
+from pointkit.render.assets import asset_listing, hdri_sh, texture_image
 from pointkit.render.raycast import _open3d
 
 MATERIALS = ("marble", "bronze", "stone", "granite", "sandstone", "terracotta", "plaster", "wood", "texture")
-BACKGROUND_KINDS = ("photo", "black_cloth", "white_cloth", "gradient", "clutter")
 
 
 # ------------------------------------------------------------------------------------------ lighting
@@ -307,98 +303,6 @@ def shade(
         term = (diffuse_colour + fresnel * spec[:, None]) * (n_l * lit)[:, None]
         colour = colour + term * intensity
     return colour
-
-
-# --------------------------------------------------------------------------------------- backgrounds
-
-
-def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
-    """(H, W) float32 value noise of a ``cells`` x ``cells`` uniform lattice (:func:`pointkit.shading.octave_noise`)."""
-    lattice = torch.from_numpy(rng.uniform(0, 1, (1, 1, cells, cells)).astype(np.float32))
-    return shading.octave_noise([lattice], (h, w))[0, 0].numpy()
-
-
-def random_background(
-    rng: np.random.Generator,
-    h: int,
-    w: int,
-    root: Path | None,
-    split: str = "all",
-    photo_prob: float = 0.5,
-    kind: str | None = None,
-) -> tuple[np.ndarray, str]:
-    """A linear-RGB background (H, W, 3) float32 and its kind ("photo:<file>" or a procedural kind).
-
-    ``kind`` forces one: a procedural kind of BACKGROUND_KINDS, ``"photo"``, or ``"photo:GLOB"``
-    (photos of the split whose file name matches GLOB, e.g. ``"photo:humus_*"``); None draws it.
-    """
-    photos = list_backgrounds(root, split) if root is not None else []
-    if kind is not None and kind.startswith("photo"):
-        pattern = kind.partition(":")[2] or "*"
-        photos = [p for p in photos if fnmatch.fnmatch(p.name, pattern)]
-        if not photos:
-            raise PointkitError(f"background {kind!r}: no {split} background photo matches")
-    elif kind is not None and kind not in BACKGROUND_KINDS:
-        raise PointkitError(f"background {kind!r}: use one of {', '.join(BACKGROUND_KINDS)} or photo:GLOB")
-    if photos and (kind is None and rng.uniform() < photo_prob or kind is not None and kind.startswith("photo")):
-        path = photos[int(rng.integers(len(photos)))]
-        image = background_photo(str(path))
-        ih, iw = image.shape[:2]
-        size = rng.uniform(0.4, 1.0) * min(ih, iw)
-        ch, cw = int(size), int(size * w / h)
-        cw = min(cw, iw)
-        y0, x0 = int(rng.integers(0, ih - ch + 1)), int(rng.integers(0, iw - cw + 1))
-        out = cv2.resize(image[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
-        if rng.uniform() < 0.5:
-            out = out[:, ::-1]
-        if rng.uniform() < 0.5:  # depth of field
-            out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), rng.uniform(0.5, 3.0) * w / 128)
-        return np.ascontiguousarray(out, np.float32) * rng.uniform(0.6, 1.3), f"photo:{path.name}"
-    kind = kind or str(rng.choice(BACKGROUND_KINDS[1:]))
-    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    if kind in ("black_cloth", "white_cloth"):
-        level = rng.uniform(0.005, 0.03) if kind == "black_cloth" else rng.uniform(0.45, 0.85)
-        folds = _smooth_noise(rng, h, w, int(rng.integers(3, 7)))
-        folds = 1 + rng.uniform(0.1, 0.35) * (folds - 0.5)
-        grain = 1 + 0.03 * cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 0.7)
-        tint = rng.uniform(0.9, 1.1, 3).astype(np.float32)
-        out = (level * folds * grain)[..., None] * tint
-    elif kind == "gradient":
-        top, bottom = rng.uniform(0.0, 0.8, (2, 3)) ** 2
-        out = (y * (bottom - top) + top).astype(np.float32) * np.ones((1, w, 1), np.float32)
-    else:  # clutter: blurred blobs and rectangles
-        out = np.ones((h, w, 3), np.float32) * (rng.uniform(0.05, 0.6, 3) ** 2).astype(np.float32)
-        for _ in range(int(rng.integers(5, 20))):
-            colour = tuple(float(c) for c in rng.uniform(0, 1, 3) ** 2)
-            cx, cy = int(rng.integers(0, w)), int(rng.integers(0, h))
-            sx, sy = int(rng.integers(2, w // 3 + 3)), int(rng.integers(2, h // 3 + 3))
-            if rng.uniform() < 0.5:
-                cv2.rectangle(out, (cx - sx, cy - sy), (cx + sx, cy + sy), colour, -1)
-            else:
-                cv2.ellipse(out, (cx, cy), (sx, sy), float(rng.uniform(0, 180)), 0, 360, colour, -1)
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 4.0) * w / 128)
-    return np.ascontiguousarray(out, np.float32), kind
-
-
-def add_floor(rng: np.random.Generator, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """A lower band (table / floor) lighter or darker than the background, with a soft contact
-    shadow under the object's silhouette (the object mask is not changed)."""
-    h, w = mask.shape
-    rows = np.nonzero(mask.any(1))[0]
-    bottom = rows.max() if len(rows) else int(0.8 * h)
-    horizon = int(np.clip(bottom - rng.uniform(0.05, 0.25) * h, 0.3 * h, h - 2))
-    y = np.arange(h, dtype=np.float32)[:, None]
-    band = np.clip((y - horizon) / max(1.0, 0.02 * h), 0, 1)[..., None]
-    floor = np.mean(background, (0, 1)) * rng.uniform(0.3, 2.0) + rng.uniform(0, 0.05)
-    out = background * (1 - band) + (0.3 * background + 0.7 * floor.astype(np.float32)) * band
-    # contact shadow: the silhouette squashed onto the floor, blurred
-    m = mask.astype(np.float32)
-    shift = int(rng.uniform(0.0, 0.04) * h)
-    moved = np.zeros_like(m)
-    moved[shift:] = m[: h - shift] if shift else m
-    shadow = cv2.GaussianBlur(moved, (0, 0), max(1.0, rng.uniform(0.02, 0.06) * h))
-    shadow = shadow / max(float(shadow.max()), 1e-6) * rng.uniform(0.3, 0.7)
-    return out * (1 - (shadow[..., None] * band))
 
 
 # --------------------------------------------------------------------------------------------- camera

@@ -20,6 +20,7 @@ import trimesh
 
 from pointkit.geometry.camera import OrthoCamera, unproject
 from pointkit.render import appearance as app
+from pointkit import backgrounds
 from pointkit.render.assets import BACKGROUND_SPLITS, resolve_appearance_dir
 from pointkit.render.raycast import raycast
 from pointkit.render.views import RenderedView
@@ -59,7 +60,7 @@ class FastRenderer:
         material: force one material kind (``appearance.MATERIALS``), default random.
         ao_rays: ambient-occlusion rays per pixel (0: none).
         background: force the background kind of every view (photo style): a procedural kind of
-            ``appearance.BACKGROUND_KINDS``, "photo" or "photo:GLOB" (file names); default random.
+            ``backgrounds.PHOTO_STYLE_KINDS``, "photo" or "photo:GLOB" (file names); default random.
         floor_prob: probability of a floor / table band under the object per view (photo style).
     """
 
@@ -156,11 +157,11 @@ class FastRenderer:
             view_rng = np.random.default_rng(int(view_seeds[i]))
             mask, depth = hits.mask[i], hits.depth[i]
             h, w = mask.shape
-            background, kind = app.random_background(
+            background, kind = backgrounds.photo_style_background(
                 view_rng, h, w, self.appearance, self.backgrounds, self.photo_prob, self.background
             )
             if view_rng.uniform() < self.floor_prob:
-                background = app.add_floor(view_rng, background, mask)
+                background = backgrounds.add_floor(view_rng, background, mask)
                 kind += "+floor"
             foreground = np.zeros((h, w, 3), np.float32)
             if mask.any():
