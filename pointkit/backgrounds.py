@@ -1,12 +1,12 @@
 """Backgrounds of rendered views, once, in torch: the painters and the two designed mixes.
 
-Only torch and numpy at import, like :mod:`pointkit.shading`: the engine imports this module on
-GPU machines that have torch alone (kornia and the asset reader load when the photo style needs
-them).
+Only torch and numpy, like :mod:`pointkit.shading`: the engine imports this module on GPU
+machines that have torch alone (the asset reader loads only when a photo style reads an asset
+folder).
 
 Painters (batched ``(n, 3, H, W)`` float, on the device of their inputs): a linear gradient at
 an angle, "over" compositing of a coverage, soft discs, hard rectangles and ellipses, value
-noise (:func:`pointkit.shading.octave_noise`), a gaussian blur (kornia) and square or oblong
+noise (:func:`pointkit.shading.octave_noise`), a gaussian blur and square or oblong
 photo crops, resampled bilinearly or by area (OpenCV's INTER_AREA).
 
 Two mixes draw their parameters and call them:
@@ -16,12 +16,11 @@ Two mixes draw their parameters and call them:
 - :func:`photo_style_background`, the fast renderer's photo style (``np.random.Generator``, one
   view): black or white cloth with folds and grain, a vertical gradient, blurred clutter of
   rectangles and ellipses, or a photo crop (flip, depth of field, exposure); plus
-  :func:`add_floor`, a floor band with a contact shadow under the object.
+  :func:`add_floor`, a floor band with a contact shadow under the object. The engine draws this
+  mix too when asked (:func:`photo_style_backgrounds`, ``train --synth-backgrounds photo``).
 
-The mixes differ on purpose and are kept apart: ``benchmarks/real_scans.py`` scores every model
-on the photo style's held-out cloth and photo backgrounds, while the engine's mix is the shipped
-model's training data; moving the engine to the photo style's mix is a training decision that a
-GPU run scored on real scans has to make (docs/engine.md).
+The engine's default stays its own mix, the shipped model's training data: which mix trains
+better is measured on held-out real objects (docs/engine.md, "Backgrounds").
 """
 
 from __future__ import annotations
@@ -39,6 +38,10 @@ from pointkit.shading import octave_noise
 
 PHOTO_STYLE_KINDS = ("photo", "black_cloth", "white_cloth", "gradient", "clutter")
 """The photo style's kinds: a photo crop, or one of the procedural ones after it."""
+
+ENGINE_MIXES = ("studio", "photo")
+"""The mixes the engine can draw: its own (:func:`studio_backgrounds`), or the photo style's
+(:func:`photo_style_backgrounds`)."""
 
 
 # ------------------------------------------------------------------------------------------ painters
@@ -87,16 +90,23 @@ def ellipse(h: int, w: int, cx: float, cy: float, sx: float, sy: float, degrees:
 
 
 def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of (n, C, H, W) with OpenCV's kernel size for float images (8 sigma + 1, odd)
-    and reflected borders."""
+    """Gaussian blur of (n, C, H, W) with OpenCV's kernel for float images (8 sigma + 1 taps,
+    odd, normalised) and its default border (reflect without repeating the edge).
+
+    By hand rather than kornia's ``gaussian_blur2d`` (the same sums): the engine's photo mix
+    blurs on GPU machines that have torch alone.
+    """
     size = int(round(sigma * 8 + 1)) | 1
     size = min(size, 2 * (min(images.shape[-2:]) // 2) - 1)  # reflection needs the pad under the side
     if size < 3:
         return images
-    # kornia only here: the engine (torch-only GPU machines) never blurs, so it never imports it.
-    from kornia.filters import gaussian_blur2d
-
-    return gaussian_blur2d(images, (size, size), (sigma, sigma), border_type="reflect")
+    taps = torch.arange(size, dtype=images.dtype, device=images.device) - size // 2
+    kernel = torch.exp(-(taps**2) / (2 * sigma * sigma))
+    kernel = kernel / kernel.sum()
+    n, c, h, w = images.shape
+    flat = F.pad(images.reshape(n * c, 1, h, w), (size // 2,) * 4, mode="reflect")
+    flat = F.conv2d(F.conv2d(flat, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))
+    return flat.reshape(n, c, h, w)
 
 
 def crop_photos(
@@ -210,10 +220,13 @@ def photo_style_background(
     (photos of the split whose file name matches GLOB, e.g. ``"photo:humus_*"``); None draws a
     photo of ``root``'s ``split`` with probability ``photo_prob``, else a procedural kind.
     """
-    # The asset reader (cv2, the render package) only here: the engine imports this module too.
-    from pointkit.render.assets import background_photo, list_backgrounds
+    photos = []
+    if root is not None:
+        # The asset reader (cv2, the render package) only with an asset folder: the engine
+        # imports this module and draws procedural kinds on machines that have torch alone.
+        from pointkit.render import assets
 
-    photos = list_backgrounds(root, split) if root is not None else []
+        photos = assets.list_backgrounds(root, split)
     if kind is not None and kind.startswith("photo"):
         pattern = kind.partition(":")[2] or "*"
         photos = [p for p in photos if fnmatch.fnmatch(p.name, pattern)]
@@ -223,7 +236,7 @@ def photo_style_background(
         raise PointkitError(f"background {kind!r}: use one of {', '.join(PHOTO_STYLE_KINDS)} or photo:GLOB")
     if photos and (kind is None and rng.uniform() < photo_prob or kind is not None and kind.startswith("photo")):
         path = photos[int(rng.integers(len(photos)))]
-        return _array(_photo_crop(rng, background_photo(str(path)), h, w)), f"photo:{path.name}"
+        return _array(_photo_crop(rng, assets.background_photo(str(path)), h, w)), f"photo:{path.name}"
     kind = kind or str(rng.choice(PHOTO_STYLE_KINDS[1:]))
     if kind in ("black_cloth", "white_cloth"):
         out = _cloth(rng, h, w, kind == "black_cloth")
@@ -233,6 +246,40 @@ def photo_style_background(
     else:
         out = _clutter(rng, h, w)
     return _array(out), kind
+
+
+def photo_style_backgrounds(
+    masks: torch.Tensor,
+    generator: torch.Generator,
+    photos: torch.Tensor | None = None,
+    photo_prob: float = 0.5,
+    floor_prob: float = 0.35,
+) -> torch.Tensor:
+    """The photo style's mix for a batch of views, as the engine's display values: (n, 3, S, S)
+    in [0, 1] on the masks' device, for object masks (n, S, S) bool.
+
+    Per view, from a numpy stream seeded by ``generator``: with probability ``photo_prob`` a
+    photo-style crop of one of ``photos`` (M, 3, H, W) uint8 (the bank's), else a procedural kind
+    of the photo style; with probability ``floor_prob`` a floor under the mask (as
+    ``FastRenderer``'s default). Linear light -> display by gamma 2.2. Per view on the CPU:
+    slower than :func:`studio_backgrounds` on a GPU.
+    """
+    n, size = masks.shape[0], masks.shape[-1]
+    seeds = torch.randint(2**62, (n,), generator=generator, device=generator.device).tolist()
+    cpu_masks = masks.cpu().numpy()
+    out = []
+    for seed, mask in zip(seeds, cpu_masks):
+        rng = np.random.default_rng(seed)
+        if photos is not None and len(photos) and rng.uniform() < photo_prob:
+            photo = photos[int(rng.integers(len(photos)))].permute(1, 2, 0).cpu().numpy()
+            image = _array(_photo_crop(rng, (photo / np.float32(255)) ** np.float32(2.2), size, size))
+        else:
+            image = photo_style_background(rng, size, size, None)[0]
+        if rng.uniform() < floor_prob:
+            image = add_floor(rng, image, mask)
+        out.append(image)
+    linear = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
+    return (linear.clamp(0, 1) ** (1 / 2.2)).to(masks.device)
 
 
 def _photo_crop(rng: np.random.Generator, photo: np.ndarray, h: int, w: int) -> torch.Tensor:

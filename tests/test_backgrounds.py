@@ -118,11 +118,31 @@ def test_the_floor_leaves_the_wall_and_shades_under_the_object():
     assert foot[:, 18:22].mean() < 0.9 * foot[:, :5].mean()  # the contact shadow under the object
 
 
-def test_the_core_imports_only_torch_and_numpy():
-    """The engine imports it on GPU machines that have torch alone."""
+def test_the_core_and_the_engines_photo_mix_need_only_torch_and_numpy():
+    """The engine imports and draws them on GPU machines that have torch alone."""
     code = (
-        "import sys, pointkit.backgrounds, pointkit.engine\n"
+        "import sys, torch, pointkit.backgrounds as bg, pointkit.engine\n"
+        "bg.photo_style_backgrounds(torch.ones(8, 16, 16, dtype=torch.bool), torch.Generator().manual_seed(0))\n"
         "print(sorted({'cv2', 'kornia', 'trimesh', 'open3d', 'scipy'} & set(sys.modules)))"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr[-2000:]
+
+
+def test_the_photo_mix_for_the_engine_is_seeded_and_keeps_a_photos_colour():
+    masks = torch.zeros(5, 32, 32, dtype=torch.bool)
+    masks[:, 8:24, 12:20] = True
+    a = bg.photo_style_backgrounds(masks, torch.Generator().manual_seed(4))
+    b = bg.photo_style_backgrounds(masks, torch.Generator().manual_seed(4))
+    assert a.shape == (5, 3, 32, 32) and torch.equal(a, b) and 0 <= a.min() and a.max() <= 1
+    colour = torch.tensor([200, 100, 50], dtype=torch.uint8).view(1, 3, 1, 1)
+    photo = bg.photo_style_backgrounds(
+        masks, torch.Generator().manual_seed(4), colour.expand(2, 3, 64, 64), photo_prob=1.0, floor_prob=0.0
+    )
+    # crop, flip and blur keep a flat photo flat; its exposure scales linear light, so the
+    # display values keep the photo's channel ratios
+    flat = photo.flatten(2)
+    torch.testing.assert_close(flat, flat[..., :1].expand_as(flat), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        flat[:, :, 0] / flat[:, :1, 0], (colour.view(1, 3) / 200.0).expand(5, 3), atol=1e-4, rtol=0
+    )

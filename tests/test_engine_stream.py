@@ -319,3 +319,18 @@ def test_a_grid_without_inside_traces_to_empty_views():
     traced = trace(bank.sdf(torch.tensor([0])), cams, bank.bound)
     assert not traced.mask.any() and (traced.depth == 0).all() and (traced.normal == 0).all()
     assert shade(traced, cams, torch.Generator().manual_seed(0)).shape == (1, 2, 3, 16, 16)
+
+
+def test_the_photo_background_mix_changes_only_the_backgrounds():
+    """``backgrounds="photo"`` (the fast renderer's photo style): same seed, same batch; the
+    same geometry as the studio mix, other images; a bad name is one clear error."""
+    bank = _sphere_bank()
+    photo, studio = (SynthStream(bank, input_size=32, device="cpu", backgrounds=m) for m in ("photo", "studio"))
+    a, b = photo.next_batch(3, photo.generator(9)), photo.next_batch(3, photo.generator(9))
+    c = studio.next_batch(3, studio.generator(9))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(a["depth"], c["depth"]) and torch.equal(a["mask"], c["mask"])
+    off = ~a["mask"][:, None].expand_as(a["image"])
+    assert off.any() and not torch.equal(a["image"][off], c["image"][off])
+    with pytest.raises(PointkitError, match="studio, photo"):
+        SynthStream(bank, input_size=32, device="cpu", backgrounds="cloth")

@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from pointkit.engine.appearance import EngineAppearance
+from pointkit.errors import PointkitError
 from pointkit.geometry import ortho
 from pointkit.geometry.ortho import CAMERA_DISTANCE, DEFAULT_MARGIN
-from pointkit.backgrounds import studio_backgrounds
+from pointkit.backgrounds import ENGINE_MIXES, photo_style_backgrounds, studio_backgrounds
 from pointkit.shading import sh_irradiance, triplanar
 
 TEXTURE_PROB = 0.4
@@ -332,6 +333,7 @@ def shade(
     generator: torch.Generator,
     appearance: EngineAppearance | None = None,
     photo_prob: float = 0.5,
+    backgrounds: str = "studio",
 ) -> torch.Tensor:
     """uint8 images (B, V, 3, S, S) of traced views: one material and light rig per shape (shared
     by its V views, fixed in world space), a background per view, camera noise per view.
@@ -341,8 +343,10 @@ def shade(
     has textures) a triplanar texture map; a random specular strength and shininess. Light
     (``_light``): ambient, or (``ENVIRONMENT_PROB``, when ``appearance`` has SH) a rotated HDRI's
     irradiance, plus 1-3 directional lights (Lambert + Blinn-Phong), random colours near white.
-    Backgrounds: :func:`pointkit.backgrounds.studio_backgrounds` (``appearance.photos``
-    with probability ``photo_prob``).
+    Backgrounds: the engine's mix (``backgrounds="studio"``,
+    :func:`pointkit.backgrounds.studio_backgrounds`) or the photo style's (``"photo"``,
+    :func:`pointkit.backgrounds.photo_style_backgrounds`); ``appearance.photos`` with
+    probability ``photo_prob``.
     """
     appearance = appearance or EngineAppearance()
     g = generator
@@ -363,7 +367,13 @@ def shade(
     shaded = (kd * lum + spec).clamp(0, 1)
     obj = torch.zeros(B, V * S * S, 3, device=device).scatter(1, pixel[..., None].expand(-1, -1, 3), shaded)
     obj = obj.reshape(B, V, S, S, 3).permute(0, 1, 4, 2, 3)
-    bg = studio_backgrounds(B * V, S, g, device, appearance.photos, photo_prob).reshape(B, V, 3, S, S)
+    if backgrounds == "photo":
+        bg = photo_style_backgrounds(traced.mask.reshape(B * V, S, S), g, appearance.photos, photo_prob)
+    elif backgrounds == "studio":
+        bg = studio_backgrounds(B * V, S, g, device, appearance.photos, photo_prob)
+    else:
+        raise PointkitError(f"backgrounds={backgrounds!r}: use one of {', '.join(ENGINE_MIXES)}")
+    bg = bg.reshape(B, V, 3, S, S)
     img = torch.where(traced.mask[:, :, None], obj, bg)
     return (camera_effects(img, g).clamp(0, 1) * 255).round().to(torch.uint8)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from pointkit.backgrounds import ENGINE_MIXES
 from pointkit.engine.appearance import EngineAppearance
 from pointkit.engine.render import OrthoCameras, Traced, orbit_cameras, pair_correspondences, shade, trace
 from pointkit.engine.sdf import ShapeBank
@@ -30,6 +31,8 @@ class SynthStream:
         steps, refine: sphere-tracing steps and bisection steps (``trace``).
         appearance: optional ``EngineAppearance`` (background photos, texture maps, HDRI light).
         photo_prob: probability of a photo background when ``appearance`` has photos.
+        backgrounds: the background mix, "studio" (the engine's) or "photo" (the fast renderer's
+            photo style: cloth, gradients, clutter, floors; per view on the CPU); see ``shade``.
         zoom: (low, high): each batch is framed tighter by a factor drawn uniformly in this range
             (1: the whole unit sphere in view, as ``OrthoCamera.orbit``; 1.5: objects may fill
             the frame and be cut by it, as in close-up photos). The same factor for both views.
@@ -49,6 +52,7 @@ class SynthStream:
         appearance: EngineAppearance | None = None,
         photo_prob: float = 0.5,
         zoom: tuple[float, float] = (1.0, 1.0),
+        backgrounds: str = "studio",
     ):
         if len(shapes) == 0:
             raise PointkitError("the shape bank is empty; build one with ShapeBank.from_meshes")
@@ -65,6 +69,9 @@ class SynthStream:
         self.steps, self.refine = int(steps), int(refine)
         self.appearance = (appearance or EngineAppearance()).to(self.device)
         self.photo_prob = float(photo_prob)
+        if backgrounds not in ENGINE_MIXES:
+            raise PointkitError(f"backgrounds={backgrounds!r}: use one of {', '.join(ENGINE_MIXES)}")
+        self.backgrounds = backgrounds
         self.zoom = (float(zoom[0]), float(zoom[1]))
         if not 0 < self.zoom[0] <= self.zoom[1]:
             raise PointkitError(f"zoom {zoom}: need 0 < low <= high")
@@ -103,7 +110,7 @@ class SynthStream:
         traced = trace(self.shapes.sdf(index), cams, self.shapes.bound, self.steps, self.refine)
         src_cam = OrthoCameras(cams.world_to_camera[:, :1], cams.scale, cams.resolution)
         src_view = Traced(traced.depth[:, :1], traced.mask[:, :1], traced.normal[:, :1], traced.points[:, :1])
-        image = shade(src_view, src_cam, g, self.appearance, self.photo_prob)[:, 0]
+        image = shade(src_view, src_cam, g, self.appearance, self.photo_prob, self.backgrounds)[:, 0]
         depth, mask = traced.depth[:, 0], traced.mask[:, 0]
         src, tgt, valid = pair_correspondences(
             depth,

@@ -187,6 +187,13 @@ class TrainConfig:
     val_pairs: int = setting(
         0, "Validate on at most N pairs, evenly spread over the split (0: all).", type=click.IntRange(min=0)
     )
+    synth_backgrounds: str = setting(
+        "studio",
+        "With --synth: the background mix, the engine's (studio: gradients, noise, discs) or the "
+        "fast renderer's photo style (photo: cloth, gradients, clutter, floors; slower, per view "
+        "on the CPU). Either with the bank's photos half the time.",
+        type=click.Choice(["studio", "photo"]),
+    )
     synth_zoom: tuple[float, float] = setting(
         (1.0, 1.0),
         "With --synth: each batch framed tighter by a factor in "

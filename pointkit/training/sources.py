@@ -127,6 +127,7 @@ def _synth_source(cfg: TrainConfig, S: int, bpr: int, dist: Distributed) -> Pair
         device=dist.device,
         appearance=appearance,
         zoom=cfg.synth_zoom,
+        backgrounds=cfg.synth_backgrounds,
     )
     batches = _SynthBatches(stream, bpr, cfg.seed, dist.rank)
     val = [
