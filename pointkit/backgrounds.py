@@ -136,6 +136,20 @@ def crop_photos(
     return F.grid_sample(photos, grid, mode="bilinear", align_corners=False)
 
 
+def crop_photo(photo: np.ndarray, x0: int, y0: int, width: int, height: int, h: int, w: int) -> np.ndarray:
+    """(h, w, C) float32: [x0, x0 + width) x [y0, y0 + height) of one photo (H, W, C) resampled
+    by area (:func:`crop_photos` with ``box_filter``), for numpy callers."""
+    box = [torch.tensor([float(v)]) for v in (x0, y0, width, height)]
+    return _array(crop_photos(_image(photo), *box, (h, w), box_filter=True))
+
+
+def vertical_gradient(top, bottom, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) float32 from colour ``top`` (3,) at the top edge to ``bottom`` at the bottom
+    edge (:func:`linear_gradient` downwards), for numpy callers."""
+    c0, c1 = (torch.as_tensor(np.asarray(c, np.float32)).view(1, 3, 1, 1) for c in (top, bottom))
+    return _array(linear_gradient(c0, c1, torch.full((1, 1, 1), math.pi / 2), h, w))
+
+
 def _area_weights(start: torch.Tensor, length: torch.Tensor, out: int, size: int) -> torch.Tensor:
     """(n, out, size): the share of output pixel i's footprint [start + i s, start + (i + 1) s),
     s = length / out, that input pixel [y, y + 1) covers. By hand: torch's "area" resampling
@@ -241,8 +255,7 @@ def photo_style_background(
     if kind in ("black_cloth", "white_cloth"):
         out = _cloth(rng, h, w, kind == "black_cloth")
     elif kind == "gradient":
-        top, bottom = torch.from_numpy(rng.uniform(0.0, 0.8, (2, 3, 1, 1)).astype(np.float32) ** 2)
-        out = linear_gradient(top[None], bottom[None], torch.full((1, 1, 1), math.pi / 2), h, w)
+        return vertical_gradient(*rng.uniform(0.0, 0.8, (2, 3)) ** 2, h, w), kind
     else:
         out = _clutter(rng, h, w)
     return _array(out), kind

@@ -37,6 +37,10 @@ def test_a_box_filtered_crop_is_opencvs_area_resampling_and_a_plain_one_aliases(
         area = cv2.resize(crop, size[::-1], interpolation=cv2.INTER_AREA).transpose(2, 0, 1)
         boxed = bg.crop_photos(photos, *_box(x0, y0, width, height), size, box_filter=True)[0].numpy()
         np.testing.assert_allclose(boxed, area, atol=1e-5, err_msg=f"{width}x{height} -> {size}")
+        whole = photos[0].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(
+            bg.crop_photo(whole, x0, y0, width, height, *size), area.transpose(1, 2, 0), atol=1e-5
+        )
     plain = bg.crop_photos(photos, *_box(9, 4, 24, 24), (8, 8))[0].numpy()
     blocks = photos[0, :, 4:28, 9:33].numpy().reshape(3, 8, 3, 8, 3).mean((2, 4))
     assert np.abs(plain - blocks).mean() > 0.05  # one bilinear sample per pixel: not the area mean
@@ -69,6 +73,7 @@ def test_linear_gradient_runs_along_its_angle_through_pixel_centres():
     torch.testing.assert_close(
         down, (c0[0] + (c1[0] - c0[0]) * ((torch.arange(5) + 0.5) / 5).view(1, 5, 1)).expand(3, 5, 8)
     )
+    np.testing.assert_array_equal(bg.vertical_gradient(c0.flatten(), c1.flatten(), 5, 8), down.permute(1, 2, 0).numpy())
 
 
 def test_studio_backgrounds_are_seeded_in_range_and_show_the_photos():

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pointkit.backgrounds import crop_photo, vertical_gradient
 from pointkit.errors import PointkitError
 from pointkit.geometry.camera import OrthoCamera
+from pointkit.render.assets import list_backgrounds
 from pointkit.render.raycast import raycast
 from pointkit.render.views import RenderedView
 from pointkit_blender_renderer.process import InProcess, WorkerProcess
@@ -189,7 +191,7 @@ class BlenderRenderer:
             alpha = rgba[..., 3:] / 255.0
             h = rgba.shape[0]
             top, bottom = rng.uniform(0.05, 0.95, (2, 3))
-            background = (np.linspace(0, 1, h)[:, None, None] * (bottom - top) + top) ** (1 / 2.2) * 255
+            background = vertical_gradient(top, bottom, h, rgba.shape[1]).astype(np.float64) ** (1 / 2.2) * 255
             # Cycles writes straight (unassociated) alpha to PNG: composite "over" the background.
             image = rgba[..., :3] * alpha + background * (1 - alpha)
             out.append(
@@ -267,10 +269,11 @@ def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
 
 def _background(rng: np.random.Generator, h: int, w: int, root: Path, name: str | None) -> tuple[np.ndarray, str]:
     """A linear-RGB (H, W, 3) float32 background: a random crop of a photo from ``root/backgrounds``
-    (random scale, flip, exposure), or a black / white / vertical-gradient backdrop."""
+    (random scale, flip, exposure), or a black / white / vertical-gradient backdrop. Painted by
+    :mod:`pointkit.backgrounds`; this style's own mix of them is drawn here."""
     import cv2
 
-    photos = sorted(p for p in (root / "backgrounds").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    photos = list_backgrounds(root)
     if name:
         photos = [p for p in photos if name in p.name]
         if not photos:
@@ -284,10 +287,10 @@ def _background(rng: np.random.Generator, h: int, w: int, root: Path, name: str 
         size = rng.uniform(0.5, 1.0) * min(ih, iw * h / w)
         ch, cw = max(1, int(size)), max(1, min(iw, int(size * w / h)))
         y0, x0 = int(rng.integers(0, ih - ch + 1)), int(rng.integers(0, iw - cw + 1))
-        crop = cv2.resize(photo[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_AREA)[..., ::-1]
+        crop = crop_photo(photo[..., ::-1].astype(np.float32) / 255.0, x0, y0, cw, ch, h, w)
         if rng.uniform() < 0.5:
             crop = crop[:, ::-1]
-        out = _srgb_to_linear(np.ascontiguousarray(crop, np.float32) / 255.0) * np.float32(rng.uniform(0.7, 1.2))
+        out = _srgb_to_linear(np.ascontiguousarray(crop)) * np.float32(rng.uniform(0.7, 1.2))
         return out, f"photo:{path.name}"
     kind = ("black", "white", "gradient")[int(rng.integers(3))]
     if kind == "black":
@@ -298,8 +301,7 @@ def _background(rng: np.random.Generator, h: int, w: int, root: Path, name: str 
         return np.broadcast_to(level.astype(np.float32), (h, w, 3)).copy(), kind
     # muted colours: a grey level with a slight tint at each end
     top, bottom = (rng.uniform(0.05, 0.9, (2, 1)) * rng.normal(1, 0.08, (2, 3))).clip(0, 1) ** 2.2
-    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    return (y * (bottom - top) + top).astype(np.float32) * np.ones((1, w, 1), np.float32), kind
+    return vertical_gradient(top, bottom, h, w), kind
 
 
 def _camera(rng: np.random.Generator, linear: np.ndarray, effects: bool) -> np.ndarray:
